@@ -1,0 +1,118 @@
+"""Measure calibration of validated predictions and assemble the audit report."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calibcli import metrics as m
+from calibcli.binning import EDGE_RULE, BinStats, make_edges
+from calibcli.direction import describe_direction
+from calibcli.loading import LoadedInput
+from calibcli.predictions import Predictions, Task
+from calibcli.report import AuditReport, BinningInfo, ClassReport, InputSummary, Measurement, MetricSet
+
+CONVENTIONS = {
+    "bins": "a confidence c goes to the bin with lo < c <= hi; the first bin also takes its lower edge",
+    "ece": "sum over bins of (bin count / N) * |observed - mean confidence|; top-label: confidence = max probability, outcome = argmax is correct (argmax ties go to the lowest class index)",
+    "mce": "max |observed - mean confidence| over non-empty bins",
+    "classwise_ece": "mean over classes of each class's one-vs-rest ECE",
+    "brier": "per row the sum over classes of the squared error, averaged over rows (range 0..2)",
+    "nll": "mean of -ln(max(p_true, 1e-12)); from logits computed in log space with the same clip",
+    "multilabel": "ece and mce pool all (row, label) pairs with confidence = P(label present); accuracy is per (row, label) at 0.5; brier and nll sum over labels per row, averaged over rows",
+    "top_label": "per-class ece of a top-label file is the top-label ECE of the rows predicted as that class",
+}
+
+
+def _per_column_stats(probs: np.ndarray, outcomes: np.ndarray, n_bins: int, strategy: str) -> list[BinStats]:
+    if strategy == "uniform":
+        s = BinStats.per_column(probs, outcomes, make_edges(probs[:0, 0], n_bins, "uniform"))
+        return [BinStats(s.edges, s.count[k], s.sum_conf[k], s.sum_outcome[k]) for k in range(probs.shape[1])]
+    return [BinStats.from_arrays(probs[:, k], outcomes[:, k], make_edges(probs[:, k], n_bins, strategy)) for k in range(probs.shape[1])]
+
+
+def _class_reports(names, supports, stats: list[BinStats], briers) -> tuple[ClassReport, ...]:
+    out = []
+    for k, name in enumerate(names):
+        s = stats[k]
+        ece = s.ece() if s.count.sum() > 0 else None
+        out.append(ClassReport(name, int(supports[k]), None if ece is None or np.isnan(ece) else float(ece),
+                               None if briers is None else float(briers[k]), describe_direction(s), s))
+    return tuple(out)
+
+
+def measure(preds: Predictions, n_bins: int = 15, strategy: str = "uniform") -> Measurement:
+    """Compute every metric and reliability curve for ``preds``.
+
+    Examples
+    --------
+    >>> from calibcli.predictions import ScoreKind
+    >>> p = Predictions(np.array([[0.8, 0.2], [0.3, 0.7]]), np.array([0, 0]), ("a", "b"), Task.BINARY, ScoreKind.PROBS)
+    >>> round(measure(p, n_bins=5).metrics.ece, 12)
+    0.25
+    """
+    k = preds.n_classes
+    if preds.task is Task.MULTILABEL:
+        y = preds.labels
+        p = preds.probs
+        flat_p, flat_y = p.ravel(), y.ravel()
+        top = BinStats.from_arrays(flat_p, flat_y, make_edges(flat_p, n_bins, strategy))
+        per = _per_column_stats(p, y, n_bins, strategy)
+        eces = np.array([s.ece() for s in per])
+        briers = m.binary_brier_per_column(y, p)
+        metrics = MetricSet(
+            accuracy=float(np.mean((p >= 0.5) == (y > 0))),
+            ece=top.ece(),
+            mce=top.mce(),
+            classwise_ece=float(np.nanmean(eces)),
+            brier=float(np.sum(briers)),
+            nll=float(np.sum(m.binary_nll_per_column(y, p))),
+        )
+        return Measurement(metrics, top, _class_reports(preds.classes, y.sum(axis=0), per, briers))
+
+    conf, correct = preds.confidence_and_correct()
+    top = BinStats.from_arrays(conf, correct, make_edges(conf, n_bins, strategy))
+    supports = np.bincount(preds.labels, minlength=k)
+    if preds.task is Task.TOP_LABEL:
+        per = []
+        for c in range(k):
+            rows = preds.pred_labels == c
+            per.append(BinStats.from_arrays(conf[rows], correct[rows], top.edges))
+        metrics = MetricSet(float(np.mean(correct)), top.ece(), top.mce(), None, None, None)
+        return Measurement(metrics, top, _class_reports(preds.classes, supports, per, None))
+
+    onehot = preds.labels[:, None] == np.arange(k)[None, :]
+    per = _per_column_stats(preds.probs, onehot, n_bins, strategy)
+    eces = np.array([s.ece() for s in per])
+    briers = np.mean((preds.probs - onehot) ** 2, axis=0)
+    nll = m.nll_from_logits(preds.labels, preds.logits) if preds.logits is not None else m.negative_log_likelihood(preds.labels, preds.probs)
+    metrics = MetricSet(
+        accuracy=float(np.mean(correct)),
+        ece=top.ece(),
+        mce=top.mce(),
+        classwise_ece=float(np.mean(eces)),
+        brier=float(np.sum(briers)),
+        nll=nll,
+    )
+    return Measurement(metrics, top, _class_reports(preds.classes, supports, per, briers))
+
+
+def build_audit(loaded: LoadedInput, n_bins: int = 15, strategy: str = "uniform") -> AuditReport:
+    """The audit report of loaded predictions (no calibration, thresholds or gate)."""
+    p = loaded.predictions
+    summary = InputSummary(
+        files=loaded.files,
+        n_samples=p.n_samples,
+        n_classes=p.n_classes,
+        task=p.task.value,
+        score_kind=p.score_kind.value,
+        score_kind_evidence=p.score_kind_evidence,
+        classes=p.classes,
+        dropped=dict(loaded.dropped),
+    )
+    return AuditReport(
+        input=summary,
+        binning=BinningInfo(n_bins, strategy, EDGE_RULE),
+        measurement=measure(p, n_bins, strategy),
+        conventions=dict(CONVENTIONS),
+        warnings=loaded.warnings,
+    )

@@ -1,0 +1,145 @@
+"""Bins and the mergeable per-bin sufficient statistics behind every binned metric.
+
+Convention (DESIGN.md): a confidence ``c`` goes to the bin with ``lo < c <= hi``;
+the first bin also takes ``c == lo`` of the first edge (0 for equal-width bins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+EDGE_RULE = "lo < c <= hi; the first bin also takes c = its lower edge"
+STRATEGIES = ("uniform", "quantile")
+
+
+def uniform_edges(n_bins: int) -> np.ndarray:
+    """Equal-width bin edges on [0, 1].
+
+    >>> uniform_edges(4).tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    return np.linspace(0.0, 1.0, n_bins + 1)
+
+
+def quantile_edges(conf: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-mass bin edges; tied confidences never straddle an edge.
+
+    Interior edges are quantiles of ``conf``; duplicates collapse, so heavy ties
+    give fewer, not empty, bins. The outer edges are 0 and 1.
+
+    >>> quantile_edges(np.array([0.1, 0.2, 0.3, 0.4]), 2).tolist()
+    [0.0, 0.25, 1.0]
+    >>> quantile_edges(np.array([0.5, 0.5, 0.5, 0.9]), 4).tolist()
+    [0.0, 0.5, 0.6, 1.0]
+    """
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    if conf.size == 0:
+        return uniform_edges(n_bins)
+    inner = np.quantile(conf, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
+    edges = np.unique(np.concatenate(([0.0], inner, [1.0])))
+    return edges
+
+
+def make_edges(conf: np.ndarray, n_bins: int, strategy: str) -> np.ndarray:
+    """Bin edges for ``strategy`` ('uniform' or 'quantile')."""
+    if strategy == "uniform":
+        return uniform_edges(n_bins)
+    if strategy == "quantile":
+        return quantile_edges(conf, n_bins)
+    raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+
+
+def assign_bins(conf: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin index of each confidence under the ``lo < c <= hi`` rule.
+
+    >>> assign_bins(np.array([0.0, 0.25, 0.26, 1.0]), uniform_edges(4)).tolist()
+    [0, 0, 1, 3]
+    """
+    idx = np.searchsorted(edges, conf, side="left") - 1
+    np.clip(idx, 0, len(edges) - 2, out=idx)
+    return idx
+
+
+@dataclass(frozen=True)
+class BinStats:
+    """Per-bin count, sum of confidence and sum of outcome; merge by adding.
+
+    Arrays have shape ``(B,)`` for one curve or ``(K, B)`` for one curve per class.
+    """
+
+    edges: np.ndarray
+    count: np.ndarray
+    sum_conf: np.ndarray
+    sum_outcome: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, conf: np.ndarray, outcome: np.ndarray, edges: np.ndarray) -> "BinStats":
+        """Statistics of one curve.
+
+        >>> s = BinStats.from_arrays(np.array([0.2, 0.9]), np.array([0, 1]), uniform_edges(2))
+        >>> s.count.tolist(), s.sum_outcome.tolist()
+        ([1.0, 1.0], [0.0, 1.0])
+        """
+        b = len(edges) - 1
+        idx = assign_bins(conf, edges)
+        count = np.bincount(idx, minlength=b).astype(np.float64)
+        sum_conf = np.bincount(idx, weights=conf, minlength=b)
+        sum_outcome = np.bincount(idx, weights=outcome.astype(np.float64), minlength=b)
+        return cls(edges, count, sum_conf, sum_outcome)
+
+    @classmethod
+    def per_column(cls, probs: np.ndarray, outcomes: np.ndarray, edges: np.ndarray) -> "BinStats":
+        """One curve per column of ``probs`` (n, K) against 0/1 ``outcomes`` (n, K)."""
+        n, k = probs.shape
+        b = len(edges) - 1
+        idx = assign_bins(probs, edges)
+        idx += (np.arange(k) * b)[None, :]
+        flat = idx.ravel()
+        count = np.bincount(flat, minlength=k * b).astype(np.float64)
+        sum_conf = np.bincount(flat, weights=probs.ravel(), minlength=k * b)
+        sum_outcome = np.bincount(flat, weights=outcomes.ravel().astype(np.float64), minlength=k * b)
+        return cls(edges, count.reshape(k, b), sum_conf.reshape(k, b), sum_outcome.reshape(k, b))
+
+    def merge(self, other: "BinStats") -> "BinStats":
+        """Statistics of the union of two disjoint sets of rows (same edges)."""
+        if not np.array_equal(self.edges, other.edges):
+            raise ValueError("cannot merge bin statistics with different edges")
+        return BinStats(
+            self.edges,
+            self.count + other.count,
+            self.sum_conf + other.sum_conf,
+            self.sum_outcome + other.sum_outcome,
+        )
+
+    @property
+    def mean_conf(self) -> np.ndarray:
+        """Mean confidence per bin; NaN for empty bins."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.sum_conf / self.count, np.nan)
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Observed frequency of the outcome per bin; NaN for empty bins."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.sum_outcome / self.count, np.nan)
+
+    def ece(self) -> np.ndarray | float:
+        """sum_b (n_b / N) |observed_b - mean_conf_b|; per curve when 2-D."""
+        gap = np.abs(self.sum_outcome - self.sum_conf)  # = n_b * |obs - conf|
+        total = self.count.sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(total > 0, gap.sum(axis=-1) / np.where(total > 0, total, 1), np.nan)
+        return float(out) if out.ndim == 0 else out
+
+    def mce(self) -> np.ndarray | float:
+        """Max |observed - mean confidence| over non-empty bins; per curve when 2-D."""
+        gap = np.abs(self.observed - self.mean_conf)
+        gap = np.where(self.count > 0, gap, -np.inf)
+        out = gap.max(axis=-1)
+        out = np.where(np.isfinite(out), out, np.nan)
+        return float(out) if out.ndim == 0 else out

@@ -1,0 +1,55 @@
+"""Options shared by several commands, as decorators."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from calibcli.loading import LoadOptions
+from calibcli.predictions import ScoreKind, Task
+
+
+def _split(value: str | None) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def input_options(fn):
+    """--label-col, --score-cols, --classes, --task, --score-kind, --renormalize, --drop-invalid."""
+
+    @click.option("--label-col", default="label", show_default=True, help="Column holding the true label (integer index or class name).")
+    @click.option("--score-cols", default=None, help="Score columns: comma-separated names or globs (default: columns prefixed p_, prob_, proba_ or logit_).")
+    @click.option("--classes", "classes_", default=None, help="Comma-separated class names fixing the class order (names are the score-column suffixes).")
+    @click.option("--task", type=click.Choice([t.value for t in Task]), default=None, help="Override task detection.")
+    @click.option("--score-kind", type=click.Choice([k.value for k in ScoreKind]), default=None, help="Override probabilities-vs-logits detection.")
+    @click.option("--renormalize", is_flag=True, help="Divide probability rows that do not sum to 1 by their sum.")
+    @click.option("--drop-invalid", is_flag=True, help="Drop invalid rows (NaN, out of range, unknown label) and report how many, instead of failing.")
+    @functools.wraps(fn)
+    def wrapper(*args, label_col, score_cols, classes_, task, score_kind, renormalize, drop_invalid, **kwargs):
+        kwargs["load_options"] = LoadOptions(
+            label_col=label_col,
+            score_cols=_split(score_cols),
+            classes=_split(classes_),
+            task=Task(task) if task else None,
+            score_kind=ScoreKind(score_kind) if score_kind else None,
+            renormalize=renormalize,
+            drop_invalid=drop_invalid,
+        )
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def binning_options(fn):
+    """--bins and --binning."""
+
+    @click.option("--bins", "n_bins", type=click.IntRange(1, 10_000), default=15, show_default=True, help="Number of bins.")
+    @click.option("--binning", "strategy", type=click.Choice(["uniform", "quantile"]), default="uniform", show_default=True,
+                  help="Equal-width bins, or equal-mass bins (quantiles; ties never split).")
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper

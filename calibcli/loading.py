@@ -1,0 +1,442 @@
+"""From files to validated ``Predictions``: read, check every row, convert.
+
+All problems are collected before failing, each naming the file, the column, the
+first offending rows (1-based data rows, header not counted) and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from calibcli.columns import ColumnSpec, resolve_columns
+from calibcli.errors import InputError
+from calibcli.predictions import Predictions, ScoreKind, Task, sigmoid, softmax
+from calibcli.reading import Source, expand_inputs
+
+ROW_SUM_TOL = 1e-3  # |sum_k p_k - 1| allowed for probability rows
+RANGE_TOL = 1e-6  # float noise allowed outside [0, 1] for probabilities; clipped
+MAX_ROWS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to interpret the input columns (mirrors the CLI's input options)."""
+
+    label_col: str = "label"
+    score_cols: tuple[str, ...] | None = None
+    classes: tuple[str, ...] | None = None
+    task: Task | None = None
+    score_kind: ScoreKind | None = None
+    renormalize: bool = False
+    drop_invalid: bool = False
+
+
+@dataclass(frozen=True)
+class LoadedInput:
+    """Validated predictions plus what was done to get them."""
+
+    predictions: Predictions
+    files: tuple[str, ...]
+    columns: ColumnSpec
+    dropped: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class _Problem:
+    column: str
+    what: str
+    mask: np.ndarray
+    fix: str
+
+
+class _Origins:
+    """Maps pooled row indices back to (file, 1-based row)."""
+
+    def __init__(self, names: list[str], sizes: list[int]):
+        self.names = names
+        self.starts = np.concatenate(([0], np.cumsum(sizes)))
+
+    def describe(self, mask: np.ndarray) -> str:
+        rows = np.flatnonzero(mask)
+        parts = []
+        for i, name in enumerate(self.names):
+            lo, hi = self.starts[i], self.starts[i + 1]
+            r = rows[(rows >= lo) & (rows < hi)]
+            if r.size:
+                shown = ", ".join(str(int(x - lo + 1)) for x in r[:MAX_ROWS_SHOWN])
+                more = f" and {r.size - MAX_ROWS_SHOWN} more" if r.size > MAX_ROWS_SHOWN else ""
+                parts.append(f"{name}: {r.size} row{'s' if r.size != 1 else ''} (row {shown}{more})")
+        return "; ".join(parts)
+
+
+def _to_float(col, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Column as float64, plus a mask of non-numeric entries (None when numeric)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_floating(col.type) or pa.types.is_integer(col.type) or pa.types.is_boolean(col.type) or pa.types.is_null(col.type):
+        arr = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        if col.null_count:
+            arr = np.where(np.asarray(col.is_null()), np.nan, arr)
+        return np.asarray(arr, dtype=np.float64), None
+    import pandas as pd
+
+    raw = pd.Series(col.to_pylist(), dtype=object)
+    num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(num) & raw.notna().to_numpy() & ~raw.astype(str).str.strip().str.lower().isin(["nan", "inf", "-inf"]).to_numpy()
+    del pc
+    return num, bad
+
+
+def _labels_to_numpy(col) -> np.ndarray:
+    import pyarrow as pa
+
+    if pa.types.is_integer(col.type) and col.null_count == 0:
+        return col.to_numpy()
+    if pa.types.is_floating(col.type) and col.null_count == 0:
+        arr = col.to_numpy()
+        if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            return arr.astype(np.int64)
+        return arr.astype(object)
+    if pa.types.is_boolean(col.type) and col.null_count == 0:
+        return col.to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.array(col.to_pylist(), dtype=object)
+
+
+def _label_key(v) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, float):
+        if np.isnan(v):
+            return None
+        if v == int(v):
+            return str(int(v))
+    if isinstance(v, (bool, np.bool_)):
+        return str(int(v))
+    return str(v).strip()
+
+
+def map_labels(raw: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+    """Class index of each raw label, -1 where it is not a known class.
+
+    Labels match class names by their text (``3`` matches ``'3'``); integer labels
+    index the classes directly when the names are not themselves integers.
+
+    >>> map_labels(np.array([1, 0, 7]), ("cat", "dog")).tolist()
+    [1, 0, -1]
+    >>> map_labels(np.array(["dog", "cow"], dtype=object), ("cat", "dog")).tolist()
+    [1, -1]
+    """
+    k = len(classes)
+    if raw.dtype.kind in "iu":
+        if all(c.lstrip("-").isdigit() for c in classes):
+            uniq, inv = np.unique(raw, return_inverse=True)
+            lookup = {c: i for i, c in enumerate(classes)}
+            table = np.array([lookup.get(str(int(u)), -1) for u in uniq], dtype=np.int64)
+            return table[inv]
+        out = raw.astype(np.int64)
+        return np.where((out >= 0) & (out < k), out, -1)
+    uniq, inv = np.unique(np.array([_label_key(v) or "\0" for v in raw], dtype=object), return_inverse=True)
+    lookup = {c: i for i, c in enumerate(classes)}
+    table = np.array([lookup.get(u, -1) for u in uniq], dtype=np.int64)
+    return table[inv]
+
+
+def _sorted_label_keys(*arrays: np.ndarray) -> list[str]:
+    """Distinct label texts of several arrays; integers in numeric order first."""
+    keys: set[str] = set()
+    for a in arrays:
+        vals = np.unique(a) if a.dtype.kind in "iu" else set(a.tolist())
+        keys |= {k for k in (_label_key(v) for v in vals) if k is not None}
+    return sorted(keys, key=lambda s: (0, int(s), s) if s.lstrip("-").isdigit() else (1, 0, s))
+
+
+def _binary_classes(positive: str, raw: np.ndarray) -> tuple[str, ...]:
+    """Class names (negative, positive) for a binary file with one score column."""
+    keys = {_label_key(v) for v in (np.unique(raw) if raw.dtype.kind in "iu" else set(raw.tolist()))} - {None}
+    if keys <= {"0", "1"}:
+        return ("0", "1") if positive == "1" else (f"not_{positive}", positive)
+    others = sorted(keys - {positive})
+    if positive in keys and len(others) == 1:
+        return (others[0], positive)
+    return (f"not_{positive}", positive)
+
+
+def _binary_labels(raw: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+    if classes[0].startswith("not_") and classes[0] != classes[1]:
+        keys = np.array([_label_key(v) for v in raw], dtype=object) if raw.dtype.kind not in "iu" else raw.astype(str)
+        out = np.full(len(raw), -1, dtype=np.int64)
+        out[keys == "0"] = 0
+        out[keys == "1"] = 1
+        out[keys == classes[1]] = 1
+        out[keys == classes[0]] = 0
+        return out
+    return map_labels(raw, classes)
+
+
+def detect_score_kind(
+    scores: np.ndarray,
+    task: Task,
+    prefix_kind: ScoreKind | None,
+    forced: ScoreKind | None,
+    source: str,
+    columns: tuple[str, ...],
+    renormalize: bool = False,
+) -> tuple[ScoreKind, tuple[str, ...]]:
+    """Decide probabilities vs logits from evidence; contradictions are errors.
+
+    Returns the kind and the evidence in words. ``scores`` must be finite.
+    """
+    lo, hi = float(np.min(scores)), float(np.max(scores))
+    in_range = lo >= -RANGE_TOL and hi <= 1 + RANGE_TOL
+    evidence = []
+    if prefix_kind is not None:
+        evidence.append(f"column prefix says {prefix_kind.value}")
+    evidence.append(
+        f"all values within [0, 1] (min {lo:.4g}, max {hi:.4g})" if in_range else f"values outside [0, 1] (min {lo:.4g}, max {hi:.4g})"
+    )
+    sums_to_one = None
+    dev = None
+    if task is Task.MULTICLASS or (task is Task.BINARY and scores.shape[1] == 2):
+        dev = float(np.max(np.abs(scores.sum(axis=1) - 1.0)))
+        sums_to_one = dev <= ROW_SUM_TOL
+        evidence.append(f"rows sum to 1 (max deviation {dev:.2g})" if sums_to_one else f"rows do not sum to 1 (max deviation {dev:.3g})")
+    cols = ", ".join(columns[:3]) + (" ..." if len(columns) > 3 else "")
+    if forced is not None:
+        return forced, (f"set by --score-kind {forced.value}", *evidence)
+    if prefix_kind is ScoreKind.PROBS:
+        if not in_range:
+            raise InputError(
+                f"{source}: columns {cols} are named as probabilities but hold values outside [0, 1] "
+                f"(min {lo:.4g}, max {hi:.4g}); they look like logits. Rename them logit_<class>, or pass --score-kind logits."
+            )
+        return ScoreKind.PROBS, tuple(evidence)
+    if prefix_kind is ScoreKind.LOGITS:
+        if in_range and (sums_to_one is None or sums_to_one):
+            raise InputError(
+                f"{source}: columns {cols} are named as logits but every value is within [0, 1]"
+                f"{' and every row sums to 1' if sums_to_one else ''}; they look like probabilities. "
+                "Rename them p_<class>, or pass --score-kind logits to read them as logits anyway "
+                "(or --score-kind probs)."
+            )
+        return ScoreKind.LOGITS, tuple(evidence)
+    if not in_range:
+        return ScoreKind.LOGITS, tuple(evidence)
+    if sums_to_one is False and not renormalize:
+        raise InputError(
+            f"{source}: cannot tell whether columns {cols} hold probabilities or logits: every value is within [0, 1] "
+            f"but rows do not sum to 1 (max deviation {dev:.3g}). Pass --score-kind probs or --score-kind logits."
+        )
+    return ScoreKind.PROBS, tuple(evidence)
+
+
+def load_predictions(inputs: list[str] | tuple[str, ...], options: LoadOptions = LoadOptions()) -> LoadedInput:
+    """Read, validate and convert prediction files into one pooled ``Predictions``.
+
+    Parameters
+    ----------
+    inputs : file names or globs; ``-`` reads stdin.
+    options : column and interpretation settings.
+
+    Raises
+    ------
+    InputError
+        With every problem found, each naming file, column, rows and fix.
+    """
+    files = expand_inputs(list(inputs))
+    sources = [Source(f) for f in files]
+    first_names = sources[0].column_names()
+    spec = resolve_columns(first_names, sources[0].display, options.label_col, options.score_cols, options.classes, options.task)
+    tables = []
+    for src in sources:
+        names = first_names if src is sources[0] else src.column_names()
+        missing = [c for c in spec.needed if c not in names]
+        if missing:
+            raise InputError(
+                f"{src.display}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing[:6])}, which "
+                f"{sources[0].display} has. Pooled files need the same columns; audit it separately or use --per-file."
+            )
+        tables.append(src.read(spec.needed))
+    origins = _Origins([s.display for s in sources], [t.num_rows for t in tables])
+    return _validate(tables, spec, options, origins, tuple(s.display for s in sources))
+
+
+def _concat(tables, name):
+    import pyarrow as pa
+
+    chunks = [t.column(name) for t in tables]
+    types = {c.type for c in chunks}
+    if len(types) > 1:
+        if all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in types):
+            chunks = [c.cast(pa.float64()) for c in chunks]
+        else:
+            chunks = [c.cast(pa.string()) for c in chunks]
+    return pa.chunked_array([ch for c in chunks for ch in c.chunks], type=chunks[0].type)
+
+
+def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins, files: tuple[str, ...]) -> LoadedInput:
+    problems: list[_Problem] = []
+    n = sum(t.num_rows for t in tables)
+    src = files[0] if len(files) == 1 else f"{files[0]} (+{len(files) - 1} more)"
+    drop_fix = "pass --drop-invalid to drop them"
+
+    scores = np.empty((n, len(spec.score_cols)), dtype=np.float64)
+    for j, col in enumerate(spec.score_cols):
+        vals, bad = _to_float(_concat(tables, col), col)
+        scores[:, j] = vals
+        if bad is not None and bad.any():
+            problems.append(_Problem(col, "non-numeric scores", bad, f"write plain numbers in this column, or {drop_fix}"))
+    finite = np.isfinite(scores)
+    nonfinite_rows = ~finite.all(axis=1)
+    for j, col in enumerate(spec.score_cols):
+        m = ~finite[:, j]
+        already = [p for p in problems if p.column == col]
+        if already:
+            m = m & ~already[0].mask
+        if m.any():
+            problems.append(_Problem(col, "missing, NaN or infinite scores", m, f"fix the model export, or {drop_fix}"))
+
+    # labels
+    pred_labels = None
+    if spec.task is Task.MULTILABEL:
+        labels = np.empty((n, len(spec.label_cols)), dtype=np.int64)
+        for j, col in enumerate(spec.label_cols):
+            vals, bad = _to_float(_concat(tables, col), col)
+            ok = np.isin(vals, (0.0, 1.0))
+            if not ok.all():
+                problems.append(_Problem(col, "labels other than 0 and 1", ~ok, f"use 1 where the label is present and 0 where not, or {drop_fix}"))
+            labels[:, j] = np.where(ok, vals, 0).astype(np.int64)
+        label_bad = np.zeros(n, dtype=bool)
+        classes = spec.classes
+    else:
+        raw = _labels_to_numpy(_concat(tables, spec.label_col))
+        if spec.task is Task.TOP_LABEL:
+            raw_pred = _labels_to_numpy(_concat(tables, spec.pred_label_col))
+            keys = _sorted_label_keys(raw, raw_pred)
+            classes = tuple(options.classes) if options.classes else tuple(keys)
+            labels = map_labels(raw, classes)
+            pred_labels = map_labels(raw_pred, classes)
+            pbad = pred_labels < 0
+            if pbad.any():
+                problems.append(_Problem(spec.pred_label_col, "predicted labels not among the classes", pbad, f"check --classes, or {drop_fix}"))
+        elif spec.task is Task.BINARY and len(spec.score_cols) == 1:
+            classes = _binary_classes(spec.classes[0], raw)
+            labels = _binary_labels(raw, classes)
+        else:
+            classes = spec.classes
+            labels = map_labels(raw, classes)
+        label_bad = labels < 0
+        if label_bad.any():
+            unknown = sorted({str(_label_key(v)) for v in raw[label_bad][:1000]})[:5]
+            problems.append(
+                _Problem(
+                    spec.label_col,
+                    f"labels not among the classes [{', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''}] "
+                    f"(values: {', '.join(unknown)})",
+                    label_bad,
+                    f"check --label-col and the score column names (or --classes), or {drop_fix}",
+                )
+            )
+
+    # score kind and ranges on the finite rows
+    good = ~nonfinite_rows
+    kind, evidence = ScoreKind.PROBS, ("top-label confidence",)
+    if good.any():
+        if spec.task is Task.TOP_LABEL:
+            kind, evidence = ScoreKind.PROBS, ("top-label confidence is a probability",)
+        else:
+            kind, evidence = detect_score_kind(scores[good], spec.task, spec.prefix_kind, options.score_kind, src, spec.score_cols, options.renormalize)
+    if kind is ScoreKind.PROBS:
+        out = (scores < -RANGE_TOL) | (scores > 1 + RANGE_TOL)
+        for j, col in enumerate(spec.score_cols):
+            if out[:, j].any():
+                problems.append(_Problem(col, "probabilities outside [0, 1]", out[:, j], f"check the export (these may be logits: --score-kind logits), or {drop_fix}"))
+        np.clip(scores, 0.0, 1.0, out=scores)
+        if spec.task is Task.MULTICLASS or (spec.task is Task.BINARY and scores.shape[1] == 2):
+            sums = scores.sum(axis=1)
+            off = good & (np.abs(sums - 1.0) > ROW_SUM_TOL)
+            if options.renormalize:
+                ok = sums > 0
+                scores[ok] /= sums[ok, None]
+                off = good & ~ok
+            if off.any():
+                worst = float(np.max(np.abs(sums[off] - 1.0)))
+                problems.append(
+                    _Problem(
+                        ", ".join(spec.score_cols[:3]) + (" ..." if len(spec.score_cols) > 3 else ""),
+                        f"probability rows not summing to 1 (tolerance {ROW_SUM_TOL:g}; worst is off by {worst:.3g})",
+                        off,
+                        f"pass --renormalize to divide each row by its sum, or --score-kind logits if these are logits, or {drop_fix}",
+                    )
+                )
+
+    dropped: dict[str, int] = {}
+    if problems:
+        if not options.drop_invalid:
+            raise InputError(_format_problems(problems, origins))
+        bad_rows = np.zeros(n, dtype=bool)
+        for p in problems:
+            dropped[p.what.split(" (")[0]] = int(p.mask.sum())
+            bad_rows |= p.mask
+        keep = ~bad_rows
+        if not keep.any():
+            raise InputError(f"{src}: every row is invalid, so --drop-invalid leaves nothing to audit.\n" + _format_problems(problems, origins))
+        scores, labels = scores[keep], labels[keep]
+        if pred_labels is not None:
+            pred_labels = pred_labels[keep]
+
+    if spec.task is not Task.MULTILABEL:
+        present = np.unique(labels)
+        if present.size < 2:
+            name = classes[int(present[0])] if present.size else "?"
+            raise InputError(
+                f"{src}, column '{spec.label_col}': every row has the label '{name}', so calibration cannot be measured "
+                "against the other classes. Audit a sample that contains at least two classes."
+            )
+
+    logits = None
+    if spec.task is Task.TOP_LABEL:
+        probs = scores
+    elif kind is ScoreKind.LOGITS:
+        logits = scores
+        if spec.task is Task.MULTILABEL:
+            probs = sigmoid(scores)
+        elif scores.shape[1] == 1:
+            probs = sigmoid(scores[:, 0])
+            probs = np.column_stack([1.0 - probs, probs])
+            logits = np.column_stack([np.zeros(len(scores)), scores[:, 0]])
+        else:
+            probs = softmax(scores)
+    else:
+        probs = scores if scores.shape[1] != 1 or spec.task is Task.MULTILABEL else np.column_stack([1.0 - scores[:, 0], scores[:, 0]])
+
+    warnings: list[str] = []
+    if spec.task is Task.MULTILABEL:
+        none_pos = [c for c, s in zip(classes, labels.sum(axis=0)) if s == 0]
+        if none_pos:
+            warnings.append(f"{len(none_pos)} label(s) never present: {', '.join(none_pos[:5])}{' ...' if len(none_pos) > 5 else ''}")
+    if dropped:
+        warnings.append("dropped invalid rows (--drop-invalid): " + ", ".join(f"{v} with {k}" for k, v in dropped.items()))
+
+    preds = Predictions(
+        probs=probs,
+        labels=labels,
+        classes=tuple(classes),
+        task=spec.task,
+        score_kind=kind,
+        logits=logits,
+        pred_labels=pred_labels,
+        score_kind_evidence=tuple(evidence),
+    )
+    return LoadedInput(preds, files, spec, dropped, tuple(warnings))
+
+
+def _format_problems(problems: list[_Problem], origins: _Origins) -> str:
+    head = f"invalid input ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"
+    lines = [head]
+    for p in problems:
+        lines.append(f"- column '{p.column}': {p.what} in {origins.describe(p.mask)}. Fix: {p.fix}.")
+    return "\n".join(lines)

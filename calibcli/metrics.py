@@ -1,0 +1,132 @@
+"""Calibration metrics: pure functions of arrays.
+
+Conventions (printed in every report):
+
+- top-label ECE: confidence = max probability, outcome = argmax is correct (ties in
+  the argmax go to the lowest class index); ECE = sum_b (n_b/N) |acc_b - conf_b|.
+- MCE: max gap over non-empty bins.
+- classwise ECE: mean over classes of each class's one-vs-rest ECE.
+- Brier: per row the sum over classes of the squared error, averaged over rows.
+- NLL: natural log, probabilities clipped at 1e-12 (for logits: min(logsumexp - z_y, -log 1e-12)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calibcli.binning import BinStats, make_edges
+
+NLL_CLIP = 1e-12
+
+
+def _as_2d_probs(y_prob: np.ndarray) -> np.ndarray:
+    p = np.asarray(y_prob, dtype=np.float64)
+    if p.ndim == 1:
+        p = np.column_stack([1.0 - p, p])
+    return p
+
+
+def top_label_stats(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform") -> BinStats:
+    """Binned statistics of the top-label reliability curve.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        True class indices.
+    y_prob : array-like of shape (n, K), or (n,) for P(class 1) of a binary problem
+    n_bins : int
+    strategy : {'uniform', 'quantile'}
+    """
+    p = _as_2d_probs(y_prob)
+    y = np.asarray(y_true)
+    pred = np.argmax(p, axis=1)
+    conf = p[np.arange(len(p)), pred]
+    return BinStats.from_arrays(conf, pred == y, make_edges(conf, n_bins, strategy))
+
+
+def expected_calibration_error(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform") -> float:
+    """Top-label ECE with equal-width (or quantile) bins, ``lo < c <= hi``.
+
+    Examples
+    --------
+    >>> round(expected_calibration_error([1, 0], [[0.2, 0.8], [0.4, 0.6]], n_bins=5), 12)
+    0.4
+    """
+    return top_label_stats(y_true, y_prob, n_bins, strategy).ece()
+
+
+def maximum_calibration_error(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform") -> float:
+    """Top-label MCE: the largest |accuracy - confidence| over non-empty bins.
+
+    >>> round(maximum_calibration_error([1, 0], [[0.2, 0.8], [0.4, 0.6]], n_bins=5), 12)
+    0.6
+    """
+    return top_label_stats(y_true, y_prob, n_bins, strategy).mce()
+
+
+def classwise_stats(y_true, y_prob, edges: np.ndarray) -> BinStats:
+    """One-vs-rest binned statistics, one curve per class: shape (K, B)."""
+    p = _as_2d_probs(y_prob)
+    y = np.asarray(y_true)
+    onehot = y[:, None] == np.arange(p.shape[1])[None, :]
+    return BinStats.per_column(p, onehot, edges)
+
+
+def classwise_ece(y_true, y_prob, n_bins: int = 15) -> float:
+    """Mean over classes of the one-vs-rest ECE (equal-width bins).
+
+    >>> round(classwise_ece([0, 1], [[0.9, 0.1], [0.4, 0.6]], n_bins=10), 6)
+    0.25
+    """
+    stats = classwise_stats(y_true, y_prob, make_edges(np.empty(0), n_bins, "uniform"))
+    return float(np.mean(stats.ece()))
+
+
+def brier_score(y_true, y_prob) -> float:
+    """Mean over rows of sum_k (p_k - onehot_k)^2 (multi-class Brier, range [0, 2]).
+
+    >>> brier_score([0], [[0.75, 0.25]])
+    0.125
+    """
+    p = _as_2d_probs(y_prob)
+    y = np.asarray(y_true)
+    sq = np.einsum("ij,ij->i", p, p)
+    p_true = p[np.arange(len(p)), y]
+    return float(np.mean(sq - 2.0 * p_true + 1.0))
+
+
+def negative_log_likelihood(y_true, y_prob) -> float:
+    """Mean of -log(max(p_true, 1e-12)), natural log.
+
+    >>> round(negative_log_likelihood([0], [[0.5, 0.5]]), 6)
+    0.693147
+    """
+    p = _as_2d_probs(y_prob)
+    y = np.asarray(y_true)
+    p_true = p[np.arange(len(p)), y]
+    return float(np.mean(-np.log(np.maximum(p_true, NLL_CLIP))))
+
+
+def nll_from_logits(y_true, logits) -> float:
+    """NLL of softmax(logits), exact in log space, with the same 1e-12 clip.
+
+    >>> round(nll_from_logits([0], [[0.0, 0.0]]), 6)
+    0.693147
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(y_true)
+    m = z.max(axis=1)
+    lse = m + np.log(np.sum(np.exp(z - m[:, None]), axis=1))
+    nll = lse - z[np.arange(len(z)), y]
+    return float(np.mean(np.minimum(nll, -np.log(NLL_CLIP))))
+
+
+def binary_brier_per_column(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Per-column mean squared error of independent probabilities (multilabel)."""
+    return np.mean((p - y) ** 2, axis=0)
+
+
+def binary_nll_per_column(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Per-column mean binary cross-entropy, probabilities clipped at 1e-12."""
+    pc = np.where(y > 0, p, 1.0 - p)
+    return np.mean(-np.log(np.maximum(pc, NLL_CLIP)), axis=0)

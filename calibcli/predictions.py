@@ -1,0 +1,119 @@
+"""The validated in-memory form of a prediction file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+
+class Task(str, Enum):
+    """What the scores describe."""
+
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    MULTILABEL = "multilabel"
+    TOP_LABEL = "top_label"
+
+
+class ScoreKind(str, Enum):
+    """Whether the stored scores were probabilities or logits."""
+
+    PROBS = "probs"
+    LOGITS = "logits"
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Validated predictions; nothing inside the library re-validates them.
+
+    Attributes
+    ----------
+    probs : ndarray of shape (n, K)
+        Probabilities (float64). Binary and multiclass rows sum to 1; multilabel
+        columns are independent. For ``Task.TOP_LABEL`` the shape is ``(n, 1)``
+        holding the confidence of the predicted class.
+    labels : ndarray
+        ``(n,)`` class indices, or ``(n, K)`` 0/1 for multilabel.
+    classes : tuple of str
+        Class (or label) names, in column order.
+    task : Task
+    score_kind : ScoreKind
+        What the file held. When it held logits, ``logits`` keeps them.
+    logits : ndarray or None
+        The raw logits ``(n, K)`` when the file held logits.
+    pred_labels : ndarray or None
+        ``(n,)`` predicted class indices for ``Task.TOP_LABEL``.
+    """
+
+    probs: np.ndarray
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    task: Task
+    score_kind: ScoreKind
+    logits: np.ndarray | None = None
+    pred_labels: np.ndarray | None = None
+    score_kind_evidence: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def confidence_and_correct(self) -> tuple[np.ndarray, np.ndarray]:
+        """Top-label confidence and whether the top label is correct.
+
+        Binary and multiclass: ``max`` probability and ``argmax == label``
+        (ties in the argmax go to the lowest class index). Top-label files:
+        the stored confidence and ``pred_label == label``.
+        """
+        if self.task is Task.TOP_LABEL:
+            return self.probs[:, 0], (self.pred_labels == self.labels)
+        if self.task is Task.MULTILABEL:
+            raise ValueError("top-label confidence is not defined for multilabel predictions")
+        pred = np.argmax(self.probs, axis=1)
+        conf = np.take_along_axis(self.probs, pred[:, None], axis=1)[:, 0]
+        return conf, pred == self.labels
+
+    def subset(self, rows: np.ndarray) -> "Predictions":
+        """The same predictions restricted to ``rows`` (indices or a boolean mask)."""
+        return Predictions(
+            probs=self.probs[rows],
+            labels=self.labels[rows],
+            classes=self.classes,
+            task=self.task,
+            score_kind=self.score_kind,
+            logits=None if self.logits is None else self.logits[rows],
+            pred_labels=None if self.pred_labels is None else self.pred_labels[rows],
+            score_kind_evidence=self.score_kind_evidence,
+        )
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large logits.
+
+    >>> softmax(np.array([[0.0, 0.0]])).tolist()
+    [[0.5, 0.5]]
+    """
+    m = np.max(z, axis=1, keepdims=True)
+    e = np.exp(z - m)
+    e /= np.sum(e, axis=1, keepdims=True)
+    return e
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Element-wise logistic function, stable for large magnitudes.
+
+    >>> float(sigmoid(np.array([0.0]))[0])
+    0.5
+    """
+    out = np.empty_like(z, dtype=np.float64)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out

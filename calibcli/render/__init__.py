@@ -1,0 +1,1 @@
+"""Renderers: turn an AuditReport into text, JSON or figures. No statistics here."""

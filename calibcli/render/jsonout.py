@@ -1,0 +1,111 @@
+"""The JSON report (``schema_version`` 1): floats unrounded, NaN and inf as null."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, is_dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from calibcli import __version__
+from calibcli.binning import BinStats
+from calibcli.report import SCHEMA_VERSION, AuditReport
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python, NaN/inf to None, dataclasses to dicts."""
+    if hasattr(value, "to_dict"):
+        return clean(value.to_dict())
+    if is_dataclass(value) and not isinstance(value, type):
+        return clean(asdict(value))
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return clean(value.tolist())
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    return value
+
+
+def bins_dict(stats: BinStats, outcome_key: str) -> list[dict[str, Any]]:
+    """Every bin, empty ones with count 0 and null means."""
+    mc, obs = stats.mean_conf, stats.observed
+    return [
+        {
+            "lower": float(stats.edges[i]),
+            "upper": float(stats.edges[i + 1]),
+            "count": int(stats.count[i]),
+            "mean_confidence": clean(mc[i]),
+            outcome_key: clean(obs[i]),
+        }
+        for i in range(len(stats.count))
+    ]
+
+
+def report_dict(report: AuditReport) -> dict[str, Any]:
+    """The report as plain JSON-ready data."""
+    inp = report.input
+    out: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "calib", "version": __version__},
+        "input": {
+            "files": list(inp.files),
+            "n_samples": inp.n_samples,
+            "n_classes": inp.n_classes,
+            "task": inp.task,
+            "score_kind": inp.score_kind,
+            "score_kind_evidence": list(inp.score_kind_evidence),
+            "classes": list(inp.classes),
+            "dropped_rows": dict(inp.dropped),
+        },
+        "binning": {
+            "n_bins": report.binning.n_bins,
+            "strategy": report.binning.strategy,
+            "edge_rule": report.binning.edge_rule,
+        },
+        "conventions": dict(report.conventions),
+        "metrics": clean(asdict(report.metrics)),
+        "reliability": bins_dict(report.measurement.reliability, "accuracy"),
+        "classes": [
+            {
+                "name": c.name,
+                "support": c.support,
+                "ece": clean(c.ece),
+                "brier": clean(c.brier),
+                "direction": clean(asdict(c.direction)),
+                "reliability": bins_dict(c.reliability, "observed_frequency"),
+            }
+            for c in report.measurement.classes
+        ],
+        "warnings": list(report.warnings),
+    }
+    for key in ("calibration", "thresholds", "gate"):
+        value = getattr(report, key)
+        if value is not None:
+            out[key] = clean(value)
+    return out
+
+
+def dumps(data: Any) -> str:
+    """Serialise with NaN forbidden (they must already be None)."""
+    return json.dumps(clean(data), indent=2, allow_nan=False) + "\n"
+
+
+def render_json(reports: list[AuditReport], per_file: bool = False) -> str:
+    """One report as an object; ``--per-file`` as ``{"schema_version", "reports": [...]}``."""
+    if per_file:
+        return dumps({"schema_version": SCHEMA_VERSION, "tool": {"name": "calib", "version": __version__},
+                      "reports": [report_dict(r) for r in reports]})
+    return dumps(report_dict(reports[0]))
