@@ -16,7 +16,7 @@ from calibcli.predictions import Predictions, ScoreKind, Task, sigmoid, softmax
 from calibcli.reading import Source, expand_inputs
 
 ROW_SUM_TOL = 1e-3  # |sum_k p_k - 1| allowed for probability rows
-RANGE_TOL = 1e-6  # float noise allowed outside [0, 1] for probabilities; clipped
+RANGE_TOL = 1e-4  # float noise allowed outside [0, 1] for probabilities (kept as given)
 MAX_ROWS_SHOWN = 5
 
 
@@ -196,7 +196,7 @@ def detect_score_kind(
     if prefix_kind is not None:
         evidence.append(f"column prefix says {prefix_kind.value}")
     evidence.append(
-        f"all values within [0, 1] (min {lo:.4g}, max {hi:.4g})" if in_range else f"values outside [0, 1] (min {lo:.4g}, max {hi:.4g})"
+        f"all values within [0, 1] (min {lo:.4g}, max {hi:.4g}; tolerance {RANGE_TOL:g})" if in_range else f"values outside [0, 1] (min {lo:.4g}, max {hi:.4g})"
     )
     sums_to_one = None
     dev = None
@@ -354,7 +354,6 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
         for j, col in enumerate(spec.score_cols):
             if out[:, j].any():
                 problems.append(_Problem(col, "probabilities outside [0, 1]", out[:, j], f"check the export (these may be logits: --score-kind logits), or {drop_fix}"))
-        np.clip(scores, 0.0, 1.0, out=scores)
         if spec.task is Task.MULTICLASS or (spec.task is Task.BINARY and scores.shape[1] == 2):
             sums = scores.sum(axis=1)
             off = good & (np.abs(sums - 1.0) > ROW_SUM_TOL)
