@@ -48,6 +48,19 @@ def _strip_prefix(name: str) -> tuple[str, ScoreKind | None]:
     return name, None
 
 
+def _glob_suffix(name: str, patterns: tuple[str, ...]) -> str:
+    """Class name of an explicitly chosen column: what its glob's literal prefix leaves.
+
+    >>> _glob_suffix("score_cat", ("score_*",))
+    'cat'
+    """
+    for pat in patterns:
+        cut = min((pat.index(ch) for ch in "*?[" if ch in pat), default=None)
+        if cut and name.startswith(pat[:cut]) and fnmatch.fnmatchcase(name, pat) and len(name) > cut:
+            return name[cut:]
+    return name
+
+
 def _closest(name: str, names: list[str]) -> str:
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
     return f" Did you mean '{close[0]}'?" if close else ""
@@ -124,6 +137,8 @@ def resolve_columns(
             f"confidence and pred_label. The columns are: {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}."
         )
     stripped = [_strip_prefix(c) for c in found]
+    if score_cols and any(k is None for _, k in stripped):
+        stripped = [(_glob_suffix(c, score_cols), k) for c, k in stripped]
     kinds = {k for _, k in stripped}
     prefix_kind = kinds.pop() if len(kinds) == 1 else None
     suffixes = [s for s, _ in stripped]

@@ -208,12 +208,7 @@ def detect_score_kind(
     if forced is not None:
         return forced, (f"set by --score-kind {forced.value}", *evidence)
     if prefix_kind is ScoreKind.PROBS:
-        if not in_range:
-            raise InputError(
-                f"{source}: columns {cols} are named as probabilities but hold values outside [0, 1] "
-                f"(min {lo:.4g}, max {hi:.4g}); they look like logits. Rename them logit_<class>, or pass --score-kind logits."
-            )
-        return ScoreKind.PROBS, tuple(evidence)
+        return ScoreKind.PROBS, tuple(evidence)  # out-of-range rows are reported by the range check
     if prefix_kind is ScoreKind.LOGITS:
         if in_range and (sums_to_one is None or sums_to_one):
             raise InputError(
@@ -330,7 +325,7 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
             labels = map_labels(raw, classes)
         label_bad = labels < 0
         if label_bad.any():
-            unknown = sorted({str(_label_key(v)) for v in raw[label_bad][:1000]})[:5]
+            unknown = sorted({_label_key(v) or "(missing)" for v in raw[label_bad][:1000]})[:5]
             problems.append(
                 _Problem(
                     spec.label_col,
@@ -353,7 +348,10 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
         out = (scores < -RANGE_TOL) | (scores > 1 + RANGE_TOL)
         for j, col in enumerate(spec.score_cols):
             if out[:, j].any():
-                problems.append(_Problem(col, "probabilities outside [0, 1]", out[:, j], f"check the export (these may be logits: --score-kind logits), or {drop_fix}"))
+                vals = scores[out[:, j], j]
+                problems.append(_Problem(
+                    col, f"probabilities outside [0, 1] (min {vals.min():.4g}, max {vals.max():.4g})", out[:, j],
+                    f"if the column holds logits, rename it logit_<class> or pass --score-kind logits; otherwise fix the export, or {drop_fix}"))
         if spec.task is Task.MULTICLASS or (spec.task is Task.BINARY and scores.shape[1] == 2):
             sums = scores.sum(axis=1)
             off = good & (np.abs(sums - 1.0) > ROW_SUM_TOL)
@@ -392,7 +390,7 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
         if present.size < 2:
             name = classes[int(present[0])] if present.size else "?"
             raise InputError(
-                f"{src}, column '{spec.label_col}': every row has the label '{name}', so calibration cannot be measured "
+                f"{src}, column '{spec.label_col}': every row{' left after --drop-invalid' if dropped else ''} has the label '{name}', so calibration cannot be measured "
                 "against the other classes. Audit a sample that contains at least two classes."
             )
 
@@ -438,4 +436,5 @@ def _format_problems(problems: list[_Problem], origins: _Origins) -> str:
     lines = [head]
     for p in problems:
         lines.append(f"- column '{p.column}': {p.what} in {origins.describe(p.mask)}. Fix: {p.fix}.")
+    lines.append("Rows are numbered from 1, not counting the header.")
     return "\n".join(lines)
