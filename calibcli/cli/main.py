@@ -19,8 +19,30 @@ class LazyGroup(click.Group):
         "audit": ("calibcli.cli.audit", "audit"),
     }
 
+    # one-line help shown by `calib --help`, so listing commands imports none of them
+    command_summaries = {
+        "audit": "Audit calibration: metrics, reliability, per-class table.",
+        "fit": "Fit a post-hoc calibrator and save it as JSON.",
+        "apply": "Apply a saved calibrator to prediction files.",
+        "thresholds": "Recommend decision thresholds per class.",
+        "config": "Show the effective settings and where each came from.",
+        "schema": "Print the JSON Schema of the audit report.",
+    }
+
     def list_commands(self, ctx):
         return sorted(self.commands_by_module)
+
+    def format_commands(self, ctx, formatter):
+        rows = []
+        for name in self.list_commands(ctx):
+            text = self.command_summaries.get(name)
+            if text is None:
+                cmd = self.get_command(ctx, name)
+                text = cmd.get_short_help_str(limit=formatter.width) if cmd else ""
+            rows.append((name, text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx, name):
         if name not in self.commands_by_module:

@@ -6,8 +6,8 @@ import functools
 
 import click
 
-from calibcli.loading import LoadOptions
-from calibcli.predictions import ScoreKind, Task
+TASKS = ("binary", "multiclass", "multilabel", "top_label")
+SCORE_KINDS = ("probs", "logits")
 
 
 def _split(value: str | None) -> tuple[str, ...] | None:
@@ -22,12 +22,15 @@ def input_options(fn):
     @click.option("--label-col", default="label", show_default=True, help="Column holding the true label (integer index or class name).")
     @click.option("--score-cols", default=None, help="Score columns: comma-separated names or globs (default: columns prefixed p_, prob_, proba_ or logit_).")
     @click.option("--classes", "classes_", default=None, help="Comma-separated class names fixing the class order (names are the score-column suffixes).")
-    @click.option("--task", type=click.Choice([t.value for t in Task]), default=None, help="Override task detection.")
-    @click.option("--score-kind", type=click.Choice([k.value for k in ScoreKind]), default=None, help="Override probabilities-vs-logits detection.")
+    @click.option("--task", type=click.Choice(TASKS), default=None, help="Override task detection.")
+    @click.option("--score-kind", type=click.Choice(SCORE_KINDS), default=None, help="Override probabilities-vs-logits detection.")
     @click.option("--renormalize", is_flag=True, help="Divide probability rows that do not sum to 1 by their sum.")
     @click.option("--drop-invalid", is_flag=True, help="Drop invalid rows (NaN, out of range, unknown label) and report how many, instead of failing.")
     @functools.wraps(fn)
     def wrapper(*args, label_col, score_cols, classes_, task, score_kind, renormalize, drop_invalid, **kwargs):
+        from calibcli.loading import LoadOptions
+        from calibcli.predictions import ScoreKind, Task
+
         kwargs["load_options"] = LoadOptions(
             label_col=label_col,
             score_cols=_split(score_cols),
