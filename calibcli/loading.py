@@ -31,6 +31,7 @@ class LoadOptions:
     score_kind: ScoreKind | None = None
     renormalize: bool = False
     drop_invalid: bool = False
+    id_col: str | None = None  # optional row-id column, kept as ``LoadedInput.ids`` (gate baselines)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class LoadedInput:
     columns: ColumnSpec
     dropped: dict[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    ids: np.ndarray | None = None  # row ids as text when ``LoadOptions.id_col`` is set
 
 
 @dataclass
@@ -254,7 +256,10 @@ def load_predictions(inputs: list[str] | tuple[str, ...], options: LoadOptions =
                 f"{src.display}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing[:6])}, which "
                 f"{sources[0].display} has. Pooled files need the same columns; audit it separately or use --per-file."
             )
-        tables.append(src.read(spec.needed))
+        if options.id_col and options.id_col not in names:
+            raise InputError(f"{src.display}: no column '{options.id_col}' (given by --id-col). Columns: {', '.join(names[:12])}.")
+        extra = [options.id_col] if options.id_col and options.id_col not in spec.needed else []
+        tables.append(src.read(list(spec.needed) + extra))
     origins = _Origins([s.display for s in sources], [t.num_rows for t in tables])
     return _validate(tables, spec, options, origins, tuple(s.display for s in sources))
 
@@ -275,6 +280,9 @@ def _concat(tables, name):
 def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins, files: tuple[str, ...]) -> LoadedInput:
     problems: list[_Problem] = []
     n = sum(t.num_rows for t in tables)
+    ids = None
+    if options.id_col:
+        ids = np.array([None if v is None else str(v) for v in _concat(tables, options.id_col).to_pylist()], dtype=object)
     src = files[0] if len(files) == 1 else f"{files[0]} (+{len(files) - 1} more)"
     drop_fix = "pass --drop-invalid to drop them"
 
@@ -384,6 +392,8 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
         scores, labels = scores[keep], labels[keep]
         if pred_labels is not None:
             pred_labels = pred_labels[keep]
+        if ids is not None:
+            ids = ids[keep]
 
     if spec.task is not Task.MULTILABEL:
         present = np.unique(labels)
@@ -428,7 +438,7 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
         pred_labels=pred_labels,
         score_kind_evidence=tuple(evidence),
     )
-    return LoadedInput(preds, files, spec, dropped, tuple(warnings))
+    return LoadedInput(preds, files, spec, dropped, tuple(warnings), ids)
 
 
 def _format_problems(problems: list[_Problem], origins: _Origins) -> str:
