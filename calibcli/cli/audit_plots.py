@@ -1,16 +1,108 @@
 """Audit hook: reliability diagrams (issue: plots).
 
-- ``options(fn)``: ``--plots DIR`` and friends.
+- ``options(fn)``: ``--plots DIR`` and ``--max-class-panels``.
 - ``write_outputs(reports, opts, inputs)``: write the PNGs after everything else
-  is attached (so calibration overlays are available).
+  is attached (so calibration overlays are available). With ``--per-file`` each
+  file's PNGs go to ``DIR/<file stem>/``.
 """
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
+import click
+
+PLOT_FILES = ("reliability.png", "classes.png", "confidence.png")
+_SUFFIXES = (".csv.gz", ".csv", ".parquet", ".pq", ".gz")
+
 
 def options(fn):
-    return fn
+    """Add ``--plots`` and ``--max-class-panels`` to a command."""
+
+    @click.option("--plots", "plots_dir", type=click.Path(file_okay=False), default=None,
+                  help="Write reliability.png, classes.png and confidence.png into this folder (created if missing; "
+                       "with --per-file, one subfolder per input file).")
+    @click.option("--max-class-panels", type=click.IntRange(1), default=25, show_default=True,
+                  help="Most per-class panels in classes.png (worst ECE first; the rest are counted in a note).")
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _stem(path: str) -> str:
+    if path == "-":
+        return "stdin"
+    name = Path(path).name
+    for suffix in _SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return Path(path).stem or name
+
+
+def subfolder_names(files: list[str]) -> list[str]:
+    """One distinct folder name per input file: its stem, made unique when stems collide.
+
+    Colliding stems get their parent folder's name in front (``runs/a/data.csv``
+    -> ``a-data``), and a number if they still collide.
+
+    >>> subfolder_names(["x/preds.csv", "y/other.parquet", "-"])
+    ['preds', 'other', 'stdin']
+    >>> subfolder_names(["a/data.parquet", "b/data.parquet", "c/a/data.csv"])
+    ['a-data', 'b-data', 'a-data-3']
+    """
+    stems = [_stem(f) for f in files]
+    names = []
+    for f, s in zip(files, stems):
+        if stems.count(s) > 1 and f != "-":
+            parent = Path(f).parent.name
+            s = f"{parent}-{s}" if parent else s
+        names.append(s)
+    seen: set[str] = set()
+    out = []
+    for i, n in enumerate(names):
+        if n in seen:
+            n = f"{n}-{i + 1}"
+        seen.add(n)
+        out.append(n)
+    return out
 
 
 def write_outputs(reports, opts: dict, inputs: list[str]) -> None:
+    """Write the three PNGs for each report (one folder, or one subfolder per file)."""
+    plots_dir = opts.get("plots_dir")
+    if not plots_dir:
+        return None
+    from calibcli.errors import UsageError
+    from calibcli.outputs import check_not_input, write_atomic
+    from calibcli.plotdata import classes_data, confidence_data, method_name, reliability_data
+    from calibcli.render.plots import render_all
+
+    base = Path(plots_dir)
+    if base.exists() and not base.is_dir():
+        raise UsageError(f"--plots {plots_dir} is a file, not a folder. Give a folder name; calib creates it if missing.")
+    if opts.get("per_file"):
+        folders = [base / n for n in subfolder_names([r.input.files[0] if r.input.files else "-" for r in reports])]
+    else:
+        folders = [base] * len(reports)
+    written = []
+    for report, folder in zip(reports, folders):
+        pngs = render_all(reliability_data(report), classes_data(report, opts.get("max_class_panels", 25)),
+                          confidence_data(report), method_name(report))
+        for name, data in pngs.items():
+            target = folder / name
+            check_not_input(target, inputs, "--plots")
+            try:
+                write_atomic(target, data)
+            except OSError as exc:
+                raise UsageError(f"--plots {plots_dir}: cannot write {target}: {exc.strerror or exc}. "
+                                 "Choose a folder you can write to.") from exc
+            written.append(str(target))
+    if not opts.get("quiet") and written:
+        from calibcli.cli.consoles import err_console
+
+        where = str(base) if len(folders) == 1 or not opts.get("per_file") else f"{base}/<file>/"
+        err_console().print(f"wrote {len(written)} plots to {where} ({', '.join(PLOT_FILES)})")
     return None

@@ -1,0 +1,289 @@
+"""Drawing the reliability figures from ``calibcli.plotdata`` objects. No statistics here.
+
+Explicit ``matplotlib.figure.Figure`` objects on the Agg canvas; no pyplot, no
+global rcParams: every style is passed to its artist. Layouts are fixed in
+inches, so a figure's pixel size depends only on what it shows (for
+``classes.png``, on the number of panels), and PNG bytes carry no timestamp or
+software tag, so the same input gives identical files.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from calibcli.plotdata import ClassesFigure, ConfidenceFigure, Curve, Panel, ReliabilityFigure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+DPI = 100
+# Okabe-Ito colour-blind-safe palette.
+BLUE = "#0072B2"
+ORANGE = "#E69F00"
+VERMILLION = "#D55E00"
+GREEN = "#009E73"
+GREY = "#8C8C8C"
+LIGHT = "#E6E6E6"
+INK = "#222222"
+STAGE_COLOURS = {"": BLUE, "before": ORANGE, "after": BLUE}
+FONT = 10
+
+RELIABILITY_SIZE = (8.0, 8.0)  # inches
+CONFIDENCE_SIZE = (8.0, 5.2)
+CELL_W, CELL_MAIN, CELL_STRIP, CELL_TITLE, CELL_XAXIS = 2.45, 1.85, 0.42, 0.5, 0.4
+CLASSES_LEFT, CLASSES_RIGHT, CLASSES_TOP, CLASSES_BOTTOM = 0.75, 0.25, 1.35, 0.55
+MAX_COLUMNS = 5
+
+
+def _stage_label(stage: str, what: str) -> str:
+    return f"{stage}: {what}" if stage else what
+
+
+def _new_figure(width: float, height: float) -> "Figure":
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _axes(fig: "Figure", left: float, bottom: float, width: float, height: float):
+    """Axes placed in inches from the figure's lower-left corner."""
+    w, h = fig.get_size_inches()
+    return fig.add_axes((left / w, bottom / h, width / w, height / h))
+
+
+def png_bytes(fig: "Figure") -> bytes:
+    """The PNG of ``fig``, byte-identical across runs (no Software/time metadata).
+
+    >>> fig = _new_figure(1, 1)
+    >>> png_bytes(fig)[:8] == b'\\x89PNG\\r\\n\\x1a\\n'
+    True
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _style_unit_axes(ax, fontsize: float, ticks: tuple[float, ...]) -> None:
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
+    ax.tick_params(labelsize=fontsize, colors=INK)
+    ax.grid(True, color=LIGHT, linewidth=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _draw_curves(ax, curves: tuple[Curve, ...], marker_size: float, line_width: float) -> None:
+    """Diagonal, shaded gap, Wilson intervals and the observed points of each curve."""
+    ax.plot([0, 1], [0, 1], linestyle=(0, (4, 3)), color=GREY, linewidth=1.0, zorder=1)
+    for curve in curves:
+        colour = STAGE_COLOURS.get(curve.stage, BLUE)
+        d = curve.drawn
+        x, y = curve.mean_conf[d], curve.observed[d]
+        if x.size == 0:
+            continue
+        ax.fill_between(x, y, x, color=colour, alpha=0.18, linewidth=0, zorder=2)
+        ax.vlines(x, curve.ci_low[d], curve.ci_high[d], color=colour, linewidth=line_width * 0.75, alpha=0.8, zorder=3)
+        ax.plot(x, y, color=colour, linewidth=line_width, marker="o", markersize=marker_size,
+                markeredgecolor="white", markeredgewidth=0.6, zorder=4)
+
+
+def _draw_counts(ax, curves: tuple[Curve, ...], log: bool, fontsize: float, single_colour: str | None) -> None:
+    """Count bars for the non-empty bins; several stages share each bin side by side."""
+    n = len(curves)
+    for j, curve in enumerate(curves):
+        d = curve.drawn
+        if not d.any():
+            continue
+        lo, hi = curve.lo[d], curve.hi[d]
+        width = (hi - lo) / n
+        colour = single_colour or STAGE_COLOURS.get(curve.stage, BLUE)
+        ax.bar(lo + j * width, curve.count[d], width=width * 0.9, align="edge", color=colour,
+               alpha=0.75 if n > 1 else 1.0, linewidth=0)
+    ax.set_xlim(0.0, 1.0)
+    if log:
+        ax.set_yscale("log", nonpositive="clip")
+        ax.set_ylim(bottom=0.7)
+    ax.tick_params(labelsize=fontsize, colors=INK)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _legend_handles(curves: tuple[Curve, ...], method: str = "") -> list:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [Line2D([], [], color=GREY, linestyle=(0, (4, 3)), label="perfect calibration")]
+    for c in curves:
+        colour = STAGE_COLOURS.get(c.stage, BLUE)
+        name = c.stage if c.stage != "after" or not method else f"after ({method})"
+        handles.append(Line2D([], [], color=colour, marker="o", markeredgecolor="white", linewidth=2,
+                              label=_stage_label(name, "observed per bin")))
+        handles.append(Line2D([], [], color=colour, marker="|", markersize=12, linestyle="none",
+                              label=_stage_label(name, "Wilson 95% interval")))
+        handles.append(Patch(facecolor=colour, alpha=0.18, label=_stage_label(name, "gap to diagonal")))
+    return handles
+
+
+def reliability_figure(data: ReliabilityFigure, method: str = "") -> "Figure":
+    """Draw ``reliability.png``: square reliability panel above a count histogram."""
+    width, height = RELIABILITY_SIZE
+    fig = _new_figure(width, height)
+    main_left, main_size, strip_h, gap = 0.9, 5.0, 1.25, 0.12
+    main_bottom = height - 1.05 - main_size
+    strip_bottom = main_bottom - gap - strip_h
+    fig.text(0.2 / width, 1 - 0.28 / height, data.title, fontsize=FONT + 2.5, fontweight="bold", color=INK, va="top")
+    fig.text(0.2 / width, 1 - 0.66 / height, data.subtitle, fontsize=FONT - 0.5, color=INK, va="top")
+
+    ax = _axes(fig, main_left, main_bottom, main_size, main_size)
+    _style_unit_axes(ax, FONT, (0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
+    _draw_curves(ax, data.panel.curves, marker_size=6, line_width=2.0)
+    ax.set_ylabel(data.y_label, fontsize=FONT + 1, color=INK)
+    ax.tick_params(labelbottom=False)
+    ax.text(0.98, 0.02, "below the diagonal:\noverconfident", transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=FONT - 1, color=GREY, style="italic")
+    ax.text(0.02, 0.98, "above the diagonal:\nunderconfident", transform=ax.transAxes, ha="left", va="top",
+            fontsize=FONT - 1, color=GREY, style="italic")
+
+    hx = _axes(fig, main_left, strip_bottom, main_size, strip_h)
+    single = GREY if len(data.panel.curves) == 1 else None
+    _draw_counts(hx, data.panel.curves, data.panel.log_counts, FONT, single)
+    hx.set_xticks((0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
+    hx.set_xlabel(data.x_label, fontsize=FONT + 1, color=INK)
+    hx.set_ylabel(data.count_label + (" (log)" if data.panel.log_counts else ""), fontsize=FONT, color=INK)
+    hx.grid(True, axis="y", color=LIGHT, linewidth=0.8)
+    hx.set_axisbelow(True)
+
+    from matplotlib.patches import Patch
+
+    handles = _legend_handles(data.panel.curves, method)
+    if single:
+        handles.append(Patch(facecolor=GREY, label="rows per bin (below)"))
+    else:
+        handles += [Patch(facecolor=STAGE_COLOURS[c.stage], alpha=0.75, label=f"{c.stage}: rows per bin") for c in data.panel.curves]
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=((main_left + main_size + 0.15) / width, (main_bottom + main_size) / height),
+               fontsize=FONT - 1, frameon=False, handlelength=1.8, borderaxespad=0.0)
+    return fig
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = min(MAX_COLUMNS, max(1, math.ceil(math.sqrt(n))))
+    return cols, max(1, math.ceil(n / cols))
+
+
+def classes_figure(data: ClassesFigure, method: str = "") -> "Figure":
+    """Draw ``classes.png``: one small reliability panel with a count strip per class."""
+    cols, rows = _grid(len(data.panels))
+    cell_h = CELL_TITLE + CELL_MAIN + 0.04 + CELL_STRIP + CELL_XAXIS
+    width = CLASSES_LEFT + cols * CELL_W + CLASSES_RIGHT
+    width = max(width, 7.6)
+    height = CLASSES_TOP + rows * cell_h + CLASSES_BOTTOM
+    fig = _new_figure(width, height)
+    fig.text(0.15 / width, 1 - 0.2 / height, data.title, fontsize=FONT + 1.5, fontweight="bold", color=INK, va="top")
+    fig.text(0.15 / width, 1 - 0.52 / height, data.note, fontsize=FONT - 0.5, color=INK, va="top")
+    handles = _legend_handles(data.panels[0].curves if data.panels else (), method)
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.15 / width, 1 - 0.78 / height), ncol=4 if len(handles) <= 4 else 4,
+               fontsize=FONT - 1.5, frameon=False, handlelength=1.6, borderaxespad=0.0, columnspacing=1.2)
+    for k, panel in enumerate(data.panels):
+        r, c = divmod(k, cols)
+        left = CLASSES_LEFT + c * CELL_W
+        top = height - CLASSES_TOP - r * cell_h
+        main_bottom = top - CELL_TITLE - CELL_MAIN
+        ax = _axes(fig, left, main_bottom, CELL_MAIN, CELL_MAIN)
+        _style_unit_axes(ax, FONT - 2, (0.0, 0.5, 1.0))
+        _draw_curves(ax, panel.curves, marker_size=3.5, line_width=1.4)
+        ax.tick_params(labelbottom=False)
+        eces = " → ".join("n/a" if cv.ece is None else f"{cv.ece:.4f}" for cv in panel.curves)
+        ax.set_title(f"{panel.title}\nECE {eces} · n {panel.support:,}", fontsize=FONT - 1, color=INK, pad=3, linespacing=1.1)
+        sx = _axes(fig, left, main_bottom - 0.04 - CELL_STRIP, CELL_MAIN, CELL_STRIP)
+        _draw_counts(sx, panel.curves, panel.log_counts, FONT - 2, GREY if len(panel.curves) == 1 else None)
+        sx.set_xticks((0.0, 0.5, 1.0))
+        sx.set_yticks([])
+        sx.minorticks_off()
+        if panel.log_counts:
+            sx.text(0.99, 0.95, "log", transform=sx.transAxes, ha="right", va="top", fontsize=FONT - 3, color=GREY)
+    fig.text(CLASSES_LEFT / width, 0.12 / height, f"x: {data.x_label}    y: {data.y_label}    grey strip: rows per bin",
+             fontsize=FONT - 0.5, color=INK, va="bottom")
+    return fig
+
+
+def _paired_bars(ax, groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, str, str]]) -> None:
+    """Bars of several groups side by side inside each bin: (lo, hi, heights, colour, label)."""
+    n = len(groups)
+    for j, (lo, hi, heights, colour, label) in enumerate(groups):
+        width = (hi - lo) / n
+        ax.bar(lo + j * width, heights, width=width * 0.92, align="edge", color=colour, linewidth=0, label=label)
+
+
+def confidence_figure(data: ConfidenceFigure, method: str = "") -> "Figure":
+    """Draw ``confidence.png``: confidence histograms by outcome (by outcome and stage when calibrated)."""
+    width, height = CONFIDENCE_SIZE
+    fig = _new_figure(width, height)
+    fig.text(0.2 / width, 1 - 0.22 / height, data.title, fontsize=FONT + 2, fontweight="bold", color=INK, va="top")
+    fig.text(0.2 / width, 1 - 0.55 / height, data.subtitle, fontsize=FONT - 0.5, color=INK, va="top")
+    bottom, top = 0.65, height - 1.3
+
+    def finish(ax, show_ylabel: bool) -> None:
+        ax.set_xlim(0.0, 1.0)
+        ax.set_xticks((0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
+        ax.set_ylim(bottom=0.0)
+        ax.set_xlabel(data.x_label, fontsize=FONT + 1, color=INK)
+        if show_ylabel:
+            ax.set_ylabel(data.y_label, fontsize=FONT, color=INK)
+        ax.tick_params(labelsize=FONT, colors=INK)
+        ax.grid(True, axis="y", color=LIGHT, linewidth=0.8)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+
+    def legend(handles) -> None:
+        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.95 / width, 1 - 0.85 / height), ncol=2,
+                   fontsize=FONT - 1, frameon=False, handlelength=1.8, borderaxespad=0.0, columnspacing=1.5)
+
+    if not data.calibrated:
+        s = data.series[0]
+        ax = _axes(fig, 0.95, bottom, width - 1.25, top - bottom)
+        _paired_bars(ax, [(s.lo, s.hi, s.height_positive, BLUE, f"{data.positive_name} ({s.positive.sum():,.0f} {data.unit})"),
+                          (s.lo, s.hi, s.height_negative, VERMILLION, f"{data.negative_name} ({s.negative.sum():,.0f} {data.unit})")])
+        ax.axvline(s.mean_conf, color=INK, linestyle=(0, (4, 3)), linewidth=1.2, label=f"{data.mean_conf_name} {s.mean_conf:.3f}")
+        ax.axvline(s.mean_outcome, color=INK, linestyle=":", linewidth=1.5, label=f"{data.mean_outcome_name} {s.mean_outcome:.3f}")
+        finish(ax, True)
+        lines, bars = ax.get_legend_handles_labels()[0][:2], ax.get_legend_handles_labels()[0][2:]
+        legend([bars[0], lines[0], bars[1], lines[1]])
+        return fig
+
+    panel_w = (width - 1.45) / 2
+    handles = []
+    for j, (name, attr) in enumerate(((data.positive_name, "height_positive"), (data.negative_name, "height_negative"))):
+        ax = _axes(fig, 0.95 + j * (panel_w + 0.3), bottom, panel_w, top - bottom)
+        groups = []
+        for s in data.series:
+            label = s.stage if s.stage != "after" or not method else f"after ({method})"
+            groups.append((s.lo, s.hi, getattr(s, attr), STAGE_COLOURS.get(s.stage, BLUE), f"{label} (all {data.unit}: {data.mean_conf_name} {s.mean_conf:.3f})"))
+        _paired_bars(ax, groups)
+        ax.set_title(name, fontsize=FONT + 1, color=INK)
+        finish(ax, j == 0)
+        if j == 0:
+            handles = ax.get_legend_handles_labels()[0]
+    legend(handles)
+    return fig
+
+
+def render_all(reliability: ReliabilityFigure, classes: ClassesFigure, confidence: ConfidenceFigure, method: str = "") -> dict[str, bytes]:
+    """PNG bytes of the three figures, keyed by file name."""
+    out = {}
+    for name, fig in (("reliability.png", reliability_figure(reliability, method)),
+                      ("classes.png", classes_figure(classes, method)),
+                      ("confidence.png", confidence_figure(confidence, method))):
+        out[name] = png_bytes(fig)
+    return out
