@@ -1,27 +1,215 @@
-"""Audit hook: the CI acceptance gate (issue: CI gate).
+"""Audit hook: the CI acceptance gate.
 
 - ``options(fn)``: gate and report-file options.
 - ``attach(report, loaded, opts) -> AuditReport``: sets ``gate``; runs last.
-- ``write_outputs(reports, opts, inputs)``: Markdown, JUnit, CI annotations.
+- ``write_outputs(reports, opts, inputs)``: Markdown, JUnit, CI job summary and annotations.
 - ``exit_code(reports, opts) -> ExitCode``: 1 when a fail-severity rule failed.
+
+No numerics here: rules are parsed and evaluated by :mod:`calibcli.gate`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import os
+from dataclasses import dataclass
+
+import click
+
 from calibcli.errors import ExitCode
+
+# flag key -> help
+_THRESHOLD_FLAGS = {
+    "max-ece": "Fail when the top-label ECE is above this.",
+    "max-classwise-ece": "Fail when the classwise ECE (mean over classes) is above this.",
+    "max-class-ece": "Fail when the worst single class's ECE is above this.",
+    "max-mce": "Fail when the MCE is above this.",
+    "max-brier": "Fail when the Brier score is above this.",
+    "max-nll": "Fail when the NLL is above this.",
+    "min-accuracy": "Fail when the accuracy is below this.",
+    "max-ece-increase": "Fail when the ECE is above the baseline's by more than this.",
+    "max-classwise-ece-increase": "Fail when the classwise ECE is above the baseline's by more than this.",
+    "max-brier-increase": "Fail when the Brier score is above the baseline's by more than this.",
+    "max-nll-increase": "Fail when the NLL is above the baseline's by more than this.",
+    "max-accuracy-decrease": "Fail when the accuracy is below the baseline's by more than this.",
+}
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """What the gate options asked for, rules already parsed (with their sources)."""
+
+    rules: tuple
+    on: str = "point"
+    strict: bool = False
+    seed: int = 0
+    replicates: int = 200
+    baseline: tuple[str, ...] = ()
+    id_col: str | None = None
+    md_out: str | None = None
+    junit_out: str | None = None
+    ci_summary: bool = True
+
+
+def _param(key: str) -> str:
+    return key.replace("-", "_")
 
 
 def options(fn):
-    return fn
+    """Adds the gate options; the wrapper turns them into ``opts['gate']`` (GateOptions)."""
+    decorators = [
+        click.option("--max-ece", type=float, default=None, help=_THRESHOLD_FLAGS["max-ece"]),
+        click.option("--max-classwise-ece", type=float, default=None, help=_THRESHOLD_FLAGS["max-classwise-ece"]),
+        click.option("--max-class-ece", type=float, default=None, help=_THRESHOLD_FLAGS["max-class-ece"]),
+        click.option("--max-mce", type=float, default=None, help=_THRESHOLD_FLAGS["max-mce"]),
+        click.option("--max-brier", type=float, default=None, help=_THRESHOLD_FLAGS["max-brier"]),
+        click.option("--max-nll", type=float, default=None, help=_THRESHOLD_FLAGS["max-nll"]),
+        click.option("--min-accuracy", type=float, default=None, help=_THRESHOLD_FLAGS["min-accuracy"]),
+        click.option("--min-samples", type=click.IntRange(0), default=None, help="Fail when there are fewer rows than this."),
+        click.option("--fail-if", "fail_if", multiple=True, metavar="EXPR",
+                     help="Fail when EXPR holds: METRIC OP NUMBER, e.g. 'classwise_ece > 0.03' (repeatable). "
+                          "Metrics: ece, classwise_ece, class_ece, mce, brier, nll, accuracy, samples, and with --baseline "
+                          "ece_increase, classwise_ece_increase, class_ece_increase, mce_increase, brier_increase, "
+                          "nll_increase, accuracy_decrease. OP: > >= < <=."),
+        click.option("--warn-if", "warn_if", multiple=True, metavar="EXPR", help="Like --fail-if, but only warns (fails with --strict)."),
+        click.option("--strict", is_flag=True, help="Warning rules fail too."),
+        click.option("--on", "on", type=click.Choice(["point", "upper"]), default="point", show_default=True,
+                     help="Compare the point estimate, or the pessimistic end of a seeded bootstrap 95% interval "
+                          "(upper end for max rules, lower end for min rules) so a small sample cannot pass by luck."),
+        click.option("--gate-seed", type=int, default=0, show_default=True, help="Seed of the --on upper bootstrap."),
+        click.option("--gate-replicates", type=click.IntRange(10, 100_000), default=200, show_default=True,
+                     help="Bootstrap replicates for --on upper."),
+        click.option("--baseline", multiple=True, metavar="OLD_PREDS",
+                     help="The previous model's predictions for the same items, for *-increase rules (repeatable, globs)."),
+        click.option("--id-col", default=None, help="Match baseline rows by this id column (paired bootstrap); default: by position, labels must agree."),
+        click.option("--max-ece-increase", type=float, default=None, help=_THRESHOLD_FLAGS["max-ece-increase"]),
+        click.option("--max-classwise-ece-increase", type=float, default=None, help=_THRESHOLD_FLAGS["max-classwise-ece-increase"]),
+        click.option("--max-brier-increase", type=float, default=None, help=_THRESHOLD_FLAGS["max-brier-increase"]),
+        click.option("--max-nll-increase", type=float, default=None, help=_THRESHOLD_FLAGS["max-nll-increase"]),
+        click.option("--max-accuracy-decrease", type=float, default=None, help=_THRESHOLD_FLAGS["max-accuracy-decrease"]),
+        click.option("--md-out", type=click.Path(dir_okay=False), default=None, help="Write a GitHub-flavoured Markdown report here."),
+        click.option("--junit-out", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML here, one testcase per gate rule."),
+        click.option("--ci-summary/--no-ci-summary", default=True, show_default=True,
+                     help="On GitHub Actions, append the Markdown report to the job summary."),
+    ]
+    keys = list(_THRESHOLD_FLAGS) + ["min-samples"]
+    other = ["fail_if", "warn_if", "strict", "on", "gate_seed", "gate_replicates", "baseline", "id_col", "md_out", "junit_out", "ci_summary"]
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from calibcli.config import describe_source
+        from calibcli.gate import parse_rule, rule_from_flag
+
+        ctx = click.get_current_context()
+        values = {k: kwargs.pop(_param(k)) for k in keys}
+        rest = {k: kwargs.pop(k) for k in other}
+        rules = []
+        for key in keys:
+            if values[key] is not None:
+                source, file, line = describe_source(ctx, _param(key), key)
+                rules.append(rule_from_flag(key, values[key], "fail", source, file, line))
+        for key, severity in (("fail-if", "fail"), ("warn-if", "warn")):
+            source, file, line = describe_source(ctx, _param(key), key)
+            for expr in rest[_param(key)]:
+                where = f"--{key} {expr!r}" if source == f"--{key}" else source
+                rules.append(parse_rule(expr, severity, where, file, line))
+        if rest["id_col"]:
+            kwargs["load_options"] = dataclasses.replace(kwargs["load_options"], id_col=rest["id_col"])
+        kwargs["gate"] = GateOptions(
+            rules=tuple(rules), on=rest["on"], strict=rest["strict"], seed=rest["gate_seed"], replicates=rest["gate_replicates"],
+            baseline=tuple(rest["baseline"]), id_col=rest["id_col"], md_out=rest["md_out"], junit_out=rest["junit_out"],
+            ci_summary=rest["ci_summary"],
+        )
+        return fn(*args, **kwargs)
+
+    for dec in reversed(decorators):
+        wrapper = dec(wrapper)
+    return wrapper
+
+
+def _load_baseline(opts: dict, loaded):
+    from calibcli.errors import InputError
+    from calibcli.gate import match_baseline
+    from calibcli.loading import load_predictions
+
+    g: GateOptions = opts["gate"]
+    cache = opts.setdefault("_gate_baseline_cache", {})
+    if "loaded" not in cache:
+        cache["loaded"] = load_predictions(list(g.baseline), opts["load_options"])
+    old = cache["loaded"]
+    if g.id_col:
+        for ids, what in ((loaded.ids, "the audited predictions"), (old.ids, "the baseline")):
+            if ids is not None and any(v is None for v in ids):
+                raise InputError(f"the id column '{g.id_col}' of {what} has empty values; every row needs an id to be paired.")
+    return match_baseline(loaded.predictions, old.predictions, old.files, loaded.ids, old.ids)
 
 
 def attach(report, loaded, opts: dict):
-    return report
+    """Evaluate the gate rules (if any) and return the report with ``gate`` set."""
+    g: GateOptions | None = opts.get("gate")
+    check_outputs(opts, list(loaded.files))
+    if g is None or not g.rules:
+        if g is not None and g.baseline:
+            from calibcli.errors import UsageError
+
+            raise UsageError("--baseline is given but no rule uses it; add one such as --max-ece-increase 0.01.")
+        return report
+    from calibcli.gate import evaluate_gate
+
+    baseline = _load_baseline(opts, loaded) if g.baseline else None
+    result = evaluate_gate(loaded.predictions, report.measurement, g.rules, on=g.on, strict=g.strict, seed=g.seed,
+                           replicates=g.replicates, n_bins=opts["n_bins"], strategy=opts["strategy"], baseline=baseline)
+    return dataclasses.replace(report, gate=result)
+
+
+def check_outputs(opts: dict, inputs: list[str]) -> None:
+    """Refuse report paths that are input files (called before any work)."""
+    from calibcli.outputs import check_not_input
+
+    g: GateOptions | None = opts.get("gate")
+    if g is None:
+        return
+    for path, flag in ((g.md_out, "--md-out"), (g.junit_out, "--junit-out")):
+        if path:
+            check_not_input(path, list(inputs) + list(g.baseline), flag)
 
 
 def write_outputs(reports, opts: dict, inputs: list[str]) -> None:
-    return None
+    """Markdown and JUnit files; on GitHub Actions the job summary and annotations."""
+    g: GateOptions | None = opts.get("gate")
+    if g is None:
+        return
+    from calibcli.outputs import write_atomic
+
+    check_outputs(opts, inputs)
+    markdown = None
+    if g.md_out:
+        from calibcli.render.markdown import render_markdown
+
+        markdown = render_markdown(reports)
+        write_atomic(g.md_out, markdown)
+    if g.junit_out:
+        from calibcli.render.junit import render_junit
+
+        write_atomic(g.junit_out, render_junit(reports))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        from calibcli.render.github import annotations, append_summary
+
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if g.ci_summary and summary:
+            if markdown is None:
+                from calibcli.render.markdown import render_markdown
+
+                markdown = render_markdown(reports)
+            append_summary(summary, markdown)
+        for line in annotations(reports):
+            click.echo(line, err=True)
 
 
 def exit_code(reports, opts: dict) -> ExitCode:
+    """GATE_FAILED when any report's gate failed, else OK."""
+    for r in reports:
+        if r.gate is not None and not r.gate.passed:
+            return ExitCode.GATE_FAILED
     return ExitCode.OK

@@ -17,6 +17,8 @@ class LazyGroup(click.Group):
 
     commands_by_module = {
         "audit": ("calibcli.cli.audit", "audit"),
+        "config": ("calibcli.cli.config_cmd", "config"),
+        "schema": ("calibcli.cli.schema_cmd", "schema"),
     }
 
     # one-line help shown by `calib --help`, so listing commands imports none of them
@@ -56,14 +58,24 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="calib")
 @click.option("--traceback", is_flag=True, help="Show the full traceback of an internal error.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="CALIB_CONFIG",
+              help="Read settings from this TOML file ([tool.calib] of a pyproject.toml, or a calib.toml) instead of "
+                   "the nearest one found from the working directory up. Env: CALIB_CONFIG.")
+@click.option("--no-config", is_flag=True, help="Ignore config files (CALIB_* environment variables still apply).")
 @click.pass_context
-def cli(ctx: click.Context, traceback: bool) -> None:
+def cli(ctx: click.Context, traceback: bool, config_path: str | None, no_config: bool) -> None:
     """Audit how well a classifier's scores can be read as probabilities.
 
     Exit codes: 0 done and no gate failed; 1 a gate failed; 2 usage, config or
     input error; 3 internal error; 130 interrupted.
+
+    Settings come from flags, then CALIB_<KEY> environment variables, then
+    [tool.calib] in pyproject.toml or calib.toml (see calib config).
     """
     ctx.obj = {"traceback": traceback}
+    from calibcli.config import apply_config
+
+    apply_config(ctx, config_path, not no_config)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -88,4 +88,8 @@ def render_audit(report: AuditReport, max_classes: int = 20) -> Group:
     parts = [summary(report), Text(""), class_table(report, max_classes)]
     for w in report.warnings:
         parts.append(Text(f"warning: {w}", style="yellow"))
+    if report.gate is not None:
+        from calibcli.render.gate_terminal import render_gate
+
+        parts += [Text(""), render_gate(report.gate)]
     return Group(*parts)

@@ -1,0 +1,144 @@
+"""GitHub-flavoured Markdown report: verdict first, rules, headline metrics, per-class table.
+
+Used for ``--md-out`` and the GitHub Actions job summary. Reads the report;
+computes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from calibcli.report import AuditReport
+
+METRIC_ROWS = (("accuracy", "accuracy"), ("ece", "ECE"), ("mce", "MCE"), ("classwise_ece", "classwise ECE"), ("brier", "Brier"), ("nll", "NLL"))
+STATUS = {"pass": "✅ pass", "fail": "❌ fail", "warn": "⚠️ warn"}
+REQUIRED = {">": "≤", ">=": "<", "<": "≥", "<=": ">"}
+MAX_CLASS_ROWS = 200
+_ESCAPE = re.compile(r"([\\`*_{}\[\]<>#|~!$])")
+
+
+def md_escape(text: str) -> str:
+    """Text safe inside a Markdown paragraph or table cell.
+
+    >>> md_escape("a|b_c <x>")
+    'a\\\\|b\\\\_c \\\\<x\\\\>'
+    """
+    text = str(text).replace("&", "&amp;").replace("\r", " ").replace("\n", " ")
+    return _ESCAPE.sub(r"\\\1", text)
+
+
+def _fmt(x: float | None, digits: int = 5) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _verdict(report: AuditReport) -> tuple[str, str]:
+    """(emoji, words) of one report's gate."""
+    g = report.gate
+    if g is None:
+        return "ℹ️", "no gate rules"
+    n_fail, n_warn, n = len(g.failed), len(g.warned), len(g.rules)
+    if not g.passed:
+        words = f"failed: {n_fail} of {n} rule{'s' if n != 1 else ''}"
+        return "❌", words + (f", {n_warn} warning{'s' if n_warn != 1 else ''}" if n_warn else "")
+    if n_warn:
+        return "⚠️", f"passed with {n_warn} warning{'s' if n_warn != 1 else ''} ({n} rules)"
+    return "✅", f"passed: all {n} rule{'s' if n != 1 else ''}"
+
+
+def _files(report: AuditReport) -> str:
+    f = report.input.files
+    return md_escape(f[0] if len(f) == 1 else f"{len(f)} files ({f[0]}, ...)")
+
+
+def _input_line(report: AuditReport) -> str:
+    inp, b = report.input, report.binning
+    what = "labels" if inp.task == "multilabel" else "classes"
+    kind = "equal-width" if b.strategy == "uniform" else "equal-mass"
+    line = (f"**{_files(report)}**: {inp.n_samples:,} rows, {inp.n_classes} {what}, task {inp.task}, "
+            f"scores {inp.score_kind}; {b.n_bins} {kind} bins")
+    if inp.dropped:
+        line += f"; {sum(inp.dropped.values()):,} invalid rows dropped"
+    return line + "."
+
+
+def _rules_table(report: AuditReport) -> list[str]:
+    from calibcli.gate import METRICS, format_limit, format_value
+
+    g = report.gate
+    how = ("the point estimate" if g.on == "point"
+           else f"the pessimistic end of a bootstrap 95% interval ({g.replicates} replicates, seed {g.seed})")
+    lines = [f"Rules compared on {how}{'; warnings fail (--strict)' if g.strict else ''}.", "",
+             "| status | metric | value | required | severity | source |", "|---|---|--:|---|---|---|"]
+    for r in g.rules:
+        rule = r.rule
+        if r.value is None:
+            value = "not defined"
+        else:
+            value = format_value(r.value, rule.limit)
+            if r.interval is not None and r.point is not None:
+                value += f" (point {format_value(r.point, rule.limit)})"
+        required = f"{REQUIRED[rule.op]} {format_limit(rule.limit)}"
+        lines.append(f"| {STATUS[r.status]} | {md_escape(METRICS[rule.metric])} | {value} | {required} | {rule.severity} | {md_escape(rule.source)} |")
+    if g.baseline is not None:
+        b = g.baseline
+        lines += ["", f"Baseline: {md_escape(', '.join(b.files))}, {b.n_matched:,} rows matched by {b.matched_by}."]
+    return lines
+
+
+def _metrics_table(report: AuditReport) -> list[str]:
+    lines = ["| metric | value |", "|---|--:|"]
+    for key, label in METRIC_ROWS:
+        value = getattr(report.metrics, key)
+        lines.append(f"| {label} | {_fmt(value) if value is not None else 'not defined for this input'} |")
+    return lines
+
+
+def _class_table(report: AuditReport) -> list[str]:
+    rows = report.classes_worst_first()
+    what = "label" if report.input.task == "multilabel" else "class"
+    lines = [f"<details><summary>Per {what} ({len(rows)}), worst ECE first</summary>", "",
+             f"| {what} | support | ECE | Brier | direction |", "|---|--:|--:|--:|---|"]
+    for c in rows[:MAX_CLASS_ROWS]:
+        lines.append(f"| {md_escape(c.name)} | {c.support:,} | {_fmt(c.ece)} | {_fmt(c.brier, 4)} | {md_escape(c.direction.text)} |")
+    if len(rows) > MAX_CLASS_ROWS:
+        lines += ["", f"{len(rows) - MAX_CLASS_ROWS} more not shown (see the JSON report)."]
+    lines += ["", "</details>"]
+    return lines
+
+
+def _section(report: AuditReport, level: int, title: str) -> list[str]:
+    h = "#" * level
+    lines = [f"{h} {title}", "", _input_line(report), ""]
+    if report.gate is not None:
+        lines += _rules_table(report) + [""]
+    lines += [f"{h}# Metrics", ""] + _metrics_table(report) + [""]
+    lines += _class_table(report) + [""]
+    if report.warnings:
+        lines += [f"{h}# Warnings", ""] + [f"- {md_escape(w)}" for w in report.warnings] + [""]
+    return lines
+
+
+def render_markdown(reports: list[AuditReport]) -> str:
+    """The Markdown report of one or several (``--per-file``) audits.
+
+    The first line is the verdict: ``## ✅ calib gate passed: ...``,
+    ``## ❌ calib gate failed: ...`` or ``## ℹ️ calib audit: no gate rules``.
+    """
+    if len(reports) == 1:
+        r = reports[0]
+        emoji, words = _verdict(r)
+        title = f"{emoji} calib gate {words}" if r.gate is not None else f"{emoji} calib audit: {words}"
+        return "\n".join(_section(r, 2, title)).rstrip() + "\n"
+    failed = sum(1 for r in reports if r.gate is not None and not r.gate.passed)
+    gated = sum(1 for r in reports if r.gate is not None)
+    if not gated:
+        head = f"## ℹ️ calib audit: {len(reports)} files, no gate rules"
+    elif failed:
+        head = f"## ❌ calib gate failed: {failed} of {len(reports)} files"
+    else:
+        head = f"## ✅ calib gate passed: all {len(reports)} files"
+    lines = [head, ""]
+    for r in reports:
+        emoji, words = _verdict(r)
+        lines += _section(r, 3, f"{emoji} {_files(r)}: {words}")
+    return "\n".join(lines).rstrip() + "\n"

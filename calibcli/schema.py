@@ -1,0 +1,141 @@
+"""JSON Schema (draft 2020-12) of the audit report that ``calib audit --format json`` writes.
+
+Exact for the audit's own keys, the gate and the ``--per-file`` wrapper;
+``calibration`` and ``thresholds`` are described by their known keys and left
+open to additions (adding a field keeps ``schema_version``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from calibcli.report import SCHEMA_VERSION
+
+NUM = {"type": "number"}
+NUM_OR_NULL = {"type": ["number", "null"]}
+STR = {"type": "string"}
+INT0 = {"type": "integer", "minimum": 0}
+METRIC_KEYS = ("accuracy", "ece", "mce", "classwise_ece", "brier", "nll")
+RULE_METRICS = (
+    "ece", "classwise_ece", "class_ece", "mce", "brier", "nll", "accuracy", "samples",
+    "ece_increase", "classwise_ece_increase", "class_ece_increase", "mce_increase", "brier_increase", "nll_increase",
+    "accuracy_decrease",
+)
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None, closed: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": props, "required": list(props) if required is None else required}
+    if closed:
+        out["additionalProperties"] = False
+    return out
+
+
+def _bins(outcome_key: str) -> dict[str, Any]:
+    return {"type": "array", "items": _obj({
+        "lower": NUM, "upper": NUM, "count": INT0, "mean_confidence": NUM_OR_NULL, outcome_key: NUM_OR_NULL,
+    })}
+
+
+def _metric_set(closed: bool = True) -> dict[str, Any]:
+    return _obj({k: NUM_OR_NULL for k in METRIC_KEYS}, closed=closed)
+
+
+def report_schema() -> dict[str, Any]:
+    """The schema of one report, or of the ``--per-file`` form ``{"schema_version", "tool", "reports": [...]}``.
+
+    Examples
+    --------
+    >>> s = report_schema()
+    >>> s["$defs"]["report"]["properties"]["schema_version"]["const"] == SCHEMA_VERSION
+    True
+    """
+    tool = _obj({"name": {"const": "calib"}, "version": STR})
+    direction = _obj({
+        "verdict": {"enum": ["overconfident", "underconfident", "calibrated", "insufficient data"]},
+        "says": NUM_OR_NULL, "observed": NUM_OR_NULL, "count": INT0, "text": STR,
+    })
+    rule = _obj({
+        "metric": {"enum": list(RULE_METRICS)},
+        "op": {"enum": [">", ">=", "<", "<="]},
+        "limit": NUM,
+        "value": NUM_OR_NULL,
+        "severity": {"enum": ["fail", "warn"]},
+        "status": {"enum": ["pass", "fail", "warn"]},
+        "source": STR,
+        "file": {"type": ["string", "null"]},
+        "line": {"type": ["integer", "null"]},
+        "point": NUM_OR_NULL,
+        "interval": {"oneOf": [{"type": "null"}, {"type": "array", "items": NUM, "minItems": 2, "maxItems": 2}]},
+        "message": STR,
+    })
+    baseline = {"oneOf": [{"type": "null"}, _obj({
+        "files": {"type": "array", "items": STR},
+        "matched_by": {"enum": ["id", "position"]},
+        "n_matched": INT0,
+        "metrics": _obj({**{k: NUM_OR_NULL for k in METRIC_KEYS}, "class_ece": NUM_OR_NULL}),
+    })]}
+    gate = _obj({
+        "passed": {"type": "boolean"},
+        "on": {"enum": ["point", "upper"]},
+        "strict": {"type": "boolean"},
+        "seed": {"type": "integer"},
+        "replicates": INT0,
+        "rules": {"type": "array", "items": {"$ref": "#/$defs/gate_rule"}},
+        "baseline": baseline,
+    })
+    # Other stages: known keys are typed, the rest left open.
+    calibration = {
+        "type": "object",
+        "properties": {
+            "method": STR,
+            "before": {"type": "object", "properties": {k: NUM_OR_NULL for k in METRIC_KEYS}},
+            "after": {"type": "object", "properties": {k: NUM_OR_NULL for k in METRIC_KEYS}},
+        },
+    }
+    thresholds = {"type": ["object", "array"]}
+    report = _obj(
+        {
+            "schema_version": {"const": SCHEMA_VERSION},
+            "tool": {"$ref": "#/$defs/tool"},
+            "input": _obj({
+                "files": {"type": "array", "items": STR, "minItems": 1},
+                "n_samples": INT0,
+                "n_classes": INT0,
+                "task": {"enum": ["binary", "multiclass", "multilabel", "top_label"]},
+                "score_kind": {"enum": ["probs", "logits"]},
+                "score_kind_evidence": {"type": "array", "items": STR},
+                "classes": {"type": "array", "items": STR},
+                "dropped_rows": {"type": "object", "additionalProperties": INT0},
+            }),
+            "binning": _obj({"n_bins": {"type": "integer", "minimum": 1}, "strategy": {"enum": ["uniform", "quantile"]}, "edge_rule": STR}),
+            "conventions": {"type": "object", "additionalProperties": STR},
+            "metrics": _metric_set(),
+            "reliability": _bins("accuracy"),
+            "classes": {"type": "array", "items": _obj({
+                "name": STR, "support": INT0, "ece": NUM_OR_NULL, "brier": NUM_OR_NULL,
+                "direction": {"$ref": "#/$defs/direction"}, "reliability": _bins("observed_frequency"),
+            })},
+            "warnings": {"type": "array", "items": STR},
+            "calibration": {"$ref": "#/$defs/calibration"},
+            "thresholds": {"$ref": "#/$defs/thresholds"},
+            "gate": {"$ref": "#/$defs/gate"},
+        },
+        required=["schema_version", "tool", "input", "binning", "conventions", "metrics", "reliability", "classes", "warnings"],
+    )
+    per_file = _obj({
+        "schema_version": {"const": SCHEMA_VERSION},
+        "tool": {"$ref": "#/$defs/tool"},
+        "reports": {"type": "array", "items": {"$ref": "#/$defs/report"}, "minItems": 1},
+    })
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://calib.invalid/schema/report-v{SCHEMA_VERSION}.json",
+        "title": "calib audit report",
+        "description": "What `calib audit --format json` writes: one report, or with --per-file an object holding `reports`. "
+                       "NaN and infinity are written as null; floats are not rounded.",
+        "oneOf": [{"$ref": "#/$defs/report"}, {"$ref": "#/$defs/per_file"}],
+        "$defs": {
+            "tool": tool, "direction": direction, "gate_rule": rule, "gate": gate,
+            "calibration": calibration, "thresholds": thresholds, "report": report, "per_file": per_file,
+        },
+    }
