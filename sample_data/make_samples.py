@@ -4,7 +4,7 @@ A simulated image classifier over five classes, one of them rare ('lizard', 3% o
 rows). Each row has latent logits z whose softmax is the true class distribution;
 the label is drawn from it, so softmax(z) is perfectly calibrated. The model
 reports 2.2 * z (overconfident: temperature scaling with T ~ 2.2 fixes it) and
-adds +0.8 to the rare class's logit (extra overconfident there).
+adds +1.5 to the rare class's logit (extra overconfident there).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 CLASSES = ["cat", "dog", "bird", "fish", "lizard"]
 PRIOR = np.array([0.30, 0.27, 0.25, 0.15, 0.03])
 OVERCONFIDENCE = 2.2
-RARE_BOOST = 0.8
+RARE_BOOST = 1.5
 
 
 def simulate(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

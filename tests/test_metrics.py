@@ -110,3 +110,30 @@ def test_argmax_ties_go_to_lowest_index():
     preds = Predictions(np.array([[0.5, 0.5]]), np.array([1]), ("a", "b"), Task.BINARY, ScoreKind.PROBS)
     conf, correct = preds.confidence_and_correct()
     assert conf[0] == 0.5 and not correct[0]
+
+
+def _curve(conf, n, hits):
+    from calibcli.binning import BinStats, uniform_edges
+
+    c = np.full(n, conf)
+    return BinStats.from_arrays(c, np.arange(n) < hits, uniform_edges(15))
+
+
+@pytest.mark.parametrize(
+    "conf,n,hits,verdict",
+    [
+        (0.9, 100, 72, "overconfident"),
+        (0.6, 400, 340, "underconfident"),
+        (0.9, 1000, 895, "calibrated"),
+        (0.9, 12, 8, "uncertain"),
+        (0.9, 9, 2, "insufficient data"),
+        (0.3, 500, 0, "insufficient data"),  # nothing at high confidence
+    ],
+)
+def test_direction_verdicts(conf, n, hits, verdict):
+    from calibcli.direction import describe_direction
+
+    d = describe_direction(_curve(conf, n, hits))
+    assert d.verdict == verdict
+    if d.says is not None:
+        assert d.says == pytest.approx(conf) and d.observed == pytest.approx(hits / n) and d.count == n

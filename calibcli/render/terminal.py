@@ -33,6 +33,13 @@ def fmt(x: float | None, digits: int = 5) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def short_direction(d) -> str:
+    """The direction phrase for a narrow table column."""
+    if d.says is None:
+        return f"too few confident rows ({d.count})"
+    return f"{d.verdict}: says {d.says:.2f}, right {d.observed:.0%}"
+
+
 def _bins_text(report: AuditReport) -> str:
     b = report.binning
     kind = "equal-width" if b.strategy == "uniform" else "equal-mass"
@@ -74,7 +81,7 @@ def class_table(report: AuditReport, limit: int = 20) -> Group:
     table.add_column("direction", overflow="fold")
     for c in rows[:limit]:
         table.add_row(c.name, f"{c.support:,}", fmt(c.ece), fmt(c.brier, 4),
-                      Text(c.direction.text, style=DIRECTION_STYLE.get(c.direction.verdict, "dim")))
+                      Text(short_direction(c.direction), style=DIRECTION_STYLE.get(c.direction.verdict, "dim")))
     title = Text(f"Per {what}, worst ECE first", style="bold")
     parts = [title, table]
     if len(rows) > limit:
