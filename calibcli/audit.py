@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from calibcli import metrics as m
-from calibcli.binning import EDGE_RULE, BinStats, make_edges
+from calibcli.binning import EDGE_RULE, BinStats, assign_bins, make_edges
 from calibcli.direction import describe_direction
 from calibcli.loading import LoadedInput
 from calibcli.predictions import Predictions, Task
@@ -28,6 +28,16 @@ def _per_column_stats(probs: np.ndarray, outcomes: np.ndarray, n_bins: int, stra
         s = BinStats.per_column(probs, outcomes, make_edges(probs[:0, 0], n_bins, "uniform"))
         return [BinStats(s.edges, s.count[k], s.sum_conf[k], s.sum_outcome[k]) for k in range(probs.shape[1])]
     return [BinStats.from_arrays(probs[:, k], outcomes[:, k], make_edges(probs[:, k], n_bins, strategy)) for k in range(probs.shape[1])]
+
+
+def _grouped_stats(conf: np.ndarray, outcome: np.ndarray, group: np.ndarray, k: int, edges: np.ndarray) -> list[BinStats]:
+    """One curve per group (e.g. per predicted class), in one vectorised pass."""
+    b = len(edges) - 1
+    idx = group * b + assign_bins(conf, edges)
+    count = np.bincount(idx, minlength=k * b).astype(np.float64).reshape(k, b)
+    sum_conf = np.bincount(idx, weights=conf, minlength=k * b).reshape(k, b)
+    sum_out = np.bincount(idx, weights=outcome.astype(np.float64), minlength=k * b).reshape(k, b)
+    return [BinStats(edges, count[c], sum_conf[c], sum_out[c]) for c in range(k)]
 
 
 def _class_reports(names, supports, stats: list[BinStats], briers) -> tuple[ClassReport, ...]:
@@ -73,10 +83,7 @@ def measure(preds: Predictions, n_bins: int = 15, strategy: str = "uniform") -> 
     top = BinStats.from_arrays(conf, correct, make_edges(conf, n_bins, strategy))
     supports = np.bincount(preds.labels, minlength=k)
     if preds.task is Task.TOP_LABEL:
-        per = []
-        for c in range(k):
-            rows = preds.pred_labels == c
-            per.append(BinStats.from_arrays(conf[rows], correct[rows], top.edges))
+        per = _grouped_stats(conf, correct, preds.pred_labels, k, top.edges)
         metrics = MetricSet(float(np.mean(correct)), top.ece(), top.mce(), None, None, None)
         return Measurement(metrics, top, _class_reports(preds.classes, supports, per, None))
 
