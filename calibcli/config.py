@@ -355,7 +355,7 @@ def describe_source(ctx, param_name: str, key: str) -> tuple[str, str | None, in
         config = ctx.meta.get("calib.config")
         setting = config.get(key) if config else None
         if setting is not None:
-            words = setting.origin if setting.source == "env" else f"{setting.origin} ({key})"
+            words = setting.origin if setting.source == "env" else f"{setting.origin} {key}"
             return words, setting.file, setting.line
         return "config", None, None
     if src is click.core.ParameterSource.ENVIRONMENT:
