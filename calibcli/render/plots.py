@@ -33,14 +33,10 @@ STAGE_COLOURS = {"": BLUE, "before": ORANGE, "after": BLUE}
 FONT = 10
 
 RELIABILITY_SIZE = (8.0, 8.0)  # inches
-CONFIDENCE_SIZE = (8.0, 5.2)
+CONFIDENCE_SIZE = (8.0, 5.6)
 CELL_W, CELL_MAIN, CELL_STRIP, CELL_TITLE, CELL_XAXIS = 2.45, 1.85, 0.42, 0.5, 0.4
-CLASSES_LEFT, CLASSES_RIGHT, CLASSES_TOP, CLASSES_BOTTOM = 0.75, 0.25, 1.35, 0.55
+CLASSES_LEFT, CLASSES_RIGHT, CLASSES_TOP, CLASSES_BOTTOM = 0.75, 0.35, 1.45, 0.55
 MAX_COLUMNS = 5
-
-
-def _stage_label(stage: str, what: str) -> str:
-    return f"{stage}: {what}" if stage else what
 
 
 def _new_figure(width: float, height: float) -> "Figure":
@@ -83,23 +79,28 @@ def _style_unit_axes(ax, fontsize: float, ticks: tuple[float, ...]) -> None:
         ax.spines[side].set_visible(False)
 
 
-def _draw_curves(ax, curves: tuple[Curve, ...], marker_size: float, line_width: float) -> None:
-    """Diagonal, shaded gap, Wilson intervals and the observed points of each curve."""
+def _draw_curves(ax, curves: tuple[Curve, ...], marker_size: float, line_width: float, detail: bool = True) -> None:
+    """Diagonal, then per curve: shaded gap, Wilson intervals and the observed points.
+
+    ``detail=False`` leaves out gap and intervals (crowded small overlay panels).
+    """
     ax.plot([0, 1], [0, 1], linestyle=(0, (4, 3)), color=GREY, linewidth=1.0, zorder=1)
+    alpha = 0.2 if len(curves) == 1 else 0.13
     for curve in curves:
         colour = STAGE_COLOURS.get(curve.stage, BLUE)
         d = curve.drawn
         x, y = curve.mean_conf[d], curve.observed[d]
         if x.size == 0:
             continue
-        ax.fill_between(x, y, x, color=colour, alpha=0.18, linewidth=0, zorder=2)
-        ax.vlines(x, curve.ci_low[d], curve.ci_high[d], color=colour, linewidth=line_width * 0.75, alpha=0.8, zorder=3)
+        if detail:
+            ax.fill_between(x, y, x, color=colour, alpha=alpha, linewidth=0, zorder=2)
+            ax.vlines(x, curve.ci_low[d], curve.ci_high[d], color=colour, linewidth=line_width * 0.75, alpha=0.85, zorder=3)
         ax.plot(x, y, color=colour, linewidth=line_width, marker="o", markersize=marker_size,
                 markeredgecolor="white", markeredgewidth=0.6, zorder=4)
 
 
-def _draw_counts(ax, curves: tuple[Curve, ...], log: bool, fontsize: float, single_colour: str | None) -> None:
-    """Count bars for the non-empty bins; several stages share each bin side by side."""
+def _draw_counts(ax, curves: tuple[Curve, ...], log: bool, fontsize: float) -> None:
+    """Count bars for the non-empty bins; grey for one stage, stage colours side by side for two."""
     n = len(curves)
     for j, curve in enumerate(curves):
         d = curve.drawn
@@ -107,9 +108,8 @@ def _draw_counts(ax, curves: tuple[Curve, ...], log: bool, fontsize: float, sing
             continue
         lo, hi = curve.lo[d], curve.hi[d]
         width = (hi - lo) / n
-        colour = single_colour or STAGE_COLOURS.get(curve.stage, BLUE)
-        ax.bar(lo + j * width, curve.count[d], width=width * 0.9, align="edge", color=colour,
-               alpha=0.75 if n > 1 else 1.0, linewidth=0)
+        colour = GREY if n == 1 else STAGE_COLOURS.get(curve.stage, BLUE)
+        ax.bar(lo + j * width, curve.count[d], width=width * 0.9, align="edge", color=colour, linewidth=0)
     ax.set_xlim(0.0, 1.0)
     if log:
         ax.set_yscale("log", nonpositive="clip")
@@ -119,31 +119,62 @@ def _draw_counts(ax, curves: tuple[Curve, ...], log: bool, fontsize: float, sing
         ax.spines[side].set_visible(False)
 
 
-def _legend_handles(curves: tuple[Curve, ...], method: str = "") -> list:
+def _stage_name(stage: str, method: str) -> str:
+    return f"after ({method})" if stage == "after" and method else stage
+
+
+def _legend_handles(curves: tuple[Curve, ...], method: str = "", detail: bool = True, counts: bool = True) -> list:
+    """Legend entries: one per stage colour, then the meaning of each mark in neutral grey."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles = [Line2D([], [], color=GREY, linestyle=(0, (4, 3)), label="perfect calibration")]
-    for c in curves:
-        colour = STAGE_COLOURS.get(c.stage, BLUE)
-        name = c.stage if c.stage != "after" or not method else f"after ({method})"
-        handles.append(Line2D([], [], color=colour, marker="o", markeredgecolor="white", linewidth=2,
-                              label=_stage_label(name, "observed per bin")))
-        handles.append(Line2D([], [], color=colour, marker="|", markersize=12, linestyle="none",
-                              label=_stage_label(name, "Wilson 95% interval")))
-        handles.append(Patch(facecolor=colour, alpha=0.18, label=_stage_label(name, "gap to diagonal")))
+    handles = []
+    if len(curves) == 1:
+        colour = STAGE_COLOURS.get(curves[0].stage, BLUE)
+        handles.append(Line2D([], [], color=colour, marker="o", markeredgecolor="white", linewidth=2, label="observed per bin"))
+        if detail:
+            handles.append(Line2D([], [], color=colour, marker="|", markersize=12, linestyle="none", label="Wilson 95% interval"))
+            handles.append(Patch(facecolor=colour, alpha=0.2, label="gap to diagonal"))
+        if counts:
+            handles.append(Patch(facecolor=GREY, label="rows per bin"))
+    else:
+        for c in curves:
+            colour = STAGE_COLOURS.get(c.stage, BLUE)
+            handles.append(Line2D([], [], color=colour, marker="o", markeredgecolor="white", linewidth=2,
+                                  label=_stage_name(c.stage, method)))
+        handles.append(Line2D([], [], color=INK, marker="o", markeredgecolor="white", linewidth=2, label="observed per bin"))
+        if detail:
+            handles.append(Line2D([], [], color=INK, marker="|", markersize=12, linestyle="none", label="Wilson 95% interval"))
+            handles.append(Patch(facecolor=INK, alpha=0.2, label="gap to diagonal"))
+        if counts:
+            handles.append(Patch(facecolor=INK, alpha=0.5, label="rows per bin"))
+    handles.append(Line2D([], [], color=GREY, linestyle=(0, (4, 3)), label="perfect calibration"))
     return handles
 
 
+def _wrap(text: str, width_in: float, fontsize: float) -> str:
+    """Break ``text`` into lines that fit ``width_in`` inches at ``fontsize`` points (DejaVu Sans average)."""
+    import textwrap
+
+    chars = max(20, int(width_in * 72 / (fontsize * 0.58)))
+    return "\n".join(textwrap.wrap(text, chars, break_on_hyphens=False)) or text
+
+
+def _header(fig, title: str, subtitle: str, width: float, height: float) -> None:
+    """Bold title and a (wrapped, at most two-line) subtitle at the top of ``fig``."""
+    fig.text(0.2 / width, 1 - 0.22 / height, title, fontsize=FONT + 2.5, fontweight="bold", color=INK, va="top")
+    fig.text(0.2 / width, 1 - 0.58 / height, _wrap(subtitle, width - 0.4, FONT - 0.5), fontsize=FONT - 0.5,
+             color=INK, va="top", linespacing=1.3)
+
+
 def reliability_figure(data: ReliabilityFigure, method: str = "") -> "Figure":
-    """Draw ``reliability.png``: square reliability panel above a count histogram."""
+    """Draw ``reliability.png``: square reliability panel above a count histogram, legend on the right."""
     width, height = RELIABILITY_SIZE
     fig = _new_figure(width, height)
     main_left, main_size, strip_h, gap = 0.9, 5.0, 1.25, 0.12
-    main_bottom = height - 1.05 - main_size
+    main_bottom = height - 1.15 - main_size
     strip_bottom = main_bottom - gap - strip_h
-    fig.text(0.2 / width, 1 - 0.28 / height, data.title, fontsize=FONT + 2.5, fontweight="bold", color=INK, va="top")
-    fig.text(0.2 / width, 1 - 0.66 / height, data.subtitle, fontsize=FONT - 0.5, color=INK, va="top")
+    _header(fig, data.title, data.subtitle, width, height)
 
     ax = _axes(fig, main_left, main_bottom, main_size, main_size)
     _style_unit_axes(ax, FONT, (0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
@@ -156,21 +187,14 @@ def reliability_figure(data: ReliabilityFigure, method: str = "") -> "Figure":
             fontsize=FONT - 1, color=GREY, style="italic")
 
     hx = _axes(fig, main_left, strip_bottom, main_size, strip_h)
-    single = GREY if len(data.panel.curves) == 1 else None
-    _draw_counts(hx, data.panel.curves, data.panel.log_counts, FONT, single)
+    _draw_counts(hx, data.panel.curves, data.panel.log_counts, FONT)
     hx.set_xticks((0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
     hx.set_xlabel(data.x_label, fontsize=FONT + 1, color=INK)
     hx.set_ylabel(data.count_label + (" (log)" if data.panel.log_counts else ""), fontsize=FONT, color=INK)
     hx.grid(True, axis="y", color=LIGHT, linewidth=0.8)
     hx.set_axisbelow(True)
 
-    from matplotlib.patches import Patch
-
     handles = _legend_handles(data.panel.curves, method)
-    if single:
-        handles.append(Patch(facecolor=GREY, label="rows per bin (below)"))
-    else:
-        handles += [Patch(facecolor=STAGE_COLOURS[c.stage], alpha=0.75, label=f"{c.stage}: rows per bin") for c in data.panel.curves]
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=((main_left + main_size + 0.15) / width, (main_bottom + main_size) / height),
                fontsize=FONT - 1, frameon=False, handlelength=1.8, borderaxespad=0.0)
     return fig
@@ -182,37 +206,42 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def classes_figure(data: ClassesFigure, method: str = "") -> "Figure":
-    """Draw ``classes.png``: one small reliability panel with a count strip per class."""
+    """Draw ``classes.png``: one small reliability panel with a count strip per class.
+
+    With two stages (before/after) the panels show the curves only: intervals and
+    gap shading of two noisy curves in a 2-inch panel hide more than they show.
+    """
     cols, rows = _grid(len(data.panels))
     cell_h = CELL_TITLE + CELL_MAIN + 0.04 + CELL_STRIP + CELL_XAXIS
-    width = CLASSES_LEFT + cols * CELL_W + CLASSES_RIGHT
-    width = max(width, 7.6)
+    width = max(CLASSES_LEFT + cols * CELL_W + CLASSES_RIGHT, 7.6)
     height = CLASSES_TOP + rows * cell_h + CLASSES_BOTTOM
     fig = _new_figure(width, height)
-    fig.text(0.15 / width, 1 - 0.2 / height, data.title, fontsize=FONT + 1.5, fontweight="bold", color=INK, va="top")
-    fig.text(0.15 / width, 1 - 0.52 / height, data.note, fontsize=FONT - 0.5, color=INK, va="top")
-    handles = _legend_handles(data.panels[0].curves if data.panels else (), method)
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.15 / width, 1 - 0.78 / height), ncol=4 if len(handles) <= 4 else 4,
-               fontsize=FONT - 1.5, frameon=False, handlelength=1.6, borderaxespad=0.0, columnspacing=1.2)
+    _header(fig, data.title, data.note, width, height)
+    curves = data.panels[0].curves if data.panels else ()
+    detail = len(curves) <= 1
+    handles = _legend_handles(curves, method, detail=detail)
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.2 / width, 1 - 1.0 / height), ncol=min(len(handles), 6),
+               fontsize=FONT - 1, frameon=False, handlelength=1.6, borderaxespad=0.0, columnspacing=1.2)
     for k, panel in enumerate(data.panels):
         r, c = divmod(k, cols)
         left = CLASSES_LEFT + c * CELL_W
         top = height - CLASSES_TOP - r * cell_h
         main_bottom = top - CELL_TITLE - CELL_MAIN
         ax = _axes(fig, left, main_bottom, CELL_MAIN, CELL_MAIN)
-        _style_unit_axes(ax, FONT - 2, (0.0, 0.5, 1.0))
-        _draw_curves(ax, panel.curves, marker_size=3.5, line_width=1.4)
+        _style_unit_axes(ax, FONT - 1.5, (0.0, 0.5, 1.0))
+        _draw_curves(ax, panel.curves, marker_size=3.5, line_width=1.4, detail=detail)
         ax.tick_params(labelbottom=False)
         eces = " → ".join("n/a" if cv.ece is None else f"{cv.ece:.4f}" for cv in panel.curves)
-        ax.set_title(f"{panel.title}\nECE {eces} · n {panel.support:,}", fontsize=FONT - 1, color=INK, pad=3, linespacing=1.1)
+        ax.set_title(f"{panel.title}\nECE {eces} · n {panel.support:,}", fontsize=FONT - 1, color=INK, pad=3, linespacing=1.15)
         sx = _axes(fig, left, main_bottom - 0.04 - CELL_STRIP, CELL_MAIN, CELL_STRIP)
-        _draw_counts(sx, panel.curves, panel.log_counts, FONT - 2, GREY if len(panel.curves) == 1 else None)
+        _draw_counts(sx, panel.curves, panel.log_counts, FONT - 1.5)
         sx.set_xticks((0.0, 0.5, 1.0))
         sx.set_yticks([])
         sx.minorticks_off()
         if panel.log_counts:
-            sx.text(0.99, 0.95, "log", transform=sx.transAxes, ha="right", va="top", fontsize=FONT - 3, color=GREY)
-    fig.text(CLASSES_LEFT / width, 0.12 / height, f"x: {data.x_label}    y: {data.y_label}    grey strip: rows per bin",
+            sx.text(1.01, 0.5, "log", transform=sx.transAxes, ha="left", va="center", fontsize=FONT - 2.5, color=GREY)
+    strip = "strip below each panel: rows per bin (log where marked)"
+    fig.text(CLASSES_LEFT / width, 0.15 / height, f"x: {data.x_label}    y: {data.y_label}    {strip}",
              fontsize=FONT - 0.5, color=INK, va="bottom")
     return fig
 
@@ -229,9 +258,8 @@ def confidence_figure(data: ConfidenceFigure, method: str = "") -> "Figure":
     """Draw ``confidence.png``: confidence histograms by outcome (by outcome and stage when calibrated)."""
     width, height = CONFIDENCE_SIZE
     fig = _new_figure(width, height)
-    fig.text(0.2 / width, 1 - 0.22 / height, data.title, fontsize=FONT + 2, fontweight="bold", color=INK, va="top")
-    fig.text(0.2 / width, 1 - 0.55 / height, data.subtitle, fontsize=FONT - 0.5, color=INK, va="top")
-    bottom, top = 0.65, height - 1.3
+    _header(fig, data.title, data.subtitle, width, height)
+    bottom, top = 0.65, height - (1.85 if data.calibrated else 1.55)
 
     def finish(ax, show_ylabel: bool) -> None:
         ax.set_xlim(0.0, 1.0)
@@ -246,8 +274,8 @@ def confidence_figure(data: ConfidenceFigure, method: str = "") -> "Figure":
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
 
-    def legend(handles) -> None:
-        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.95 / width, 1 - 0.85 / height), ncol=2,
+    def legend(handles, ncol: int) -> None:
+        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.95 / width, 1 - 1.02 / height), ncol=ncol,
                    fontsize=FONT - 1, frameon=False, handlelength=1.8, borderaxespad=0.0, columnspacing=1.5)
 
     if not data.calibrated:
@@ -259,23 +287,23 @@ def confidence_figure(data: ConfidenceFigure, method: str = "") -> "Figure":
         ax.axvline(s.mean_outcome, color=INK, linestyle=":", linewidth=1.5, label=f"{data.mean_outcome_name} {s.mean_outcome:.3f}")
         finish(ax, True)
         lines, bars = ax.get_legend_handles_labels()[0][:2], ax.get_legend_handles_labels()[0][2:]
-        legend([bars[0], lines[0], bars[1], lines[1]])
+        legend([bars[0], lines[0], bars[1], lines[1]], 2)
         return fig
 
-    panel_w = (width - 1.45) / 2
+    panel_w = (width - 1.8) / 2
     handles = []
     for j, (name, attr) in enumerate(((data.positive_name, "height_positive"), (data.negative_name, "height_negative"))):
-        ax = _axes(fig, 0.95 + j * (panel_w + 0.3), bottom, panel_w, top - bottom)
+        ax = _axes(fig, 0.95 + j * (panel_w + 0.55), bottom, panel_w, top - bottom)
         groups = []
         for s in data.series:
-            label = s.stage if s.stage != "after" or not method else f"after ({method})"
-            groups.append((s.lo, s.hi, getattr(s, attr), STAGE_COLOURS.get(s.stage, BLUE), f"{label} (all {data.unit}: {data.mean_conf_name} {s.mean_conf:.3f})"))
+            label = _stage_name(s.stage, method)
+            groups.append((s.lo, s.hi, getattr(s, attr), STAGE_COLOURS.get(s.stage, BLUE), f"{label}: {data.mean_conf_name} {s.mean_conf:.3f} over all {data.unit}"))
         _paired_bars(ax, groups)
         ax.set_title(name, fontsize=FONT + 1, color=INK)
         finish(ax, j == 0)
         if j == 0:
             handles = ax.get_legend_handles_labels()[0]
-    legend(handles)
+    legend(handles, 1)
     return fig
 
 
