@@ -333,6 +333,8 @@ def apply_config(ctx, explicit_path: str | None, use_files: bool) -> Config:
 
     Skips all work when there is no file to read and no ``CALIB_*`` variable set.
     """
+    if not use_files:
+        explicit_path = None
     path = explicit_path or (find_config_file() if use_files else None)
     if path is None and not any(k.startswith(ENV_PREFIX) and k != ENV_CONFIG for k in os.environ):
         config = Config()
