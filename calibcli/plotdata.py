@@ -104,7 +104,7 @@ def curve_from_stats(stats: BinStats, stage: str = "", ece: float | None = None)
     >>> s = BinStats.from_arrays(np.array([0.1, 0.8, 0.9]), np.array([0, 1, 0]), uniform_edges(2))
     >>> c = curve_from_stats(s)
     >>> c.count.tolist(), c.observed.tolist(), round(c.ece, 4)
-    ([1.0, 2.0], [0.0, 0.5], 0.3333)
+    ([1.0, 2.0], [0.0, 0.5], 0.2667)
     """
     count = np.asarray(stats.count, dtype=np.float64)
     low, high = wilson_interval(stats.sum_outcome, count)
