@@ -18,7 +18,7 @@ from calibcli.errors import ConfigError
 from calibcli.predictions import Predictions, ScoreKind, Task
 
 MAX_ITER = 100
-GRAD_TOL = 1e-10
+STEP_TOL = 1e-10  # stop when a Newton step moves a and b by less than this (relative)
 
 
 def _softplus(u: np.ndarray) -> np.ndarray:
@@ -56,33 +56,40 @@ def fit_logistic_columns(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
     n, m = s.shape
     a, b = np.ones(m), np.zeros(m)
     loss = _column_loss(s, y, a, b)
+    active = np.ones(m, dtype=bool)
     for _ in range(MAX_ITER):
-        p = expit(s * a + b)
-        r = p - y
-        ga, gb = np.mean(r * s, axis=0), np.mean(r, axis=0)
+        cols = np.flatnonzero(active)
+        sc, yc, ac, bc = s[:, cols], y[:, cols], a[cols], b[cols]
+        p = expit(sc * ac + bc)
+        r = p - yc
+        ga, gb = np.mean(r * sc, axis=0), np.mean(r, axis=0)
         w = p * (1.0 - p)
-        haa, hab, hbb = np.mean(w * s * s, axis=0), np.mean(w * s, axis=0), np.mean(w, axis=0)
-        if np.all(np.abs(ga) < GRAD_TOL) and np.all(np.abs(gb) < GRAD_TOL):
-            break
+        haa, hab, hbb = np.mean(w * sc * sc, axis=0), np.mean(w * sc, axis=0), np.mean(w, axis=0)
         det = haa * hbb - hab * hab
         ok = det > 1e-300
         with np.errstate(divide="ignore", invalid="ignore"):
-            da = np.where(ok, (hbb * ga - hab * gb) / det, ga)
-            db = np.where(ok, (haa * gb - hab * ga) / det, gb)
-        step = np.ones(m)
-        improved = np.zeros(m, dtype=bool)
+            da = np.where(ok, (hbb * ga - hab * gb) / np.where(ok, det, 1.0), ga)
+            db = np.where(ok, (haa * gb - hab * ga) / np.where(ok, det, 1.0), gb)
+        small = (np.abs(da) <= STEP_TOL * (1.0 + np.abs(ac))) & (np.abs(db) <= STEP_TOL * (1.0 + np.abs(bc)))
+        # damped step: halve until the loss does not increase
+        step = np.ones(cols.size)
+        done = small.copy()
         for _ in range(40):
-            na, nb = a - step * da, b - step * db
-            new_loss = _column_loss(s, y, na, nb)
-            better = (new_loss <= loss) & ~improved
-            a = np.where(better, na, a)
-            b = np.where(better, nb, b)
-            loss = np.where(better, new_loss, loss)
-            improved |= better
-            if improved.all():
+            todo = np.flatnonzero(~done)
+            if todo.size == 0:
                 break
-            step = np.where(improved, step, step / 2.0)
-        if not improved.any():
+            na, nb = ac[todo] - step[todo] * da[todo], bc[todo] - step[todo] * db[todo]
+            new_loss = _column_loss(sc[:, todo], yc[:, todo], na, nb)
+            better = new_loss <= loss[cols[todo]]
+            hit = todo[better]
+            ac[hit], bc[hit] = na[better], nb[better]
+            loss[cols[hit]] = new_loss[better]
+            done[hit] = True
+            step[todo[~better]] /= 2.0
+        a[cols], b[cols] = ac, bc
+        # converged: tiny Newton step, or no step lowers the loss (float noise at the optimum)
+        active[cols[small | ~done]] = False
+        if not active.any():
             break
     return a, b
 

@@ -34,8 +34,10 @@ def _softmax_nll_and_grad(params: np.ndarray, z: np.ndarray, y: np.ndarray):
     return nll, grad
 
 
-def fit_vector_scaling(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fit_vector_scaling(z: np.ndarray, y: np.ndarray, init_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Per-class scales ``w`` and biases ``b`` minimising the NLL of softmax(w * z + b).
+
+    L-BFGS from ``w = init_scale``, ``b = 0`` (a temperature fit gives a good start).
 
     Examples
     --------
@@ -47,9 +49,9 @@ def fit_vector_scaling(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     from scipy.optimize import minimize
 
     k = z.shape[1]
-    x0 = np.concatenate([np.ones(k), np.zeros(k)])
+    x0 = np.concatenate([np.full(k, init_scale), np.zeros(k)])
     res = minimize(_softmax_nll_and_grad, x0, args=(z, y), jac=True, method="L-BFGS-B",
-                   options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-9})
+                   options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-8})
     return res.x[:k], res.x[k:]
 
 
@@ -78,7 +80,10 @@ class VectorScaling(Calibrator):
         if preds.task is Task.MULTILABEL:
             w, b = fit_logistic_columns(z, one_hot(preds))
         else:
-            w, b = fit_vector_scaling(z, preds.labels)
+            from calibcli.calibrators.temperature import fit_temperature
+
+            t = fit_temperature(z, preds.labels, preds.task, tol=1e-4).temperature[0]
+            w, b = fit_vector_scaling(z, preds.labels, 1.0 / t)
         return cls(preds.task, preds.classes, preds.score_kind, tuple(map(float, w)), tuple(map(float, b)))
 
     def _transform_probs(self, preds: Predictions) -> np.ndarray:

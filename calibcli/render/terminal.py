@@ -93,6 +93,10 @@ def class_table(report: AuditReport, limit: int = 20) -> Group:
 def render_audit(report: AuditReport, max_classes: int = 20) -> Group:
     """The whole terminal report."""
     parts = [summary(report), Text(""), class_table(report, max_classes)]
+    if report.calibration is not None:
+        from calibcli.render.calibration_terminal import calibration_section
+
+        parts += [Text(""), calibration_section(report)]
     for w in report.warnings:
         parts.append(Text(f"warning: {w}", style="yellow"))
     if report.gate is not None:

@@ -1,0 +1,331 @@
+"""Honest evaluation of post-hoc calibration: numbers after calibration come from
+rows that were not used to fit the calibrator.
+
+Three schemes:
+
+- cross-fit (default): rows are split into folds by a seeded permutation; each
+  fold is calibrated by a model fitted on the other folds, so every row gets an
+  out-of-fold calibrated score;
+- split: a seeded fraction of the rows fits, the rest is evaluated;
+- fit-on: a separate validation set fits, all rows of the audited set are evaluated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from calibcli.audit import measure
+from calibcli.calibrators import METHODS, Calibrator, fit_calibrator
+from calibcli.calibrators.base import describe_class_mismatch, saturation_warning, with_probs
+from calibcli.calibrators.temperature import TemperatureFit, TemperatureScaling, fit_temperature_preds, temperature_interval
+from calibcli.errors import InputError, UsageError
+from calibcli.predictions import Predictions, Task
+from calibcli.report import Measurement, MetricSet
+
+DEFAULT_FOLDS = 2
+DEFAULT_SEED = 0
+MIN_ROWS = 10  # fewer rows cannot be split into fitting and evaluation rows
+LOG_SCORE_METHODS = ("temperature", "vector", "platt")  # these take logs of probabilities
+
+
+@dataclass(frozen=True)
+class MethodScore:
+    """Held-out metrics of one calibrator in a comparison."""
+
+    method: str
+    metrics: MetricSet
+    best: bool
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """Calibration fitted and evaluated on disjoint rows.
+
+    Attributes
+    ----------
+    method : str
+        The calibrator described by ``after`` and ``calibrated`` (the first of ``methods``).
+    methods : tuple of str
+        Every calibrator compared.
+    fit : dict
+        How rows were split between fitting and evaluation (JSON-ready).
+    before, after : Measurement
+        Metrics and curves of the evaluated rows, before and after calibration.
+    calibrated : Predictions
+        Out-of-fold calibrated predictions of the evaluated rows (row order of
+        ``evaluated_rows``).
+    evaluated_rows : ndarray or None
+        Indices of the evaluated rows in the audited predictions; None means all
+        rows in their original order.
+    temperature, temperature_ci : float and (lo, hi), or None
+        T fitted for the report and its interval (None unless temperature scaling
+        ran with one shared T).
+    per_label_temperatures : tuple of (label, T, lo, hi), or None
+        Multilabel ``per_label`` fits.
+    comparison : tuple of MethodScore
+        Held-out metrics of each method when several were compared, else empty.
+    accuracy_unchanged : bool or None
+        Temperature scaling: whether every argmax (multilabel: every decision at
+        0.5) stayed the same; None for other methods.
+    warnings : tuple of str
+    """
+
+    method: str
+    methods: tuple[str, ...]
+    fit: dict[str, Any]
+    before: Measurement
+    after: Measurement
+    calibrated: Predictions
+    evaluated_rows: np.ndarray | None
+    temperature: float | None = None
+    temperature_ci: tuple[float, float] | None = None
+    per_label_temperatures: tuple[tuple[str, float, float, float], ...] | None = None
+    comparison: tuple[MethodScore, ...] = ()
+    accuracy_unchanged: bool | None = None
+    argmax_changed_rows: int = 0
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def best(self) -> str | None:
+        """The compared method with the lowest held-out NLL (None without a comparison)."""
+        return next((s.method for s in self.comparison if s.best), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``calibration`` object of the JSON report."""
+        out: dict[str, Any] = {
+            "method": self.method,
+            "methods": list(self.methods),
+            "temperature": self.temperature,
+            "temperature_ci": None if self.temperature_ci is None else list(self.temperature_ci),
+        }
+        if self.per_label_temperatures is not None:
+            out["temperatures"] = [{"label": name, "temperature": t, "ci": [lo, hi]}
+                                   for name, t, lo, hi in self.per_label_temperatures]
+        out["fit"] = dict(self.fit)
+        out["before"] = asdict(self.before.metrics)
+        out["after"] = asdict(self.after.metrics)
+        out["accuracy_unchanged"] = self.accuracy_unchanged
+        out["classes"] = [
+            {"name": b.name, "support": b.support, "ece_before": b.ece, "ece_after": a.ece,
+             "brier_before": b.brier, "brier_after": a.brier}
+            for b, a in zip(self.before.classes, self.after.classes)
+        ]
+        out["comparison"] = [{"method": s.method, **asdict(s.metrics), "best": s.best} for s in self.comparison] or None
+        out["best"] = self.best
+        out["best_by"] = "lowest held-out nll" if self.comparison else None
+        out["warnings"] = list(self.warnings)
+        return out
+
+
+def _fit_one(method: str, preds: Predictions, per_label: bool, n_bins: int, init=None) -> tuple[Calibrator, TemperatureFit | None]:
+    if method == "temperature":
+        f = fit_temperature_preds(preds, per_label, init)
+        cal = TemperatureScaling(preds.task, preds.classes, preds.score_kind, tuple(float(t) for t in f.temperature))
+        return cal, f
+    return fit_calibrator(method, preds, per_label=per_label, n_bins=n_bins), None
+
+
+def _fold_ids(n: int, folds: int, seed: int) -> np.ndarray:
+    perm = np.random.default_rng(seed).permutation(n)
+    ids = np.empty(n, dtype=np.int64)
+    ids[perm] = np.arange(n) % folds
+    return ids
+
+
+def _check_same_setup(fit_preds: Predictions, preds: Predictions, files: tuple[str, ...]) -> None:
+    where = ", ".join(files) if files else "the fitting data"
+    if fit_preds.task is not preds.task:
+        raise InputError(f"--fit-on {where} is a {fit_preds.task.value} file but the audited predictions are "
+                         f"{preds.task.value}. Use the same columns in both files (or --task).")
+    if tuple(fit_preds.classes) != tuple(preds.classes):
+        raise InputError(f"--fit-on {where}: " + describe_class_mismatch(preds.classes, fit_preds.classes)
+                         .replace("the calibrator", "the audited file"))
+
+
+def _bound_warning(fit: TemperatureFit, names: tuple[str, ...] | None) -> str | None:
+    if not fit.at_bound.any():
+        return None
+    t = fit.temperature
+    which = "" if names is None else " for " + ", ".join(n for n, b in zip(names, fit.at_bound) if b)
+    low = bool(np.any(t[fit.at_bound] < 1.0))
+    reason = ("the scores separate the classes perfectly on the fitting rows, so the NLL keeps falling as T -> 0"
+              if low else "the scores look unrelated to the labels, so the NLL keeps falling as T grows "
+              "(check the class order of the score columns and the labels)")
+    return f"the fitted temperature{which} is at the edge of its range (T = {', '.join(f'{x:.4g}' for x in t[fit.at_bound])}): {reason}."
+
+
+def evaluate_calibration(
+    preds: Predictions,
+    methods: tuple[str, ...] = ("temperature",),
+    *,
+    split: float | None = None,
+    fit_on: Predictions | None = None,
+    fit_on_files: tuple[str, ...] = (),
+    seed: int = DEFAULT_SEED,
+    folds: int = DEFAULT_FOLDS,
+    per_label: bool = False,
+    n_bins: int = 15,
+    strategy: str = "uniform",
+    before: Measurement | None = None,
+    n_boot: int = 200,
+) -> CalibrationResult:
+    """Fit calibrators and measure them on rows not used for fitting.
+
+    Parameters
+    ----------
+    preds : the audited predictions (full score vectors).
+    methods : calibrators to compare; the first one is described in detail.
+    split : fraction of rows (seeded) to fit on; the rest is evaluated.
+    fit_on : separate predictions to fit on; every row of ``preds`` is evaluated.
+    fit_on_files : names of the ``fit_on`` files, for the report.
+    seed : seed of the fold assignment, the split and the bootstrap.
+    folds : number of cross-fitting folds (default scheme).
+    per_label : multilabel temperature scaling with one T per label.
+    n_bins, strategy : binning of the before/after measurements.
+    before : the measurement of all of ``preds`` when already computed (reused
+        when all rows are evaluated).
+    n_boot : bootstrap resamples for the interval of T.
+
+    Examples
+    --------
+    >>> from calibcli.predictions import ScoreKind, softmax
+    >>> rng = np.random.default_rng(1)
+    >>> z = rng.normal(size=(400, 3)) * 4
+    >>> y = np.array([rng.choice(3, p=p) for p in softmax(z / 4)])
+    >>> p = Predictions(softmax(z), y, ("a", "b", "c"), Task.MULTICLASS, ScoreKind.LOGITS, logits=z)
+    >>> r = evaluate_calibration(p)
+    >>> 3 < r.temperature < 5.5, r.after.metrics.nll < r.before.metrics.nll, r.accuracy_unchanged
+    (True, True, True)
+    """
+    if preds.task is Task.TOP_LABEL:
+        raise InputError("calibration needs full score vectors, but this is a top-label file (confidence and pred_label "
+                         "only). Export p_<class> or logit_<class> columns, or pass --no-calibration.")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise UsageError(f"unknown calibrator {', '.join(unknown) or '(none given)'}; choose from {', '.join(METHODS)}.")
+    if split is not None and fit_on is not None:
+        raise UsageError("--calibration-split and --fit-on both say which rows fit the calibrator; give only one.")
+    if split is not None and not 0.0 < split < 1.0:
+        raise UsageError(f"--calibration-split {split} must be a fraction strictly between 0 and 1 (e.g. 0.5).")
+    methods = tuple(dict.fromkeys(methods))
+    n = preds.n_samples
+    warnings: list[str] = []
+    per_label = per_label and preds.task is Task.MULTILABEL
+    label_names = preds.classes if per_label else None
+
+    if fit_on is not None:
+        _check_same_setup(fit_on, preds, fit_on_files)
+        fit_sets = [(fit_on, None)]
+        evaluated_rows = None
+        eval_preds = preds
+        scheme = {"scheme": "fit-on", "files": list(fit_on_files), "fit_rows": fit_on.n_samples, "evaluated_rows": n,
+                  "description": f"fitted on the {fit_on.n_samples:,} rows of --fit-on; evaluated on all {n:,} audited rows"}
+        sat_source = fit_on
+    else:
+        if n < MIN_ROWS:
+            raise InputError(f"only {n} rows: too few to fit a calibrator on some rows and evaluate it on others "
+                             f"(at least {MIN_ROWS} needed). Pass --no-calibration, or --fit-on a validation file.")
+        sat_source = preds
+        if split is not None:
+            perm = np.random.default_rng(seed).permutation(n)
+            n_fit = int(min(max(round(split * n), 1), n - 1))
+            fit_idx, evaluated_rows = np.sort(perm[:n_fit]), np.sort(perm[n_fit:])
+            fit_sets = [(preds.subset(fit_idx), None)]
+            eval_preds = preds.subset(evaluated_rows)
+            scheme = {"scheme": "split", "fraction": split, "seed": seed, "fit_rows": n_fit, "evaluated_rows": n - n_fit,
+                      "description": f"a seeded random {split:g} of the rows ({n_fit:,}) fitted the calibrator; the other "
+                                     f"{n - n_fit:,} rows are evaluated"}
+        else:
+            ids = _fold_ids(n, folds, seed)
+            fit_sets = [(preds.subset(ids != f), ids == f) for f in range(folds)]
+            evaluated_rows = None
+            eval_preds = preds
+            scheme = {"scheme": "cross-fit", "folds": folds, "seed": seed, "fit_rows": n, "evaluated_rows": n,
+                      "description": f"{folds}-fold cross-fitting: a seeded permutation splits the rows into {folds} folds; "
+                                     "each fold is calibrated by a model fitted on the other folds, so every row gets an "
+                                     "out-of-fold calibrated score"}
+    if any(m in LOG_SCORE_METHODS for m in methods):
+        w = saturation_warning(sat_source)
+        if w:
+            warnings.append(w)
+
+    if before is None or evaluated_rows is not None:
+        before = measure(eval_preds, n_bins, strategy)
+
+    results: dict[str, Predictions] = {}
+    tfits: list[TemperatureFit] = []
+    for method in methods:
+        if len(fit_sets) == 1:
+            cal, tf = _fit_one(method, fit_sets[0][0], per_label, n_bins)
+            results[method] = cal.transform(eval_preds)
+            if tf is not None:
+                tfits.append(tf)
+        else:
+            probs = np.empty_like(preds.probs)
+            for fit_preds, rows in fit_sets:
+                cal, tf = _fit_one(method, fit_preds, per_label, n_bins)
+                probs[rows] = cal.transform(preds.subset(rows)).probs
+                if tf is not None:
+                    tfits.append(tf)
+            results[method] = with_probs(preds, probs, method)
+
+    temperature = temperature_ci = per_label_t = None
+    if "temperature" in methods:
+        if len(fit_sets) == 1:
+            report_fit = tfits[0]
+        else:
+            fold_t = np.array([f.temperature for f in tfits])
+            scheme["fold_temperatures"] = fold_t[:, 0].tolist() if fold_t.shape[1] == 1 else fold_t.tolist()
+            report_fit = fit_temperature_preds(preds, per_label, init=np.exp(np.log(fold_t).mean(axis=0)))
+            scheme["temperature_fitted_on"] = f"all {n:,} rows (the T that calib fit would save); the evaluation uses the fold fits"
+        lo, hi, how = temperature_interval(report_fit, n_boot=n_boot, seed=seed)
+        scheme["temperature_ci_method"] = how
+        bw = _bound_warning(report_fit, label_names)
+        if bw:
+            warnings.append(bw)
+        if per_label:
+            per_label_t = tuple((name, float(t), float(a), float(b))
+                                for name, t, a, b in zip(preds.classes, report_fit.temperature, lo, hi))
+        else:
+            temperature, temperature_ci = float(report_fit.temperature[0]), (float(lo[0]), float(hi[0]))
+
+    primary = methods[0]
+    calibrated = results[primary]
+    after = measure(calibrated, n_bins, strategy)
+    accuracy_unchanged, changed = None, 0
+    if primary == "temperature":
+        if preds.task is Task.MULTILABEL:
+            changed = int(np.count_nonzero(np.any((eval_preds.probs >= 0.5) != (calibrated.probs >= 0.5), axis=1)))
+        else:
+            changed = int(np.count_nonzero(np.argmax(eval_preds.probs, axis=1) != np.argmax(calibrated.probs, axis=1)))
+        accuracy_unchanged = changed == 0
+        if changed:
+            warnings.append(f"temperature scaling changed the predicted class of {changed:,} rows; this only happens "
+                            "for rows whose top scores are tied or within float rounding of each other.")
+
+    comparison: tuple[MethodScore, ...] = ()
+    if len(methods) > 1:
+        metric_sets = {m: (after if m == primary else measure(results[m], n_bins, strategy)).metrics for m in methods}
+        best = min(methods, key=lambda m: (np.inf if metric_sets[m].nll is None else metric_sets[m].nll,
+                                           np.inf if metric_sets[m].ece is None else metric_sets[m].ece))
+        comparison = tuple(MethodScore(m, metric_sets[m], m == best) for m in methods)
+
+    return CalibrationResult(
+        method=primary,
+        methods=methods,
+        fit=scheme,
+        before=before,
+        after=after,
+        calibrated=calibrated,
+        evaluated_rows=evaluated_rows,
+        temperature=temperature,
+        temperature_ci=temperature_ci,
+        per_label_temperatures=per_label_t,
+        comparison=comparison,
+        accuracy_unchanged=accuracy_unchanged,
+        argmax_changed_rows=changed,
+        warnings=tuple(warnings),
+    )
