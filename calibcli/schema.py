@@ -51,7 +51,7 @@ def report_schema() -> dict[str, Any]:
     """
     tool = _obj({"name": {"const": "calib"}, "version": STR})
     direction = _obj({
-        "verdict": {"enum": ["overconfident", "underconfident", "calibrated", "insufficient data"]},
+        "verdict": {"enum": ["overconfident", "underconfident", "calibrated", "uncertain", "insufficient data"]},
         "says": NUM_OR_NULL, "observed": NUM_OR_NULL, "count": INT0, "text": STR,
     })
     rule = _obj({

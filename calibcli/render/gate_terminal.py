@@ -15,7 +15,7 @@ def render_gate(gate) -> Group:
 
     table = Table(show_edge=False, box=None, pad_edge=False, padding=(0, 2, 0, 0))
     table.add_column("status")
-    table.add_column("rule", overflow="fold")
+    table.add_column("fails if", overflow="fold")
     table.add_column("value", justify="right")
     table.add_column("source", overflow="fold")
     for r in gate.rules:

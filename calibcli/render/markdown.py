@@ -140,5 +140,5 @@ def render_markdown(reports: list[AuditReport]) -> str:
     lines = [head, ""]
     for r in reports:
         emoji, words = _verdict(r)
-        lines += _section(r, 3, f"{emoji} {_files(r)}: {words}")
+        lines += _section(r, 3, f"{emoji} {_files(r)}: {'gate ' if r.gate is not None else ''}{words}")
     return "\n".join(lines).rstrip() + "\n"
