@@ -48,6 +48,7 @@ HEADLINES = {
 CI_LEVEL = 0.95
 LOCAL_WIDTH = 4.0
 LOCAL_POINTS = 33
+_TIE_EPS = 16 * np.finfo(np.float64).eps  # relative rounding tolerance for ties of float objectives
 
 
 @dataclass(frozen=True)
@@ -388,15 +389,19 @@ def _select(objective: str, rows: _Rows, spec: ThresholdSpec):
     all_met = np.ones(R, dtype=bool)
     if objective == "cost":
         # the mean cost is a constant plus this, so its argmin is the same
-        varying = (spec.cost_tp - spec.cost_fn) * tp
-        varying += (spec.cost_fp - spec.cost_tn) * fp
-        return np.argmin(varying, axis=1), all_met, None
+        a, b = spec.cost_tp - spec.cost_fn, spec.cost_fp - spec.cost_tn
+        varying = a * tp
+        varying += b * fp
+        # costs that are equal in exact arithmetic may differ by rounding: count them as ties
+        tol = _TIE_EPS * (abs(a) * P + abs(b) * N)
+        return np.argmax(varying <= varying.min(axis=1, keepdims=True) + tol, axis=1), all_met, None
     if objective == "f1":
         # F1 = 2TP / (TP + FP + P): one division of exact integers, so ties are exact
         return _first_max(tp / (rows.flagged + P)), all_met, None
     if objective == "fbeta":
         b2 = spec.beta * spec.beta
-        return _first_max(tp / (rows.flagged + b2 * P)), all_met, None  # F-beta / (1 + beta^2)
+        f = tp / (rows.flagged + b2 * P)  # F-beta / (1 + beta^2); rounding may split exact ties
+        return np.argmax(f >= f.max(axis=1, keepdims=True) * (1 - _TIE_EPS), axis=1), all_met, None
     if objective == "youden":
         return _first_max(tp * N - fp * P), all_met, None  # (TPR - FPR) * P * N, exact in integers
     if objective == "precision":
