@@ -84,12 +84,30 @@ def report_schema() -> dict[str, Any]:
         "baseline": baseline,
     })
     # Other stages: known keys are typed, the rest left open.
+    interval = {"oneOf": [{"type": "null"}, {"type": "array", "items": NUM, "minItems": 2, "maxItems": 2}]}
+    methods = {"enum": ["temperature", "vector", "platt", "isotonic", "histogram"]}
     calibration = {
         "type": "object",
+        "required": ["method", "before", "after"],
         "properties": {
-            "method": STR,
-            "before": {"type": "object", "properties": {k: NUM_OR_NULL for k in METRIC_KEYS}},
-            "after": {"type": "object", "properties": {k: NUM_OR_NULL for k in METRIC_KEYS}},
+            "method": methods,
+            "methods": {"type": "array", "items": methods},
+            "temperature": NUM_OR_NULL,
+            "temperature_ci": interval,
+            "temperatures": {"type": "array", "items": _obj({"label": STR, "temperature": NUM_OR_NULL, "ci": interval}, closed=False)},
+            "fit": {"type": "object", "properties": {"scheme": STR, "seed": {"type": ["integer", "null"]}}},
+            "before": _metric_set(),
+            "after": _metric_set(),
+            "accuracy_unchanged": {"type": ["boolean", "null"]},
+            "classes": {"type": "array", "items": _obj({
+                "name": STR, "support": INT0, "ece_before": NUM_OR_NULL, "ece_after": NUM_OR_NULL,
+                "brier_before": NUM_OR_NULL, "brier_after": NUM_OR_NULL}, closed=False)},
+            "comparison": {"oneOf": [{"type": "null"}, {"type": "array", "items": {
+                "type": "object", "required": ["method", "best"],
+                "properties": {"method": methods, "best": {"type": "boolean"}, **{k: NUM_OR_NULL for k in METRIC_KEYS}}}}]},
+            "best": {"type": ["string", "null"]},
+            "best_by": {"type": ["string", "null"]},
+            "warnings": {"type": "array", "items": STR},
         },
     }
     thresholds = {"type": ["object", "array"]}

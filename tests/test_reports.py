@@ -210,6 +210,9 @@ JSON_CASES = [
     ["sample_data/top_label.csv", "--max-brier", "0.1"],  # undefined metric: value null
     ["sample_data/multiclass_probs.csv", "--baseline", "sample_data/multiclass_logits.parquet", "--max-ece-increase", "0.01"],
     ["sample_data/binary.csv", "sample_data/top_label.csv", "--per-file", "--min-samples", "10"],
+    ["sample_data/multiclass_logits.parquet", "--calibrators", "temperature,platt,isotonic", "--calibration-split", "0.5"],
+    ["sample_data/multilabel.csv", "--per-label", "--max-ece", "0.1"],
+    ["sample_data/binary.csv", "--no-calibration"],
 ]
 
 
@@ -236,5 +239,7 @@ def test_schema_is_not_vacuous(capsys):
         {**doc, "gate": {**doc["gate"], "passed": "yes"}},
         {**doc, "gate": {**doc["gate"], "rules": [{**doc["gate"]["rules"][0], "status": "maybe"}]}},
         {**doc, "schema_version": 99},
+        {**doc, "calibration": {**doc["calibration"], "after": {**doc["calibration"]["after"], "ece": "low"}}},
+        {**doc, "calibration": {k: x for k, x in doc["calibration"].items() if k != "before"}},
     ):
         assert not v.is_valid(broken)
