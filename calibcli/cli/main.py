@@ -19,6 +19,7 @@ class LazyGroup(click.Group):
         "audit": ("calibcli.cli.audit", "audit"),
         "config": ("calibcli.cli.config_cmd", "config"),
         "schema": ("calibcli.cli.schema_cmd", "schema"),
+        "thresholds": ("calibcli.cli.thresholds", "thresholds"),
     }
 
     # one-line help shown by `calib --help`, so listing commands imports none of them
