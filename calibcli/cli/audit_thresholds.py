@@ -2,15 +2,59 @@
 
 Same contract as ``audit_calibration``: ``options(fn)`` and
 ``attach(report, loaded, opts) -> AuditReport`` (sets ``thresholds``). Runs after
-calibration, so ``report.calibration`` is available.
+calibration, so ``report.calibration`` is available. Thresholds are computed
+only when an objective is asked for (``--objective`` or a flag implying one), so
+a plain audit stays fast.
 """
 
 from __future__ import annotations
 
+import functools
+
+import click
+
+from calibcli.cli.thresholds import asked_objectives, objective_options, spec_from_opts
+
 
 def options(fn):
-    return fn
+    """The objective flags of ``calib thresholds`` plus --threshold-class, --threshold-bootstrap, --threshold-seed."""
+
+    @objective_options
+    @click.option("--threshold-class", "threshold_classes", multiple=True, metavar="NAME",
+                  help="Thresholds only for this class or label (repeatable; default: binary the positive class, otherwise every class).")
+    @click.option("--threshold-bootstrap", type=click.IntRange(0, 100_000), default=200, show_default=True,
+                  help="Bootstrap replicates for the threshold intervals (0: none).")
+    @click.option("--threshold-seed", type=int, default=0, show_default=True, help="Seed of the threshold bootstrap.")
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def attach(report, loaded, opts: dict):
-    return report
+    """The report with ``thresholds`` set when an objective was asked for.
+
+    With calibration in the report, each objective is optimised on the raw and
+    on the calibrated scores of the rows the calibrator was evaluated on.
+    """
+    objectives = asked_objectives(opts)
+    if not objectives:
+        return report
+    from dataclasses import replace
+
+    from calibcli.thresholds import recommend
+
+    spec = spec_from_opts(opts, objectives, opts.get("threshold_bootstrap", 200), opts.get("threshold_seed", 0))
+    preds = loaded.predictions
+    calibrated, notes = None, ()
+    cal = getattr(report, "calibration", None)
+    if cal is not None and getattr(cal, "calibrated", None) is not None:
+        calibrated = cal.calibrated
+        rows = getattr(cal, "evaluated_rows", None)
+        if rows is not None:
+            preds = preds.subset(rows)
+            notes = (f"thresholds use the {preds.n_samples:,} rows the calibrator was evaluated on (not fitted on), "
+                     "on both scales",)
+    result = recommend(preds, spec, tuple(opts.get("threshold_classes") or ()) or None, calibrated)
+    return replace(report, thresholds=replace(result, notes=notes))

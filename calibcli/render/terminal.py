@@ -97,6 +97,10 @@ def render_audit(report: AuditReport, max_classes: int = 20) -> Group:
         from calibcli.render.calibration_terminal import calibration_section
 
         parts += [Text(""), calibration_section(report)]
+    if report.thresholds is not None:
+        from calibcli.render.thresholds_terminal import render_thresholds
+
+        parts.append(render_thresholds(report.thresholds))
     for w in report.warnings:
         parts.append(Text(f"warning: {w}", style="yellow"))
     if report.gate is not None:
