@@ -48,6 +48,7 @@ OPS = (">=", "<=", ">", "<")
 SEVERITIES = ("fail", "warn")
 ON_CHOICES = ("point", "upper")
 MAX_EXPR_LEN = 200
+BOOT_BATCH_CELLS = 2_000_000  # rows x replicates per batch of the bootstrap (memory bound)
 
 #: flag (kebab-case, without dashes) -> (metric, op): the rule fails when ``metric op value``.
 FLAG_RULES: dict[str, tuple[str, str]] = {
@@ -360,62 +361,59 @@ def match_baseline(new: Predictions, old: Predictions, files: tuple[str, ...],
 
 
 class _Resampler:
-    """Per-row pieces of every metric, so that a bootstrap replicate is a reweighting.
+    """Per-bin sparse indicators and per-row terms of every metric, so that a
+    bootstrap replicate is a reweighting of rows and many replicates are one
+    sparse-dense product.
 
-    ``metrics(w)`` gives the metrics of the rows weighted by ``w`` (counts of a
-    resample); ``w = 1`` reproduces :func:`calibcli.audit.measure`.
+    ``metrics(W, need)`` gives, for each column of ``W`` (row weights: counts of
+    a resample), the metrics of the rows so weighted; ``W = 1`` reproduces
+    :func:`calibcli.audit.measure`.
     """
 
     def __init__(self, preds: Predictions, measurement: Measurement):
         from calibcli.binning import assign_bins
         from calibcli.metrics import NLL_CLIP
 
-        self.n = preds.n_samples
-        self.task = preds.task
+        self.n = n = preds.n_samples
         k = preds.n_classes
+        self.k = k
         top_edges = measurement.reliability.edges
         self.n_top = len(top_edges) - 1
         cls_edges = [c.reliability.edges for c in measurement.classes]
-        self.n_cls_bins = max(len(e) - 1 for e in cls_edges)
-        self.k = k
+        self.top_label = preds.task is Task.TOP_LABEL
+        self.classwise_nan = preds.task is Task.MULTILABEL
+        rows = np.arange(n)
+        self.row_brier = self.row_nll = None
         if preds.task is Task.MULTILABEL:
             p, y = preds.probs, preds.labels.astype(np.float64)
-            self.top_idx = assign_bins(p.ravel(), top_edges)
-            self.top_conf, self.top_out = p.ravel(), y.ravel()
-            self.top_rep = k  # each row contributes k items
-            self.cls_idx, self.cls_conf, self.cls_out = self._per_column(p, y, cls_edges)
+            self._top = (assign_bins(p.ravel(), top_edges), np.repeat(rows, k), p.ravel(), y.ravel())
+            self.n_cls_bins = max(len(e) - 1 for e in cls_edges)
+            self._cls = self._per_column(p, y, cls_edges)
             self.correct = np.mean((p >= 0.5) == (y > 0), axis=1)
             pc = np.clip(p, NLL_CLIP, 1 - NLL_CLIP)
             self.row_brier = np.sum((p - y) ** 2, axis=1)
             self.row_nll = -np.sum(y * np.log(pc) + (1 - y) * np.log(1 - pc), axis=1)
-            self.classwise_nan = True
-            self.top_label = False
             return
         conf, correct = preds.confidence_and_correct()
-        self.top_idx = assign_bins(conf, top_edges)
-        self.top_conf, self.top_out = conf, correct.astype(np.float64)
-        self.top_rep = 1
+        top_idx = assign_bins(conf, top_edges)
+        self._top = (top_idx, rows, conf, correct.astype(np.float64))
         self.correct = correct.astype(np.float64)
-        self.classwise_nan = False
-        if preds.task is Task.TOP_LABEL:
-            # per class: top-label stats of the rows predicted as that class, on the top edges
-            self.cls_idx = (preds.pred_labels * self.n_top + self.top_idx)[:, None]
+        if self.top_label:
+            # per class: top-label statistics of the rows predicted as that class, on the top edges
             self.n_cls_bins = self.n_top
-            self.cls_conf, self.cls_out = conf[:, None], self.top_out[:, None]
-            self.row_brier = self.row_nll = None
-            self.top_label = True
+            self._cls = (preds.pred_labels * self.n_top + top_idx, rows, conf, self.correct)
             return
-        self.top_label = False
+        self.n_cls_bins = max(len(e) - 1 for e in cls_edges)
         onehot = (preds.labels[:, None] == np.arange(k)[None, :]).astype(np.float64)
-        self.cls_idx, self.cls_conf, self.cls_out = self._per_column(preds.probs, onehot, cls_edges)
+        self._cls = self._per_column(preds.probs, onehot, cls_edges)
         self.row_brier = np.sum((preds.probs - onehot) ** 2, axis=1)
         if preds.logits is not None:
             z = preds.logits
             zmax = z.max(axis=1)
             lse = zmax + np.log(np.sum(np.exp(z - zmax[:, None]), axis=1))
-            self.row_nll = np.minimum(lse - z[np.arange(self.n), preds.labels], -math.log(NLL_CLIP))
+            self.row_nll = np.minimum(lse - z[rows, preds.labels], -math.log(NLL_CLIP))
         else:
-            self.row_nll = -np.log(np.clip(preds.probs[np.arange(self.n), preds.labels], NLL_CLIP, None))
+            self.row_nll = -np.log(np.clip(preds.probs[rows, preds.labels], NLL_CLIP, None))
 
     def _per_column(self, p, y, edges_list):
         from calibcli.binning import assign_bins
@@ -424,40 +422,90 @@ class _Resampler:
         idx = np.empty((n, k), dtype=np.int64)
         for j in range(k):
             idx[:, j] = assign_bins(p[:, j], edges_list[j]) + j * self.n_cls_bins
-        return idx, p, y
+        return idx.ravel(), np.repeat(np.arange(n), k), p.ravel(), y.ravel()
 
-    def metrics(self, w: np.ndarray, need: set[str]) -> dict[str, float]:
-        out: dict[str, float] = {}
-        total = float(w.sum())
+    def _matrix(self, which: str):
+        """Sparse (3B, n): per bin the indicator, confidence and outcome of each row's items."""
+        cache = self.__dict__.setdefault("_mats", {})
+        if which not in cache:
+            import scipy.sparse as sp
+
+            idx, rows, conf, out = self._top if which == "top" else self._cls
+            nb = self.n_top if which == "top" else self.k * self.n_cls_bins
+            r = np.concatenate([idx, idx + nb, idx + 2 * nb])
+            c = np.concatenate([rows, rows, rows])
+            d = np.concatenate([np.ones(idx.size), conf, out])
+            cache[which] = (sp.csr_matrix((d, (r, c)), shape=(3 * nb, self.n)), nb)
+        return cache[which]
+
+    def metrics(self, W: np.ndarray, need: set[str]) -> dict[str, np.ndarray]:
+        """Metrics (arrays of shape (R,)) of the rows weighted by each column of ``W`` (n, R)."""
+        out: dict[str, np.ndarray] = {}
+        total = W.sum(axis=0)
         if need & {"ece", "mce"}:
-            wi = np.repeat(w, self.top_rep) if self.top_rep > 1 else w
-            nb = self.n_top
-            cnt = np.bincount(self.top_idx, wi, nb)
-            sc = np.bincount(self.top_idx, wi * self.top_conf, nb)
-            so = np.bincount(self.top_idx, wi * self.top_out, nb)
-            out["ece"] = float(np.abs(so - sc).sum() / cnt.sum())
-            nz = cnt > 0
-            out["mce"] = float(np.max(np.abs(so[nz] - sc[nz]) / cnt[nz]))
+            m, nb = self._matrix("top")
+            s = np.asarray(m @ W)
+            cnt, sc, so = s[:nb], s[nb:2 * nb], s[2 * nb:]
+            gap = np.abs(so - sc)
+            out["ece"] = gap.sum(axis=0) / cnt.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out["mce"] = np.max(np.where(cnt > 0, gap / np.where(cnt > 0, cnt, 1), -np.inf), axis=0)
         if need & {"classwise_ece", "class_ece"}:
-            kb = self.k * self.n_cls_bins
-            flat = self.cls_idx.ravel()
-            wk = np.repeat(w, self.cls_idx.shape[1])
-            cnt = np.bincount(flat, wk, kb).reshape(self.k, -1)
-            sc = np.bincount(flat, wk * self.cls_conf.ravel(), kb).reshape(self.k, -1)
-            so = np.bincount(flat, wk * self.cls_out.ravel(), kb).reshape(self.k, -1)
+            m, kb = self._matrix("cls")
+            s = np.asarray(m @ W)
+            r = W.shape[1]
+            cnt = s[:kb].reshape(self.k, -1, r)
+            gap = np.abs(s[2 * kb:] - s[kb:2 * kb]).reshape(self.k, -1, r)
             tot = cnt.sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
-                eces = np.where(tot > 0, np.abs(so - sc).sum(axis=1) / np.where(tot > 0, tot, 1), np.nan)
+                eces = np.where(tot > 0, gap.sum(axis=1) / np.where(tot > 0, tot, 1), np.nan)  # (K, R)
             if not self.top_label:
-                out["classwise_ece"] = float(np.nanmean(eces) if self.classwise_nan else np.mean(eces))
-            out["class_ece"] = float(np.nanmax(eces)) if np.isfinite(eces).any() else math.nan
+                out["classwise_ece"] = np.nanmean(eces, axis=0) if self.classwise_nan else np.mean(eces, axis=0)
+            with np.errstate(invalid="ignore"):
+                out["class_ece"] = np.where(np.isfinite(eces).any(axis=0), np.nanmax(np.where(np.isfinite(eces), eces, -np.inf), axis=0), np.nan)
         if "accuracy" in need:
-            out["accuracy"] = float(w @ self.correct / total)
+            out["accuracy"] = self.correct @ W / total
         if "brier" in need and self.row_brier is not None:
-            out["brier"] = float(w @ self.row_brier / total)
+            out["brier"] = self.row_brier @ W / total
         if "nll" in need and self.row_nll is not None:
-            out["nll"] = float(w @ self.row_nll / total)
+            out["nll"] = self.row_nll @ W / total
         return out
+
+
+def _replicate_weights(rng: np.random.Generator, n: int, count: int) -> np.ndarray:
+    """(n, count) resample counts: column j counts how often each row was drawn in replicate j."""
+    W = np.empty((n, count))
+    for j in range(count):
+        W[:, j] = np.bincount(rng.integers(0, n, n), minlength=n)
+    return W
+
+
+def _bootstrap(resamplers: list[_Resampler], combine, need: set[str], seed_seq, replicates: int) -> dict[str, np.ndarray]:
+    """Replicate values of ``combine(*[r.metrics(W) for r in resamplers])`` for each needed metric.
+
+    All resamplers share the same weights (a paired bootstrap); replicates are
+    drawn in batches whose size does not change the draws.
+    """
+    rng = np.random.default_rng(seed_seq)
+    n = resamplers[0].n
+    batch = max(1, min(replicates, BOOT_BATCH_CELLS // max(n, 1)))
+    vals: dict[str, list[np.ndarray]] = {m: [] for m in need}
+    done = 0
+    while done < replicates:
+        W = _replicate_weights(rng, n, min(batch, replicates - done))
+        got = combine(*[r.metrics(W, need) for r in resamplers])
+        for m in need:
+            vals[m].append(got.get(m, np.full(W.shape[1], np.nan)))
+        done += W.shape[1]
+    return {m: np.concatenate(v) for m, v in vals.items()}
+
+
+def _interval(values: np.ndarray) -> tuple[float, float] | None:
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return None
+    lo, hi = np.quantile(v, [0.025, 0.975])
+    return float(lo), float(hi)
 
 
 def point_metrics(measurement: Measurement, n_samples: int) -> dict[str, float | None]:
@@ -547,41 +595,22 @@ def evaluate_gate(
                                  {m: _none_if_nan(v) for m, v in po.items() if m != "samples"})
         new_meas_sub, old_meas = m_new, m_old
 
-    intervals: dict[str, tuple[float, float]] = {}
+    intervals: dict[str, tuple[float, float] | None] = {}
     if on == "upper" and rules:
-        rng = np.random.default_rng(seed)
+        seq_base, seq_delta = np.random.SeedSequence(seed).spawn(2)
         boot_base = base_needed - {"samples"}
-        reps: dict[str, list[float]] = {m: [] for m in boot_base}
-        dreps: dict[str, list[float]] = {m: [] for m in delta_needed - {"samples"}}
-        rs = _Resampler(preds, measurement) if boot_base else None
-        if dreps:
-            rs_new = _Resampler(new_sub, new_meas_sub)
-            rs_old = _Resampler(old_sub, old_meas)
-        for _ in range(replicates):
-            if rs is not None:
-                w = np.bincount(rng.integers(0, preds.n_samples, preds.n_samples), minlength=preds.n_samples).astype(np.float64)
-                vals = rs.metrics(w, boot_base)
-                for m in boot_base:
-                    reps[m].append(vals.get(m, math.nan))
-            if dreps:
-                n = new_sub.n_samples
-                w = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
-                a, b = rs_new.metrics(w, set(dreps)), rs_old.metrics(w, set(dreps))
-                for m in dreps:
-                    d = _delta(m, a.get(m), b.get(m))
-                    dreps[m].append(math.nan if d is None else d)
-        for m, vals in reps.items():
-            arr = np.asarray(vals)
-            arr = arr[np.isfinite(arr)]
-            if arr.size:
-                lo, hi = np.quantile(arr, [0.025, 0.975])
-                intervals[m] = (float(lo), float(hi))
-        for m, vals in dreps.items():
-            arr = np.asarray(vals)
-            arr = arr[np.isfinite(arr)]
-            if arr.size:
-                lo, hi = np.quantile(arr, [0.025, 0.975])
-                intervals[DELTA_NAME[m]] = (float(lo), float(hi))
+        boot_delta = delta_needed - {"samples"}
+        if boot_base:
+            reps = _bootstrap([_Resampler(preds, measurement)], lambda a: a, boot_base, seq_base, replicates)
+            intervals.update({m: _interval(v) for m, v in reps.items()})
+        if boot_delta:
+
+            def deltas(a, b):
+                return {m: (b[m] - a[m] if m == "accuracy" else a[m] - b[m]) for m in boot_delta if m in a and m in b}
+
+            reps = _bootstrap([_Resampler(new_sub, new_meas_sub), _Resampler(old_sub, old_meas)], deltas, boot_delta,
+                              seq_delta, replicates)
+            intervals.update({DELTA_NAME[m]: _interval(v) for m, v in reps.items()})
 
     results = []
     for r in rules:

@@ -206,11 +206,11 @@ def test_no_rules_passes():
 def test_resampler_with_unit_weights_reproduces_measure(name, strategy):
     p = _preds(name)
     m = measure(p, 12, strategy)
-    got = _Resampler(p, m).metrics(np.ones(p.n_samples), {"ece", "mce", "classwise_ece", "class_ece", "accuracy", "brier", "nll"})
+    got = _Resampler(p, m).metrics(np.ones((p.n_samples, 1)), {"ece", "mce", "classwise_ece", "class_ece", "accuracy", "brier", "nll"})
     want = point_metrics(m, p.n_samples)
     for key, value in got.items():
         assert want[key] is not None
-        assert value == pytest.approx(want[key], rel=1e-9, abs=1e-12), key
+        assert value[0] == pytest.approx(want[key], rel=1e-9, abs=1e-12), key
 
 
 def test_resampler_integer_weights_equal_duplicated_rows():
@@ -219,12 +219,12 @@ def test_resampler_integer_weights_equal_duplicated_rows():
     idx = rng.integers(0, p.n_samples, p.n_samples)
     w = np.bincount(idx, minlength=p.n_samples).astype(float)
     m = measure(p)
-    got = _Resampler(p, m).metrics(w, {"ece", "accuracy", "brier", "nll", "classwise_ece"})
+    got = _Resampler(p, m).metrics(w[:, None], {"ece", "accuracy", "brier", "nll", "classwise_ece"})
     dup = measure(p.subset(idx))
-    assert got["ece"] == pytest.approx(dup.metrics.ece)
-    assert got["classwise_ece"] == pytest.approx(dup.metrics.classwise_ece)
-    assert got["accuracy"] == pytest.approx(dup.metrics.accuracy)
-    assert got["nll"] == pytest.approx(dup.metrics.nll)
+    assert got["ece"][0] == pytest.approx(dup.metrics.ece)
+    assert got["classwise_ece"][0] == pytest.approx(dup.metrics.classwise_ece)
+    assert got["accuracy"][0] == pytest.approx(dup.metrics.accuracy)
+    assert got["nll"][0] == pytest.approx(dup.metrics.nll)
 
 
 def test_upper_is_deterministic_and_seed_dependent():
@@ -236,6 +236,17 @@ def test_upper_is_deterministic_and_seed_dependent():
     assert [r.value for r in a.rules] == [r.value for r in b.rules]
     assert [r.interval for r in a.rules] == [r.interval for r in b.rules]
     assert [r.value for r in a.rules] != [r.value for r in c.rules]
+
+
+def test_upper_does_not_depend_on_batching(monkeypatch):
+    import calibcli.gate
+
+    p = _preds("multilabel.csv")
+    rules = [parse_rule("ece > 0.05"), parse_rule("classwise_ece > 0.05"), parse_rule("nll > 1")]
+    whole = _gate(p, rules, on="upper", replicates=30)
+    monkeypatch.setattr(calibcli.gate, "BOOT_BATCH_CELLS", p.n_samples * 7)  # batches of 7 replicates
+    batched = _gate(p, rules, on="upper", replicates=30)
+    assert [r.interval for r in whole.rules] == [r.interval for r in batched.rules]
 
 
 def test_upper_uses_the_pessimistic_end():
