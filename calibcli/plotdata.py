@@ -132,13 +132,19 @@ def log_scale_for(curves: tuple[Curve, ...] | list[Curve]) -> bool:
 
 @dataclass(frozen=True)
 class Panel:
-    """One reliability panel with its count strip."""
+    """One reliability panel with its count strip.
+
+    ``size_text`` says how many rows stand behind the panel, in words that fit
+    the task ('support 389': rows of this class; 'predicted 52': rows predicted
+    as this class, for top-label files).
+    """
 
     name: str
     title: str
     support: int
     curves: tuple[Curve, ...]
     log_counts: bool
+    size_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -267,10 +273,22 @@ def _values(curves: tuple[Curve, ...], attr: str) -> str:
 
 
 def _cal_text(report: AuditReport, calibrated: bool) -> str:
+    """' · before → after temperature (T = 1.5, 2-fold cross-fit)' or '' without calibration."""
     if not calibrated:
         return ""
-    name = method_name(report)
-    return f" · before → after {name}" if name else " · before → after calibration"
+    cal = report.calibration
+    name = method_name(report) or "calibration"
+    details = []
+    t = getattr(cal, "temperature", None)
+    if isinstance(t, (int, float)) and math.isfinite(t):
+        details.append(f"T = {t:.3g}")
+    fit = getattr(cal, "fit", None)
+    scheme = fit.get("scheme") if isinstance(fit, dict) else None
+    if scheme == "cross-fit" and fit.get("folds"):
+        details.append(f"after = out-of-fold, {fit['folds']}-fold cross-fit")
+    elif scheme:
+        details.append(f"evaluation: {scheme}")
+    return f" · before → after {name}" + (f" ({', '.join(details)})" if details else "")
 
 
 def reliability_data(report: AuditReport) -> ReliabilityFigure:
@@ -311,7 +329,7 @@ def reliability_data(report: AuditReport) -> ReliabilityFigure:
         subtitle = f"{source} · {inp.n_samples:,} rows · {inp.n_classes} classes · {bins}{_cal_text(report, calibrated)}"
         name = "top label"
     title = f"ECE ({variant}) {_values(curves, 'ece')}   MCE {_values(curves, 'mce')}"
-    panel = Panel(name, shorten(name), report.input.n_samples, curves, log_scale_for(curves))
+    panel = Panel(name, shorten(name), report.input.n_samples, curves, log_scale_for(curves), f"{report.input.n_samples:,} rows")
     return ReliabilityFigure(title, subtitle, x_label, y_label, "rows per bin", panel, calibrated)
 
 
@@ -352,7 +370,8 @@ def classes_data(report: AuditReport, max_panels: int = DEFAULT_MAX_CLASS_PANELS
     for i in shown:
         curves = tuple(curve_from_stats(m.classes[i].reliability, s, m.classes[i].ece) for s, m in st)
         c = first[i]
-        panels.append(Panel(c.name, shorten(c.name), c.support, curves, log_scale_for(curves)))
+        size = f"predicted {int(curves[0].count.sum()):,}" if task == "top_label" else f"support {c.support:,}"
+        panels.append(Panel(c.name, shorten(c.name), c.support, curves, log_scale_for(curves), size))
     n = len(first)
     left_out = n - len(shown)
     rest = order[max_panels:]

@@ -43,6 +43,8 @@ class FakeCalibration:
     before: object
     after: object
     method: str = "temperature"
+    temperature: float | None = None
+    fit: dict | None = None
 
 
 def test_doctests():
@@ -252,7 +254,7 @@ def test_classes_panel_curve_is_one_vs_rest(tmp_path):
     # P(a) = 0.9, 0.6, 0.05, 0.1, 0.2 with outcome 1, 0, 0, 0, 0 in 4 bins
     assert panel_a.curves[0].count.tolist() == [3.0, 0.0, 1.0, 1.0]
     assert panel_a.curves[0].observed[3] == 1.0 and panel_a.curves[0].observed[2] == 0.0
-    assert panel_a.support == 1
+    assert panel_a.support == 1 and panel_a.size_text == "support 1"
 
 
 def test_top_label_never_predicted_classes_are_named_as_such(tmp_path):
@@ -262,6 +264,7 @@ def test_top_label_never_predicted_classes_are_named_as_such(tmp_path):
     fig = classes_data(rep, max_panels=2)
     assert [p.name for p in fig.panels] == ["b", "a"] or [p.name for p in fig.panels] == ["a", "b"]
     assert "1 never predicted" in fig.note
+    assert {p.name: p.size_text for p in fig.panels} == {"a": "predicted 2", "b": "predicted 2"}
     assert fig.y_label == "accuracy"
 
 
@@ -286,7 +289,11 @@ def test_overlay_before_after_with_stand_in(tmp_path):
     assert [c.stage for c in fig.panel.curves] == ["before", "after"]
     assert fig.panel.curves[1].count.tolist() == other.measurement.reliability.count.tolist()
     assert f"{rep.metrics.ece:.4f} → {other.metrics.ece:.4f}" in fig.title
-    assert "before → after temperature" in fig.subtitle
+    assert fig.subtitle.endswith("before → after temperature")
+    detailed = dataclasses.replace(cal, calibration=FakeCalibration(rep.measurement, after, "temperature", 1.23456,
+                                                                    {"scheme": "cross-fit", "folds": 2}))
+    assert reliability_data(detailed).subtitle.endswith(
+        "before → after temperature (T = 1.23, after = out-of-fold, 2-fold cross-fit)")
     conf = confidence_data(cal)
     assert [s.stage for s in conf.series] == ["before", "after"]
     cls = classes_data(cal, max_panels=1)
