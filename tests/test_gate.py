@@ -246,7 +246,8 @@ def test_upper_does_not_depend_on_batching(monkeypatch):
     whole = _gate(p, rules, on="upper", replicates=30)
     monkeypatch.setattr(calibcli.gate, "BOOT_BATCH_CELLS", p.n_samples * 7)  # batches of 7 replicates
     batched = _gate(p, rules, on="upper", replicates=30)
-    assert [r.interval for r in whole.rules] == [r.interval for r in batched.rules]
+    for a, b in zip(whole.rules, batched.rules):  # the same draws; sums may differ in the last bit
+        assert a.interval == pytest.approx(b.interval, rel=1e-12)
 
 
 def test_upper_uses_the_pessimistic_end():
