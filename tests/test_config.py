@@ -107,7 +107,7 @@ def test_load_config_sources(tmp_path):
         ("[tool.calib]\nbins = 'many'\n", ["pyproject.toml:2", "bins", "many"]),
         ("[tool.calib]\nbins = [1, 2]\n", ["pyproject.toml:2", "one value"]),
         ("[tool.calib.gate]\nfail-if = 3\n", ["pyproject.toml:2", "fail-if"]),
-        ("[tool.calib.gate]\nfail-if = ['ece > 0.1; rm -rf /']\n", ["cannot read the gate rule", "';'"]),
+        ("[tool.calib.gate]\nfail-if = ['ece > 0.1; rm -rf /']\n", ["pyproject.toml:2 fail-if", "cannot read the gate rule", "';'"]),
         ("[tool.calib\nbins = 1\n", ["not valid TOML"]),
         ("[tool.calib]\ngate = 5\n", ["'gate' must be a table"]),
     ],

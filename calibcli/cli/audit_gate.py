@@ -99,6 +99,7 @@ def options(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from calibcli.config import describe_source
+        from calibcli.errors import ConfigError, UsageError
         from calibcli.gate import parse_rule, rule_from_flag
 
         ctx = click.get_current_context()
@@ -112,8 +113,13 @@ def options(fn):
         for key, severity in (("fail-if", "fail"), ("warn-if", "warn")):
             source, file, line = describe_source(ctx, _param(key), key)
             for expr in rest[_param(key)]:
-                where = f"--{key} {expr!r}" if source == f"--{key}" else source
-                rules.append(parse_rule(expr, severity, where, file, line))
+                if source == f"--{key}":
+                    rules.append(parse_rule(expr, severity, f"--{key} {expr!r}"))
+                    continue
+                try:
+                    rules.append(parse_rule(expr, severity, source, file, line))
+                except UsageError as exc:
+                    raise ConfigError(f"{source}: {exc}") from None
         if rest["id_col"]:
             kwargs["load_options"] = dataclasses.replace(kwargs["load_options"], id_col=rest["id_col"])
         kwargs["gate"] = GateOptions(
