@@ -110,7 +110,19 @@ def report_schema() -> dict[str, Any]:
             "warnings": {"type": "array", "items": STR},
         },
     }
-    thresholds = {"type": ["object", "array"]}
+    thresholds = {
+        "type": "object",
+        "properties": {
+            "rule": STR,
+            "method": STR,
+            "parameters": {"type": "object"},
+            "n_rows": INT0,
+            "scales": {"type": "array", "items": STR},
+            "scale_note": STR,
+            "notes": {"type": "array", "items": STR},
+            "recommendations": {"type": "array", "items": {"type": "object"}},
+        },
+    }
     report = _obj(
         {
             "schema_version": {"const": SCHEMA_VERSION},

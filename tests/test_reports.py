@@ -227,6 +227,21 @@ def test_every_json_the_tool_writes_validates(capsys, tmp_path, args):
         assert not errors, errors[0]
 
 
+def test_thresholds_json_validates_when_audit_has_thresholds(capsys):
+    from click.testing import CliRunner
+
+    from calibcli.cli.main import cli
+
+    if "--objective" not in CliRunner().invoke(cli, ["--no-config", "audit", "--help"]).output:
+        pytest.skip("calib audit has no thresholds section yet")
+    code, out, err = run(capsys, "audit", "sample_data/binary.csv", "--objective", "f1", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert "thresholds" in doc
+    errors = list(_validator().iter_errors(doc))
+    assert not errors, errors[0]
+
+
 def test_schema_is_not_vacuous(capsys):
     _, out, _ = run(capsys, "audit", "sample_data/binary.csv", "--format", "json", "--max-ece", "0.5")
     doc = json.loads(out)
