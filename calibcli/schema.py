@@ -120,7 +120,25 @@ def report_schema() -> dict[str, Any]:
             "scales": {"type": "array", "items": STR},
             "scale_note": STR,
             "notes": {"type": "array", "items": STR},
-            "recommendations": {"type": "array", "items": {"type": "object"}},
+            "recommendations": {"type": "array", "items": {
+                "type": "object",
+                "required": ["target", "objective", "scale", "threshold"],
+                "properties": {
+                    "target": STR,
+                    "objective": STR,
+                    "scale": {"enum": ["raw", "calibrated"]},
+                    "threshold": NUM_OR_NULL,
+                    "n": INT0, "n_positive": INT0, "n_flagged": INT0,
+                    **{k: NUM_OR_NULL for k in ("precision", "recall", "fpr", "flagged_fraction", "headline_value",
+                                                "expected_cost", "goal", "met_rate", "bayes_threshold", "cost_at_bayes",
+                                                "threshold_low", "review_fraction", "npv", "other_scale_threshold",
+                                                "other_scale_threshold_low", "bayes_gap")},
+                    "threshold_ci": interval, "headline_ci": interval, "threshold_low_ci": interval,
+                    "headline": {"type": ["string", "null"]},
+                    "met": {"type": ["boolean", "null"]},
+                    "note": {"type": ["string", "null"]},
+                },
+            }},
         },
     }
     report = _obj(

@@ -234,12 +234,17 @@ def test_thresholds_json_validates_when_audit_has_thresholds(capsys):
 
     if "--objective" not in CliRunner().invoke(cli, ["--no-config", "audit", "--help"]).output:
         pytest.skip("calib audit has no thresholds section yet")
-    code, out, err = run(capsys, "audit", "sample_data/binary.csv", "--objective", "f1", "--format", "json")
-    assert code == 0, err
-    doc = json.loads(out)
-    assert "thresholds" in doc
-    errors = list(_validator().iter_errors(doc))
-    assert not errors, errors[0]
+    for args in (["sample_data/binary.csv", "--objective", "f1"],
+                 ["sample_data/multiclass_probs.csv", "--cost-fp", "1", "--cost-fn", "5", "--min-precision", "0.99"],
+                 ["sample_data/multilabel.csv", "--objective", "youden", "--max-ece", "0.5"]):
+        code, out, err = run(capsys, "audit", *args, "--format", "json", "--threshold-bootstrap", "20")
+        assert code == 0, err
+        doc = json.loads(out)
+        assert doc["thresholds"]["recommendations"]
+        errors = list(_validator().iter_errors(doc))
+        assert not errors, errors[0]
+    bad = {**doc, "thresholds": {**doc["thresholds"], "recommendations": [{"target": "x"}]}}
+    assert not _validator().is_valid(bad)
 
 
 def test_schema_is_not_vacuous(capsys):
