@@ -41,7 +41,8 @@ def _metric_set(closed: bool = True) -> dict[str, Any]:
 
 
 def report_schema() -> dict[str, Any]:
-    """The schema of one report, or of the ``--per-file`` form ``{"schema_version", "tool", "reports": [...]}``.
+    """The schema of one report, of the ``--per-file`` form ``{"schema_version", "tool", "reports": [...]}``,
+    and of ``calib thresholds --format json``.
 
     Examples
     --------
@@ -175,15 +176,27 @@ def report_schema() -> dict[str, Any]:
         "tool": {"$ref": "#/$defs/tool"},
         "reports": {"type": "array", "items": {"$ref": "#/$defs/report"}, "minItems": 1},
     })
+    thresholds_command = _obj({
+        "schema_version": {"const": SCHEMA_VERSION},
+        "tool": {"$ref": "#/$defs/tool"},
+        "rule": STR,
+        "method": STR,
+        "results": {"type": "array", "items": {"allOf": [{"$ref": "#/$defs/thresholds"},
+                                                         {"type": "object", "required": ["file", "recommendations"],
+                                                          "properties": {"file": STR}}]}},
+        "failures": {"type": "array", "items": _obj({"file": STR, "error": STR})},
+    })
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://calib.invalid/schema/report-v{SCHEMA_VERSION}.json",
         "title": "calib audit report",
-        "description": "What `calib audit --format json` writes: one report, or with --per-file an object holding `reports`. "
+        "description": "What `calib audit --format json` writes: one report, or with --per-file an object holding `reports`; "
+                       "also what `calib thresholds --format json` writes (`results` per file). "
                        "NaN and infinity are written as null; floats are not rounded.",
-        "oneOf": [{"$ref": "#/$defs/report"}, {"$ref": "#/$defs/per_file"}],
+        "oneOf": [{"$ref": "#/$defs/report"}, {"$ref": "#/$defs/per_file"}, {"$ref": "#/$defs/thresholds_command"}],
         "$defs": {
             "tool": tool, "direction": direction, "gate_rule": rule, "gate": gate,
             "calibration": calibration, "thresholds": thresholds, "report": report, "per_file": per_file,
+            "thresholds_command": thresholds_command,
         },
     }

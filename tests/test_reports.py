@@ -247,6 +247,22 @@ def test_thresholds_json_validates_when_audit_has_thresholds(capsys):
     assert not _validator().is_valid(bad)
 
 
+def test_thresholds_command_json_validates(capsys, tmp_path):
+    from calibcli.cli.main import LazyGroup
+
+    if "thresholds" not in LazyGroup.commands_by_module:
+        pytest.skip("no calib thresholds command yet")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("label,p_a,p_b\n0,0.5,0.7\n")
+    code, out, err = run(capsys, "thresholds", "sample_data/binary.csv", "sample_data/multilabel.csv", bad,
+                         "--objective", "f1", "--format", "json", "--bootstrap", "20")
+    doc = json.loads(out)
+    assert len(doc["results"]) == 2 and len(doc["failures"]) == 1
+    errors = list(_validator().iter_errors(doc))
+    assert not errors, errors[0]
+    assert not _validator().is_valid({**doc, "results": [{"file": "x"}]})
+
+
 def test_schema_is_not_vacuous(capsys):
     _, out, _ = run(capsys, "audit", "sample_data/binary.csv", "--format", "json", "--max-ece", "0.5")
     doc = json.loads(out)
