@@ -19,8 +19,9 @@ import numpy as np
 
 from calibcli.audit import measure
 from calibcli.calibrators import METHODS, Calibrator, fit_calibrator
-from calibcli.calibrators.base import describe_class_mismatch, saturation_warning, with_probs
-from calibcli.calibrators.temperature import TemperatureFit, TemperatureScaling, fit_temperature_preds, temperature_interval
+from calibcli.calibrators.base import describe_class_mismatch, log_scores, saturation_warning, with_probs
+from calibcli.calibrators.temperature import (TemperatureFit, TemperatureScaling, fit_temperature, fit_temperature_preds,
+                                               scaled_softmax, temperature_interval)
 from calibcli.errors import InputError, UsageError
 from calibcli.predictions import Predictions, Task
 from calibcli.report import Measurement, MetricSet
@@ -128,6 +129,18 @@ def _fit_one(method: str, preds: Predictions, per_label: bool, n_bins: int, init
     return fit_calibrator(method, preds, per_label=per_label, n_bins=n_bins), None
 
 
+def _crossfit_temperature_2(preds: Predictions, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2-fold cross-fitted temperature scaling in shared passes, without copying rows.
+
+    Model f is fitted on the rows outside fold f (with two folds: the other fold),
+    and calibrates fold f. Returns the out-of-fold probabilities and the two T.
+    """
+    z = log_scores(preds)
+    fit = fit_temperature(z, preds.labels, preds.task, groups=1 - ids, n_groups=2)
+    t_row = fit.temperature[ids]
+    return scaled_softmax(z, t_row), fit.temperature
+
+
 def _fold_ids(n: int, folds: int, seed: int) -> np.ndarray:
     perm = np.random.default_rng(seed).permutation(n)
     ids = np.empty(n, dtype=np.int64)
@@ -219,6 +232,7 @@ def evaluate_calibration(
     if fit_on is not None:
         _check_same_setup(fit_on, preds, fit_on_files)
         fit_sets = [(fit_on, None)]
+        ids = None
         evaluated_rows = None
         eval_preds = preds
         scheme = {"scheme": "fit-on", "files": list(fit_on_files), "fit_rows": fit_on.n_samples, "evaluated_rows": n,
@@ -229,6 +243,7 @@ def evaluate_calibration(
             raise InputError(f"only {n} rows: too few to fit a calibrator on some rows and evaluate it on others "
                              f"(at least {MIN_ROWS} needed). Pass --no-calibration, or --fit-on a validation file.")
         sat_source = preds
+        ids = None
         if split is not None:
             perm = np.random.default_rng(seed).permutation(n)
             n_fit = int(min(max(round(split * n), 1), n - 1))
@@ -240,7 +255,7 @@ def evaluate_calibration(
                                      f"{n - n_fit:,} rows are evaluated"}
         else:
             ids = _fold_ids(n, folds, seed)
-            fit_sets = [(preds.subset(ids != f), ids == f) for f in range(folds)]
+            fit_sets = [(None, ids == f) for f in range(folds)]  # fitted on the rows outside each fold
             evaluated_rows = None
             eval_preds = preds
             scheme = {"scheme": "cross-fit", "folds": folds, "seed": seed, "fit_rows": n, "evaluated_rows": n,
@@ -257,19 +272,24 @@ def evaluate_calibration(
 
     results: dict[str, Predictions] = {}
     tfits: list[TemperatureFit] = []
+    fold_t: list[np.ndarray] = []
     for method in methods:
-        if len(fit_sets) == 1:
+        if method == "temperature" and len(fit_sets) == 2 and preds.task is not Task.MULTILABEL:
+            probs, t = _crossfit_temperature_2(preds, ids)
+            results[method] = with_probs(preds, probs, method)
+            fold_t = list(t[:, None])
+        elif len(fit_sets) == 1:
             cal, tf = _fit_one(method, fit_sets[0][0], per_label, n_bins)
             results[method] = cal.transform(eval_preds)
             if tf is not None:
                 tfits.append(tf)
         else:
             probs = np.empty_like(preds.probs)
-            for fit_preds, rows in fit_sets:
-                cal, tf = _fit_one(method, fit_preds, per_label, n_bins)
+            for _, rows in fit_sets:
+                cal, tf = _fit_one(method, preds.subset(~rows), per_label, n_bins)
                 probs[rows] = cal.transform(preds.subset(rows)).probs
                 if tf is not None:
-                    tfits.append(tf)
+                    fold_t.append(tf.temperature)
             results[method] = with_probs(preds, probs, method)
 
     temperature = temperature_ci = per_label_t = None
@@ -277,9 +297,9 @@ def evaluate_calibration(
         if len(fit_sets) == 1:
             report_fit = tfits[0]
         else:
-            fold_t = np.array([f.temperature for f in tfits])
-            scheme["fold_temperatures"] = fold_t[:, 0].tolist() if fold_t.shape[1] == 1 else fold_t.tolist()
-            report_fit = fit_temperature_preds(preds, per_label, init=np.exp(np.log(fold_t).mean(axis=0)))
+            ft = np.array(fold_t)
+            scheme["fold_temperatures"] = ft[:, 0].tolist() if ft.shape[1] == 1 else ft.tolist()
+            report_fit = fit_temperature_preds(preds, per_label, init=np.exp(np.log(ft).mean(axis=0)))
             scheme["temperature_fitted_on"] = f"all {n:,} rows (the T that calib fit would save); the evaluation uses the fold fits"
         lo, hi, how = temperature_interval(report_fit, n_boot=n_boot, seed=seed)
         scheme["temperature_ci_method"] = how

@@ -16,7 +16,7 @@ import numpy as np
 
 from calibcli.calibrators.base import Calibrator, check_fittable, float_array, log_scores, one_hot
 from calibcli.errors import ConfigError
-from calibcli.predictions import Predictions, ScoreKind, Task, sigmoid, softmax
+from calibcli.predictions import Predictions, ScoreKind, Task, sigmoid
 
 T_MIN, T_MAX = 1e-3, 1e3  # the search range of T; a fit at an end is flagged
 TOL = 1e-6  # stop when a Newton step changes T by less than this (times max(1, T))
@@ -55,8 +55,13 @@ class TemperatureFit:
     row_hess: np.ndarray
 
 
-def _softmax_derivs(z: np.ndarray, zmax: np.ndarray, dy: np.ndarray) -> Callable:
-    """Derivatives in beta of mean_i [logsumexp(beta z_i) - beta z_iy], blockwise."""
+def _softmax_derivs(z: np.ndarray, zmax: np.ndarray, dy: np.ndarray, groups: np.ndarray | None = None,
+                    n_groups: int = 1) -> Callable:
+    """Derivatives in beta of mean_i [logsumexp(beta z_i) - beta z_iy], blockwise.
+
+    With ``groups`` each row belongs to one of ``n_groups`` independent fits
+    (beta[g] for its group g), all advanced in the same pass over the rows.
+    """
     n, k = z.shape
     ones = np.ones(k)
     chunk = min(CHUNK_ROWS, n)
@@ -64,6 +69,8 @@ def _softmax_derivs(z: np.ndarray, zmax: np.ndarray, dy: np.ndarray) -> Callable
     e_buf = np.empty((chunk, k))
     row_g = np.empty((n, 1))
     row_h = np.empty((n, 1))
+    row_t = np.empty(n)
+    counts = None if groups is None else np.maximum(np.bincount(groups, minlength=n_groups), 1)
 
     def derivs(beta: np.ndarray):
         b = float(beta[0])
@@ -72,17 +79,30 @@ def _softmax_derivs(z: np.ndarray, zmax: np.ndarray, dy: np.ndarray) -> Callable
             c = zc.shape[0]
             d, e = d_buf[:c], e_buf[:c]
             np.subtract(zc, zmax[s:s + c, None], out=d)  # d <= 0, so exp never overflows
-            np.multiply(d, b, out=e)
+            if groups is None:
+                np.multiply(d, b, out=e)
+            else:
+                np.multiply(d, beta[groups[s:s + c]][:, None], out=e)
             np.exp(e, out=e)
             s0 = e @ ones
             e *= d
             s1 = e @ ones
             e *= d
             s2 = e @ ones
+            e *= d
+            s3 = e @ ones
             mean_d = s1 / s0
+            var = s2 / s0 - mean_d * mean_d
             row_g[s:s + c, 0] = mean_d - dy[s:s + c]
-            row_h[s:s + c, 0] = s2 / s0 - mean_d * mean_d
-        return row_g.mean(axis=0), row_h.mean(axis=0), row_g, row_h
+            row_h[s:s + c, 0] = var
+            # third derivative: the third central moment of d under softmax(beta z)
+            row_t[s:s + c] = s3 / s0 - 3.0 * mean_d * var - mean_d ** 3
+        if groups is None:
+            return row_g.mean(axis=0), row_h.mean(axis=0), row_t.mean(keepdims=True), row_g, row_h
+        g = np.bincount(groups, weights=row_g[:, 0], minlength=n_groups) / counts
+        h = np.bincount(groups, weights=row_h[:, 0], minlength=n_groups) / counts
+        t3 = np.bincount(groups, weights=row_t, minlength=n_groups) / counts
+        return g, h, t3, row_g, row_h
 
     return derivs
 
@@ -96,10 +116,12 @@ def _sigmoid_derivs(z: np.ndarray, y: np.ndarray, per_column: bool) -> Callable:
         s = expit(z * b)
         g = (s - y) * z
         h = s * (1.0 - s) * z * z
+        t3 = h * (1.0 - 2.0 * s) * z
         if not per_column:
             g = g.sum(axis=1, keepdims=True)
             h = h.sum(axis=1, keepdims=True)
-        return g.mean(axis=0), h.mean(axis=0), g, h
+            t3 = t3.sum(axis=1, keepdims=True)
+        return g.mean(axis=0), h.mean(axis=0), t3.mean(axis=0), g, h
 
     return derivs
 
@@ -117,7 +139,7 @@ def _newton(derivs: Callable, beta0: np.ndarray, tol: float = TOL):
     out = None
     flat = np.zeros(beta.shape, dtype=bool)
     for it in range(1, MAX_ITER + 1):
-        g, h, rg, rh = derivs(beta)
+        g, h, t3, rg, rh = derivs(beta)
         out = (beta.copy(), rg, rh)
         # the loss no longer changes (to 1e-12 per e-fold of beta): happens only when
         # the optimum is at T -> 0 (separable) or T -> inf (uninformative scores)
@@ -134,15 +156,23 @@ def _newton(derivs: Callable, beta0: np.ndarray, tol: float = TOL):
         new = np.clip(np.where(bad, fallback, new), b_min, b_max)
         new = np.where(g == 0, beta, new)
         step_t = np.abs(1.0 / new - 1.0 / beta)
+        # a Newton step of size s leaves an error of about |f3 / (2 f2)| s^2 in beta
+        # (f2, f3: second and third derivatives); when that is far below tol, another
+        # pass would not move T, so stop now
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            predicted = np.abs(t3) / (2.0 * h) * (new - beta) ** 2 / (new * new)
+        predicted = np.where(bad | ~np.isfinite(predicted), np.inf, predicted)
         beta = new
-        if np.all((step_t < tol * np.maximum(1.0, 1.0 / beta)) | flat):
+        t_now = np.maximum(1.0, 1.0 / beta)
+        if np.all((step_t < tol * t_now) | (predicted < 0.1 * tol * t_now) | flat):
             break
     unbounded = flat & ((np.isinf(hi) & (g < 0)) | ((lo == 0) & (g > 0)))
     return beta, it, out, unbounded
 
 
 def fit_temperature(z: np.ndarray, y: np.ndarray, task: Task, per_label: bool = False, tol: float = TOL,
-                    init: float | np.ndarray | None = None) -> TemperatureFit:
+                    init: float | np.ndarray | None = None, groups: np.ndarray | None = None,
+                    n_groups: int = 1) -> TemperatureFit:
     """Fit T by minimising the NLL of softmax(z / T) (multilabel: sigmoid, summed over labels).
 
     Parameters
@@ -158,6 +188,11 @@ def fit_temperature(z: np.ndarray, y: np.ndarray, task: Task, per_label: bool = 
         Stop when a Newton step moves T by less than ``tol * max(1, T)``.
     init : float or array, optional
         Starting T (e.g. from a previous fit on part of the rows).
+    groups : ndarray of int, shape (n,), optional
+        Binary and multiclass only: fit one T per group of rows (values
+        ``0 .. n_groups - 1``) in the same passes; ``temperature`` then has one
+        entry per group (used for cross-fitting).
+    n_groups : int
 
     Examples
     --------
@@ -172,20 +207,22 @@ def fit_temperature(z: np.ndarray, y: np.ndarray, task: Task, per_label: bool = 
         derivs = _sigmoid_derivs(z, y.astype(np.float64), per_label)
         beta0 = np.ones(m) if init is None else 1.0 / np.broadcast_to(np.asarray(init, dtype=np.float64), (m,))
     else:
+        m = 1 if groups is None else n_groups
         zmax = z.max(axis=1)
         dy = z[np.arange(n), y] - zmax
         if init is None and n > 2 * WARM_START_ROWS:
             step = n // WARM_START_ROWS
-            sub = fit_temperature(z[::step], y[::step], task, tol=1e-3)
+            sub = fit_temperature(z[::step], y[::step], task, tol=1e-3,
+                                  groups=None if groups is None else groups[::step], n_groups=n_groups)
             init = sub.temperature
-        beta0 = np.ones(1) if init is None else 1.0 / np.atleast_1d(np.asarray(init, dtype=np.float64))
-        derivs = _softmax_derivs(z, zmax, dy)
+        beta0 = np.ones(m) if init is None else 1.0 / np.broadcast_to(np.asarray(init, dtype=np.float64), (m,))
+        derivs = _softmax_derivs(z, zmax, dy, groups, n_groups)
     beta, iters, (beta_eval, rg, rh), unbounded = _newton(derivs, beta0, tol)
     at_bound = (beta <= 1.0 / T_MAX) | (beta >= 1.0 / T_MIN) | unbounded
     return TemperatureFit(1.0 / beta, iters, at_bound, beta_eval, rg, rh)
 
 
-def temperature_interval(fit: TemperatureFit, level: float = 0.95, n_boot: int = 200, max_rows: int = 20_000,
+def temperature_interval(fit: TemperatureFit, level: float = 0.95, n_boot: int = 200, max_rows: int = 5_000,
                          seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     """Bootstrap interval of T from the per-row derivatives of a fit (no refitting).
 
@@ -208,12 +245,13 @@ def temperature_interval(fit: TemperatureFit, level: float = 0.95, n_boot: int =
     g_all, h_all = rg.mean(axis=0), rh.mean(axis=0)
     beta_hat = fit.beta_eval - g_all / np.where(h_all > 0, h_all, np.inf)
     reps = np.empty((n_boot, mp))
+    gh = np.concatenate([rg, rh], axis=1)
     per = max(1, 2_000_000 // m)
     for start in range(0, n_boot, per):
         stop = min(n_boot, start + per)
         idx = rng.integers(0, n, size=(stop - start, m))
-        gb = rg[idx].mean(axis=1)
-        hb = rh[idx].mean(axis=1)
+        both = gh[idx].mean(axis=1)
+        gb, hb = both[..., :mp], both[..., mp:]
         with np.errstate(divide="ignore", invalid="ignore"):
             reps[start:stop] = fit.beta_eval - gb / hb
     reps = beta_hat + np.sqrt(m / n) * (reps - beta_hat)
@@ -263,7 +301,7 @@ class TemperatureScaling(Calibrator):
         t = np.asarray(self.temperature)
         if self.task is Task.MULTILABEL:
             return sigmoid(z / t[None, :] if t.size > 1 else z / t[0])
-        return softmax(z / t[0])
+        return scaled_softmax(z, t[0])
 
     def params(self) -> dict:
         return {"temperature": list(self.temperature)}
@@ -277,6 +315,26 @@ class TemperatureScaling(Calibrator):
         if arr.ndim != 1 or arr.size not in ({1, len(classes)} if task is Task.MULTILABEL else {1}):
             raise ConfigError("'params.temperature' must be a list with one value (or one per label for multilabel)")
         return cls(task, classes, kind, tuple(float(x) for x in arr))
+
+
+def scaled_softmax(z: np.ndarray, t_row: np.ndarray | float) -> np.ndarray:
+    """softmax(z / T) row by row, with one T per row (or one for all), blockwise in place.
+
+    >>> scaled_softmax(np.array([[np.log(9.0), 0.0]]), 2.0).round(4).tolist()
+    [[0.75, 0.25]]
+    """
+    n, k = z.shape
+    out = np.empty((n, k))
+    inv = 1.0 / np.broadcast_to(np.asarray(t_row, dtype=np.float64), (n,))
+    ones = np.ones(k)
+    for s in range(0, n, CHUNK_ROWS):
+        zc = z[s:s + CHUNK_ROWS]
+        o = out[s:s + CHUNK_ROWS]
+        np.subtract(zc, zc.max(axis=1, keepdims=True), out=o)
+        o *= inv[s:s + CHUNK_ROWS, None]
+        np.exp(o, out=o)
+        o /= (o @ ones)[:, None]
+    return out
 
 
 def fit_temperature_preds(preds: Predictions, per_label: bool = False, init=None) -> TemperatureFit:
