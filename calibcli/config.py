@@ -296,14 +296,14 @@ def cast_setting(setting: Setting, param, command) -> Any:
         raise ConfigError(f"{setting.origin}: invalid value for '{setting.key}': {exc.message}") from None
 
 
-def build_default_map(config: Config, commands: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """click ``default_map``: for each command, the configured values of the keys it has.
+def build_default_map(config: Config, commands: dict[str, Any], only: str | None = None) -> dict[str, dict[str, Any]]:
+    """click ``default_map``: for each command (or just ``only``), the configured values of the keys it has.
 
     Values are checked (and converted) here so that a bad value names its file and line.
     """
     out: dict[str, dict[str, Any]] = {}
     for name, command in commands.items():
-        if name in UNCONFIGURED_COMMANDS:
+        if name in UNCONFIGURED_COMMANDS or (only is not None and name != only):
             continue
         keys = command_keys(command)
         values = {}
@@ -341,7 +341,7 @@ def apply_config(ctx, explicit_path: str | None, use_files: bool) -> Config:
     else:
         commands = all_commands(ctx.command, ctx)
         config = load_config(valid_keys_of(commands), str(path) if path else None, use_files)
-        ctx.default_map = build_default_map(config, commands)
+        ctx.default_map = build_default_map(config, commands, ctx.invoked_subcommand)
     ctx.meta["calib.config"] = config
     return config
 

@@ -227,3 +227,16 @@ def test_config_error_message_names_file(tmp_path):
     with pytest.raises(ConfigError) as exc:
         load_config(KEYS, cwd=str(tmp_path), environ={})
     assert "calib.toml:2" in str(exc.value) and "max-ece" in str(exc.value)
+
+
+def test_a_value_only_checked_for_the_command_that_runs(capsys, tmp_path):
+    from calibcli.cli.main import LazyGroup
+
+    if "thresholds" not in LazyGroup.commands_by_module:
+        pytest.skip("no calib thresholds command yet")
+    write(tmp_path / "calib.toml", "format = 'csv'\n")  # valid for calib thresholds, not for calib audit
+    code, out, err = run(capsys, "thresholds", BINARY, "--objective", "f1", "--bootstrap", "0")
+    assert code == 0, err
+    assert out.splitlines()[0].count(",") > 3  # CSV from the config file
+    code, _, err = run(capsys, "audit", BINARY)
+    assert code == 2 and "calib.toml:1" in err and "format" in err
