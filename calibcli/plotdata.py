@@ -285,7 +285,7 @@ def _cal_text(report: AuditReport, calibrated: bool) -> str:
     fit = getattr(cal, "fit", None)
     scheme = fit.get("scheme") if isinstance(fit, dict) else None
     if scheme == "cross-fit" and fit.get("folds"):
-        details.append(f"after = out-of-fold, {fit['folds']}-fold cross-fit")
+        details.append(f"{fit['folds']}-fold cross-fit")
     elif scheme:
         details.append(f"evaluation: {scheme}")
     return f" · before → after {name}" + (f" ({', '.join(details)})" if details else "")

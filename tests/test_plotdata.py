@@ -293,7 +293,7 @@ def test_overlay_before_after_with_stand_in(tmp_path):
     detailed = dataclasses.replace(cal, calibration=FakeCalibration(rep.measurement, after, "temperature", 1.23456,
                                                                     {"scheme": "cross-fit", "folds": 2}))
     assert reliability_data(detailed).subtitle.endswith(
-        "before → after temperature (T = 1.23, after = out-of-fold, 2-fold cross-fit)")
+        "before → after temperature (T = 1.23, 2-fold cross-fit)")
     conf = confidence_data(cal)
     assert [s.stage for s in conf.series] == ["before", "after"]
     cls = classes_data(cal, max_panels=1)

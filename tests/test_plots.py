@@ -67,9 +67,9 @@ def test_three_pngs_with_expected_sizes(probs_plots):
     sizes = {n: png_info((probs_plots / n).read_bytes()) for n in NAMES}
     assert sizes["reliability.png"] == (800, 800)  # 8 x 8 in at 100 dpi
     assert sizes["confidence.png"] == (800, 560)  # 8 x 5.6 in
-    # 5 classes -> 3 columns x 2 rows of 2.45 x 3.21 in cells plus margins:
-    # width 0.75 + 3 * 2.45 + 0.35 = 8.45 in, height 1.45 + 2 * 3.21 + 0.55 = 8.42 in
-    assert sizes["classes.png"] == (845, 842)
+    # 5 classes -> 3 columns x 2 rows of 2.45 x 3.33 in cells plus margins:
+    # width 0.75 + 3 * 2.45 + 0.35 = 8.45 in, height 1.45 + 2 * 3.33 + 0.55 = 8.66 in
+    assert sizes["classes.png"] == (845, 866)
 
 
 def test_a_second_run_in_a_fresh_process_gives_identical_bytes(probs_plots, tmp_path):
@@ -86,8 +86,8 @@ def test_stderr_says_what_was_written(tmp_path):
     assert r.exit_code == 0
     assert r.stdout.lstrip().startswith("{")  # stdout stays pure JSON
     assert "wrote 3 plots" in r.stderr and str(tmp_path / "ml") in r.stderr
-    # 2 of 4 labels -> 2 columns x 1 row; width at its 7.6 in minimum, height 1.45 + 3.21 + 0.55 in
-    assert png_info((tmp_path / "ml" / "classes.png").read_bytes()) == (760, 521)
+    # 2 of 4 labels -> 2 columns x 1 row; width at its 7.6 in minimum, height 1.45 + 3.33 + 0.55 in
+    assert png_info((tmp_path / "ml" / "classes.png").read_bytes()) == (760, 533)
 
 
 def test_per_file_writes_one_folder_per_input(tmp_path):
@@ -150,8 +150,8 @@ def test_overlay_and_edge_cases_render(tmp_path):
     rep = report_of(str(top))
     from calibcli.render.plots import classes_figure, png_bytes
 
-    # 3 classes -> ceil(sqrt 3) = 2 columns, 2 rows: 7.6 in (minimum) x (1.45 + 2 * 3.21 + 0.55) in
-    assert png_info(png_bytes(classes_figure(classes_data(rep, 25)))) == (760, 842)
+    # 3 classes -> ceil(sqrt 3) = 2 columns, 2 rows: 7.6 in (minimum) x (1.45 + 2 * 3.33 + 0.55) in
+    assert png_info(png_bytes(classes_figure(classes_data(rep, 25)))) == (760, 866)
 
 
 GLOBAL_STATE_CHECK = """

@@ -34,7 +34,7 @@ FONT = 10
 
 RELIABILITY_SIZE = (8.0, 8.0)  # inches
 CONFIDENCE_SIZE = (8.0, 5.6)
-CELL_W, CELL_MAIN, CELL_STRIP, CELL_TITLE, CELL_XAXIS = 2.45, 1.85, 0.42, 0.5, 0.4
+CELL_W, CELL_MAIN, CELL_STRIP, CELL_TITLE, CELL_XAXIS = 2.45, 1.85, 0.42, 0.62, 0.4
 CLASSES_LEFT, CLASSES_RIGHT, CLASSES_TOP, CLASSES_BOTTOM = 0.75, 0.35, 1.45, 0.55
 MAX_COLUMNS = 5
 
@@ -232,7 +232,7 @@ def classes_figure(data: ClassesFigure, method: str = "") -> "Figure":
         _draw_curves(ax, panel.curves, marker_size=3.5, line_width=1.4, detail=detail)
         ax.tick_params(labelbottom=False)
         eces = " → ".join("n/a" if cv.ece is None else f"{cv.ece:.4f}" for cv in panel.curves)
-        ax.set_title(f"{panel.title}\nECE {eces} · {panel.size_text}", fontsize=FONT - 1, color=INK, pad=3, linespacing=1.15)
+        ax.set_title(f"{panel.title}\nECE {eces}\n{panel.size_text}", fontsize=FONT - 1, color=INK, pad=3, linespacing=1.15)
         sx = _axes(fig, left, main_bottom - 0.04 - CELL_STRIP, CELL_MAIN, CELL_STRIP)
         _draw_counts(sx, panel.curves, panel.log_counts, FONT - 1.5)
         sx.set_xticks((0.0, 0.5, 1.0))
@@ -241,8 +241,8 @@ def classes_figure(data: ClassesFigure, method: str = "") -> "Figure":
         if panel.log_counts:
             sx.text(1.01, 0.5, "log", transform=sx.transAxes, ha="left", va="center", fontsize=FONT - 2.5, color=GREY)
     strip = "strip below each panel: rows per bin (log where marked)"
-    fig.text(CLASSES_LEFT / width, 0.15 / height, f"x: {data.x_label}    y: {data.y_label}    {strip}",
-             fontsize=FONT - 0.5, color=INK, va="bottom")
+    footer = _wrap(f"x: {data.x_label}    y: {data.y_label}    {strip}", width - CLASSES_LEFT - 0.2, FONT - 0.5)
+    fig.text(CLASSES_LEFT / width, 0.1 / height, footer, fontsize=FONT - 0.5, color=INK, va="bottom")
     return fig
 
 
