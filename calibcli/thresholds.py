@@ -46,8 +46,8 @@ HEADLINES = {
     "review-band": "review fraction",
 }
 CI_LEVEL = 0.95
-LOCAL_WIDTH = 4.0
-LOCAL_POINTS = 33
+LOCAL_WIDTH = 2.0
+LOCAL_POINTS = 17
 _TIE_EPS = 16 * np.finfo(np.float64).eps  # relative rounding tolerance for ties of float objectives
 
 
@@ -243,6 +243,7 @@ class Curve:
 
     ``u`` holds the distinct scores, highest first; ``tp[j]`` and ``fp[j]`` count
     positives and negatives with ``score >= u[j - 1]`` (``tp[0] = fp[0] = 0``).
+    Counts are float64 (exact for integers below 2**53), ready for the rates.
     """
 
     u: np.ndarray
@@ -271,19 +272,27 @@ def _sorted_blocks(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray
 
     Scores within (-2, 2) (all probabilities) are sorted as one int64 key per row,
     ``order-preserving float bits << 1 | label``: a plain ``np.sort`` without an
-    index array, several times faster than ``np.argsort``. Other scores fall back
-    to ``argsort``. Both give the same blocks.
+    index array, several times faster than ``np.argsort``. Within a block of equal
+    scores the negatives then come first. Other scores fall back to ``argsort``.
+    Both give the same blocks.
     """
     n = scores.shape[0]
-    if n and -2.0 < scores.min() and scores.max() < 2.0:
-        bits = (scores + 0.0).view(np.int64)  # + 0.0 turns -0.0 into 0.0
-        if bits[0] < 0 or scores.min() < 0:
-            bits = np.where(bits < 0, bits ^ _SIGN_FLIP, bits)  # negative floats: reverse their order
-        keys = np.sort((bits << 1) | positive)
-        value_bits = keys >> 1
-        ends = np.append(np.flatnonzero(value_bits[1:] != value_bits[:-1]), n - 1)
-        below_pos = np.cumsum(keys & 1)[ends]
-        vb = value_bits[ends]
+    lo, hi = (float(scores.min()), float(scores.max())) if n else (0.0, 0.0)
+    if n and -2.0 < lo and hi < 2.0:
+        keys = scores + 0.0  # a fresh array; + 0.0 turns -0.0 into 0.0
+        keys = keys.view(np.int64)
+        if lo < 0:
+            neg = keys < 0
+            keys[neg] ^= _SIGN_FLIP  # negative floats: reverse their order
+        keys <<= 1
+        keys |= positive
+        keys.sort()
+        labels = keys & 1
+        keys >>= 1  # back to the order-preserving score bits
+        ends = np.flatnonzero(keys[1:] != keys[:-1])
+        ends = np.concatenate((ends, [n - 1]))
+        below_pos = np.cumsum(labels, out=labels)[ends]
+        vb = keys[ends]
         u = np.where(vb < 0, vb ^ _SIGN_FLIP, vb).view(np.float64)
         return u, ends, below_pos
     order = np.argsort(scores)
@@ -304,17 +313,24 @@ def build_curve(scores: np.ndarray, positive: np.ndarray) -> Curve:
     --------
     >>> c = build_curve(np.array([0.2, 0.9, 0.9, 0.5]), np.array([False, True, False, True]))
     >>> c.u.tolist(), c.tp.tolist(), c.fp.tolist()
-    ([0.9, 0.5, 0.2], [0, 1, 2, 2], [0, 1, 1, 2])
+    ([0.9, 0.5, 0.2], [0.0, 1.0, 2.0, 2.0], [0.0, 1.0, 1.0, 2.0])
     """
     scores = np.ascontiguousarray(scores, dtype=np.float64)
     positive = np.asarray(positive, dtype=bool)
     n = scores.shape[0]
     u, ends, below_pos = _sorted_blocks(scores, positive)
-    n_pos = int(below_pos[-1]) if n else 0
-    zero = np.zeros(1, dtype=np.int64)
-    tp = n_pos - np.concatenate((below_pos[::-1], zero))  # drop one block at a time from the top
-    flagged = n - np.concatenate(((ends + 1)[::-1], zero))
-    return Curve(u=u[::-1].copy(), tp=tp, fp=flagged - tp)
+    m = u.shape[0]
+    n_pos = float(below_pos[-1]) if n else 0.0
+    # dropping one block at a time from the top: tp[j] = P - positives below the j-th highest score
+    tp = np.empty(m + 1)
+    np.subtract(n_pos, below_pos[::-1], out=tp[:m])
+    tp[m] = n_pos
+    fp = np.empty(m + 1)
+    np.subtract(float(n), ends[::-1], out=fp[:m])
+    fp[:m] -= 1.0  # rows above = n - (end + 1)
+    fp[m] = n
+    fp -= tp
+    return Curve(u=u[::-1].copy(), tp=tp, fp=fp)
 
 
 # --------------------------------------------------------------------------- objectives
@@ -323,6 +339,8 @@ def build_curve(scores: np.ndarray, positive: np.ndarray) -> Curve:
 # "flag the top j distinct scores", so tp, fp and tp + fp never decrease along a
 # row. It returns the chosen column per curve and whether the target was met.
 # Ties go to the highest threshold (fewest flagged) unless stated otherwise.
+# Long rows (the point estimate) are handled by vectorised passes; the many short
+# rows of the bootstrap by the same passes over the stack, or a loop over rows.
 
 
 def _first_max(values: np.ndarray) -> np.ndarray:
@@ -355,10 +373,30 @@ def _fbeta(tp, fp, P, beta: float) -> np.ndarray:
     return _div((1.0 + b2) * tp, tp + fp + b2 * P, 0.0)
 
 
+def _min_count(total: float, goal: float) -> int:
+    """Smallest integer k with ``k / total >= goal`` as computed in float64."""
+    k = max(0, math.ceil(goal * total))
+    while k > 0 and (k - 1) / total >= goal:
+        k -= 1
+    while k / total < goal:
+        k += 1
+    return k
+
+
+def _max_count(total: float, goal: float) -> int:
+    """Largest integer k with ``k / total <= goal`` as computed in float64."""
+    k = max(0, math.floor(goal * total))
+    while (k + 1) / total <= goal:
+        k += 1
+    while k > 0 and k / total > goal:
+        k -= 1
+    return k
+
+
 class _Rows:
-    """Counts of R curves as float64 (exact for integers below 2**53), plus
-    arrays shared by several selectors, computed once on demand. Every curve
-    has at least one positive and one negative."""
+    """Counts of R curves as float64 plus arrays shared by several selectors,
+    computed once on demand. Every curve has at least one positive and one
+    negative."""
 
     def __init__(self, tp: np.ndarray, fp: np.ndarray):
         self.tp = np.asarray(tp, dtype=np.float64)
@@ -390,8 +428,8 @@ def _select(objective: str, rows: _Rows, spec: ThresholdSpec):
     if objective == "cost":
         # the mean cost is a constant plus this, so its argmin is the same
         a, b = spec.cost_tp - spec.cost_fn, spec.cost_fp - spec.cost_tn
-        varying = a * tp
-        varying += b * fp
+        varying = np.multiply(tp, a)
+        varying += np.multiply(fp, b)
         # costs that are equal in exact arithmetic may differ by rounding: count them as ties
         tol = _TIE_EPS * (abs(a) * P + abs(b) * N)
         return np.argmax(varying <= varying.min(axis=1, keepdims=True) + tol, axis=1), all_met, None
@@ -403,28 +441,33 @@ def _select(objective: str, rows: _Rows, spec: ThresholdSpec):
         f = tp / (rows.flagged + b2 * P)  # F-beta / (1 + beta^2); rounding may split exact ties
         return np.argmax(f >= f.max(axis=1, keepdims=True) * (1 - _TIE_EPS), axis=1), all_met, None
     if objective == "youden":
-        return _first_max(tp * N - fp * P), all_met, None  # (TPR - FPR) * P * N, exact in integers
+        j = tp * N
+        j -= fp * P
+        return _first_max(j), all_met, None  # (TPR - FPR) * P * N, exact in integers
     if objective == "precision":
         feasible = rows.prec >= spec.min_precision
         met = feasible.any(axis=1)
         last = _last_max(feasible)  # the most recall among feasible (tp never decreases) ...
         # ... reached first at the lowest j with that tp (same recall, fewer flagged, all feasible)
-        best = np.argmax(tp >= tp[np.arange(R), last][:, None], axis=1)
+        best = np.array([np.searchsorted(tp[r], tp[r, last[r]], side="left") for r in range(R)], dtype=np.int64)
         if met.all():
             return best, met, None
         closest = _last_max(rows.prec)  # highest precision, then highest recall
         return np.where(met, best, closest), met, None
     if objective == "recall":
-        feasible = tp / P >= spec.min_recall  # a suffix of each row
-        feasible[:, 0] = False
-        met = feasible.any(axis=1)
-        best = _last_max(np.where(feasible, rows.prec, -np.inf))  # highest precision, then highest recall
-        return np.where(met, best, L - 1), met, None
+        best = np.empty(R, dtype=np.int64)
+        for r in range(R):  # recall >= goal is a suffix of each row; highest precision there, then highest recall
+            start = max(1, int(np.searchsorted(tp[r], _min_count(P[r, 0], spec.min_recall), side="left")))
+            prec = rows.prec[r, start:]
+            best[r] = start + prec.shape[0] - 1 - int(np.argmax(prec[::-1]))
+        return best, all_met, None
     if objective == "flag-rate":
-        feasible = rows.flagged / (P + N) <= spec.max_flag_rate  # a prefix of each row
-        feasible[:, 0] = False
-        met = feasible.any(axis=1)
-        return np.where(met, _last_max(feasible), 1), met, None  # the most flagged within the limit
+        best = np.empty(R, dtype=np.int64)
+        for r in range(R):  # flagged / n <= goal is a prefix of each row: its last candidate
+            n = P[r, 0] + N[r, 0]
+            best[r] = int(np.searchsorted(rows.flagged[r], _max_count(n, spec.max_flag_rate), side="right")) - 1
+        met = best >= 1
+        return np.where(met, best, 1), met, None
     if objective == "review-band":
         return _review_band(rows, spec.review_precision)
     raise ValueError(objective)
@@ -436,7 +479,9 @@ def _review_band(rows: _Rows, target: float):
     Top side: precision of the flagged set >= target (or j = 0, nothing flagged).
     Bottom side: share of negatives among the cleared rows >= target (or
     i = L - 1, nothing cleared). Minimises the reviewed count F[i] - F[j]; ties
-    go to the lowest j.
+    go to the lowest j. (Bootstrap replicates can hold blocks of weight zero,
+    where several j make the same decisions; which of them is reported then
+    does not matter.)
     """
     R, L = rows.tp.shape
     flagged = rows.flagged
@@ -445,13 +490,29 @@ def _review_band(rows: _Rows, target: float):
     with np.errstate(divide="ignore", invalid="ignore"):
         bottom_ok = (rows.N - rows.fp) / ((rows.P + rows.N) - flagged) >= target
     bottom_ok[:, -1] = True
-    js, is_ = np.empty(R, dtype=np.int64), np.empty(R, dtype=np.int64)
-    for r in range(R):  # on the feasible candidates only
-        top = np.flatnonzero(top_ok[r])
-        bottom = np.flatnonzero(bottom_ok[r])
-        nearest = bottom[np.searchsorted(bottom, top, side="left")]  # smallest feasible i >= j
-        k = int(np.argmin(flagged[r, nearest] - flagged[r, top]))
-        js[r], is_[r] = top[k], nearest[k]
+    if R > 1:  # short rows: a pass over the whole stack
+        cand = np.where(bottom_ok, np.arange(L), L - 1)
+        nearest = np.minimum.accumulate(cand[:, ::-1], axis=1)[:, ::-1]  # smallest feasible i >= j
+        review = np.take_along_axis(flagged, nearest, axis=1) - flagged
+        review[~top_ok] = np.inf
+        js = np.argmin(review, axis=1)
+        is_ = nearest[np.arange(R), js]
+    else:  # one long row: only the candidates that can win
+        top, bottom = top_ok[0], bottom_ok[0]
+        both = np.flatnonzero(top & bottom)
+        if both.size:  # j = i feasible on both sides: nothing to review; the lowest such j
+            js = is_ = both[:1]
+        else:
+            # in a run of top-feasible j the last reviews least (same nearest i, more flagged);
+            # the nearest feasible i >= j starts a run of bottom-feasible candidates
+            ends = top.copy()
+            ends[:-1] &= ~top[1:]
+            starts = bottom.copy()
+            starts[1:] &= ~bottom[:-1]
+            tops, bottoms = np.flatnonzero(ends), np.flatnonzero(starts)
+            nearest = bottoms[np.searchsorted(bottoms, tops, side="left")]
+            k = int(np.argmin(flagged[0, nearest] - flagged[0, tops]))
+            js, is_ = tops[k:k + 1], nearest[k:k + 1]
     met = ~((js == 0) & (is_ == L - 1))
     return js, met, is_
 

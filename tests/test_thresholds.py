@@ -420,3 +420,26 @@ def test_poisson_block_bootstrap_agrees_with_row_resampling():
     lo, hi = np.quantile(f1s, [0.025, 0.975])
     assert ours.headline_ci[0] == pytest.approx(lo, abs=0.006)
     assert ours.headline_ci[1] == pytest.approx(hi, abs=0.006)
+
+
+def test_stacked_selection_equals_one_curve_at_a_time():
+    """Bootstrap replicates go through the stacked (R > 1) paths; they must agree with R = 1."""
+    from calibcli.thresholds import _Rows, _select
+
+    rng = np.random.default_rng(4)
+    spec = ThresholdSpec(OBJECTIVES, cost_fp=1.0, cost_fn=3.0, beta=2.0, min_precision=0.8, min_recall=0.6,
+                         max_flag_rate=0.3, review_precision=0.75).validated()
+    pos = rng.poisson(rng.random(40) * 3, (300, 40))
+    neg = rng.poisson(rng.random(40) * 3, (300, 40))
+    neg[(pos + neg) == 0] = 1  # every block holds a row, as in real curves
+    tp = np.concatenate((np.zeros((300, 1)), np.cumsum(pos, axis=1)), axis=1)
+    fp = np.concatenate((np.zeros((300, 1)), np.cumsum(neg, axis=1)), axis=1)
+    ok = (tp[:, -1] > 0) & (fp[:, -1] > 0)
+    stacked = _Rows(tp[ok], fp[ok])
+    for o in spec.objectives:
+        j, met, i = _select(o, stacked, spec)
+        for r in range(int(ok.sum())):
+            j1, met1, i1 = _select(o, _Rows(stacked.tp[r:r + 1], stacked.fp[r:r + 1]), spec)
+            assert (j[r], met[r]) == (j1[0], met1[0]), (o, r)
+            if i is not None:
+                assert i[r] == i1[0], (o, r)
