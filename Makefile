@@ -22,7 +22,7 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 install: $(STAMP_RUN)
 
 demo: $(STAMP_RUN)
-	$(BIN)/calib audit sample_data/multiclass_probs.csv --json-out out/demo/report.json
+	$(BIN)/calib audit sample_data/multiclass_probs.csv --json-out out/demo/report.json --plots out/demo/plots
 
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest
