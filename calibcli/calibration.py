@@ -349,3 +349,67 @@ def evaluate_calibration(
         argmax_changed_rows=changed,
         warnings=tuple(warnings),
     )
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """A calibrator fitted on all given rows, with facts for the file and the summary.
+
+    ``info`` (JSON-ready) holds the rows, the interval of T when fitted, in-sample
+    NLL and ECE before and after (these flatter the calibrator: the same rows
+    fitted it), and warnings.
+    """
+
+    calibrator: Calibrator
+    info: dict[str, Any]
+
+
+def fit_on_all_rows(preds: Predictions, method: str = "temperature", per_label: bool = False, n_bins: int = 15,
+                    seed: int = DEFAULT_SEED) -> FitOutcome:
+    """Fit ``method`` on every row of ``preds`` (what ``calib fit`` saves).
+
+    Examples
+    --------
+    >>> from calibcli.predictions import ScoreKind, softmax
+    >>> z = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 2.0], [1.0, 0.5]])
+    >>> p = Predictions(softmax(z), np.array([0, 0, 1, 1, 0]), ("a", "b"), Task.BINARY, ScoreKind.LOGITS, logits=z)
+    >>> out = fit_on_all_rows(p)
+    >>> out.info["after"]["nll"] <= out.info["before"]["nll"]
+    True
+    """
+    from calibcli import metrics as m
+
+    if preds.task is Task.TOP_LABEL:
+        raise InputError("calib fit needs full score vectors, but this is a top-label file (confidence and pred_label "
+                         "only). Export p_<class> or logit_<class> columns for every class.")
+    per_label = per_label and preds.task is Task.MULTILABEL
+    warnings: list[str] = []
+    if method in LOG_SCORE_METHODS:
+        w = saturation_warning(preds)
+        if w:
+            warnings.append(w)
+    cal, tf = _fit_one(method, preds, per_label, n_bins)
+    info: dict[str, Any] = {"method": method, "rows": preds.n_samples}
+    if tf is not None:
+        lo, hi, how = temperature_interval(tf, seed=seed)
+        if per_label:
+            info["temperature_ci"] = [[float(a), float(b)] for a, b in zip(lo, hi)]
+        else:
+            info["temperature_ci"] = [float(lo[0]), float(hi[0])]
+        info["temperature_ci_method"] = how
+        bw = _bound_warning(tf, preds.classes if per_label else None)
+        if bw:
+            warnings.append(bw)
+    after = cal.transform(preds)
+
+    def brief(p: Predictions) -> dict[str, float]:
+        if p.task is Task.MULTILABEL:
+            return {"nll": float(np.sum(m.binary_nll_per_column(p.labels, p.probs))), "ece": measure(p).metrics.ece}
+        nll = m.nll_from_logits(p.labels, p.logits) if p.logits is not None else m.negative_log_likelihood(p.labels, p.probs)
+        return {"nll": nll, "ece": m.expected_calibration_error(p.labels, p.probs)}
+
+    info["in_sample"] = "before/after measured on the fitting rows themselves; use calib audit for held-out numbers"
+    info["before"] = brief(preds)
+    info["after"] = brief(after)
+    info["warnings"] = warnings
+    return FitOutcome(cal, info)

@@ -17,6 +17,8 @@ class LazyGroup(click.Group):
 
     commands_by_module = {
         "audit": ("calibcli.cli.audit", "audit"),
+        "fit": ("calibcli.cli.fit", "fit"),
+        "apply": ("calibcli.cli.apply", "apply"),
         "config": ("calibcli.cli.config_cmd", "config"),
         "schema": ("calibcli.cli.schema_cmd", "schema"),
         "thresholds": ("calibcli.cli.thresholds", "thresholds"),

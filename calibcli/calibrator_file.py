@@ -1,0 +1,343 @@
+"""Calibrator files: versioned JSON (never pickle), validated on load, and applying
+them to prediction tables.
+
+A file looks like::
+
+    {
+      "format": "calib-calibrator",
+      "format_version": 1,
+      "tool": {"name": "calib", "version": "0.1.0"},
+      "calibrator": {"method": "temperature", "task": "multiclass", "classes": [...],
+                     "input_kind": "logits", "params": {"temperature": [1.7]}},
+      "columns": ["logit_cat", "logit_dog", ...],
+      "fitted_on": {"files": [...], "rows": 10000, "sha256": "..."},
+      "fit": {...}
+    }
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from calibcli import __version__
+from calibcli.calibrators import Calibrator, calibrator_from_dict
+from calibcli.errors import CalibError, ConfigError, InputError, UsageError
+from calibcli.predictions import Predictions, ScoreKind, Task
+
+FORMAT = "calib-calibrator"
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CalibratorFile:
+    """A loaded calibrator file: the calibrator plus what it was fitted on."""
+
+    calibrator: Calibrator
+    columns: tuple[str, ...] = ()
+    fitted_on: dict[str, Any] = field(default_factory=dict)
+    fit: dict[str, Any] = field(default_factory=dict)
+    tool_version: str | None = None
+
+
+def data_fingerprint(preds: Predictions, files: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """Rows, files and a SHA-256 of the validated scores and labels.
+
+    The hash covers the float64 scores as validated (logits when the file held
+    logits), the integer labels and the class names, so it does not depend on
+    the file format.
+
+    >>> from calibcli.predictions import ScoreKind
+    >>> p = Predictions(np.array([[0.5, 0.5]]), np.array([0]), ("a", "b"), Task.BINARY, ScoreKind.PROBS)
+    >>> data_fingerprint(p, ["x.csv"])["rows"]
+    1
+    """
+    h = hashlib.sha256()
+    scores = preds.logits if preds.logits is not None else preds.probs
+    h.update(np.ascontiguousarray(scores, dtype=np.float64).tobytes())
+    h.update(np.ascontiguousarray(preds.labels, dtype=np.int64).tobytes())
+    h.update("\x1f".join(preds.classes).encode("utf-8"))
+    return {"files": [str(f) for f in files], "rows": preds.n_samples, "sha256": h.hexdigest(),
+            "hash_of": "float64 validated scores, int64 labels and class names"}
+
+
+def calibrator_document(cal: Calibrator, columns: tuple[str, ...] = (), fitted_on: dict | None = None,
+                        fit: dict | None = None) -> dict[str, Any]:
+    """The JSON document of a calibrator file."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tool": {"name": "calib", "version": __version__},
+        "calibrator": cal.to_dict(),
+        "columns": list(columns),
+        "fitted_on": dict(fitted_on or {}),
+        "fit": dict(fit or {}),
+    }
+
+
+def save_calibrator(cal: Calibrator, path: str | os.PathLike, columns: tuple[str, ...] = (),
+                    fitted_on: dict | None = None, fit: dict | None = None) -> None:
+    """Write ``cal`` as a versioned JSON calibrator file, atomically.
+
+    Parameters
+    ----------
+    cal : the fitted calibrator.
+    path : output file.
+    columns : the score columns it was fitted on (checked by ``calib apply``).
+    fitted_on : ``data_fingerprint`` of the fitting data.
+    fit : extra facts about the fit (interval of T, in-sample metrics).
+    """
+    from calibcli.outputs import write_atomic
+    from calibcli.render.jsonout import dumps
+
+    write_atomic(path, dumps(calibrator_document(cal, columns, fitted_on, fit)))
+
+
+def parse_calibrator_document(doc: Any) -> CalibratorFile:
+    """Validate a parsed calibrator document; ``ConfigError`` says what is wrong."""
+    if not isinstance(doc, dict):
+        raise ConfigError("the file must hold a JSON object")
+    if doc.get("format") != FORMAT:
+        raise ConfigError(f"'format' is {doc.get('format')!r}, expected {FORMAT!r}: this is not a calib calibrator file")
+    version = doc.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ConfigError("'format_version' must be an integer")
+    if version > FORMAT_VERSION:
+        raise ConfigError(f"'format_version' {version} is newer than this calib understands ({FORMAT_VERSION}); upgrade calib")
+    if version < 1:
+        raise ConfigError(f"'format_version' {version} is not valid")
+    cal = calibrator_from_dict(doc.get("calibrator"))
+    columns = doc.get("columns", [])
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise ConfigError("'columns' must be a list of column names")
+    n_expected = (1, 2) if cal.task is Task.BINARY else (len(cal.classes),)
+    if columns and len(columns) not in n_expected:
+        raise ConfigError(f"'columns' lists {len(columns)} columns but the calibrator has {len(cal.classes)} classes")
+    fitted_on = doc.get("fitted_on", {})
+    fit = doc.get("fit", {})
+    if not isinstance(fitted_on, dict) or not isinstance(fit, dict):
+        raise ConfigError("'fitted_on' and 'fit' must be JSON objects")
+    tool = doc.get("tool", {})
+    return CalibratorFile(cal, tuple(columns), fitted_on, fit, tool.get("version") if isinstance(tool, dict) else None)
+
+
+def read_calibrator_file(path: str | os.PathLike) -> CalibratorFile:
+    """Read and validate a calibrator file; malformed files raise ``ConfigError`` (exit 2)."""
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes is too large for a calibrator file. Check the path.")
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the calibrator file ({exc.strerror}). Check the path; write one with calib fit.") from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc}). Calibrator files are written by calib fit; write it again.") from None
+    try:
+        return parse_calibrator_document(doc)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: invalid calibrator file: {exc}. Write it again with calib fit.") from None
+
+
+def load_calibrator(path: str | os.PathLike) -> Calibrator:
+    """The calibrator saved in ``path`` (validated).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from calibcli.calibrators import TemperatureScaling
+    >>> cal = TemperatureScaling(Task.BINARY, ("a", "b"), ScoreKind.PROBS, (1.5,))
+    >>> path = os.path.join(tempfile.mkdtemp(), "cal.json")
+    >>> save_calibrator(cal, path)
+    >>> load_calibrator(path) == cal
+    True
+    """
+    return read_calibrator_file(path).calibrator
+
+
+# -- applying a calibrator file to prediction tables ------------------------------------
+def _score_columns(cf: CalibratorFile, names: list[str], source: str, score_cols: tuple[str, ...] | None) -> list[str]:
+    from calibcli.columns import CALIBRATED_PREFIX
+
+    cal = cf.calibrator
+    if score_cols:
+        picked: list[str] = []
+        for pat in score_cols:
+            hits = [n for n in names if fnmatch.fnmatchcase(n, pat)] if any(c in pat for c in "*?[") else [pat] if pat in names else []
+            if not hits:
+                raise InputError(f"{source}: --score-cols names '{pat}', which matches no column. The columns are: {', '.join(names[:20])}.")
+            picked += [h for h in hits if h not in picked]
+        expected = (1, 2) if cal.task is Task.BINARY else (len(cal.classes),)
+        if len(picked) not in expected:
+            raise InputError(f"{source}: --score-cols picks {len(picked)} columns but the calibrator has {len(cal.classes)} "
+                             f"classes ({', '.join(cal.classes[:8])}); pick one column per class, in the calibrator's class order.")
+        return picked
+    wanted = list(cf.columns)
+    if not wanted:
+        raise InputError(f"{source}: the calibrator file does not record its score columns; name them with --score-cols "
+                         f"(one per class, in the order {', '.join(cal.classes[:8])}).")
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        have = [n for n in names if n.startswith(("p_", "prob_", "proba_", "logit_")) and not n.startswith(CALIBRATED_PREFIX)]
+        raise InputError(
+            f"{source}: the calibrator was fitted on columns {', '.join(wanted[:10])}{' ...' if len(wanted) > 10 else ''}; "
+            f"this file lacks {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}"
+            f"{'; its score columns are ' + ', '.join(have[:10]) if have else ''}. "
+            "Rename the columns, or map them with --score-cols (one per class, in the calibrator's class order)."
+        )
+    return wanted
+
+
+def _first_rows(mask: np.ndarray) -> str:
+    rows = np.flatnonzero(mask)
+    shown = ", ".join(str(int(r) + 1) for r in rows[:5])
+    return f"{rows.size} row{'s' if rows.size != 1 else ''} (row {shown}{' and more' if rows.size > 5 else ''})"
+
+
+def predictions_for_apply(cf: CalibratorFile, scores: np.ndarray, cols: list[str], source: str,
+                          score_kind: ScoreKind | None = None, renormalize: bool = False) -> Predictions:
+    """Validated ``Predictions`` (without labels) of raw score columns, for ``transform``."""
+    from calibcli.columns import _strip_prefix
+    from calibcli.loading import RANGE_TOL, ROW_SUM_TOL, detect_score_kind
+    from calibcli.predictions import sigmoid, softmax
+
+    cal = cf.calibrator
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        raise InputError(f"{source}, column '{cols[j]}': missing, NaN or infinite scores in {_first_rows(bad[:, j])}. "
+                         "calib apply keeps every row, so fix the export (or filter those rows) first.")
+    kinds = {_strip_prefix(c)[1] for c in cols}
+    prefix_kind = kinds.pop() if len(kinds) == 1 else None
+    if prefix_kind is None and score_kind is None:
+        score_kind = cal.input_kind
+    kind, evidence = detect_score_kind(scores, cal.task, prefix_kind, score_kind, source, tuple(cols), renormalize)
+    n = scores.shape[0]
+    logits = None
+    if kind is ScoreKind.PROBS:
+        out = (scores < -RANGE_TOL) | (scores > 1 + RANGE_TOL)
+        if out.any():
+            j = int(np.flatnonzero(out.any(axis=0))[0])
+            raise InputError(f"{source}, column '{cols[j]}': probabilities outside [0, 1] in {_first_rows(out[:, j])}. "
+                             "If these are logits pass --score-kind logits.")
+        scores = np.clip(scores, 0.0, 1.0)
+        if cal.task is Task.MULTICLASS or (cal.task is Task.BINARY and scores.shape[1] == 2):
+            sums = scores.sum(axis=1)
+            if renormalize:
+                scores = scores / np.where(sums > 0, sums, 1.0)[:, None]
+            else:
+                off = np.abs(sums - 1.0) > ROW_SUM_TOL
+                if off.any():
+                    raise InputError(f"{source}: probability rows not summing to 1 (tolerance {ROW_SUM_TOL:g}) in "
+                                     f"{_first_rows(off)}. Pass --renormalize to divide each row by its sum.")
+        probs = scores if (scores.shape[1] != 1 or cal.task is Task.MULTILABEL) else np.column_stack([1 - scores[:, 0], scores[:, 0]])
+    else:
+        logits = scores
+        if cal.task is Task.MULTILABEL:
+            probs = sigmoid(scores)
+        elif scores.shape[1] == 1:
+            p1 = sigmoid(scores[:, 0])
+            probs = np.column_stack([1.0 - p1, p1])
+            logits = np.column_stack([np.zeros(n), scores[:, 0]])
+        else:
+            probs = softmax(scores)
+    labels = np.zeros((n, len(cal.classes)), dtype=np.int64) if cal.task is Task.MULTILABEL else np.zeros(n, dtype=np.int64)
+    return Predictions(probs, labels, cal.classes, cal.task, kind, logits, None, tuple(evidence))
+
+
+def calibrate_tables(cf: CalibratorFile, tables: list, sources: list[str], score_cols: tuple[str, ...] | None = None,
+                     score_kind: ScoreKind | None = None, renormalize: bool = False, replace: bool = False):
+    """The input rows with calibrated probabilities added (or replacing the scores).
+
+    All original columns and the row order are kept; several tables are stacked
+    in order. New columns are ``p_cal_<class>`` (``replace``: the score columns
+    themselves take the calibrated probabilities, ``logit_<c>`` renamed ``p_<c>``).
+
+    Returns
+    -------
+    pyarrow.Table
+    """
+    import pyarrow as pa
+
+    from calibcli.columns import CALIBRATED_PREFIX, _strip_prefix
+
+    names = tables[0].column_names
+    for t, src in zip(tables[1:], sources[1:]):
+        if t.column_names != names:
+            raise InputError(f"{src}: its columns differ from {sources[0]} ({', '.join(t.column_names[:8])} vs "
+                             f"{', '.join(names[:8])}); calib apply stacks files with the same columns. Apply them one at a time.")
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InputError(f"cannot stack {', '.join(sources)}: {exc}. Apply them one at a time.") from None
+    src = sources[0] if len(sources) == 1 else f"{sources[0]} (+{len(sources) - 1} more)"
+    cols = _score_columns(cf, names, src, score_cols)
+    from calibcli.loading import _to_float
+
+    scores = np.empty((table.num_rows, len(cols)))
+    for j, c in enumerate(cols):
+        vals, bad = _to_float(table.column(c), c)
+        if bad is not None and bad.any():
+            raise InputError(f"{src}, column '{c}': non-numeric scores in {_first_rows(bad)}. Write plain numbers.")
+        scores[:, j] = vals
+    preds = predictions_for_apply(cf, scores, cols, src, score_kind, renormalize)
+    out = cf.calibrator.transform(preds).probs
+    cal = cf.calibrator
+    # which calibrated column goes with each score column
+    class_idx = [1] if (cal.task is Task.BINARY and len(cols) == 1) else list(range(len(cols)))
+    if replace:
+        for j, c in enumerate(cols):
+            base, kind = _strip_prefix(c)
+            new_name = f"p_{base}" if kind is ScoreKind.LOGITS else c
+            if new_name != c and new_name in names:
+                raise InputError(f"{src}: --replace would rename '{c}' to '{new_name}', which already exists. "
+                                 "Drop --replace to add p_cal_ columns instead.")
+            pos = table.column_names.index(c)
+            table = table.set_column(pos, new_name, pa.array(out[:, class_idx[j]]))
+        return table
+    new = [f"{CALIBRATED_PREFIX}{cal.classes[k]}" for k in class_idx]
+    clash = [c for c in new if c in names]
+    if clash:
+        raise InputError(f"{src}: already has column{'s' if len(clash) > 1 else ''} {', '.join(clash[:5])} (from an earlier "
+                         "calib apply?). Drop them first, or pass --replace to overwrite the score columns instead.")
+    for name, k in zip(new, class_idx):
+        table = table.append_column(name, pa.array(out[:, k]))
+    return table
+
+
+def table_bytes(table, path: str) -> bytes:
+    """``table`` encoded for ``path``'s extension: .parquet/.pq, .csv or .csv.gz."""
+    import io
+
+    lower = str(path).lower()
+    buf = io.BytesIO()
+    if lower.endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, buf)
+        return buf.getvalue()
+    if lower.endswith((".csv", ".csv.gz")):
+        import pyarrow.csv as pcsv
+
+        pcsv.write_csv(table, buf)
+        data = buf.getvalue()
+        if lower.endswith(".gz"):
+            import gzip
+
+            data = gzip.compress(data, mtime=0)
+        return data
+    raise UsageError(f"-o {path}: unknown output format; end the name with .parquet, .pq, .csv or .csv.gz.")
+
+
+__all__ = ["CalibratorFile", "FORMAT", "FORMAT_VERSION", "data_fingerprint", "calibrator_document", "save_calibrator",
+           "parse_calibrator_document", "read_calibrator_file", "load_calibrator", "calibrate_tables", "table_bytes",
+           "CalibError"]

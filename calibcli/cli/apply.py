@@ -1,0 +1,56 @@
+"""``calib apply``: write calibrated probabilities next to the original columns."""
+
+from __future__ import annotations
+
+import click
+
+from calibcli.predictions import ScoreKind
+
+
+@click.command()
+@click.argument("calibrator", type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Output file; .parquet/.pq or .csv/.csv.gz decides the format.")
+@click.option("--replace", is_flag=True,
+              help="Overwrite the score columns with the calibrated probabilities (logit_<c> becomes p_<c>) "
+                   "instead of adding p_cal_<class> columns.")
+@click.option("--score-cols", default=None,
+              help="Score columns, comma-separated names or globs, one per class in the calibrator's order "
+                   "(default: the columns the calibrator was fitted on).")
+@click.option("--score-kind", type=click.Choice([k.value for k in ScoreKind]), default=None,
+              help="Override probabilities-vs-logits detection.")
+@click.option("--renormalize", is_flag=True, help="Divide probability rows that do not sum to 1 by their sum.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on stderr but errors.")
+def apply(calibrator, files, output, replace, score_cols, score_kind, renormalize, quiet):
+    """Apply the saved CALIBRATOR to the predictions in FILES and write OUTPUT.
+
+    Every original column and the row order are kept; labels are not needed.
+    Several files are stacked in order into one OUTPUT. The output is written
+    atomically and never over an input.
+
+    \b
+    Examples:
+      calib apply calibrator.json test.parquet -o test_calibrated.parquet
+      calib apply calibrator.json 'shards/*.csv' -o all_calibrated.csv
+      calib apply calibrator.json preds.csv --replace -o preds_cal.csv
+    """
+    from calibcli.calibrator_file import calibrate_tables, read_calibrator_file, table_bytes
+    from calibcli.cli.consoles import err_console
+    from calibcli.cli.options import _split
+    from calibcli.outputs import check_not_input, write_atomic
+    from calibcli.reading import Source, expand_inputs
+
+    paths = expand_inputs(files)
+    check_not_input(output, [*paths, calibrator], "-o")
+    cf = read_calibrator_file(calibrator)
+    sources = [Source(p) for p in paths]
+    tables = [s.read() for s in sources]
+    table = calibrate_tables(cf, tables, [s.display for s in sources], _split(score_cols),
+                             ScoreKind(score_kind) if score_kind else None, renormalize, replace)
+    data = table_bytes(table, output)
+    write_atomic(output, data)
+    if not quiet:
+        what = "replaced the score columns" if replace else "added p_cal_ columns"
+        err_console().print(f"wrote {output}: {table.num_rows:,} rows, {what} ({cf.calibrator.method})")
+    return 0
