@@ -176,3 +176,13 @@ def test_no_pyplot_no_rcparams_change_no_eager_import():
     proc = subprocess.run([sys.executable, "-c", GLOBAL_STATE_CHECK, MULTILABEL], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def test_plots_and_panel_cap_from_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CALIB_CONFIG", raising=False)
+    (tmp_path / "calib.toml").write_text('plots = "from-config"\nmax-class-panels = 1\n')
+    r = run(["audit", PROBS, "-q"])
+    assert r.exit_code == 0, r.stderr
+    # one panel -> 1 x 1 grid: 7.6 in (minimum) x (1.45 + 3.33 + 0.55) in
+    assert png_info((tmp_path / "from-config" / "classes.png").read_bytes()) == (760, 533)
