@@ -198,9 +198,21 @@ class Recommendation:
             return None
         return self.threshold - self.bayes_threshold
 
+    @property
+    def bayes_in_interval(self) -> bool | None:
+        """Whether the Bayes threshold lies within the bootstrap interval of the threshold.
+
+        Outside: on this data the cost-optimal threshold differs from what
+        calibrated scores would need, beyond sampling noise.
+        """
+        if self.bayes_threshold is None or self.threshold_ci is None:
+            return None
+        return self.threshold_ci[0] <= self.bayes_threshold <= self.threshold_ci[1]
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["bayes_gap"] = self.bayes_gap
+        d["bayes_in_interval"] = self.bayes_in_interval
         for key in ("threshold_ci", "headline_ci", "threshold_low_ci"):
             d[key] = None if d[key] is None else list(d[key])
         return d

@@ -17,7 +17,7 @@ CSV_COLUMNS = (
     "threshold_low", "threshold_low_ci_low", "threshold_low_ci_high", "other_scale_threshold", "other_scale_threshold_low",
     "precision", "recall", "fpr", "flagged_fraction", "n_flagged", "n", "n_positive",
     "headline", "headline_value", "headline_ci_low", "headline_ci_high",
-    "expected_cost", "bayes_threshold", "bayes_gap", "cost_at_bayes", "review_fraction", "npv",
+    "expected_cost", "bayes_threshold", "bayes_gap", "bayes_in_interval", "cost_at_bayes", "review_fraction", "npv",
     "goal", "met", "met_rate", "bootstrap_replicates", "bootstrap_candidates", "note",
 )
 SHORT = {"expected cost": "cost", "F-beta": "F-beta", "Youden J": "J", "review fraction": "review"}
@@ -139,9 +139,12 @@ def notes(report) -> list[Text]:
             line = (f"{who}cost{scale} ({costs}): Bayes threshold for calibrated scores {r.bayes_threshold:.4g}; "
                     f"the data's optimum {_num(r.threshold)}" + ("" if gap is None else f" ({gap:+.3g})")
                     + f"; cost per item {r.expected_cost:.4g} at the optimum, {_num(r.cost_at_bayes)} at the Bayes threshold")
-            big = gap is not None and abs(gap) > 0.1
-            out.append(Text(line + (" - far apart: the scores are not calibrated for this decision" if big else ""),
-                            style="yellow" if big else ""))
+            inside = r.bayes_in_interval
+            if inside is False:
+                line += "; the Bayes threshold is outside the 95% interval: the scores are not calibrated for this decision"
+            elif inside:
+                line += "; the Bayes threshold is within the 95% interval"
+            out.append(Text(line, style="yellow" if inside is False else ""))
         if r.objective == "review-band" and r.met:
             out.append(Text(f"{who}review band{scale}: flag score ≥ {_num(r.threshold, '.6g')} (precision {_num(r.precision, '.3f')}), "
                             f"clear score < {_num(r.threshold_low, '.6g')} (negatives {_num(r.npv, '.3f')}), "
