@@ -183,7 +183,7 @@ class ConfidenceSeries:
 
     ``positive``/``negative``: rows per bin whose outcome is 1 (correct, label
     present) and 0; ``height_*``: what is drawn, each group's share of its own
-    rows per bin (divided by the bin width when bins are unequal).
+    rows per bin.
     """
 
     stage: str
@@ -420,16 +420,15 @@ def confidence_data(report: AuditReport) -> ConfidenceFigure:
         b = m.reliability
         pos = np.asarray(b.sum_outcome, dtype=np.float64)
         neg = np.asarray(b.count, dtype=np.float64) - pos
-        width = b.edges[1:] - b.edges[:-1]
-        scale = np.ones_like(width) if uniform else width
-        with np.errstate(invalid="ignore", divide="ignore"):
-            hp = pos / pos.sum() / scale if pos.sum() > 0 else np.zeros_like(pos)
-            hn = neg / neg.sum() / scale if neg.sum() > 0 else np.zeros_like(neg)
+        hp = pos / pos.sum() if pos.sum() > 0 else np.zeros_like(pos)
+        hn = neg / neg.sum() if neg.sum() > 0 else np.zeros_like(neg)
         total = float(b.count.sum())
         series.append(ConfidenceSeries(s, b.edges[:-1].copy(), b.edges[1:].copy(), pos, neg, hp, hn,
                                        float(b.sum_conf.sum() / total) if total else math.nan,
                                        float(b.sum_outcome.sum() / total) if total else math.nan))
-    y_label = "share of the group per bin" if uniform else "density (share per unit confidence)"
+    # Shares, not densities: equal-mass bins can be very narrow near 1, where a
+    # density would spike off the scale. The label says when bin widths differ.
+    y_label = "share of the group per bin" if uniform else "share of the group per bin (bins of unequal width)"
     bins = _bins_text(report)
     if task == "multilabel":
         return ConfidenceFigure(

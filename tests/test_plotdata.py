@@ -213,13 +213,15 @@ def test_confidence_correct_incorrect_by_hand(tmp_path):
     assert (fig.positive_name, fig.negative_name) == ("correct", "incorrect")
 
 
-def test_confidence_quantile_bins_are_densities(tmp_path):
+def test_confidence_quantile_bins_are_shares_not_densities(tmp_path):
     rep = audit_csv(tmp_path, MULTICLASS, n_bins=2, strategy="quantile")
-    s = confidence_data(rep).series[0]
-    width = s.hi - s.lo
-    assert float(np.sum(s.height_positive * width)) == pytest.approx(1.0)
-    assert float(np.sum(s.height_negative * width)) == pytest.approx(1.0)
-    assert "density" in confidence_data(rep).y_label
+    fig = confidence_data(rep)
+    s = fig.series[0]
+    # edges 0, 0.7 (median of 0.9, 0.7, 0.6, 0.4, 0.8), 1: bin 1 holds 0.4 (hit), 0.6 (hit), 0.7 (miss)
+    assert s.lo.tolist() == [0.0, 0.7] and s.hi.tolist() == [0.7, 1.0]
+    assert s.positive.tolist() == [2.0, 2.0] and s.negative.tolist() == [1.0, 0.0]
+    assert s.height_positive.tolist() == [0.5, 0.5] and s.height_negative.tolist() == [1.0, 0.0]
+    assert "unequal width" in fig.y_label
 
 
 FIVE = """label,p_a,p_b,p_c,p_d,p_e
