@@ -27,7 +27,7 @@ def _num(x: float | None, fmt: str = ".4g") -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     if math.isinf(x):
-        return "none" if x > 0 else "-inf"
+        return "inf" if x > 0 else "-inf"
     return format(x, fmt)
 
 
@@ -35,8 +35,11 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-def _ci(ci: tuple[float, float] | None, fmt: str = ".3g") -> str:
-    return "" if ci is None else f"{_num(ci[0], fmt)}–{_num(ci[1], fmt)}"
+def _ci(ci: tuple[float, float] | None, fmt: str = ".3g", pct: bool = False) -> str:
+    if ci is None:
+        return ""
+    show = _pct if pct else (lambda x: _num(x, fmt))
+    return show(ci[0]) if ci[0] == ci[1] else f"{show(ci[0])}–{show(ci[1])}"
 
 
 def objective_text(r, spec) -> str:
@@ -78,10 +81,10 @@ def _threshold_cell(r, other_name: str | None) -> Text:
 
 def _value_cell(r) -> Text:
     name = SHORT.get(r.headline, r.headline)
-    value = _pct(r.headline_value) if r.objective in ("flag-rate", "review-band") and r.headline == "review fraction" else _num(r.headline_value)
-    t = Text(f"{name} {value}")
+    pct = r.headline == "review fraction"
+    t = Text(f"{name} {_pct(r.headline_value) if pct else _num(r.headline_value)}")
     if r.headline_ci is not None:
-        t.append(f"\n{_ci(r.headline_ci)}", style="dim")
+        t.append(f"\n{_ci(r.headline_ci, pct=pct)}", style="dim")
     return t
 
 
@@ -146,8 +149,11 @@ def notes(report) -> list[Text]:
                 line += "; the Bayes threshold is within the 95% interval"
             out.append(Text(line, style="yellow" if inside is False else ""))
         if r.objective == "review-band" and r.met:
-            out.append(Text(f"{who}review band{scale}: flag score ≥ {_num(r.threshold, '.6g')} (precision {_num(r.precision, '.3f')}), "
-                            f"clear score < {_num(r.threshold_low, '.6g')} (negatives {_num(r.npv, '.3f')}), "
+            flag = ("flag nothing" if math.isinf(r.threshold) else
+                    f"flag score ≥ {_num(r.threshold, '.6g')} (precision {_num(r.precision, '.3f')})")
+            clear = ("clear every item" if math.isinf(r.threshold_low) else
+                     f"clear score < {_num(r.threshold_low, '.6g')}")
+            out.append(Text(f"{who}review band{scale}: {flag}, {clear} (negatives {_num(r.npv, '.3f')}), "
                             f"send {_pct(r.review_fraction)} of items to review"))
     return out
 
