@@ -758,7 +758,7 @@ def equivalent_threshold(src: np.ndarray, dst: np.ndarray, threshold: float) -> 
 def bootstrap_method(spec: ThresholdSpec) -> str:
     """How the intervals were computed, in words."""
     if spec.n_bootstrap == 0:
-        return "no intervals (--bootstrap 0)"
+        return "no intervals (0 bootstrap replicates)"
     return (f"{int(CI_LEVEL * 100)}% percentile intervals from {spec.n_bootstrap} Poisson-bootstrap replicates (seed {spec.seed}): "
             "each row gets a Poisson(1) weight, drawn per block of equal scores on the already sorted data (no re-sorting); "
             f"with more than {spec.max_groups} distinct scores, replicate thresholds are chosen among {spec.max_groups} "
@@ -817,8 +817,9 @@ def recommend(preds: Predictions, spec: ThresholdSpec, classes: tuple[str, ...] 
             recs.append(_translate(c, cal_scores, scores))
     scales = ("raw",) if calibrated is None else ("raw", "calibrated")
     note = ("thresholds on the raw scores" if calibrated is None else
-            "each objective is optimised separately on the raw and on the calibrated scores; other_scale_threshold is the "
-            "threshold on the other scale that makes exactly the same decisions on these rows (none when no single threshold does)")
+            "each objective is optimised separately on the raw and on the calibrated scores; other_scale_threshold "
+            "('= raw' / '= cal' in the table) is the threshold on the other scale that makes exactly the same decisions "
+            "on these rows, when a single threshold does")
     return ThresholdReport(RULE, bootstrap_method(spec), spec, preds.n_samples, scales, note, tuple(recs))
 
 

@@ -159,7 +159,8 @@ def notes(report) -> list[Text]:
 
 
 def footer(report) -> list[Text]:
-    lines = [Text(f"rule: {report.rule}", style="dim"), Text(f"intervals: {short_method(report.spec)}", style="dim")]
+    lines = [Text(f"note: {n}") for n in report.notes]
+    lines += [Text(f"rule: {report.rule}", style="dim"), Text(f"intervals: {short_method(report.spec)}", style="dim")]
     if len(report.scales) > 1:
         lines.append(Text(f"scales: {report.scale_note}", style="dim"))
     lines.append(Text("the table rounds thresholds; --format json or csv gives them exactly", style="dim"))
@@ -169,7 +170,7 @@ def footer(report) -> list[Text]:
 def short_method(spec) -> str:
     """The interval method in one line (the JSON holds the full description)."""
     if spec.n_bootstrap == 0:
-        return "none (--bootstrap 0)"
+        return "none (0 bootstrap replicates)"
     return (f"95% Poisson bootstrap, {spec.n_bootstrap} replicates, seed {spec.seed}, resampling the sorted tie blocks "
             f"(no re-sort); over {spec.max_groups} distinct scores, replicate thresholds come from equal-mass cut points "
             "refined near each recommendation")
@@ -177,7 +178,12 @@ def short_method(spec) -> str:
 
 def render_thresholds(report) -> Group:
     """The thresholds section of the ``calib audit`` terminal report."""
-    return Group(Text(""), Text("Decision thresholds", style="bold"), report_table(report), *notes(report), *footer(report))
+    title = Text("Decision thresholds", style="bold")
+    targets = {r.target for r in report.recommendations}
+    if len(targets) == 1:
+        r = report.recommendations[0]
+        title.append(f"  {r.target}: {r.n_positive:,} positive of {r.n:,}", style="")
+    return Group(Text(""), title, report_table(report), *notes(report), *footer(report))
 
 
 def render_batch(results, failures, spec) -> Group:
