@@ -363,6 +363,22 @@ def _last_max(values: np.ndarray) -> np.ndarray:
     return values.shape[1] - 1 - np.argmax(values[:, ::-1], axis=1)
 
 
+def _first_within(values: np.ndarray, best: np.ndarray, tol: np.ndarray, lower: bool) -> np.ndarray:
+    """Per row, the first column within ``tol`` of the optimum at column ``best``.
+
+    Only the columns before ``best`` are scanned.
+    """
+    out = best.copy()
+    tol = np.broadcast_to(tol, (values.shape[0], 1))
+    for r in range(values.shape[0]):
+        head = values[r, : best[r]]
+        v, t = values[r, best[r]], tol[r, 0]
+        near = head <= v + t if lower else head >= v - t
+        if near.any():
+            out[r] = int(np.argmax(near))
+    return out
+
+
 def _div(a, b, fill: float = np.nan) -> np.ndarray:
     """``a / b`` as float, ``fill`` where ``b == 0``."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -444,14 +460,15 @@ def _select(objective: str, rows: _Rows, spec: ThresholdSpec):
         varying += np.multiply(fp, b)
         # costs that are equal in exact arithmetic may differ by rounding: count them as ties
         tol = _TIE_EPS * (abs(a) * P + abs(b) * N)
-        return np.argmax(varying <= varying.min(axis=1, keepdims=True) + tol, axis=1), all_met, None
+        return _first_within(varying, np.argmin(varying, axis=1), tol, lower=True), all_met, None
     if objective == "f1":
         # F1 = 2TP / (TP + FP + P): one division of exact integers, so ties are exact
         return _first_max(tp / (rows.flagged + P)), all_met, None
     if objective == "fbeta":
         b2 = spec.beta * spec.beta
         f = tp / (rows.flagged + b2 * P)  # F-beta / (1 + beta^2); rounding may split exact ties
-        return np.argmax(f >= f.max(axis=1, keepdims=True) * (1 - _TIE_EPS), axis=1), all_met, None
+        best = np.argmax(f, axis=1)
+        return _first_within(f, best, f[np.arange(R), best][:, None] * _TIE_EPS, lower=False), all_met, None
     if objective == "youden":
         j = tp * N
         j -= fp * P
