@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from calibcli.plotdata import ClassesFigure, ConfidenceFigure, Curve, Panel, ReliabilityFigure
+from calibcli.plotdata import ClassesFigure, ConfidenceFigure, Curve, ReliabilityFigure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -25,7 +25,6 @@ DPI = 100
 BLUE = "#0072B2"
 ORANGE = "#E69F00"
 VERMILLION = "#D55E00"
-GREEN = "#009E73"
 GREY = "#8C8C8C"
 LIGHT = "#E6E6E6"
 INK = "#222222"
