@@ -569,6 +569,8 @@ def evaluate_gate(
     """
     if on not in ON_CHOICES:
         raise UsageError(f"--on must be one of {', '.join(ON_CHOICES)}, got {on!r}.")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UsageError(f"the gate seed must be a whole number >= 0, got {seed!r}.")
     if replicates < 10:
         raise UsageError(f"the bootstrap needs at least 10 replicates, got {replicates}.")
     base_needed = {r.metric for r in rules if r.metric in BASE_METRICS}

@@ -66,6 +66,9 @@ def gate_of(out: str) -> dict:
         (["--fail-if", ""], 2),
         (["--max-ece", "abc"], 2),
         (["--on", "lower"], 2),
+        (["--max-ece", "0.5", "--on", "upper", "--gate-seed", "-1"], 2),
+        (["--max-ece", "nan"], 2),
+        (["--min-accuracy", "inf"], 2),
         (["--fail-if", "ece_increase > 0.01"], 2),  # needs --baseline
         (["--baseline", MULTI], 2),  # baseline without a rule using it
     ],

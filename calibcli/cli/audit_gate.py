@@ -77,7 +77,7 @@ def options(fn):
         click.option("--on", "on", type=click.Choice(["point", "upper"]), default="point", show_default=True,
                      help="Compare the point estimate, or the pessimistic end of a seeded bootstrap 95% interval "
                           "(upper end for max rules, lower end for min rules) so a small sample cannot pass by luck."),
-        click.option("--gate-seed", type=int, default=0, show_default=True, help="Seed of the --on upper bootstrap."),
+        click.option("--gate-seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the --on upper bootstrap."),
         click.option("--gate-replicates", type=click.IntRange(10, 100_000), default=200, show_default=True,
                      help="Bootstrap replicates for --on upper."),
         click.option("--baseline", multiple=True, metavar="OLD_PREDS",
