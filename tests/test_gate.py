@@ -340,3 +340,17 @@ def test_rule_is_frozen():
     r = Rule("ece", ">", 0.1)
     with pytest.raises(Exception):
         r.limit = 0.2  # type: ignore[misc]
+
+
+def test_doctests_of_gate_config_and_renderers():
+    import doctest
+
+    import calibcli.config
+    import calibcli.gate
+    import calibcli.render.github
+    import calibcli.render.markdown
+    import calibcli.schema
+
+    for mod in (calibcli.gate, calibcli.config, calibcli.render.github, calibcli.render.markdown, calibcli.schema):
+        result = doctest.testmod(mod)
+        assert result.failed == 0 and result.attempted > 0, mod.__name__
