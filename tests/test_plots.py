@@ -165,7 +165,7 @@ from calibcli.loading import LoadOptions, load_predictions
 from calibcli.plotdata import classes_data, confidence_data, reliability_data
 from calibcli.render.plots import render_all
 rep = build_audit(load_predictions([sys.argv[1]], LoadOptions()), 15, "uniform")
-render_all(reliability_data(rep), classes_data(rep, 3), confidence_data(rep))
+render_all(reliability_data(rep), classes_data(rep, 1), confidence_data(rep))
 assert "matplotlib.pyplot" not in sys.modules, "pyplot was imported"
 assert dict(dict.items(matplotlib.rcParams)) == before, "rcParams changed"
 print("ok")
