@@ -69,8 +69,9 @@ class CalibrationResult:
     comparison : tuple of MethodScore
         Held-out metrics of each method when several were compared, else empty.
     accuracy_unchanged : bool or None
-        Temperature scaling: whether every argmax (multilabel: every decision at
-        0.5) stayed the same; None for other methods.
+        Temperature scaling: whether the accuracy after equals the accuracy
+        before on the evaluated rows (it must: T > 0 keeps every argmax and, for
+        multilabel, every decision at 0.5); None for other methods.
     warnings : tuple of str
     """
 
@@ -86,7 +87,6 @@ class CalibrationResult:
     per_label_temperatures: tuple[tuple[str, float, float, float], ...] | None = None
     comparison: tuple[MethodScore, ...] = ()
     accuracy_unchanged: bool | None = None
-    argmax_changed_rows: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -315,15 +315,13 @@ def evaluate_calibration(
     primary = methods[0]
     calibrated = results[primary]
     after = measure(calibrated, n_bins, strategy)
-    accuracy_unchanged, changed = None, 0
+    accuracy_unchanged = None
     if primary == "temperature":
-        if preds.task is Task.MULTILABEL:
-            changed = int(np.count_nonzero(np.any((eval_preds.probs >= 0.5) != (calibrated.probs >= 0.5), axis=1)))
-        else:
-            changed = int(np.count_nonzero(np.argmax(eval_preds.probs, axis=1) != np.argmax(calibrated.probs, axis=1)))
-        accuracy_unchanged = changed == 0
-        if changed:
-            warnings.append(f"temperature scaling changed the predicted class of {changed:,} rows; this only happens "
+        # dividing by T > 0 keeps every argmax (and every logit's sign); check it on the numbers
+        acc_b, acc_a = before.metrics.accuracy, after.metrics.accuracy
+        accuracy_unchanged = acc_b == acc_a
+        if not accuracy_unchanged:
+            warnings.append(f"accuracy changed under temperature scaling ({acc_b:.6f} -> {acc_a:.6f}); this only happens "
                             "for rows whose top scores are tied or within float rounding of each other.")
 
     comparison: tuple[MethodScore, ...] = ()
@@ -346,7 +344,6 @@ def evaluate_calibration(
         per_label_temperatures=per_label_t,
         comparison=comparison,
         accuracy_unchanged=accuracy_unchanged,
-        argmax_changed_rows=changed,
         warnings=tuple(warnings),
     )
 

@@ -77,7 +77,7 @@ def calibration_section(report) -> Group:
         if b is None and a is None:
             continue
         if key == "accuracy" and cal.accuracy_unchanged is not None:
-            change = Text("unchanged", style="green") if cal.accuracy_unchanged else Text(f"{cal.argmax_changed_rows:,} rows changed", style="yellow")
+            change = Text("unchanged", style="green") if cal.accuracy_unchanged else Text("changed (see warning)", style="yellow")
         else:
             d = None if a is None or b is None else a - b
             change = Text("-" if d is None else f"{d:+.5f}", style="green" if d is not None and d < 0 and key != "accuracy" else "")
