@@ -296,7 +296,7 @@ def confidence_figure(data: ConfidenceFigure, method: str = "") -> "Figure":
         groups = []
         for s in data.series:
             label = _stage_name(s.stage, method)
-            groups.append((s.lo, s.hi, getattr(s, attr), STAGE_COLOURS.get(s.stage, BLUE), f"{label}: {data.mean_conf_name} {s.mean_conf:.3f} over all {data.unit}"))
+            groups.append((s.lo, s.hi, getattr(s, attr), STAGE_COLOURS.get(s.stage, BLUE), f"{label}: {data.mean_conf_name} {s.mean_conf:.3f}, {data.mean_outcome_name} {s.mean_outcome:.3f} (all {data.unit})"))
         _paired_bars(ax, groups)
         ax.set_title(name, fontsize=FONT + 1, color=INK)
         finish(ax, j == 0)
