@@ -53,7 +53,7 @@ GOLDEN_CASES = {
 def test_markdown_golden(capsys, tmp_path, name):
     args, code = GOLDEN_CASES[name]
     md = tmp_path / "report.md"
-    got_code, _, err = run(capsys, "audit", *args, "-q", "--md-out", md)
+    got_code, _, err = run(capsys, "audit", *args, "-q", "--no-calibration", "--md-out", md)
     assert got_code == code, err
     text = md.read_text(encoding="utf-8")
     golden = GOLDEN / f"{name}.md"
@@ -72,6 +72,21 @@ def test_markdown_verdict_first_and_structure(capsys, tmp_path):
     # every table row has as many cells as its header
     header = lines.index("| status | metric | value | required | severity | source |")
     assert lines[header + 2].count(" | ") == lines[header].count(" | ")
+
+
+def test_markdown_calibration_section(capsys, tmp_path):
+    md, js = tmp_path / "r.md", tmp_path / "r.json"
+    code, _, err = run(capsys, "audit", "sample_data/multiclass_logits.parquet", "-q", "--md-out", md, "--json-out", js)
+    assert code == 0, err
+    cal = json.loads(js.read_text()).get("calibration")
+    if cal is None:
+        pytest.skip("calib audit attaches no calibration")
+    text = md.read_text()
+    assert "### Calibration" in text
+    row = next(line for line in text.splitlines() if line.startswith("| ECE |") and line.count("|") == 4)
+    assert row == f"| ECE | {cal['before']['ece']:.5f} | {cal['after']['ece']:.5f} |"
+    code, _, _ = run(capsys, "audit", "sample_data/multiclass_logits.parquet", "-q", "--no-calibration", "--md-out", md)
+    assert "### Calibration" not in md.read_text()
 
 
 def test_md_escape():

@@ -93,6 +93,30 @@ def _metrics_table(report: AuditReport) -> list[str]:
     return lines
 
 
+def _calibration_table(report: AuditReport) -> list[str]:
+    """Before/after table of the post-hoc calibration stage, read from its JSON form."""
+    cal = report.calibration
+    if cal is None or not hasattr(cal, "to_dict"):
+        return []
+    d = cal.to_dict()
+    before, after = d.get("before"), d.get("after")
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return []
+    what = md_escape(str(d.get("method", "calibration")))
+    t = d.get("temperature")
+    if isinstance(t, (int, float)):
+        what += f" (T = {t:.3f})"
+    scheme = (d.get("fit") or {}).get("scheme")
+    lines = [f"After {what}, measured on rows not used to fit it" + (f" ({md_escape(scheme)})" if scheme else "") + ":", "",
+             "| metric | before | after |", "|---|--:|--:|"]
+    for key, label in METRIC_ROWS:
+        b, a = before.get(key), after.get(key)
+        if b is None and a is None:
+            continue
+        lines.append(f"| {label} | {_fmt(b)} | {_fmt(a)} |")
+    return lines + [""]
+
+
 def _class_table(report: AuditReport) -> list[str]:
     rows = report.classes_worst_first()
     what = "label" if report.input.task == "multilabel" else "class"
@@ -112,6 +136,9 @@ def _section(report: AuditReport, level: int, title: str) -> list[str]:
     if report.gate is not None:
         lines += _rules_table(report) + [""]
     lines += [f"{h}# Metrics", ""] + _metrics_table(report) + [""]
+    cal = _calibration_table(report)
+    if cal:
+        lines += [f"{h}# Calibration", ""] + cal
     lines += _class_table(report) + [""]
     if report.warnings:
         lines += [f"{h}# Warnings", ""] + [f"- {md_escape(w)}" for w in report.warnings] + [""]
