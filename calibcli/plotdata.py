@@ -296,8 +296,11 @@ def reliability_data(report: AuditReport) -> ReliabilityFigure:
 
     Examples
     --------
-    >>> from calibcli.audit import measure  # doctest: +SKIP
-    >>> reliability_data(report).panel.curves[0].count  # doctest: +SKIP
+    With ``report`` the audit of a multi-class file (see ``tests/test_plotdata.py``):
+
+    >>> fig = reliability_data(report)  # doctest: +SKIP
+    >>> fig.title  # doctest: +SKIP
+    'ECE (top-label) 0.0581   MCE 0.1336'
     """
     st = stages(report)
     task = report.input.task
@@ -353,9 +356,11 @@ def classes_data(report: AuditReport, max_panels: int = DEFAULT_MAX_CLASS_PANELS
 
     Examples
     --------
+    With ``report`` the audit of a 1000-class file:
+
     >>> fig = classes_data(report, max_panels=25)  # doctest: +SKIP
-    >>> fig.left_out, fig.note  # doctest: +SKIP
-    (975, 'showing the 25 classes with the highest ECE of 1000; left out: 975 with lower ECE')
+    >>> fig.n_total, len(fig.panels), fig.left_out  # doctest: +SKIP
+    (1000, 25, 975)
     """
     if max_panels < 1:
         raise ValueError(f"max_panels must be >= 1, got {max_panels}")
@@ -409,7 +414,8 @@ def confidence_data(report: AuditReport) -> ConfidenceFigure:
 
     Examples
     --------
-    >>> confidence_data(report).series[0].positive  # doctest: +SKIP
+    >>> s = confidence_data(report).series[0]  # doctest: +SKIP
+    >>> s.positive + s.negative == report.measurement.reliability.count  # doctest: +SKIP
     """
     st = stages(report)
     calibrated = len(st) == 2
