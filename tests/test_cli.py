@@ -122,3 +122,15 @@ def test_python_dash_m_runs():
 def test_every_sample_audits(name):
     r = run(["audit", str(SAMPLES / name)])
     assert r.exit_code == 0, r.stderr
+
+
+def test_json_out_is_written_with_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "r.json"
+    assert run(["audit", PROBS, "--json-out", out, "-q", "--no-calibration"]).exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
