@@ -93,12 +93,16 @@ def test_csv_one_row_per_file_class_objective_with_exact_floats(capsys, tmp_path
 def test_a_failing_file_is_reported_and_the_others_processed(capsys, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("label,p_cat\n1,0.4\n0,1.7\n")
-    code, out, err = run(capsys, "thresholds", BINARY, str(bad), MULTICLASS, "--format", "json", "--bootstrap", "0")
+    missing = str(tmp_path / "missing.csv")
+    code, out, err = run(capsys, "thresholds", BINARY, str(bad), missing, MULTICLASS, "--format", "json", "--bootstrap", "0")
     assert code == 2
     data = json.loads(out)
     assert [r["file"] for r in data["results"]] == [BINARY, MULTICLASS]
-    assert [f["file"] for f in data["failures"]] == [str(bad)] and "p_cat" in data["failures"][0]["error"]
-    assert "1 of 3 files failed" in err and str(bad) in err and "Traceback" not in err
+    assert [f["file"] for f in data["failures"]] == [missing, str(bad)]
+    assert "no such file" in data["failures"][0]["error"] and "p_cat" in data["failures"][1]["error"]
+    assert "2 of 4 files failed" in err and str(bad) in err and "Traceback" not in err
+    code, out, err = run(capsys, "thresholds", str(bad), BINARY, "--bootstrap", "0")
+    assert code == 2 and "max F1" in out and "1 file failed" in out and "p_cat" in err
 
 
 def test_usage_errors_exit_2_with_a_clear_message(capsys):

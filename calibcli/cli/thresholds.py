@@ -122,11 +122,10 @@ def thresholds(files, **opts):
     from calibcli.cli.consoles import err_console, out_console
     from calibcli.errors import ExitCode
     from calibcli.outputs import check_not_input, write_atomic
-    from calibcli.reading import expand_inputs
 
     objectives = asked_objectives(opts) or DEFAULT_OBJECTIVES
     spec = spec_from_opts(opts, objectives, opts["n_bootstrap"], opts["seed"])
-    paths = expand_inputs(files)
+    paths, missing = _expand_each(files)
     output = opts["output"]
     fmt = _infer_format(opts["fmt"], output)
     if output:
@@ -134,7 +133,10 @@ def thresholds(files, **opts):
     calibrator = load_calibrator_file(opts["calibrator"]) if opts["calibrator"] else None
 
     err = err_console()
+    for pattern, message in missing:
+        err.print(f"calib: error: {message}", highlight=False, markup=False)
     results, failures = _run(paths, opts, spec, calibrator, err)
+    failures = missing + failures
     text = _render(fmt, results, failures, spec, output)
     if output:
         write_atomic(output, text)
@@ -145,10 +147,27 @@ def thresholds(files, **opts):
         click.echo(text, nl=False)
     if failures:
         names = ", ".join(f for f, _ in failures)
-        err.print(f"calib: error: {len(failures)} of {len(paths)} file{'s' if len(paths) > 1 else ''} failed: {names}",
+        total = len(paths) + len(missing)
+        err.print(f"calib: error: {len(failures)} of {total} file{'s' if total > 1 else ''} failed: {names}",
                   highlight=False, markup=False)
         return ExitCode.USAGE
     return ExitCode.OK
+
+
+def _expand_each(patterns) -> tuple[list[str], list[tuple[str, str]]]:
+    """Files of each pattern in order, and the patterns that name no file (with why)."""
+    from calibcli.errors import InputError
+    from calibcli.reading import expand_inputs
+
+    paths, missing = [], []
+    for pattern in patterns:
+        try:
+            found = expand_inputs([pattern])
+        except InputError as exc:
+            missing.append((pattern, str(exc)))
+            continue
+        paths.extend(p for p in found if p not in paths)
+    return paths, missing
 
 
 def _run(paths, opts, spec, calibrator, err):

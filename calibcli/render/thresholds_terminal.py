@@ -198,8 +198,9 @@ def render_batch(results, failures, spec) -> Group:
         if pos is not None and len(classes) == 1:
             head.append(f", class {pos.target} ({pos.n_positive:,} positive)")
         parts += [head, report_table(report), *notes(report), Text("")]
-    for path, message in failures:
-        parts.append(Text(f"{path}: failed: {message}", style="red"))
+    if failures:  # the messages themselves went to stderr
+        parts.append(Text(f"{len(failures)} file{'s' if len(failures) > 1 else ''} failed (see the errors): "
+                          + ", ".join(path for path, _ in failures), style="red"))
     if results:
         parts += footer(results[0][1])
     return Group(*parts)
