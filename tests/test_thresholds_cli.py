@@ -98,8 +98,8 @@ def test_a_failing_file_is_reported_and_the_others_processed(capsys, tmp_path):
     assert code == 2
     data = json.loads(out)
     assert [r["file"] for r in data["results"]] == [BINARY, MULTICLASS]
-    assert [f["file"] for f in data["failures"]] == [missing, str(bad)]
-    assert "no such file" in data["failures"][0]["error"] and "p_cat" in data["failures"][1]["error"]
+    assert [f["file"] for f in data["failures"]] == [str(bad), missing]  # input order
+    assert "p_cat" in data["failures"][0]["error"] and "no such file" in data["failures"][1]["error"]
     assert "2 of 4 files failed" in err and str(bad) in err and "Traceback" not in err
     code, out, err = run(capsys, "thresholds", str(bad), BINARY, "--bootstrap", "0")
     assert code == 2 and "max F1" in out and "1 file failed" in out and "p_cat" in err

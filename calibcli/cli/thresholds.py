@@ -136,7 +136,8 @@ def thresholds(files, **opts):
     for pattern, message in missing:
         err.print(f"calib: error: {message}", highlight=False, markup=False)
     results, failures = _run(paths, opts, spec, calibrator, err)
-    failures = missing + failures
+    position = {name: i for i, name in enumerate(list(files) + paths)}
+    failures = sorted(missing + failures, key=lambda f: position.get(f[0], len(position)))  # input order
     text = _render(fmt, results, failures, spec, output)
     if output:
         write_atomic(output, text)
