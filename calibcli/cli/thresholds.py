@@ -136,7 +136,9 @@ def thresholds(files, **opts):
     for pattern, message in missing:
         err.print(f"calib: error: {message}", highlight=False, markup=False)
     results, failures = _run(paths, opts, spec, calibrator, err)
-    position = {name: i for i, name in enumerate(list(files) + paths)}
+    position: dict[str, int] = {}
+    for i, name in enumerate(list(files) + paths):
+        position.setdefault(name, i)
     failures = sorted(missing + failures, key=lambda f: position.get(f[0], len(position)))  # input order
     text = _render(fmt, results, failures, spec, output)
     if output:
