@@ -125,7 +125,7 @@ def thresholds(files, **opts):
 
     objectives = asked_objectives(opts) or DEFAULT_OBJECTIVES
     spec = spec_from_opts(opts, objectives, opts["n_bootstrap"], opts["seed"])
-    paths, missing = _expand_each(files)
+    paths, missing, rank = _expand_each(files)
     output = opts["output"]
     fmt = _infer_format(opts["fmt"], output)
     if output:
@@ -136,10 +136,7 @@ def thresholds(files, **opts):
     for pattern, message in missing:
         err.print(f"calib: error: {message}", highlight=False, markup=False)
     results, failures = _run(paths, opts, spec, calibrator, err)
-    position: dict[str, int] = {}
-    for i, name in enumerate(list(files) + paths):
-        position.setdefault(name, i)
-    failures = sorted(missing + failures, key=lambda f: position.get(f[0], len(position)))  # input order
+    failures = sorted(missing + failures, key=lambda f: rank[f[0]])  # input order
     text = _render(fmt, results, failures, spec, output)
     if output:
         write_atomic(output, text)
@@ -157,20 +154,26 @@ def thresholds(files, **opts):
     return ExitCode.OK
 
 
-def _expand_each(patterns) -> tuple[list[str], list[tuple[str, str]]]:
-    """Files of each pattern in order, and the patterns that name no file (with why)."""
+def _expand_each(patterns) -> tuple[list[str], list[tuple[str, str]], dict[str, tuple[int, int]]]:
+    """Files of each pattern in order, the patterns that name no file (with why),
+    and each name's place in the input (pattern index, index within the pattern)."""
     from calibcli.errors import InputError
     from calibcli.reading import expand_inputs
 
-    paths, missing = [], []
-    for pattern in patterns:
+    paths, missing, rank = [], [], {}
+    for i, pattern in enumerate(patterns):
         try:
             found = expand_inputs([pattern])
         except InputError as exc:
-            missing.append((pattern, str(exc)))
+            if pattern not in rank:
+                missing.append((pattern, str(exc)))
+                rank[pattern] = (i, 0)
             continue
-        paths.extend(p for p in found if p not in paths)
-    return paths, missing
+        for k, path in enumerate(found):
+            if path not in rank:
+                paths.append(path)
+                rank[path] = (i, k)
+    return paths, missing, rank
 
 
 def _run(paths, opts, spec, calibrator, err):
