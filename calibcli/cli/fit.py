@@ -22,7 +22,7 @@ METHOD_CHOICES = ("temperature", "vector", "platt", "isotonic", "histogram")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap interval of T.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on stdout.")
 def fit(files, load_options, method, output, per_label, n_bins, seed, quiet):
-    """Fit a calibrator on the labelled predictions in FILES and save it to OUTPUT.
+    """Fit a calibrator on the labelled predictions in FILES and save it (-o FILE).
 
     Fit on validation data, not on the data you will evaluate on; `calib audit
     --fit-on VAL` shows held-out numbers. The file records the method, its
