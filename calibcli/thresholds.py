@@ -478,23 +478,28 @@ def _select(objective: str, rows: _Rows, spec: ThresholdSpec):
         met = feasible.any(axis=1)
         last = _last_max(feasible)  # the most recall among feasible (tp never decreases) ...
         # ... reached first at the lowest j with that tp (same recall, fewer flagged, all feasible)
-        best = np.array([np.searchsorted(tp[r], tp[r, last[r]], side="left") for r in range(R)], dtype=np.int64)
+        if R == 1:
+            best = np.searchsorted(tp[0], tp[0, last], side="left")
+        else:
+            best = np.argmax(tp >= tp[np.arange(R), last][:, None], axis=1)
         if met.all():
             return best, met, None
         closest = _last_max(rows.prec)  # highest precision, then highest recall
         return np.where(met, best, closest), met, None
     if objective == "recall":
-        best = np.empty(R, dtype=np.int64)
-        for r in range(R):  # recall >= goal is a suffix of each row; highest precision there, then highest recall
-            start = max(1, int(np.searchsorted(tp[r], _min_count(P[r, 0], spec.min_recall), side="left")))
-            prec = rows.prec[r, start:]
-            best[r] = start + prec.shape[0] - 1 - int(np.argmax(prec[::-1]))
-        return best, all_met, None
+        # recall >= goal holds on a suffix of each row; there the highest precision, then the highest recall
+        if R == 1:
+            start = max(1, int(np.searchsorted(tp[0], _min_count(P[0, 0], spec.min_recall), side="left")))
+            return start + _last_max(rows.prec[:, start:]), all_met, None
+        feasible = tp / P >= spec.min_recall
+        feasible[:, 0] = False
+        return _last_max(np.where(feasible, rows.prec, -np.inf)), all_met, None
     if objective == "flag-rate":
-        best = np.empty(R, dtype=np.int64)
-        for r in range(R):  # flagged / n <= goal is a prefix of each row: its last candidate
-            n = P[r, 0] + N[r, 0]
-            best[r] = int(np.searchsorted(rows.flagged[r], _max_count(n, spec.max_flag_rate), side="right")) - 1
+        # flagged / n <= goal holds on a prefix of each row: its last candidate
+        if R == 1:
+            best = np.searchsorted(rows.flagged[0], [_max_count(P[0, 0] + N[0, 0], spec.max_flag_rate)], side="right") - 1
+        else:
+            best = _last_max(rows.flagged / (P + N) <= spec.max_flag_rate)
         met = best >= 1
         return np.where(met, best, 1), met, None
     if objective == "review-band":
