@@ -368,9 +368,15 @@ def _first_within(values: np.ndarray, best: np.ndarray, tol: np.ndarray, lower: 
 
     Only the columns before ``best`` are scanned.
     """
+    R, L = values.shape
+    tol = np.broadcast_to(tol, (R, 1))
+    if R > 1:  # short rows: one pass over the stack
+        v = values[np.arange(R), best][:, None]
+        near = (values <= v + tol) if lower else (values >= v - tol)
+        near &= np.arange(L) <= best[:, None]
+        return np.argmax(near, axis=1)
     out = best.copy()
-    tol = np.broadcast_to(tol, (values.shape[0], 1))
-    for r in range(values.shape[0]):
+    for r in range(R):
         head = values[r, : best[r]]
         v, t = values[r, best[r]], tol[r, 0]
         near = head <= v + t if lower else head >= v - t
