@@ -153,11 +153,18 @@ class ThresholdSpec:
 class Recommendation:
     """One recommended threshold for one class, objective and score scale.
 
-    ``threshold`` flags ``score >= threshold``; ``inf`` flags nothing. Rates are
-    those of that decision on the data. ``met`` is ``None`` for objectives
-    without a target, else whether the target was reached (when not, the row
-    holds the closest achievable threshold). Intervals are bootstrap percentile
-    intervals ``(low, high)``; ``None`` when not computed.
+    ``threshold`` flags ``score >= threshold``; ``inf`` flags nothing (``nan``:
+    not defined, the class has no positive or no negative row). ``precision``,
+    ``recall``, ``fpr`` and ``flagged_fraction`` are those of that decision on
+    the data; ``headline`` names the rate the objective is judged by (F1 for
+    ``f1``, recall for ``precision``, ...) and ``headline_value`` is its value.
+    ``met`` is ``None`` for objectives without a target, else whether the target
+    (``goal``) was reached; when not, the row holds the closest achievable
+    threshold. ``met_rate`` is the share of bootstrap replicates that reach it.
+    Review band: ``threshold`` is the upper threshold (flag at or above),
+    ``threshold_low`` the lower one (clear below), ``npv`` the share of negatives
+    among the cleared items. Intervals are bootstrap percentile intervals
+    ``(low, high)``; ``None`` when not computed.
     """
 
     target: str
@@ -210,7 +217,8 @@ class Recommendation:
         return self.threshold_ci[0] <= self.bayes_threshold <= self.threshold_ci[1]
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """Plain data; the class (or label) name is under ``class``."""
+        d = {"class": self.target, **{k: v for k, v in asdict(self).items() if k != "target"}}
         d["bayes_gap"] = self.bayes_gap
         d["bayes_in_interval"] = self.bayes_in_interval
         for key in ("threshold_ci", "headline_ci", "threshold_low_ci"):

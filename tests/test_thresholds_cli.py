@@ -59,14 +59,14 @@ def test_json_is_pure_and_equals_the_library(capsys):
     for path, result in zip((BINARY, MULTICLASS), data["results"]):
         lib = library(path, spec)
         got = result["recommendations"]
-        assert [(r["target"], r["objective"]) for r in got] == [(r.target, r.objective) for r in lib.recommendations]
+        assert [(r["class"], r["objective"]) for r in got] == [(r.target, r.objective) for r in lib.recommendations]
         for g, e in zip(got, lib.recommendations):
             assert g["threshold"] == e.threshold and g["threshold_ci"] == list(e.threshold_ci)
             assert g["headline_value"] == e.headline_value
     cost = data["results"][0]["recommendations"][0]
     assert cost["bayes_threshold"] == 0.2 and cost["bayes_gap"] == pytest.approx(cost["threshold"] - 0.2)
     # multiclass: each class one-vs-rest, classes in file order, objectives in canonical order
-    assert [r["target"] for r in data["results"][1]["recommendations"]] == [
+    assert [r["class"] for r in data["results"][1]["recommendations"]] == [
         c for c in ("cat", "dog", "bird", "fish", "lizard") for _ in range(2)]
     again = run(capsys, "thresholds", BINARY, MULTICLASS, "--format", "json", "--cost-fp", "1", "--cost-fn", "4",
                 "--objective", "youden", "--bootstrap", "30", "--seed", "3")[1]
@@ -120,9 +120,9 @@ def test_class_filter_and_top_label_files(capsys):
     code, out, _ = run(capsys, "thresholds", MULTICLASS, "--class", "dog", "--class", "fish", "--format", "json",
                        "--bootstrap", "0")
     assert code == 0
-    assert [r["target"] for r in json.loads(out)["results"][0]["recommendations"]] == ["dog", "dog", "fish", "fish"]
+    assert [r["class"] for r in json.loads(out)["results"][0]["recommendations"]] == ["dog", "dog", "fish", "fish"]
     code, out, _ = run(capsys, "thresholds", TOP_LABEL, "--objective", "f1", "--format", "json", "--bootstrap", "0")
-    assert code == 0 and json.loads(out)["results"][0]["recommendations"][0]["target"] == "top-label correct"
+    assert code == 0 and json.loads(out)["results"][0]["recommendations"][0]["class"] == "top-label correct"
 
 
 def test_target_not_met_is_said_and_no_threshold_invented(capsys, tmp_path):

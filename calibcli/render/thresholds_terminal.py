@@ -208,11 +208,11 @@ def render_batch(results, failures, spec) -> Group:
 
 def _flat(path: str, r) -> dict[str, Any]:
     d = r.to_dict()
-    row = {"file": path, "class": r.target}
+    row = {"file": path}
     for key in ("threshold_ci", "threshold_low_ci", "headline_ci"):
         ci = d.pop(key)
         row[f"{key}_low"], row[f"{key}_high"] = (None, None) if ci is None else ci
-    row.update({k: v for k, v in d.items() if k != "target"})
+    row.update(d)
     return row
 
 
