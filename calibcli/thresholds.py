@@ -153,7 +153,7 @@ class ThresholdSpec:
 class Recommendation:
     """One recommended threshold for one class, objective and score scale.
 
-    ``threshold`` flags ``score >= threshold``; ``inf`` flags nothing (``nan``:
+    ``target`` is the class (or label) the threshold decides. ``threshold`` flags ``score >= threshold``; ``inf`` flags nothing (``nan``:
     not defined, the class has no positive or no negative row). ``precision``,
     ``recall``, ``fpr`` and ``flagged_fraction`` are those of that decision on
     the data; ``headline`` names the rate the objective is judged by (F1 for
@@ -217,8 +217,8 @@ class Recommendation:
         return self.threshold_ci[0] <= self.bayes_threshold <= self.threshold_ci[1]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data; the class (or label) name is under ``class``."""
-        d = {"class": self.target, **{k: v for k, v in asdict(self).items() if k != "target"}}
+        """Plain data; ``target`` is the class (or label) name."""
+        d = asdict(self)
         d["bayes_gap"] = self.bayes_gap
         d["bayes_in_interval"] = self.bayes_in_interval
         for key in ("threshold_ci", "headline_ci", "threshold_low_ci"):

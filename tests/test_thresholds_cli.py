@@ -59,14 +59,14 @@ def test_json_is_pure_and_equals_the_library(capsys):
     for path, result in zip((BINARY, MULTICLASS), data["results"]):
         lib = library(path, spec)
         got = result["recommendations"]
-        assert [(r["class"], r["objective"]) for r in got] == [(r.target, r.objective) for r in lib.recommendations]
+        assert [(r["target"], r["objective"]) for r in got] == [(r.target, r.objective) for r in lib.recommendations]
         for g, e in zip(got, lib.recommendations):
             assert g["threshold"] == e.threshold and g["threshold_ci"] == list(e.threshold_ci)
             assert g["headline_value"] == e.headline_value
     cost = data["results"][0]["recommendations"][0]
     assert cost["bayes_threshold"] == 0.2 and cost["bayes_gap"] == pytest.approx(cost["threshold"] - 0.2)
     # multiclass: each class one-vs-rest, classes in file order, objectives in canonical order
-    assert [r["class"] for r in data["results"][1]["recommendations"]] == [
+    assert [r["target"] for r in data["results"][1]["recommendations"]] == [
         c for c in ("cat", "dog", "bird", "fish", "lizard") for _ in range(2)]
     again = run(capsys, "thresholds", BINARY, MULTICLASS, "--format", "json", "--cost-fp", "1", "--cost-fn", "4",
                 "--objective", "youden", "--bootstrap", "30", "--seed", "3")[1]
@@ -79,7 +79,7 @@ def test_csv_one_row_per_file_class_objective_with_exact_floats(capsys, tmp_path
                          "--bootstrap", "0", "-o", str(target))
     assert code == 0 and out == "" and f"wrote {target}" in err
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
-    assert [(r["file"], r["class"], r["objective"]) for r in rows] == [
+    assert [(r["file"], r["target"], r["objective"]) for r in rows] == [
         (BINARY, "cat", "f1"), (BINARY, "cat", "flag-rate"),
         *[(MULTILABEL, label, o) for label in ("outdoor", "person", "vehicle", "animal") for o in ("f1", "flag-rate")]]
     lib = library(MULTILABEL, ThresholdSpec(("f1", "flag-rate"), max_flag_rate=0.1, n_bootstrap=0))
@@ -120,9 +120,9 @@ def test_class_filter_and_top_label_files(capsys):
     code, out, _ = run(capsys, "thresholds", MULTICLASS, "--class", "dog", "--class", "fish", "--format", "json",
                        "--bootstrap", "0")
     assert code == 0
-    assert [r["class"] for r in json.loads(out)["results"][0]["recommendations"]] == ["dog", "dog", "fish", "fish"]
+    assert [r["target"] for r in json.loads(out)["results"][0]["recommendations"]] == ["dog", "dog", "fish", "fish"]
     code, out, _ = run(capsys, "thresholds", TOP_LABEL, "--objective", "f1", "--format", "json", "--bootstrap", "0")
-    assert code == 0 and json.loads(out)["results"][0]["recommendations"][0]["class"] == "top-label correct"
+    assert code == 0 and json.loads(out)["results"][0]["recommendations"][0]["target"] == "top-label correct"
 
 
 def test_target_not_met_is_said_and_no_threshold_invented(capsys, tmp_path):
@@ -142,6 +142,17 @@ def test_calibrator_without_calibrator_module_is_a_usage_error(capsys, tmp_path,
     cal.write_text("{}")
     code, _, err = run(capsys, "thresholds", BINARY, "--calibrator", str(cal))
     assert code == 2 and "--calibrator" in err and "Traceback" not in err
+
+
+def test_audit_json_with_thresholds_fits_the_schema(capsys):
+    import jsonschema
+
+    from calibcli.schema import report_schema
+
+    code, out, _ = run(capsys, "audit", BINARY, "--format", "json", "--objective", "f1", "--cost-fp", "1", "--cost-fn", "2",
+                       "--review-precision", "0.9", "--threshold-bootstrap", "10")
+    assert code == 0
+    jsonschema.validate(json.loads(out), report_schema())
 
 
 def test_audit_thresholds_only_when_asked(capsys):

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 CSV_COLUMNS = (
-    "file", "class", "objective", "scale", "threshold", "threshold_ci_low", "threshold_ci_high",
+    "file", "target", "objective", "scale", "threshold", "threshold_ci_low", "threshold_ci_high",
     "threshold_low", "threshold_low_ci_low", "threshold_low_ci_high", "other_scale_threshold", "other_scale_threshold_low",
     "precision", "recall", "fpr", "flagged_fraction", "n_flagged", "n", "n_positive",
     "headline", "headline_value", "headline_ci_low", "headline_ci_high",
