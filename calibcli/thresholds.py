@@ -238,6 +238,7 @@ class ThresholdReport:
     scale_note: str
     recommendations: tuple[Recommendation, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    task: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         spec = asdict(self.spec)
@@ -247,6 +248,7 @@ class ThresholdReport:
             "method": self.method,
             "parameters": spec,
             "n_rows": self.n_rows,
+            "task": self.task,
             "scales": list(self.scales),
             "scale_note": self.scale_note,
             "notes": list(self.notes),
@@ -856,7 +858,7 @@ def recommend(preds: Predictions, spec: ThresholdSpec, classes: tuple[str, ...] 
             "each objective is optimised separately on the raw and on the calibrated scores; other_scale_threshold "
             "('= raw' / '= cal' in the table) is the threshold on the other scale that makes exactly the same decisions "
             "on these rows, when a single threshold does")
-    return ThresholdReport(RULE, bootstrap_method(spec), spec, preds.n_samples, scales, note, tuple(recs))
+    return ThresholdReport(RULE, bootstrap_method(spec), spec, preds.n_samples, scales, note, tuple(recs), task=preds.task.value)
 
 
 def _translate(rec: Recommendation, src: np.ndarray, dst: np.ndarray) -> Recommendation:

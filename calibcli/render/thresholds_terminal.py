@@ -97,7 +97,7 @@ def report_table(report, show_class: bool = True) -> Table:
     table = Table(show_edge=False, box=None, pad_edge=False, padding=(0, 2, 0, 0), show_lines=False)
     multi = show_class and len({r.target for r in report.recommendations}) > 1
     if multi:
-        table.add_column("class", overflow="ellipsis", max_width=16)
+        table.add_column("label" if report.task == "multilabel" else "class", overflow="ellipsis", max_width=16)
     table.add_column("objective", overflow="fold", min_width=10, max_width=16)
     table.add_column("threshold", no_wrap=True)
     table.add_column("prec", justify="right")
@@ -195,8 +195,11 @@ def render_batch(results, failures, spec) -> Group:
         head.append(path, style="bold")
         pos = report.recommendations[0] if report.recommendations else None
         head.append(f"  {report.n_rows:,} rows")
+        what = "label" if report.task == "multilabel" else "class"
         if pos is not None and len(classes) == 1:
-            head.append(f", class {pos.target} ({pos.n_positive:,} positive)")
+            head.append(f", {what} {pos.target} ({pos.n_positive:,} positive)")
+        elif len(classes) > 1:
+            head.append(f", {len(classes)} {what}s one-vs-rest" if what == "class" else f", {len(classes)} labels")
         parts += [head, report_table(report), *notes(report), Text("")]
     if failures:  # the messages themselves went to stderr
         parts.append(Text(f"{len(failures)} file{'s' if len(failures) > 1 else ''} failed (see the errors): "
