@@ -407,19 +407,22 @@ def test_few_distinct_scores_bootstrap_every_candidate():
 
 
 def test_poisson_block_bootstrap_agrees_with_row_resampling():
-    """Same interval (within Monte-Carlo error) as resampling rows and re-sorting each time."""
+    """Same intervals (within Monte-Carlo error) as resampling rows and re-sorting each time."""
     rng = np.random.default_rng(11)
     p = rng.random(3000)
     y = rng.random(p.size) < p
-    spec = ThresholdSpec(("f1",), n_bootstrap=1000, seed=3, max_groups=100)  # 3000 distinct: grouped path
-    ours = recommend_binary(p, y, spec)[0]
-    f1s = []
+    objectives = dict(objectives=("f1", "flag-rate"), max_flag_rate=0.2)
+    plain = ThresholdSpec(**objectives, n_bootstrap=0)
+    rows = []
     for _ in range(1000):
         idx = rng.integers(0, p.size, p.size)
-        f1s.append(recommend_binary(p[idx], y[idx], ThresholdSpec(("f1",), n_bootstrap=0))[0].headline_value)
-    lo, hi = np.quantile(f1s, [0.025, 0.975])
-    assert ours.headline_ci[0] == pytest.approx(lo, abs=0.006)
-    assert ours.headline_ci[1] == pytest.approx(hi, abs=0.006)
+        rows.append([(r.threshold, r.headline_value) for r in recommend_binary(p[idx], y[idx], plain)])
+    rows = np.array(rows)  # (replicate, objective, [threshold, headline])
+    for max_groups, tol in ((5000, 0.008), (100, 0.015)):  # every candidate; grouped with local refinement
+        ours = recommend_binary(p, y, ThresholdSpec(**objectives, n_bootstrap=1000, seed=3, max_groups=max_groups))
+        for k, r in enumerate(ours):
+            np.testing.assert_allclose(r.threshold_ci, np.quantile(rows[:, k, 0], [0.025, 0.975]), atol=tol)
+            np.testing.assert_allclose(r.headline_ci, np.quantile(rows[:, k, 1], [0.025, 0.975]), atol=0.006)
 
 
 def test_stacked_selection_equals_one_curve_at_a_time():
