@@ -4,7 +4,10 @@ The rule everywhere: an item is *flagged* (decided positive) when
 ``score >= threshold``. A threshold is always one of the scores in the data (the
 score at which the decision changes), so items with equal scores are all flagged
 or none. ``inf`` means "flag nothing" (no score reaches it); it appears only when
-flagging nothing is what an objective asks for.
+flagging nothing is what an objective asks for (or, as the lower threshold of a
+review band, when every item is cleared). Among equally good thresholds the
+highest wins (fewest flagged) unless an objective says otherwise; costs and
+F-beta values equal up to float rounding count as equal.
 
 How it is computed (per class, one-vs-rest): the scores are sorted once; the
 rows are grouped into blocks of equal score, and cumulative counts of positives
@@ -124,8 +127,10 @@ class ThresholdSpec:
                 raise UsageError(f"{name} must be within {'(0, 1]' if lo_open else '[0, 1]'}, got {value}.")
         if self.review_precision is not None and not (0.5 < self.review_precision <= 1):
             raise UsageError(f"--review-precision must be within (0.5, 1] (each side must be right more often than not), got {self.review_precision}.")
-        if self.n_bootstrap < 0 or self.max_groups < 2:
-            raise UsageError("--bootstrap must be 0 or more.")
+        if self.n_bootstrap < 0:
+            raise UsageError(f"--bootstrap must be 0 or more, got {self.n_bootstrap}.")
+        if self.max_groups < 2:
+            raise ValueError("max_groups must be at least 2")
         return replace(self, objectives=objs)
 
     @property
