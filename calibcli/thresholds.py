@@ -122,7 +122,7 @@ class ThresholdSpec:
         if self.beta is not None and not (self.beta > 0 and math.isfinite(self.beta)):
             raise UsageError(f"--beta must be a positive number, got {self.beta}.")
         for name, value, lo_open in (("--min-precision", self.min_precision, True), ("--min-recall", self.min_recall, True),
-                                     ("--max-flag-rate", self.max_flag_rate, False)):
+                                     ("--max-flag-rate", self.max_flag_rate, True)):
             if value is not None and not ((0 < value <= 1) if lo_open else (0 <= value <= 1)):
                 raise UsageError(f"{name} must be within {'(0, 1]' if lo_open else '[0, 1]'}, got {value}.")
         if self.review_precision is not None and not (0.5 < self.review_precision <= 1):

@@ -132,6 +132,8 @@ def test_spec_validation_messages():
         ThresholdSpec(("review-band",), review_precision=0.4).validated()
     with pytest.raises(UsageError, match="unknown objective"):
         ThresholdSpec(("accuracy",)).validated()
+    with pytest.raises(UsageError, match=r"--max-flag-rate must be within \(0, 1\]"):
+        ThresholdSpec(("flag-rate",), max_flag_rate=0.0).validated()
     assert ThresholdSpec(("youden", "f1")).validated().objectives == ("f1", "youden")
 
 
@@ -225,7 +227,7 @@ def problems(draw):
         beta=draw(st.sampled_from([0.5, 1.0, 2.0])),
         min_precision=draw(st.sampled_from([0.3, 0.5, 0.75, 0.9, 1.0])),
         min_recall=draw(st.sampled_from([0.2, 0.5, 0.8, 1.0])),
-        max_flag_rate=draw(st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0])),
+        max_flag_rate=draw(st.sampled_from([0.01, 0.1, 0.25, 0.5, 1.0])),
         review_precision=draw(st.sampled_from([0.6, 0.75, 0.9, 1.0])), n_bootstrap=0,
     )
     return scores, y, spec
