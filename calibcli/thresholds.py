@@ -752,8 +752,9 @@ def _target_note(o: str, met: bool, rec: Recommendation, goal: float) -> str:
     if o == "recall":
         return f"target not met: recall {goal:g} is not reachable"
     if o == "flag-rate":
-        return (f"target not met: the top-scored {rec.n_flagged} items share one score ({rec.flagged_fraction:.4g} of items); "
-                f"no threshold flags at most {goal:g}; closest achievable shown")
+        items = "the top-scored item" if rec.n_flagged == 1 else f"the {rec.n_flagged} items sharing the top score"
+        return (f"target not met: the fewest items any threshold flags ({items}) are {rec.flagged_fraction:.4g} of all, "
+                f"more than {goal:g}; closest achievable shown")
     return f"target not met: no score region reaches precision {goal:g} on either side; every item would go to review"
 
 

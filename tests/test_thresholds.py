@@ -85,7 +85,7 @@ def test_target_not_met_reports_closest_achievable_real_threshold():
     assert r.met is False and r.threshold == 0.5 and r.precision == pytest.approx(2 / 3)
     assert "not met" in r.note and r.threshold in s
     r = one("flag-rate", s, y, max_flag_rate=0.25)  # the top two share a score: 1 of 4 impossible
-    assert r.met is False and r.threshold == 0.9 and r.n_flagged == 2 and "share one score" in r.note
+    assert r.met is False and r.threshold == 0.9 and r.n_flagged == 2 and "2 items sharing the top score" in r.note
 
 
 def test_cost_and_bayes_threshold():

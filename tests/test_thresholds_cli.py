@@ -228,3 +228,38 @@ def test_calibrator_file_gives_both_scales_and_the_same_decisions(capsys, tmp_pa
         assert set(cal_scores[raw_scores == raw["threshold"]]) == {cal["threshold"]}
         assert raw["other_scale_threshold"] == cal["threshold"] and cal["other_scale_threshold"] == raw["threshold"]
         assert cal["threshold"] != raw["threshold"]
+
+
+GOLDEN_TABLE = """\
+hand.csv  6 rows, class 1 (3 positive)
+objective        threshold   prec  recall    FPR  flagged  optimum
+min cost         0.6        0.750   1.000  0.333    66.7%  cost 0.1667
+max F1           0.6        0.750   1.000  0.333    66.7%  F1 0.8571
+prec ≥ 1         0.9        1.000   0.333  0.000    16.7%  recall 0.3333
+✗ flagged ≤ 10%  0.9        1.000   0.333  0.000    16.7%  recall 0.3333
+review, p ≥ 0.9  ≥ 0.9      1.000   0.333  0.000    16.7%  review 50.0%
+                 < 0.6
+cost (fp 1, fn 1): Bayes threshold for calibrated scores 0.5; the data's optimum
+0.6 (+0.1); cost per item 0.1667 at the optimum, 0.1667 at the Bayes threshold
+flag-rate: target not met: the fewest items any threshold flags (the top-scored
+item) are 0.1667 of all, more than 0.1; closest achievable shown
+review band: flag score ≥ 0.9 (precision 1.000), clear score < 0.6 (negatives
+1.000), send 50.0% of items to review
+
+✗ target not met: the row holds the closest achievable threshold (see above)
+rule: score >= threshold means flagged (decided positive); equal scores are all
+flagged or none; threshold inf (null in JSON) means flag nothing
+intervals: none (0 bootstrap replicates)
+the table rounds thresholds; --format json or csv gives them exactly
+"""
+
+
+def test_table_golden_on_a_hand_checked_file(capsys, monkeypatch, tmp_path):
+    """Scores (label): 0.9 (1), 0.8 (0), 0.8 (1), 0.6 (1), 0.3 (0), 0.2 (0); numbers checked by hand in test_thresholds.py."""
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hand.csv").write_text("label,p_1\n0,0.3\n0,0.8\n1,0.9\n0,0.2\n1,0.6\n1,0.8\n")
+    code, out, err = run(capsys, "thresholds", "hand.csv", "--objective", "f1", "--cost-fp", "1", "--cost-fn", "1",
+                         "--min-precision", "1", "--max-flag-rate", "0.1", "--review-precision", "0.9", "--bootstrap", "0")
+    assert code == 0 and err == ""
+    assert "\n".join(line.rstrip() for line in out.splitlines()) + "\n" == GOLDEN_TABLE

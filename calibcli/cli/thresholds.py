@@ -215,7 +215,7 @@ def _render(fmt, results, failures, spec, output):
         return thresholds_csv(results)
     from calibcli.render.thresholds_terminal import render_batch
 
-    renderable = render_batch(results, failures, spec)
+    renderable = render_batch(results, failures)
     if output is None:
         return renderable
     import io

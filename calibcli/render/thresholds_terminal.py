@@ -58,7 +58,7 @@ def objective_text(r, spec) -> str:
     if o == "recall":
         return f"recall ≥ {spec.min_recall:g}"
     if o == "flag-rate":
-        return f"flagged ≤ {_pct(spec.max_flag_rate)}"
+        return f"flagged ≤ {100 * spec.max_flag_rate:g}%"
     return f"review, p ≥ {spec.review_precision:g}"
 
 
@@ -98,7 +98,7 @@ def report_table(report, show_class: bool = True) -> Table:
     multi = show_class and len({r.target for r in report.recommendations}) > 1
     if multi:
         table.add_column("label" if report.task == "multilabel" else "class", overflow="ellipsis", max_width=16)
-    table.add_column("objective", overflow="fold", min_width=10, max_width=16)
+    table.add_column("objective", overflow="fold", min_width=10, max_width=18)
     table.add_column("threshold", no_wrap=True)
     table.add_column("prec", justify="right")
     table.add_column("recall", justify="right")
@@ -114,6 +114,8 @@ def report_table(report, show_class: bool = True) -> Table:
             label = objective_text(r, report.spec)
             if calibrated:
                 label = label if r.scale == "raw" else "  calibrated"
+            if r.met is False:
+                label = "✗ " + label
             cells = [Text(label, style=_met_style(r)),
                      _threshold_cell(r, ("cal" if r.scale == "raw" else "raw") if calibrated else None),
                      _num(r.precision, ".3f"), _num(r.recall, ".3f"), _num(r.fpr, ".3f"), _pct(r.flagged_fraction),
@@ -160,6 +162,8 @@ def notes(report) -> list[Text]:
 
 def footer(report) -> list[Text]:
     lines = [Text(f"note: {n}") for n in report.notes]
+    if any(r.met is False for r in report.recommendations):
+        lines.append(Text("✗ target not met: the row holds the closest achievable threshold (see above)", style="red"))
     lines += [Text(f"rule: {report.rule}", style="dim"), Text(f"intervals: {short_method(report.spec)}", style="dim")]
     if len(report.scales) > 1:
         lines.append(Text(f"scales: {report.scale_note}", style="dim"))
@@ -186,7 +190,7 @@ def render_thresholds(report) -> Group:
     return Group(Text(""), title, report_table(report), *notes(report), *footer(report))
 
 
-def render_batch(results, failures, spec) -> Group:
+def render_batch(results, failures) -> Group:
     """``calib thresholds`` output: one block per file, then the conventions."""
     parts: list[Any] = []
     for path, report in results:
