@@ -178,6 +178,11 @@ def test_audit_table_has_a_thresholds_section(capsys, monkeypatch):
     assert "calibrated" in out
 
 
+def test_audit_threshold_class_without_objective_is_a_usage_error(capsys):
+    code, _, err = run(capsys, "audit", BINARY, "--threshold-class", "cat")
+    assert code == 2 and "needs an objective" in err
+
+
 def test_audit_without_calibration_reports_raw_only(capsys):
     code, out, _ = run(capsys, "audit", BINARY, "--no-calibration", "--objective", "youden", "--format", "json",
                        "--threshold-bootstrap", "0")

@@ -40,6 +40,11 @@ def attach(report, loaded, opts: dict):
     """
     objectives = asked_objectives(opts)
     if not objectives:
+        if opts.get("threshold_classes"):
+            from calibcli.errors import UsageError
+
+            raise UsageError("--threshold-class picks classes for the thresholds section, which needs an objective: "
+                             "add --objective (e.g. --objective f1) or a target such as --min-precision.")
         return report
     from dataclasses import replace
 
