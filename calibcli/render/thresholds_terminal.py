@@ -39,7 +39,12 @@ def _ci(ci: tuple[float, float] | None, fmt: str = ".3g", pct: bool = False) -> 
     if ci is None:
         return ""
     show = _pct if pct else (lambda x: _num(x, fmt))
-    return show(ci[0]) if ci[0] == ci[1] else f"{show(ci[0])}–{show(ci[1])}"
+    if ci[0] == ci[1]:
+        return show(ci[0])
+    lo, hi = show(ci[0]), show(ci[1])
+    if lo == hi and not pct:  # rounding hid the width: more digits
+        lo, hi = _num(ci[0], ".6g"), _num(ci[1], ".6g")
+    return f"{lo}–{hi}"
 
 
 def objective_text(r, spec) -> str:
@@ -203,7 +208,7 @@ def render_batch(results, failures) -> Group:
         if pos is not None and len(classes) == 1:
             head.append(f", {what} {pos.target} ({pos.n_positive:,} positive)")
         elif len(classes) > 1:
-            head.append(f", {len(classes)} {what}s one-vs-rest" if what == "class" else f", {len(classes)} labels")
+            head.append(f", {len(classes)} classes one-vs-rest" if what == "class" else f", {len(classes)} labels")
         parts += [head, report_table(report), *notes(report), Text("")]
     if failures:  # the messages themselves went to stderr
         parts.append(Text(f"{len(failures)} file{'s' if len(failures) > 1 else ''} failed (see the errors): "
