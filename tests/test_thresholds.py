@@ -448,3 +448,16 @@ def test_stacked_selection_equals_one_curve_at_a_time():
             assert (j[r], met[r]) == (j1[0], met1[0]), (o, r)
             if i is not None:
                 assert i[r] == i1[0], (o, r)
+
+
+def test_row_order_does_not_matter_even_for_the_intervals():
+    """The bootstrap resamples sorted tie blocks, so a permutation of the rows changes nothing."""
+    rng = np.random.default_rng(8)
+    s = np.round(rng.random(4000), 3)
+    y = rng.random(s.size) < s
+    spec = ThresholdSpec(OBJECTIVES, cost_fp=1.0, cost_fn=2.0, beta=0.5, min_precision=0.8, min_recall=0.7,
+                         max_flag_rate=0.25, review_precision=0.85, n_bootstrap=100, seed=1)
+    perm = rng.permutation(s.size)
+    assert recommend_binary(s, y, spec) == recommend_binary(s[perm], y[perm], spec)
+    as_float32 = recommend_binary(s.astype(np.float32), y, spec)  # same order and ties, other values
+    assert [r.n_flagged for r in as_float32] == [r.n_flagged for r in recommend_binary(s, y, spec)]
