@@ -87,18 +87,25 @@ def measure(preds: Predictions, n_bins: int = 15, strategy: str = "uniform") -> 
         metrics = MetricSet(float(np.mean(correct)), top.ece(), top.mce(), None, None, None)
         return Measurement(metrics, top, _class_reports(preds.classes, supports, per, None))
 
-    onehot = preds.labels[:, None] == np.arange(k)[None, :]
-    per = _per_column_stats(preds.probs, onehot, n_bins, strategy)
+    n = preds.n_samples
+    p = preds.probs
+    if strategy == "uniform":
+        s = BinStats.one_vs_rest(p, preds.labels, top.edges)
+        per = [BinStats(s.edges, s.count[c], s.sum_conf[c], s.sum_outcome[c]) for c in range(k)]
+    else:
+        onehot = preds.labels[:, None] == np.arange(k)[None, :]
+        per = _per_column_stats(p, onehot, n_bins, strategy)
     eces = np.array([s.ece() for s in per])
-    briers = np.mean((preds.probs - onehot) ** 2, axis=0)
-    nll = m.nll_from_logits(preds.labels, preds.logits) if preds.logits is not None else m.negative_log_likelihood(preds.labels, preds.probs)
+    # per-class Brier: mean_i (p_ik - [y_i = k])^2 = (sum_i p_ik^2 - 2 sum_{i: y_i = k} p_ik + support_k) / n
+    p_true = p[np.arange(n), preds.labels]
+    briers = (np.einsum("ij,ij->j", p, p) - 2.0 * np.bincount(preds.labels, weights=p_true, minlength=k) + supports) / n
     metrics = MetricSet(
         accuracy=float(np.mean(correct)),
         ece=top.ece(),
         mce=top.mce(),
         classwise_ece=float(np.mean(eces)),
         brier=float(np.sum(briers)),
-        nll=nll,
+        nll=float(np.mean(-np.log(np.maximum(p_true, m.NLL_CLIP)))),
     )
     return Measurement(metrics, top, _class_reports(preds.classes, supports, per, briers))
 

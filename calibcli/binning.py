@@ -12,6 +12,7 @@ import numpy as np
 
 EDGE_RULE = "lo < c <= hi; the first bin also takes c = its lower edge"
 STRATEGIES = ("uniform", "quantile")
+BLOCK_ROWS = 16384  # rows per block when binning (n, K) arrays
 
 
 def uniform_edges(n_bins: int) -> np.ndarray:
@@ -57,9 +58,31 @@ def make_edges(conf: np.ndarray, n_bins: int, strategy: str) -> np.ndarray:
 def assign_bins(conf: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Bin index of each confidence under the ``lo < c <= hi`` rule.
 
+    Equal-width edges take an arithmetic fast path (``ceil(c * B) - 1``); values
+    within 1e-9 of an edge are re-assigned by binary search against the edges
+    themselves, so the rule holds exactly.
+
     >>> assign_bins(np.array([0.0, 0.25, 0.26, 1.0]), uniform_edges(4)).tolist()
     [0, 0, 1, 3]
     """
+    b = len(edges) - 1
+    if b > 1 and edges[0] == 0.0 and edges[-1] == 1.0 and np.array_equal(edges, uniform_edges(b)):
+        f = np.multiply(conf, b, dtype=np.float64)
+        idx_f = np.ceil(f)
+        idx_f -= 1.0
+        np.clip(idx_f, 0, b - 1, out=idx_f)
+        idx = idx_f.astype(np.intp)
+        np.rint(f, out=idx_f)
+        np.subtract(f, idx_f, out=f)
+        np.abs(f, out=f)
+        near = f < 1e-9
+        if near.any():
+            idx[near] = _search_bins(conf[near], edges)
+        return idx
+    return _search_bins(conf, edges)
+
+
+def _search_bins(conf: np.ndarray, edges: np.ndarray) -> np.ndarray:
     idx = np.searchsorted(edges, conf, side="left") - 1
     np.clip(idx, 0, len(edges) - 2, out=idx)
     return idx
@@ -95,14 +118,41 @@ class BinStats:
     @classmethod
     def per_column(cls, probs: np.ndarray, outcomes: np.ndarray, edges: np.ndarray) -> "BinStats":
         """One curve per column of ``probs`` (n, K) against 0/1 ``outcomes`` (n, K)."""
+        return cls._columns(probs, edges, outcomes=outcomes)
+
+    @classmethod
+    def one_vs_rest(cls, probs: np.ndarray, labels: np.ndarray, edges: np.ndarray) -> "BinStats":
+        """One curve per class k: confidence ``probs[:, k]``, outcome ``labels == k``.
+
+        Same result as ``per_column`` with one-hot outcomes, but the outcome sums
+        need only the n true-class entries.
+
+        >>> s = BinStats.one_vs_rest(np.array([[0.8, 0.2], [0.4, 0.6]]), np.array([0, 0]), uniform_edges(2))
+        >>> s.count.tolist(), s.sum_outcome.tolist()
+        ([[1.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [0.0, 0.0]])
+        """
+        return cls._columns(probs, edges, labels=labels)
+
+    @classmethod
+    def _columns(cls, probs, edges, outcomes=None, labels=None, block: int = BLOCK_ROWS) -> "BinStats":
+        """Per-column statistics accumulated over blocks of rows (cache-sized passes)."""
         n, k = probs.shape
         b = len(edges) - 1
-        idx = assign_bins(probs, edges)
-        idx += (np.arange(k) * b)[None, :]
-        flat = idx.ravel()
-        count = np.bincount(flat, minlength=k * b).astype(np.float64)
-        sum_conf = np.bincount(flat, weights=probs.ravel(), minlength=k * b)
-        sum_outcome = np.bincount(flat, weights=outcomes.ravel().astype(np.float64), minlength=k * b)
+        size = k * b
+        offsets = (np.arange(k) * b)[None, :]
+        count, sum_conf, sum_outcome = np.zeros(size), np.zeros(size), np.zeros(size)
+        for s in range(0, n, block):
+            pb = probs[s:s + block]
+            idx = assign_bins(pb, edges)
+            idx += offsets
+            flat = idx.ravel()
+            count += np.bincount(flat, minlength=size)
+            sum_conf += np.bincount(flat, weights=pb.ravel(), minlength=size)
+            if labels is not None:
+                yb = labels[s:s + block]
+                sum_outcome += np.bincount(idx[np.arange(len(yb)), yb], minlength=size)
+            else:
+                sum_outcome += np.bincount(flat, weights=outcomes[s:s + block].ravel().astype(np.float64), minlength=size)
         return cls(edges, count.reshape(k, b), sum_conf.reshape(k, b), sum_outcome.reshape(k, b))
 
     def merge(self, other: "BinStats") -> "BinStats":

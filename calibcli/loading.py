@@ -292,15 +292,18 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
         scores[:, j] = vals
         if bad is not None and bad.any():
             problems.append(_Problem(col, "non-numeric scores", bad, f"write plain numbers in this column, or {drop_fix}"))
-    finite = np.isfinite(scores)
-    nonfinite_rows = ~finite.all(axis=1)
-    for j, col in enumerate(spec.score_cols):
-        m = ~finite[:, j]
-        already = [p for p in problems if p.column == col]
-        if already:
-            m = m & ~already[0].mask
-        if m.any():
-            problems.append(_Problem(col, "missing, NaN or infinite scores", m, f"fix the model export, or {drop_fix}"))
+    if np.isfinite(scores.sum()):  # one reduction; NaN/inf (or overflow) falls through to the full check
+        nonfinite_rows = np.zeros(n, dtype=bool)
+    else:
+        finite = np.isfinite(scores)
+        nonfinite_rows = ~finite.all(axis=1)
+        for j, col in enumerate(spec.score_cols):
+            m = ~finite[:, j]
+            already = [p for p in problems if p.column == col]
+            if already:
+                m = m & ~already[0].mask
+            if m.any():
+                problems.append(_Problem(col, "missing, NaN or infinite scores", m, f"fix the model export, or {drop_fix}"))
 
     # labels
     pred_labels = None
@@ -346,12 +349,10 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
 
     # score kind and ranges on the finite rows
     good = ~nonfinite_rows
-    kind, evidence = ScoreKind.PROBS, ("top-label confidence",)
-    if good.any():
-        if spec.task is Task.TOP_LABEL:
-            kind, evidence = ScoreKind.PROBS, ("top-label confidence is a probability",)
-        else:
-            kind, evidence = detect_score_kind(scores[good], spec.task, spec.prefix_kind, options.score_kind, src, spec.score_cols, options.renormalize)
+    kind, evidence = ScoreKind.PROBS, ("top-label confidence is a probability",)
+    if good.any() and spec.task is not Task.TOP_LABEL:
+        finite_scores = scores if not nonfinite_rows.any() else scores[good]
+        kind, evidence = detect_score_kind(finite_scores, spec.task, spec.prefix_kind, options.score_kind, src, spec.score_cols, options.renormalize)
     if kind is ScoreKind.PROBS:
         out = (scores < -RANGE_TOL) | (scores > 1 + RANGE_TOL)
         for j, col in enumerate(spec.score_cols):

@@ -93,16 +93,24 @@ class Predictions:
         )
 
 
+SOFTMAX_BLOCK_ROWS = 8192  # rows per block: keeps each block in cache
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, stable for large logits.
+    """Row-wise softmax, stable for large logits, computed blockwise in place.
 
     >>> softmax(np.array([[0.0, 0.0]])).tolist()
     [[0.5, 0.5]]
     """
-    m = np.max(z, axis=1, keepdims=True)
-    e = np.exp(z - m)
-    e /= np.sum(e, axis=1, keepdims=True)
-    return e
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(z)
+    ones = np.ones(z.shape[1])
+    for s in range(0, z.shape[0], SOFTMAX_BLOCK_ROWS):
+        zb, ob = z[s:s + SOFTMAX_BLOCK_ROWS], out[s:s + SOFTMAX_BLOCK_ROWS]
+        np.subtract(zb, zb.max(axis=1, keepdims=True), out=ob)
+        np.exp(ob, out=ob)
+        ob /= (ob @ ones)[:, None]
+    return out
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
