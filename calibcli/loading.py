@@ -74,11 +74,32 @@ class _Origins:
         return "; ".join(parts)
 
 
+def _plain_numpy(col) -> np.ndarray | None:
+    """A null-free fixed-width numeric column as numpy straight from its buffers.
+
+    (``to_numpy`` on pyarrow arrays goes through pyarrow's pandas shim, which
+    imports pandas: 0.3 s of start-up we do not need.) None when not applicable.
+    """
+    import pyarrow as pa
+
+    t = col.type
+    if col.null_count or not (pa.types.is_floating(t) or pa.types.is_integer(t)) or pa.types.is_float16(t):
+        return None
+    dtype = np.dtype(t.to_pandas_dtype())
+    parts = [np.frombuffer(ch.buffers()[1], dtype=dtype, count=len(ch), offset=ch.offset * dtype.itemsize) for ch in col.chunks]
+    if not parts:
+        return np.empty(0, dtype=dtype)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _to_float(col, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Column as float64, plus a mask of non-numeric entries (None when numeric)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    plain = _plain_numpy(col)
+    if plain is not None:
+        return plain.astype(np.float64, copy=False), None
     if pa.types.is_floating(col.type) or pa.types.is_integer(col.type) or pa.types.is_boolean(col.type) or pa.types.is_null(col.type):
         arr = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
         if col.null_count:
@@ -97,7 +118,7 @@ def _labels_to_numpy(col) -> np.ndarray:
     import pyarrow as pa
 
     if pa.types.is_integer(col.type) and col.null_count == 0:
-        return col.to_numpy()
+        return _plain_numpy(col)
     if pa.types.is_floating(col.type) and col.null_count == 0:
         arr = col.to_numpy()
         if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):

@@ -131,7 +131,8 @@ class Source:
             if self.format == "parquet":
                 import pyarrow.parquet as pq
 
-                table = pq.read_table(self._handle(), columns=columns)
+                # ParquetFile reads without the dataset layer (which imports pandas)
+                table = pq.ParquetFile(self._handle()).read(columns=columns)
             else:
                 table = self._read_csv(columns)
         except InputError:
