@@ -63,6 +63,13 @@ def describe_direction(stats: BinStats) -> Direction:
 
 
 def worst_first(eces: np.ndarray) -> np.ndarray:
-    """Indices ordering classes by ECE, largest first, NaN last, ties by index."""
-    key = np.where(np.isnan(eces), -np.inf, eces)
+    """Indices ordering classes by ECE, largest first, NaN last, ties by index.
+
+    ECEs equal to 12 decimals count as ties (the two classes of a binary problem
+    have the same ECE up to float rounding), so the order is stable.
+
+    >>> worst_first(np.array([0.1, np.nan, 0.3, 0.1 + 1e-15])).tolist()
+    [2, 0, 3, 1]
+    """
+    key = np.where(np.isnan(eces), -np.inf, np.round(eces, 12))
     return np.lexsort((np.arange(len(eces)), -key))

@@ -91,7 +91,7 @@ class AuditReport:
     def classes_worst_first(self) -> list[ClassReport]:
         """Classes by ECE, largest first; classes without an ECE last."""
         cls = list(self.measurement.classes)
+        from calibcli.direction import worst_first
+
         eces = np.array([np.nan if c.ece is None else c.ece for c in cls], dtype=float)
-        key = np.where(np.isnan(eces), -np.inf, eces)
-        order = np.lexsort((np.arange(len(cls)), -key))
-        return [cls[i] for i in order]
+        return [cls[i] for i in worst_first(eces)]

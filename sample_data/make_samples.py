@@ -47,21 +47,21 @@ def main() -> None:
     probs = softmax(logits)
     names = np.array(CLASSES)[labels]
 
-    mc = pd.DataFrame({"label": names, **{f"p_{c}": probs[:, j].round(6) for j, c in enumerate(CLASSES)}})
-    # rounding to 6 decimals keeps rows summing to 1 within 1e-5
-    mc.to_csv(HERE / "multiclass_probs.csv", index=False)
+    mc = pd.DataFrame({"label": names, **{f"p_{c}": probs[:, j] for j, c in enumerate(CLASSES)}})
+    # 7 significant digits: rows sum to 1 within 1e-6 and tiny probabilities stay non-zero
+    mc.to_csv(HERE / "multiclass_probs.csv", index=False, float_format="%.7g")
 
     lg = pd.DataFrame({"label": names, **{f"logit_{c}": logits[:, j] for j, c in enumerate(CLASSES)}})
     lg.to_parquet(HERE / "multiclass_logits.parquet", index=False)
 
     pred = probs.argmax(axis=1)
-    tl = pd.DataFrame({"label": names, "pred_label": np.array(CLASSES)[pred], "confidence": probs.max(axis=1).round(6)})
-    tl.to_csv(HERE / "top_label.csv", index=False)
+    tl = pd.DataFrame({"label": names, "pred_label": np.array(CLASSES)[pred], "confidence": probs.max(axis=1)})
+    tl.to_csv(HERE / "top_label.csv", index=False, float_format="%.7g")
 
     # binary: "is it a cat?" with one score column
     bl, by = simulate(2000, rng)
     p_cat = 1.0 / (1.0 + np.exp(-(bl[:, 0] - np.log(np.exp(bl[:, 1:]).sum(axis=1)))))
-    pd.DataFrame({"label": (by == 0).astype(int), "p_cat": p_cat.round(6)}).to_csv(HERE / "binary.csv", index=False)
+    pd.DataFrame({"label": (by == 0).astype(int), "p_cat": p_cat}).to_csv(HERE / "binary.csv", index=False, float_format="%.7g")
 
     # multilabel: four independent tags, each an overconfident sigmoid
     n = 2000
@@ -72,8 +72,8 @@ def main() -> None:
         z = rng.normal(np.log(b / (1 - b)), 1.5, size=n)
         y = rng.random(n) < 1.0 / (1.0 + np.exp(-z))
         ml[f"y_{t}"] = y.astype(int)
-        ml[f"p_{t}"] = (1.0 / (1.0 + np.exp(-1.8 * z))).round(6)
-    pd.DataFrame(ml).to_csv(HERE / "multilabel.csv", index=False)
+        ml[f"p_{t}"] = 1.0 / (1.0 + np.exp(-1.8 * z))
+    pd.DataFrame(ml).to_csv(HERE / "multilabel.csv", index=False, float_format="%.7g")
 
 
 if __name__ == "__main__":
