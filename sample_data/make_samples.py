@@ -75,6 +75,12 @@ def main() -> None:
         ml[f"p_{t}"] = 1.0 / (1.0 + np.exp(-1.8 * z))
     pd.DataFrame(ml).to_csv(HERE / "multilabel.csv", index=False, float_format="%.7g")
 
+    # the previous release of the model, on the same 3,000 items (for --baseline):
+    # noisier logits, less overconfident
+    prev = softmax(logits / OVERCONFIDENCE * 1.6 + rng.normal(0.0, 0.8, size=logits.shape))
+    pd.DataFrame({"label": names, **{f"p_{c}": prev[:, j] for j, c in enumerate(CLASSES)}}).to_csv(
+        HERE / "previous_model.csv", index=False, float_format="%.7g")
+
 
 if __name__ == "__main__":
     main()

@@ -44,8 +44,8 @@ GOLDEN_CASES = {
     "multilabel_pass": (["sample_data/multilabel.csv", "--max-ece", "0.5", "--fail-if", "class_ece >= 0.4"], 0),
     "top_label_no_rules": (["sample_data/top_label.csv"], 0),
     "per_file": (["sample_data/binary.csv", "sample_data/cifar10_vgg16_real.csv", "--per-file", "--max-ece", "0.05"], 1),
-    "upper_baseline": (["sample_data/multiclass_probs.csv", "--baseline", "sample_data/multiclass_logits.parquet",
-                        "--max-ece-increase", "0.01", "--max-classwise-ece", "0.1", "--on", "upper", "--gate-replicates", "50"], 0),
+    "upper_baseline": (["sample_data/multiclass_probs.csv", "--baseline", "sample_data/previous_model.csv",
+                        "--max-ece-increase", "0.01", "--max-classwise-ece", "0.1", "--on", "upper", "--gate-replicates", "50"], 1),
 }
 
 
