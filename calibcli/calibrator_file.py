@@ -208,7 +208,7 @@ def predictions_for_apply(cf: CalibratorFile, scores: np.ndarray, cols: list[str
     """Validated ``Predictions`` (without labels) of raw score columns, for ``transform``."""
     from calibcli.columns import _strip_prefix
     from calibcli.loading import RANGE_TOL, ROW_SUM_TOL, detect_score_kind
-    from calibcli.predictions import sigmoid, softmax
+    from calibcli.predictions import scores_to_probs
 
     cal = cf.calibrator
     bad = ~np.isfinite(scores)
@@ -222,7 +222,6 @@ def predictions_for_apply(cf: CalibratorFile, scores: np.ndarray, cols: list[str
         score_kind = cal.input_kind
     kind, evidence = detect_score_kind(scores, cal.task, prefix_kind, score_kind, source, tuple(cols), renormalize)
     n = scores.shape[0]
-    logits = None
     if kind is ScoreKind.PROBS:
         out = (scores < -RANGE_TOL) | (scores > 1 + RANGE_TOL)
         if out.any():
@@ -239,17 +238,7 @@ def predictions_for_apply(cf: CalibratorFile, scores: np.ndarray, cols: list[str
                 if off.any():
                     raise InputError(f"{source}: probability rows not summing to 1 (tolerance {ROW_SUM_TOL:g}) in "
                                      f"{_first_rows(off)}. Pass --renormalize to divide each row by its sum.")
-        probs = scores if (scores.shape[1] != 1 or cal.task is Task.MULTILABEL) else np.column_stack([1 - scores[:, 0], scores[:, 0]])
-    else:
-        logits = scores
-        if cal.task is Task.MULTILABEL:
-            probs = sigmoid(scores)
-        elif scores.shape[1] == 1:
-            p1 = sigmoid(scores[:, 0])
-            probs = np.column_stack([1.0 - p1, p1])
-            logits = np.column_stack([np.zeros(n), scores[:, 0]])
-        else:
-            probs = softmax(scores)
+    probs, logits = scores_to_probs(scores, kind, cal.task)
     labels = np.zeros((n, len(cal.classes)), dtype=np.int64) if cal.task is Task.MULTILABEL else np.zeros(n, dtype=np.int64)
     return Predictions(probs, labels, cal.classes, cal.task, kind, logits, None, tuple(evidence))
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from calibcli.columns import ColumnSpec, resolve_columns
 from calibcli.errors import InputError
-from calibcli.predictions import Predictions, ScoreKind, Task, sigmoid, softmax
+from calibcli.predictions import Predictions, ScoreKind, Task, scores_to_probs
 from calibcli.reading import Source, expand_inputs
 
 ROW_SUM_TOL = 1e-3  # |sum_k p_k - 1| allowed for probability rows
@@ -426,21 +426,7 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
                 "against the other classes. Audit a sample that contains at least two classes."
             )
 
-    logits = None
-    if spec.task is Task.TOP_LABEL:
-        probs = scores
-    elif kind is ScoreKind.LOGITS:
-        logits = scores
-        if spec.task is Task.MULTILABEL:
-            probs = sigmoid(scores)
-        elif scores.shape[1] == 1:
-            probs = sigmoid(scores[:, 0])
-            probs = np.column_stack([1.0 - probs, probs])
-            logits = np.column_stack([np.zeros(len(scores)), scores[:, 0]])
-        else:
-            probs = softmax(scores)
-    else:
-        probs = scores if scores.shape[1] != 1 or spec.task is Task.MULTILABEL else np.column_stack([1.0 - scores[:, 0], scores[:, 0]])
+    probs, logits = scores_to_probs(scores, kind, spec.task)
 
     warnings: list[str] = []
     if spec.task is Task.MULTILABEL:

@@ -125,3 +125,26 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     ez = np.exp(z[~pos])
     out[~pos] = ez / (1.0 + ez)
     return out
+
+
+def scores_to_probs(scores: np.ndarray, kind: ScoreKind, task: Task) -> tuple[np.ndarray, np.ndarray | None]:
+    """Probabilities (and the logits kept, or None) from validated score columns.
+
+    Logits become probabilities with a softmax (multiclass, two-column binary) or
+    a sigmoid (one-column binary, multilabel). A one-column binary score becomes
+    two columns ``(1 - p, p)``; its logit becomes ``(0, z)``, whose softmax is the
+    same sigmoid.
+
+    >>> probs, logits = scores_to_probs(np.array([[0.0]]), ScoreKind.LOGITS, Task.BINARY)
+    >>> probs.tolist(), logits.tolist()
+    ([[0.5, 0.5]], [[0.0, 0.0]])
+    """
+    one_column = scores.shape[1] == 1 and task is not Task.MULTILABEL and task is not Task.TOP_LABEL
+    if kind is ScoreKind.PROBS or task is Task.TOP_LABEL:
+        return (np.column_stack([1.0 - scores[:, 0], scores[:, 0]]) if one_column else scores), None
+    if task is Task.MULTILABEL:
+        return sigmoid(scores), scores
+    if one_column:
+        p1 = sigmoid(scores[:, 0])
+        return np.column_stack([1.0 - p1, p1]), np.column_stack([np.zeros(len(scores)), scores[:, 0]])
+    return softmax(scores), scores
