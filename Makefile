@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: demo test install bench peers clean samples
+.PHONY: demo test install bench clean samples
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
