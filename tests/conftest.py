@@ -7,6 +7,7 @@ runs the golden tests too.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,17 @@ def real(name: str, file: str = "data.parquet") -> Path:
         if path.exists():
             return path
     pytest.skip(f"real data not available: {name}/{file}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_env():
+    """No test (nor a subprocess it starts) sees the caller's CALIB_* settings or a
+    CI runner's GITHUB_* variables; session-wide so module fixtures are covered too."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith(("CALIB_", "GITHUB_")):
+                mp.delenv(key)
+        yield
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 
 import pytest
@@ -20,9 +19,7 @@ KEYS = {"bins", "label-col", "md-out", "max-ece", "fail-if", "warn-if", "strict"
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    for k in list(os.environ):
-        if k.startswith(("CALIB_", "GITHUB_")):
-            monkeypatch.delenv(k)
+    # CALIB_* and GITHUB_* are cleared for every test by conftest.isolated_env
     monkeypatch.chdir(tmp_path)
 
 

@@ -22,9 +22,7 @@ LOGITS = str(SAMPLES / "multiclass_logits.parquet")
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    for k in list(os.environ):
-        if k.startswith(("CALIB_", "GITHUB_")):
-            monkeypatch.delenv(k)
+    # CALIB_* and GITHUB_* are cleared for every test by conftest.isolated_env
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "100")
 

@@ -23,9 +23,7 @@ UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"  # regenerate: UPDATE_GOLDEN=1 p
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for k in list(os.environ):
-        if k.startswith(("CALIB_", "GITHUB_")):
-            monkeypatch.delenv(k)
+    # CALIB_* and GITHUB_* are cleared for every test by conftest.isolated_env
     monkeypatch.chdir(ROOT)  # relative sample paths make the reports reproducible
 
 
