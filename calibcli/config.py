@@ -238,10 +238,15 @@ def load_config(
             if key not in GATE_KEYS:
                 raise ConfigError(f"{where}: '{key}' is not a gate rule; put it above the {gate_table} table, directly in {table_name}.")
             settings[key] = Setting(key, value, "file", where, path, line)
-    for key in sorted(valid_keys):
-        name = env_name(key)
-        if name in environ and name != ENV_CONFIG:
-            settings[key] = Setting(key, environ[name], "env", f"env {name}")
+    known = {env_name(key): key for key in valid_keys}
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG:
+            continue
+        if name not in known:
+            raise ConfigError(f"environment variable {name} is not a calib setting.{_suggest(name, sorted(known))} "
+                              f"Variables are CALIB_ plus a flag in upper case with underscores (CALIB_MAX_ECE); "
+                              f"unset it (unset {name}) or correct its name.")
+        settings[known[name]] = Setting(known[name], environ[name], "env", f"env {name}")
     return Config(path, table_name, settings)
 
 

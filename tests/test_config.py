@@ -83,7 +83,7 @@ def test_key_lines():
 
 def test_load_config_sources(tmp_path):
     write(tmp_path / "pyproject.toml", PYPROJECT)
-    cfg = load_config(KEYS, cwd=str(tmp_path), environ={"CALIB_BINS": "12", "CALIB_UNRELATED": "x"})
+    cfg = load_config(KEYS, cwd=str(tmp_path), environ={"CALIB_BINS": "12"})
     assert cfg.path == str((tmp_path / "pyproject.toml").resolve())
     assert cfg.get("bins").value == "12" and cfg.get("bins").origin == "env CALIB_BINS"
     s = cfg.get("max-ece")
@@ -237,3 +237,13 @@ def test_a_value_only_checked_for_the_command_that_runs(capsys, tmp_path):
     assert out.splitlines()[0].count(",") > 3  # CSV from the config file
     code, _, err = run(capsys, "audit", BINARY)
     assert code == 2 and "calib.toml:1" in err and "format" in err
+
+
+def test_unknown_environment_variable_is_a_config_error(capsys, monkeypatch):
+    monkeypatch.setenv("CALIB_MAX_ECEE", "0.1")
+    code, out, err = run(capsys, "audit", BINARY)
+    assert code == 2 and out == ""
+    assert "CALIB_MAX_ECEE" in err and "Did you mean 'CALIB_MAX_ECE'" in err
+    monkeypatch.delenv("CALIB_MAX_ECEE")
+    monkeypatch.setenv("CALIB_CONFIG", "")  # CALIB_CONFIG is known, not a setting
+    assert run(capsys, "audit", BINARY, "-q")[0] == 0
