@@ -108,3 +108,19 @@ def test_brier_and_nll_match_sklearn():
     # scikit-learn's multiclass Brier (scale_by_half=False) is the sum over classes, as ours
     assert m.brier_score(preds.labels, preds.probs) == pytest.approx(
         brier_score_loss(preds.labels, preds.probs, labels=np.arange(preds.n_classes), scale_by_half=False), abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["netcal_coco_faster-rcnn-resnet-50_iou0.60", "cleanlab_imdb_cv"])
+def test_binary_temperature_matches_sklearn_logistic_regression_without_intercept(name):
+    """Binary temperature scaling is a logistic regression of the label on the logit
+    with no intercept: scikit-learn's coefficient is 1/T."""
+    from sklearn.linear_model import LogisticRegression
+
+    from calibcli.calibrators.temperature import fit_temperature_preds
+
+    preds = load_predictions([str(real(name))]).predictions
+    t = float(fit_temperature_preds(preds).temperature[0])
+    logp = np.log(np.maximum(preds.probs, 1e-12))
+    margin = (logp[:, 1] - logp[:, 0])[:, None]
+    lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-12, max_iter=1000).fit(margin, preds.labels)
+    assert t == pytest.approx(1.0 / lr.coef_[0, 0], rel=1e-5)
