@@ -247,3 +247,11 @@ def test_unknown_environment_variable_is_a_config_error(capsys, monkeypatch):
     monkeypatch.delenv("CALIB_MAX_ECEE")
     monkeypatch.setenv("CALIB_CONFIG", "")  # CALIB_CONFIG is known, not a setting
     assert run(capsys, "audit", BINARY, "-q")[0] == 0
+
+
+def test_broken_config_still_shows_help_but_fails_a_run(capsys, tmp_path):
+    write(tmp_path / "calib.toml", "max-ecee = 0.1\n")
+    code, out, _ = run(capsys, "audit", "--help")
+    assert code == 0 and "Usage: calib audit" in out
+    code, out, err = run(capsys, "audit", BINARY)
+    assert code == 2 and "calib.toml:1" in err and "max-ece" in err

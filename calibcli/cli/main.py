@@ -75,10 +75,16 @@ def cli(ctx: click.Context, traceback: bool, config_path: str | None, no_config:
     Settings come from flags, then CALIB_<KEY> environment variables, then
     [tool.calib] in pyproject.toml or calib.toml (see calib config).
     """
+    help_requested = bool((ctx.obj or {}).get("help_requested"))
     ctx.obj = {"traceback": traceback}
     from calibcli.config import apply_config
+    from calibcli.errors import ConfigError
 
-    apply_config(ctx, config_path, not no_config)
+    try:
+        apply_config(ctx, config_path, not no_config)
+    except ConfigError:
+        if not help_requested:  # a broken config must not hide the help that explains how to fix it
+            raise
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     show_tb = "--traceback" in args
     try:
-        rv = cli.main(args=args, prog_name="calib", standalone_mode=False)
+        help_requested = any(a in CONTEXT_SETTINGS["help_option_names"] for a in args)
+        rv = cli.main(args=args, prog_name="calib", standalone_mode=False, obj={"help_requested": help_requested})
     except click.exceptions.Exit as exc:  # --help, --version
         sys.exit(exc.exit_code)
     except click.ClickException as exc:  # usage errors
