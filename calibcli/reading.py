@@ -102,7 +102,7 @@ class Source:
                 import pyarrow.parquet as pq
 
                 return list(pq.read_schema(self._handle()).names)
-            return list(self._read_csv(None).column_names) if self.name == STDIN else self._csv_header()
+            return self._csv_header()
         except InputError:
             raise
         except Exception as exc:  # pyarrow raises several types for corrupt input
@@ -112,7 +112,7 @@ class Source:
         import pyarrow.csv as pcsv
 
         opts = pcsv.ReadOptions(block_size=1 << 16)
-        with pcsv.open_csv(self.name, read_options=opts) as reader:
+        with pcsv.open_csv(self._handle(), read_options=opts) as reader:  # first block only, stdin too
             return list(reader.schema.names)
 
     def _read_csv(self, columns: list[str] | None):
