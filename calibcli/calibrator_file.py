@@ -17,7 +17,6 @@ A file looks like::
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import os
@@ -166,16 +165,11 @@ def load_calibrator(path: str | os.PathLike) -> Calibrator:
 
 # -- applying a calibrator file to prediction tables ------------------------------------
 def _score_columns(cf: CalibratorFile, names: list[str], source: str, score_cols: tuple[str, ...] | None) -> list[str]:
-    from calibcli.columns import CALIBRATED_PREFIX
+    from calibcli.columns import CALIBRATED_PREFIX, match_columns
 
     cal = cf.calibrator
     if score_cols:
-        picked: list[str] = []
-        for pat in score_cols:
-            hits = [n for n in names if fnmatch.fnmatchcase(n, pat)] if any(c in pat for c in "*?[") else [pat] if pat in names else []
-            if not hits:
-                raise InputError(f"{source}: --score-cols names '{pat}', which matches no column. The columns are: {', '.join(names[:20])}.")
-            picked += [h for h in hits if h not in picked]
+        picked = match_columns(names, score_cols, source)
         expected = (1, 2) if cal.task is Task.BINARY else (len(cal.classes),)
         if len(picked) not in expected:
             raise InputError(f"{source}: --score-cols picks {len(picked)} columns but the calibrator has {len(cal.classes)} "
@@ -206,7 +200,7 @@ def _first_rows(mask: np.ndarray) -> str:
 def predictions_for_apply(cf: CalibratorFile, scores: np.ndarray, cols: list[str], source: str,
                           score_kind: ScoreKind | None = None, renormalize: bool = False) -> Predictions:
     """Validated ``Predictions`` (without labels) of raw score columns, for ``transform``."""
-    from calibcli.columns import _strip_prefix
+    from calibcli.columns import prefix_kind
     from calibcli.loading import RANGE_TOL, ROW_SUM_TOL, detect_score_kind
     from calibcli.predictions import scores_to_probs
 
@@ -216,11 +210,10 @@ def predictions_for_apply(cf: CalibratorFile, scores: np.ndarray, cols: list[str
         j = int(np.flatnonzero(bad.any(axis=0))[0])
         raise InputError(f"{source}, column '{cols[j]}': missing, NaN or infinite scores in {_first_rows(bad[:, j])}. "
                          "calib apply keeps every row, so fix the export (or filter those rows) first.")
-    kinds = {_strip_prefix(c)[1] for c in cols}
-    prefix_kind = kinds.pop() if len(kinds) == 1 else None
-    if prefix_kind is None and score_kind is None:
+    by_prefix = prefix_kind(cols)
+    if by_prefix is None and score_kind is None:
         score_kind = cal.input_kind
-    kind, evidence = detect_score_kind(scores, cal.task, prefix_kind, score_kind, source, tuple(cols), renormalize)
+    kind, evidence = detect_score_kind(scores, cal.task, by_prefix, score_kind, source, tuple(cols), renormalize)
     n = scores.shape[0]
     if kind is ScoreKind.PROBS:
         out = (scores < -RANGE_TOL) | (scores > 1 + RANGE_TOL)
@@ -257,7 +250,8 @@ def calibrate_tables(cf: CalibratorFile, tables: list, sources: list[str], score
     """
     import pyarrow as pa
 
-    from calibcli.columns import CALIBRATED_PREFIX, _strip_prefix
+    from calibcli.columns import CALIBRATED_PREFIX, strip_prefix
+    from calibcli.loading import column_to_float
 
     names = tables[0].column_names
     for t, src in zip(tables[1:], sources[1:]):
@@ -270,11 +264,9 @@ def calibrate_tables(cf: CalibratorFile, tables: list, sources: list[str], score
         raise InputError(f"cannot stack {', '.join(sources)}: {exc}. Apply them one at a time.") from None
     src = sources[0] if len(sources) == 1 else f"{sources[0]} (+{len(sources) - 1} more)"
     cols = _score_columns(cf, names, src, score_cols)
-    from calibcli.loading import _to_float
-
     scores = np.empty((table.num_rows, len(cols)))
     for j, c in enumerate(cols):
-        vals, bad = _to_float(table.column(c), c)
+        vals, bad = column_to_float(table.column(c))
         if bad is not None and bad.any():
             raise InputError(f"{src}, column '{c}': non-numeric scores in {_first_rows(bad)}. Write plain numbers.")
         scores[:, j] = vals
@@ -285,7 +277,7 @@ def calibrate_tables(cf: CalibratorFile, tables: list, sources: list[str], score
     class_idx = [1] if (cal.task is Task.BINARY and len(cols) == 1) else list(range(len(cols)))
     if replace:
         for j, c in enumerate(cols):
-            base, kind = _strip_prefix(c)
+            base, kind = strip_prefix(c)
             new_name = f"p_{base}" if kind is ScoreKind.LOGITS else c
             if new_name != c and new_name in names:
                 raise InputError(f"{src}: --replace would rename '{c}' to '{new_name}', which already exists. "

@@ -38,7 +38,12 @@ class ColumnSpec:
         return cols
 
 
-def _strip_prefix(name: str) -> tuple[str, ScoreKind | None]:
+def strip_prefix(name: str) -> tuple[str, ScoreKind | None]:
+    """Class name and score kind a column's prefix implies (None without a known prefix).
+
+    >>> strip_prefix("logit_cat")
+    ('cat', <ScoreKind.LOGITS: 'logits'>)
+    """
     for pre in LOGIT_PREFIXES:
         if name.startswith(pre) and len(name) > len(pre):
             return name[len(pre):], ScoreKind.LOGITS
@@ -66,18 +71,37 @@ def _closest(name: str, names: list[str]) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
+def match_columns(names: list[str], patterns: tuple[str, ...], source: str) -> list[str]:
+    """The columns ``--score-cols`` picks: names or globs, in pattern order, no repeats.
+
+    >>> match_columns(["label", "s_b", "s_a"], ("s_*",), "f.csv")
+    ['s_b', 's_a']
+    """
+    picked: list[str] = []
+    for pat in patterns:
+        hits = [n for n in names if fnmatch.fnmatchcase(n, pat)] if any(c in pat for c in "*?[") else [pat] if pat in names else []
+        if not hits:
+            raise InputError(
+                f"{source}: --score-cols names '{pat}', which matches no column.{_closest(pat, names)} "
+                f"The columns are: {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}."
+            )
+        picked += [h for h in hits if h not in picked]
+    return picked
+
+
+def prefix_kind(columns: list[str] | tuple[str, ...]) -> ScoreKind | None:
+    """The score kind all the columns' prefixes agree on, else None.
+
+    >>> prefix_kind(["p_a", "prob_b"]), prefix_kind(["p_a", "logit_b"])
+    (<ScoreKind.PROBS: 'probs'>, None)
+    """
+    kinds = {strip_prefix(c)[1] for c in columns}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 def _find_score_cols(names: list[str], score_cols: tuple[str, ...] | None, source: str) -> list[str]:
     if score_cols:
-        picked: list[str] = []
-        for pat in score_cols:
-            hits = [n for n in names if fnmatch.fnmatchcase(n, pat)] if any(c in pat for c in "*?[") else [pat] if pat in names else []
-            if not hits:
-                raise InputError(
-                    f"{source}: --score-cols names '{pat}', which matches no column.{_closest(pat, names)} "
-                    f"The columns are: {', '.join(names)}."
-                )
-            picked += [h for h in hits if h not in picked]
-        return picked
+        return match_columns(names, score_cols, source)
     groups: dict[str, list[str]] = {}
     for n in names:
         if n.startswith(CALIBRATED_PREFIX):
@@ -136,11 +160,10 @@ def resolve_columns(
             f"or logit_<class> for logits, or pick them with --score-cols; for top-label files give "
             f"confidence and pred_label. The columns are: {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}."
         )
-    stripped = [_strip_prefix(c) for c in found]
+    stripped = [strip_prefix(c) for c in found]
     if score_cols and any(k is None for _, k in stripped):
         stripped = [(_glob_suffix(c, score_cols), k) for c, k in stripped]
-    kinds = {k for _, k in stripped}
-    prefix_kind = kinds.pop() if len(kinds) == 1 else None
+    kind = prefix_kind(found)
     suffixes = [s for s, _ in stripped]
     if len(set(suffixes)) != len(suffixes):
         suffixes = list(found)
@@ -167,7 +190,7 @@ def resolve_columns(
                 f"{source}: a multilabel file pairs each score column with a 0/1 label column y_<name>; "
                 f"missing: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}."
             )
-        return ColumnSpec(Task.MULTILABEL, tuple(found), tuple(suffixes), prefix_kind, None, label_cols)
+        return ColumnSpec(Task.MULTILABEL, tuple(found), tuple(suffixes), kind, None, label_cols)
     if label_col not in names:
         hint = _closest(label_col, names)
         raise InputError(
@@ -180,4 +203,4 @@ def resolve_columns(
         raise InputError(f"{source}: --task binary needs one or two score columns, found {len(found)}: {', '.join(found[:5])}.")
     if task is Task.MULTICLASS and len(found) < 2:
         raise InputError(f"{source}: --task multiclass needs at least two score columns, found {len(found)}.")
-    return ColumnSpec(task, tuple(found), tuple(suffixes), prefix_kind, label_col)
+    return ColumnSpec(task, tuple(found), tuple(suffixes), kind, label_col)

@@ -92,10 +92,9 @@ def _plain_numpy(col) -> np.ndarray | None:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def _to_float(col, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Column as float64, plus a mask of non-numeric entries (None when numeric)."""
+def column_to_float(col) -> tuple[np.ndarray, np.ndarray | None]:
+    """An Arrow column as float64 (nulls as NaN), plus a mask of non-numeric entries (None when numeric)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     plain = _plain_numpy(col)
     if plain is not None:
@@ -110,7 +109,6 @@ def _to_float(col, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     raw = pd.Series(col.to_pylist(), dtype=object)
     num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(num) & raw.notna().to_numpy() & ~raw.astype(str).str.strip().str.lower().isin(["nan", "inf", "-inf"]).to_numpy()
-    del pc
     return num, bad
 
 
@@ -309,7 +307,7 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
 
     scores = np.empty((n, len(spec.score_cols)), dtype=np.float64)
     for j, col in enumerate(spec.score_cols):
-        vals, bad = _to_float(_concat(tables, col), col)
+        vals, bad = column_to_float(_concat(tables, col))
         scores[:, j] = vals
         if bad is not None and bad.any():
             problems.append(_Problem(col, "non-numeric scores", bad, f"write plain numbers in this column, or {drop_fix}"))
@@ -331,7 +329,7 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
     if spec.task is Task.MULTILABEL:
         labels = np.empty((n, len(spec.label_cols)), dtype=np.int64)
         for j, col in enumerate(spec.label_cols):
-            vals, bad = _to_float(_concat(tables, col), col)
+            vals, bad = column_to_float(_concat(tables, col))
             ok = np.isin(vals, (0.0, 1.0))
             if not ok.all():
                 problems.append(_Problem(col, "labels other than 0 and 1", ~ok, f"use 1 where the label is present and 0 where not, or {drop_fix}"))
