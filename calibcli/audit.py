@@ -17,7 +17,7 @@ CONVENTIONS = {
     "mce": "max |observed - mean confidence| over non-empty bins",
     "classwise_ece": "mean over classes of each class's one-vs-rest ECE",
     "brier": "per row the sum over classes of the squared error, averaged over rows (range 0..2)",
-    "nll": "mean of -ln(max(p_true, 1e-12)); from logits computed in log space with the same clip",
+    "nll": "mean of -ln(max(p_true, 1e-12)); for logits p is their softmax (sigmoid for multilabel)",
     "multilabel": "ece and mce pool all (row, label) pairs with confidence = P(label present); accuracy is per (row, label) at 0.5; brier and nll sum over labels per row, averaged over rows",
     "top_label": "per-class ece of a top-label file is the top-label ECE of the rows predicted as that class",
 }

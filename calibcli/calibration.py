@@ -374,7 +374,6 @@ def fit_on_all_rows(preds: Predictions, method: str = "temperature", per_label: 
     >>> out.info["after"]["nll"] <= out.info["before"]["nll"]
     True
     """
-    from calibcli import metrics as m
 
     if preds.task is Task.TOP_LABEL:
         raise InputError("calib fit needs full score vectors, but this is a top-label file (confidence and pred_label "
@@ -400,10 +399,8 @@ def fit_on_all_rows(preds: Predictions, method: str = "temperature", per_label: 
     after = cal.transform(preds)
 
     def brief(p: Predictions) -> dict[str, float]:
-        if p.task is Task.MULTILABEL:
-            return {"nll": float(np.sum(m.binary_nll_per_column(p.labels, p.probs))), "ece": measure(p).metrics.ece}
-        nll = m.nll_from_logits(p.labels, p.logits) if p.logits is not None else m.negative_log_likelihood(p.labels, p.probs)
-        return {"nll": nll, "ece": m.expected_calibration_error(p.labels, p.probs)}
+        metrics = measure(p).metrics
+        return {"nll": metrics.nll, "ece": metrics.ece}
 
     info["in_sample"] = "before/after measured on the fitting rows themselves; use calib audit for held-out numbers"
     info["before"] = brief(preds)

@@ -7,7 +7,7 @@ Conventions (printed in every report):
 - MCE: max gap over non-empty bins.
 - classwise ECE: mean over classes of each class's one-vs-rest ECE.
 - Brier: per row the sum over classes of the squared error, averaged over rows.
-- NLL: natural log, probabilities clipped at 1e-12 (for logits: min(logsumexp - z_y, -log 1e-12)).
+- NLL: natural log, probabilities clipped at 1e-12 (``nll_from_logits`` gives the same in log space).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import numpy as np
 from calibcli.binning import assign_bins, uniform_edges
 from calibcli.calibrators.base import Calibrator, check_fittable, float_array, one_hot, renormalize
 from calibcli.errors import ConfigError
-from calibcli.predictions import Predictions, ScoreKind, Task
+from calibcli.predictions import Predictions, Task
 
 DEFAULT_BINS = 15
 

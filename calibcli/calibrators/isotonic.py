@@ -15,7 +15,7 @@ import numpy as np
 
 from calibcli.calibrators.base import Calibrator, check_fittable, float_array, one_hot, renormalize
 from calibcli.errors import ConfigError
-from calibcli.predictions import Predictions, ScoreKind, Task
+from calibcli.predictions import Predictions, Task
 
 
 def fit_isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

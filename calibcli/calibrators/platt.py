@@ -15,7 +15,7 @@ import numpy as np
 
 from calibcli.calibrators.base import Calibrator, check_fittable, float_array, one_hot, ovr_log_odds, renormalize
 from calibcli.errors import ConfigError
-from calibcli.predictions import Predictions, ScoreKind, Task
+from calibcli.predictions import Predictions, Task
 
 MAX_ITER = 100
 STEP_TOL = 1e-10  # stop when a Newton step moves a and b by less than this (relative)

@@ -16,7 +16,7 @@ import numpy as np
 
 from calibcli.calibrators.base import Calibrator, check_fittable, float_array, log_scores, one_hot
 from calibcli.errors import ConfigError
-from calibcli.predictions import Predictions, ScoreKind, Task, sigmoid
+from calibcli.predictions import Predictions, Task, sigmoid
 
 T_MIN, T_MAX = 1e-3, 1e3  # the search range of T; a fit at an end is flagged
 TOL = 1e-6  # stop when a Newton step changes T by less than this (times max(1, T))

@@ -15,7 +15,7 @@ import numpy as np
 
 from calibcli.calibrators.base import Calibrator, check_fittable, float_array, log_scores, one_hot
 from calibcli.calibrators.platt import fit_logistic_columns
-from calibcli.predictions import Predictions, ScoreKind, Task, sigmoid, softmax
+from calibcli.predictions import Predictions, Task, sigmoid, softmax
 
 
 def _softmax_nll_and_grad(params: np.ndarray, z: np.ndarray, y: np.ndarray):
