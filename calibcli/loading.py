@@ -35,6 +35,28 @@ class LoadOptions:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """One change calib made to the input rows before auditing them (shown in every report).
+
+    Attributes
+    ----------
+    kind : ``'renormalized'`` (--renormalize divided rows by their sum), ``'dropped'``
+        (--drop-invalid removed rows; one entry per problem) or ``'clipped'``
+        (probabilities within tolerance outside [0, 1] moved onto the range).
+    rows : number of rows affected.
+    largest_change : the largest absolute change of one probability (renormalized,
+        clipped); None where it does not apply (dropped rows).
+    detail : what was done and why, in words (e.g. the problem that made rows invalid
+        and the column).
+    """
+
+    kind: str  # 'renormalized' | 'dropped' | 'clipped'
+    rows: int
+    largest_change: float | None
+    detail: str
+
+
+@dataclass(frozen=True)
 class LoadedInput:
     """Validated predictions plus what was done to get them."""
 
@@ -44,6 +66,7 @@ class LoadedInput:
     dropped: dict[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     ids: np.ndarray | None = None  # row ids as text when ``LoadOptions.id_col`` is set
+    adjustments: tuple[Adjustment, ...] = ()  # renormalized / dropped / clipped rows, in the order applied
 
 
 @dataclass
