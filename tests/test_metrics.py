@@ -54,6 +54,15 @@ def test_quantile_edges_do_not_split_ties():
     assert edges[0] == 0.0 and edges[-1] == 1.0 and np.all(np.diff(edges) > 0)
 
 
+def test_quantile_ece_unchanged_when_rows_are_duplicated():
+    rng = np.random.default_rng(4)
+    conf, hit = np.round(rng.random(37), 2), rng.random(37) < 0.6
+    one = BinStats.from_arrays(conf, hit, quantile_edges(conf, 6))
+    two = BinStats.from_arrays(np.tile(conf, 2), np.tile(hit, 2), quantile_edges(np.tile(conf, 2), 6))
+    assert two.edges.tolist() == one.edges.tolist()
+    assert two.ece() == pytest.approx(one.ece(), rel=1e-12)
+
+
 def test_brier_and_nll_hand_computed():
     y = np.array([0, 1])
     p = np.array([[0.7, 0.2, 0.1], [0.5, 0.5, 0.0]])
