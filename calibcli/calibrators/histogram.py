@@ -40,6 +40,7 @@ class HistogramBinning(Calibrator):
 
     Examples
     --------
+    >>> from calibcli.predictions import ScoreKind
     >>> p = Predictions(np.array([[0.3, 0.7]]), np.array([0]), ("a", "b"), Task.BINARY, ScoreKind.PROBS)
     >>> HistogramBinning(Task.BINARY, ("a", "b"), ScoreKind.PROBS, ((0.2, 0.6),)).transform(p).probs.round(4).tolist()
     [[0.4, 0.6]]

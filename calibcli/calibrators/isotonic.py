@@ -49,6 +49,7 @@ class IsotonicCalibrator(Calibrator):
 
     Examples
     --------
+    >>> from calibcli.predictions import ScoreKind
     >>> p = Predictions(np.array([[0.7, 0.3]]), np.array([0]), ("a", "b"), Task.BINARY, ScoreKind.PROBS)
     >>> IsotonicCalibrator(Task.BINARY, ("a", "b"), ScoreKind.PROBS, ((0.0, 1.0),), ((0.0, 0.5),)).transform(p).probs.round(4).tolist()
     [[0.85, 0.15]]

@@ -102,6 +102,7 @@ class PlattScaling(Calibrator):
 
     Examples
     --------
+    >>> from calibcli.predictions import ScoreKind
     >>> p = Predictions(np.array([[0.5, 0.5]]), np.array([0]), ("a", "b"), Task.BINARY, ScoreKind.PROBS)
     >>> PlattScaling(Task.BINARY, ("a", "b"), ScoreKind.PROBS, (1.0,), (np.log(3.0),)).transform(p).probs.round(4).tolist()
     [[0.25, 0.75]]

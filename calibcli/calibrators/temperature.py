@@ -282,6 +282,7 @@ class TemperatureScaling(Calibrator):
 
     Examples
     --------
+    >>> from calibcli.predictions import ScoreKind
     >>> p = Predictions(np.array([[0.9, 0.1]]), np.array([0]), ("a", "b"), Task.BINARY, ScoreKind.PROBS)
     >>> cal = TemperatureScaling(Task.BINARY, ("a", "b"), ScoreKind.PROBS, (2.0,))
     >>> cal.transform(p).probs.round(4).tolist()  # sqrt(0.9/0.1) = 3 : 1

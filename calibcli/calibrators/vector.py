@@ -61,6 +61,7 @@ class VectorScaling(Calibrator):
 
     Examples
     --------
+    >>> from calibcli.predictions import ScoreKind
     >>> p = Predictions(np.array([[0.5, 0.5]]), np.array([0]), ("a", "b"), Task.BINARY, ScoreKind.LOGITS,
     ...                 logits=np.array([[0.0, 0.0]]))
     >>> VectorScaling(Task.BINARY, ("a", "b"), ScoreKind.LOGITS, (1.0, 1.0), (0.0, np.log(3.0))).transform(p).probs.round(4).tolist()
