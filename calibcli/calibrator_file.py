@@ -94,9 +94,16 @@ def save_calibrator(cal: Calibrator, path: str | os.PathLike, columns: tuple[str
     fit : extra facts about the fit (interval of T, in-sample metrics).
     """
     from calibcli.outputs import write_atomic
+
+    write_atomic(path, calibrator_text(cal, columns, fitted_on, fit))
+
+
+def calibrator_text(cal: Calibrator, columns: tuple[str, ...] = (), fitted_on: dict | None = None,
+                    fit: dict | None = None) -> str:
+    """The text of a calibrator file (what ``save_calibrator`` writes; ``calib fit`` stages it)."""
     from calibcli.render.jsonout import dumps
 
-    write_atomic(path, dumps(calibrator_document(cal, columns, fitted_on, fit)))
+    return dumps(calibrator_document(cal, columns, fitted_on, fit))
 
 
 def parse_calibrator_document(doc: Any) -> CalibratorFile:
@@ -319,6 +326,6 @@ def table_bytes(table, path: str) -> bytes:
     raise UsageError(f"-o {path}: unknown output format; end the name with .parquet, .pq, .csv or .csv.gz.")
 
 
-__all__ = ["CalibratorFile", "FORMAT", "FORMAT_VERSION", "data_fingerprint", "calibrator_document", "save_calibrator",
+__all__ = ["CalibratorFile", "FORMAT", "FORMAT_VERSION", "data_fingerprint", "calibrator_document", "calibrator_text", "save_calibrator",
            "parse_calibrator_document", "read_calibrator_file", "load_calibrator", "calibrate_tables", "table_bytes",
            "CalibError"]

@@ -1,45 +1,413 @@
-"""Writing output files safely: atomically, never over an input file."""
+"""Writing output files safely: checked before any work, staged, committed together.
+
+A command builds one :class:`OutputSet` from every path it reads, plans every
+output path before doing any work (so a bad path exits 2 at once), stages the
+bytes of each output as the run produces them, and commits them together at the
+end. The rules (DESIGN.md, "Outputs"):
+
+- an output never names a file the command reads (any spelling, symlink or hard
+  link: files are compared by device and inode), and two outputs never name the
+  same file;
+- an output whose folder cannot hold it (a missing folder that cannot be created,
+  a parent that is a file, a read-only or virtual file system such as /proc) is a
+  usage error naming the path and the option;
+- a regular file (or a symlink to one: the target is replaced, the link stays) is
+  replaced by renaming a temporary file written next to it; a character device,
+  FIFO or other non-regular file is opened and written through, never replaced;
+- a failed or interrupted run (any exception, KeyboardInterrupt included) leaves
+  no output file: staged temporary files are removed, and when a rename fails
+  half-way the files already renamed are restored from backups.
+"""
 
 from __future__ import annotations
 
+import glob
 import os
+import secrets
+import shutil
+import stat
 import tempfile
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Iterable
 
 from calibcli.errors import UsageError
 
+_TMP_SUFFIX = ".calib-tmp"
+_BAK_SUFFIX = ".calib-bak"
+
+
+@dataclass(frozen=True)
+class PlannedOutput:
+    """One output path, checked.
+
+    Attributes
+    ----------
+    option : the option that named it (``--json-out``, ``-o``, ...), for messages.
+    path : the path as given.
+    real : where the bytes go (every symlink resolved).
+    through : True for an existing non-regular file (device, FIFO): written through, never renamed over.
+    """
+
+    option: str
+    path: str
+    real: str
+    through: bool
+
+
+@dataclass(frozen=True)
+class _Staged:
+    target: PlannedOutput
+    tmp: str | None  # temporary file next to the target (regular targets)
+    data: bytes | None  # bytes to write through (non-regular targets)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file ``path`` names (symlinks followed), or None."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _expand(pattern: str) -> list[str]:
+    """The files a read pattern names (globs expanded; nothing for stdin or a missing file)."""
+    if not pattern or pattern == "-":
+        return []
+    if any(ch in pattern for ch in "*?["):
+        return sorted(glob.glob(pattern, recursive=True))
+    return [pattern]
+
+
+def _probe_dir(folder: str) -> OSError | None:
+    """Create and remove a temporary file in ``folder``: None if that works, else the error.
+
+    More reliable than ``os.access`` (which says yes to root, and on /proc).
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".calib-probe.", suffix=_TMP_SUFFIX, dir=folder)
+    except OSError as exc:
+        return exc
+    os.close(fd)
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+    return None
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class OutputSet:
+    """Every output file of one run: planned up front, staged, committed together.
+
+    Parameters
+    ----------
+    reads : ``(what, path)`` pairs for every file the command reads, e.g.
+        ``("one of the input files", "preds.csv")``, ``("the --baseline file", "old.csv")``,
+        ``("the config file", "pyproject.toml")``. Globs are expanded; ``-`` and
+        missing files are skipped (reading them fails later with its own message).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with OutputSet([("one of the input files", os.path.join(folder, "in.csv"))]) as out:
+    ...     _ = out.plan("--json-out", os.path.join(folder, "report.json"))
+    ...     out.add("--json-out", os.path.join(folder, "report.json"), b"{}")
+    ...     out.commit()
+    []
+    >>> sorted(os.listdir(folder))
+    ['report.json']
+    """
+
+    def __init__(self, reads: Iterable[tuple[str, str]] = ()) -> None:
+        self._reads: dict[tuple[int, int], tuple[str, str]] = {}
+        for what, pattern in reads:
+            for path in _expand(str(pattern)):
+                ident = _identity(path)
+                if ident is not None and ident not in self._reads:
+                    self._reads[ident] = (what, path)
+        self._planned: dict[object, PlannedOutput] = {}
+        self._staged: list[_Staged] = []
+        self._appends: list[tuple[str, str, str]] = []
+        self._made_dirs: list[str] = []
+        self._committed = False
+        self._mask = _umask()
+
+    # -- context manager: anything but a commit discards ------------------------------------
+    def __enter__(self) -> "OutputSet":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._committed:
+            self.discard()
+
+    # -- planning -------------------------------------------------------------------------------
+    def plan(self, option: str, path: str | os.PathLike) -> PlannedOutput:
+        """Check one output path before any work; ``UsageError`` (exit 2) says why it cannot be written.
+
+        Parameters
+        ----------
+        option : the option naming it, for messages.
+        path : the output path as given.
+
+        Returns
+        -------
+        PlannedOutput
+        """
+        path = os.fspath(path)
+        if not path:
+            raise UsageError(f"{option}: the output path is empty. Give a file name.")
+        real = os.path.realpath(path)
+        st = None
+        try:
+            st = os.stat(real)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except OSError as exc:
+            raise UsageError(f"{option} {path}: cannot use this path ({_reason(exc)}). Choose a path you can write to.") from None
+        if st is not None:
+            ident = (st.st_dev, st.st_ino)
+            if ident in self._reads:
+                what, read = self._reads[ident]
+                same = "" if os.path.abspath(read) == os.path.abspath(path) else f" ({read})"
+                raise UsageError(f"{option} {path} is {what}{same}; calib never overwrites its input. "
+                                 "Choose another output path.")
+            if stat.S_ISDIR(st.st_mode):
+                raise UsageError(f"{option} {path} is a folder. Give a file name.")
+            through = not stat.S_ISREG(st.st_mode)
+            if through:
+                if stat.S_ISSOCK(st.st_mode):
+                    raise UsageError(f"{option} {path} is a socket; calib writes files, devices and pipes only. Choose another path.")
+                if not os.access(real, os.W_OK):
+                    raise UsageError(f"{option} {path}: permission denied. Choose a path you can write to.")
+            else:
+                if not os.access(real, os.W_OK):
+                    raise UsageError(f"{option} {path} is read-only. Choose another path, or make it writable.")
+                self._check_folder(option, path, os.path.dirname(real))
+            key: object = ident
+        else:
+            through = False
+            self._check_folder(option, path, os.path.dirname(real))
+            key = ("path", real)
+        planned = PlannedOutput(option, path, real, through)
+        other = self._planned.get(key)
+        if other is not None and not through and (other.option, other.path) != (option, path):
+            same = other.option if other.path == path else f"{other.option} {other.path}"
+            raise UsageError(f"{option} {path} and {same} name the same file. Give each output its own file.")
+        self._planned.setdefault(key, planned)
+        return planned
+
+    @staticmethod
+    def _check_folder(option: str, path: str, folder: str) -> None:
+        """The folder that will hold ``path`` exists or can be created, and takes new files."""
+        folder = folder or "."
+        existing = folder
+        while not os.path.lexists(existing):
+            parent = os.path.dirname(existing)
+            if parent == existing:
+                break
+            existing = parent
+        if not os.path.isdir(existing):
+            raise UsageError(f"{option} {path}: {existing} is a file, not a folder, so it cannot hold the output. "
+                             "Choose another path.")
+        error = _probe_dir(existing)
+        if error is not None:
+            where = "the folder" if existing == folder else "cannot create its folder: the folder"
+            raise UsageError(f"{option} {path}: {where} {existing} does not take new files ({_reason(error)}). "
+                             "Choose a folder you can write to.")
+
+    # -- staging --------------------------------------------------------------------------------
+    def add(self, option: str, path: str | os.PathLike, data: bytes | str) -> None:
+        """Stage ``data`` for ``path`` (checked again, as by :meth:`plan`); nothing is visible before :meth:`commit`.
+
+        A regular target gets a temporary file in its own folder (created if
+        missing); a non-regular one keeps the bytes until the commit writes them.
+        Write errors are ``UsageError`` naming the option and path.
+        """
+        target = self.plan(option, path)
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        if target.through:
+            self._staged.append(_Staged(target, None, payload))
+            return
+        folder = os.path.dirname(target.real) or "."
+        try:
+            self._makedirs(folder)
+            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target.real)}.", suffix=_TMP_SUFFIX, dir=folder)
+        except OSError as exc:
+            raise UsageError(f"{option} {target.path}: cannot write ({_reason(exc)}). Choose a path you can write to.") from None
+        self._staged.append(_Staged(target, tmp, None))
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                try:
+                    mode = stat.S_IMODE(os.stat(target.real).st_mode)  # keep a replaced file's permissions
+                except OSError:
+                    mode = 0o666 & ~self._mask  # mkstemp makes 0600; give the usual permissions
+                os.fchmod(fh.fileno(), mode)
+        except OSError as exc:
+            raise UsageError(f"{option} {target.path}: cannot write ({_reason(exc)}). Choose a path you can write to.") from None
+
+    def append(self, what: str, path: str, text: str) -> None:
+        """Append ``text`` to ``path`` at commit time, best effort (the CI job summary).
+
+        A failure is not an error of the run: :meth:`commit` returns a warning
+        saying the text was not written. The file is never one the command
+        reads nor one of its outputs.
+        """
+        self._appends.append((what, path, text))
+
+    def _makedirs(self, folder: str) -> None:
+        missing = []
+        while not os.path.lexists(folder):
+            missing.append(folder)
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+        for d in reversed(missing):
+            os.mkdir(d)
+            self._made_dirs.append(d)
+
+    # -- commit and discard ---------------------------------------------------------------------
+    def commit(self) -> list[str]:
+        """Make every staged output visible together; return warnings (appends that failed).
+
+        Renames come first (undone from backups if one fails), then the
+        writes through to devices and pipes, then the appends. On any error or
+        interrupt nothing staged is left behind and the error propagates
+        (``OSError`` as ``UsageError`` naming the output).
+        """
+        renamed: list[tuple[str, str | None]] = []
+        current: _Staged | None = None
+        try:
+            for s in self._staged:
+                if s.tmp is None:
+                    continue
+                current = s
+                backup = self._backup(s.target.real)
+                try:
+                    os.replace(s.tmp, s.target.real)
+                except BaseException:
+                    if backup is not None:
+                        _unlink(backup)
+                    raise
+                renamed.append((s.target.real, backup))
+            for s in self._staged:
+                if s.data is None:
+                    continue
+                current = s
+                with open(s.target.real, "wb") as fh:
+                    fh.write(s.data)
+        except BaseException as exc:
+            for real, backup in reversed(renamed):
+                try:
+                    if backup is not None:
+                        os.replace(backup, real)
+                    else:
+                        os.unlink(real)
+                except OSError:
+                    pass
+            self.discard()
+            if isinstance(exc, OSError) and current is not None:
+                t = current.target
+                raise UsageError(f"{t.option} {t.path}: cannot write ({_reason(exc)}); no output file was written. "
+                                 "Choose a path you can write to.") from None
+            raise
+        for _, backup in renamed:
+            if backup is not None:
+                _unlink(backup)
+        self._committed = True
+        self._staged = []
+        return self._run_appends()
+
+    def _backup(self, real: str) -> str | None:
+        """A hard link (or copy) of an existing file about to be replaced, for a rollback."""
+        if not os.path.isfile(real):
+            return None
+        folder, name = os.path.split(real)
+        backup = os.path.join(folder, f".{name}.{secrets.token_hex(6)}{_BAK_SUFFIX}")
+        try:
+            os.link(real, backup)
+        except OSError:
+            shutil.copy2(real, backup)
+        return backup
+
+    def _run_appends(self) -> list[str]:
+        warnings = []
+        outputs = {_identity(p.real) for p in self._planned.values()}
+        for what, path, text in self._appends:
+            ident = _identity(path)
+            if ident is not None and (ident in self._reads or ident in outputs):
+                warnings.append(f"{what} {path} is a file this run reads or writes; the job summary was not written there.")
+                continue
+            try:
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write(text)
+            except OSError as exc:
+                warnings.append(f"{what} {path}: cannot append the job summary ({_reason(exc)}); it was not written.")
+        return warnings
+
+    def discard(self) -> None:
+        """Remove every staged temporary file and every folder made for them."""
+        for s in self._staged:
+            if s.tmp is not None:
+                _unlink(s.tmp)
+        self._staged = []
+        for d in reversed(self._made_dirs):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        self._made_dirs = []
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def config_reads() -> list[tuple[str, str]]:
+    """``("the config file", path)`` for the config file the current click command read, if any."""
+    try:
+        import click
+
+        ctx = click.get_current_context(silent=True)
+    except ImportError:  # pragma: no cover - click is a dependency
+        return []
+    config = ctx.meta.get("calib.config") if ctx is not None else None
+    path = getattr(config, "path", None)
+    return [("the config file", str(path))] if path else []
+
 
 def check_not_input(path: str | os.PathLike, inputs: list[str] | tuple[str, ...], option: str) -> None:
-    """Refuse an output path that is one of the input files."""
-    target = Path(path)
+    """Refuse an output path that is one of the input files (same file by device and inode)."""
+    ident = _identity(os.fspath(path))
+    if ident is None:
+        return
     for f in inputs:
-        if f == "-":
-            continue
-        try:
-            if target.exists() and os.path.samefile(target, f):
-                raise UsageError(f"{option} {path} is one of the input files; calib never overwrites its input. Choose another output path.")
-        except FileNotFoundError:
-            continue
+        for p in _expand(str(f)):
+            if _identity(p) == ident:
+                raise UsageError(f"{option} {path} is one of the input files; calib never overwrites its input. "
+                                 "Choose another output path.")
 
 
-def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, then rename.
+def write_atomic(path: str | os.PathLike, data: bytes | str, option: str = "output") -> None:
+    """Write one output file safely (see :class:`OutputSet`): renamed into place, or written through to a device or pipe.
 
     A reader never sees a partial file, and a failure leaves no file behind.
     """
-    target = Path(path)
-    if target.parent and not target.parent.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent or "."))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with OutputSet() as out:
+        out.add(option, path, data)
+        out.commit()

@@ -6,6 +6,8 @@ import click
 
 from calibcli.predictions import ScoreKind
 
+OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
+
 
 @click.command()
 @click.argument("calibrator", type=click.Path(dir_okay=False))
@@ -27,7 +29,8 @@ def apply(calibrator, files, output, replace, score_cols, score_kind, renormaliz
 
     Every original column and the row order are kept; labels are not needed.
     Several files are stacked in order into one OUTPUT. The output is written
-    atomically and never over an input.
+    atomically (a device or pipe is written through) and never over a file the
+    command reads; a failed or interrupted run leaves no output.
 
     \b
     Examples:
@@ -38,18 +41,24 @@ def apply(calibrator, files, output, replace, score_cols, score_kind, renormaliz
     from calibcli.calibrator_file import calibrate_tables, read_calibrator_file, table_bytes
     from calibcli.cli.consoles import err_console
     from calibcli.cli.options import _split
-    from calibcli.outputs import check_not_input, write_atomic
+    from calibcli.errors import UsageError
+    from calibcli.outputs import OutputSet, config_reads
     from calibcli.reading import Source, expand_inputs
 
     paths = expand_inputs(files)
-    check_not_input(output, [*paths, calibrator], "-o")
-    cf = read_calibrator_file(calibrator)
-    sources = [Source(p) for p in paths]
-    tables = [s.read() for s in sources]
-    table = calibrate_tables(cf, tables, [s.display for s in sources], _split(score_cols),
-                             ScoreKind(score_kind) if score_kind else None, renormalize, replace)
-    data = table_bytes(table, output)
-    write_atomic(output, data)
+    reads = [*(("one of the input files", p) for p in paths), ("the calibrator file", calibrator), *config_reads()]
+    with OutputSet(reads) as out:
+        # before any work: the output path and its format
+        out.plan("-o", output)
+        if not str(output).lower().endswith(OUTPUT_SUFFIXES):
+            raise UsageError(f"-o {output}: unknown output format; end the name with .parquet, .pq, .csv or .csv.gz.")
+        cf = read_calibrator_file(calibrator)
+        sources = [Source(p) for p in paths]
+        tables = [s.read() for s in sources]
+        table = calibrate_tables(cf, tables, [s.display for s in sources], _split(score_cols),
+                                 ScoreKind(score_kind) if score_kind else None, renormalize, replace)
+        out.add("-o", output, table_bytes(table, output))
+        out.commit()
     if not quiet:
         what = "replaced the score columns" if replace else "added p_cal_ columns"
         err_console().print(f"wrote {output}: {table.num_rows:,} rows, {what} ({cf.calibrator.method})")

@@ -41,29 +41,43 @@ def audit(files, **opts):
     """
     from calibcli.audit import build_audit
     from calibcli.loading import load_predictions
-    from calibcli.outputs import check_not_input, write_atomic
+    from calibcli.outputs import OutputSet
     from calibcli.reading import expand_inputs
     from calibcli.render.jsonout import render_json
 
     paths = expand_inputs(files)
     json_out, fmt, quiet = opts["json_out"], opts["fmt"], opts["quiet"]
-    if json_out:
-        check_not_input(json_out, paths, "--json-out")
-    groups = [[p] for p in paths] if opts["per_file"] else [paths]
-    reports = []
-    for group in groups:
-        loaded = load_predictions(group, opts["load_options"])
-        report = build_audit(loaded, opts["n_bins"], opts["strategy"])
-        report = audit_calibration.attach(report, loaded, opts)
-        report = audit_thresholds.attach(report, loaded, opts)
-        report = audit_gate.attach(report, loaded, opts)
-        reports.append(report)
+    with OutputSet(_reads(paths, opts)) as out:
+        # every output path is checked before any work; all are written together at the end
+        if json_out:
+            out.plan("--json-out", json_out)
+        g = opts.get("gate")
+        for option, path in (("--md-out", g.md_out if g else None), ("--junit-out", g.junit_out if g else None)):
+            if path:
+                out.plan(option, path)
+        plot_folders = audit_plots.plan_outputs(opts, paths, out)
 
-    text = render_json(reports, opts["per_file"]) if (fmt == "json" or json_out) else None
-    if json_out:
-        write_atomic(json_out, text)
-    audit_gate.write_outputs(reports, opts, paths)
-    audit_plots.write_outputs(reports, opts, paths)
+        groups = [[p] for p in paths] if opts["per_file"] else [paths]
+        reports = []
+        for group in groups:
+            loaded = load_predictions(group, opts["load_options"])
+            report = build_audit(loaded, opts["n_bins"], opts["strategy"])
+            report = audit_calibration.attach(report, loaded, opts)
+            report = audit_thresholds.attach(report, loaded, opts)
+            report = audit_gate.attach(report, loaded, opts)
+            reports.append(report)
+
+        text = render_json(reports, opts["per_file"]) if (fmt == "json" or json_out) else None
+        if json_out:
+            out.add("--json-out", json_out, text)
+        annotations = audit_gate.write_outputs(reports, opts, paths, out)
+        plots_note = audit_plots.write_outputs(reports, opts, plot_folders, out)
+        warnings = out.commit()
+    err = err_console()
+    for line in annotations:
+        click.echo(line, err=True)
+    for w in warnings:
+        err.print(f"warning: {w}", style="yellow", highlight=False, markup=False)
     if fmt == "json":
         click.echo(text, nl=False)
     elif not quiet:
@@ -74,6 +88,21 @@ def audit(files, **opts):
             if i:
                 console.rule()
             console.print(render_audit(r, opts["max_classes"]))
-    if json_out and not quiet:
-        err_console().print(f"wrote {json_out}")
+    if not quiet:
+        if plots_note:
+            err.print(plots_note, highlight=False, markup=False)
+        if json_out:
+            err.print(f"wrote {json_out}", highlight=False, markup=False)
     return audit_gate.exit_code(reports, opts)
+
+
+def _reads(paths: list[str], opts: dict) -> list[tuple[str, str]]:
+    """Every file this audit reads, for the output checks: inputs, baselines, --fit-on, the config file."""
+    from calibcli.outputs import config_reads
+
+    reads = [("one of the input files", p) for p in paths]
+    g = opts.get("gate")
+    reads += [("the --baseline file", b) for b in (g.baseline if g else ())]
+    if opts.get("fit_on"):
+        reads.append(("the --fit-on file", opts["fit_on"]))
+    return reads + config_reads()

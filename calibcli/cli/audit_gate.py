@@ -181,36 +181,40 @@ def check_outputs(opts: dict, inputs: list[str]) -> None:
             check_not_input(path, list(inputs) + list(g.baseline), flag)
 
 
-def write_outputs(reports, opts: dict, inputs: list[str]) -> None:
-    """Markdown and JUnit files; on GitHub Actions the job summary and annotations."""
+def write_outputs(reports, opts: dict, inputs: list[str], out) -> list[str]:
+    """Stage the Markdown and JUnit files in ``out`` (an ``OutputSet``); on GitHub Actions, the job summary.
+
+    The paths were checked by ``out.plan`` before any work (``calib audit``).
+    The job summary is appended when ``out`` commits, best effort: a
+    ``GITHUB_STEP_SUMMARY`` that cannot be written is a warning, never an error,
+    so the gate's verdict does not depend on it. Returns the annotation lines
+    (``::error ...``) for the caller to print once the outputs are committed.
+    """
     g: GateOptions | None = opts.get("gate")
     if g is None:
-        return
-    from calibcli.outputs import write_atomic
-
-    check_outputs(opts, inputs)
+        return []
     markdown = None
     if g.md_out:
         from calibcli.render.markdown import render_markdown
 
         markdown = render_markdown(reports)
-        write_atomic(g.md_out, markdown)
+        out.add("--md-out", g.md_out, markdown)
     if g.junit_out:
         from calibcli.render.junit import render_junit
 
-        write_atomic(g.junit_out, render_junit(reports))
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        from calibcli.render.github import annotations, append_summary
+        out.add("--junit-out", g.junit_out, render_junit(reports))
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return []
+    from calibcli.render.github import annotations, summary_text
 
-        summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if g.ci_summary and summary:
-            if markdown is None:
-                from calibcli.render.markdown import render_markdown
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if g.ci_summary and summary:
+        if markdown is None:
+            from calibcli.render.markdown import render_markdown
 
-                markdown = render_markdown(reports)
-            append_summary(summary, markdown)
-        for line in annotations(reports):
-            click.echo(line, err=True)
+            markdown = render_markdown(reports)
+        out.append("GITHUB_STEP_SUMMARY", summary, summary_text(markdown))
+    return annotations(reports)
 
 
 def exit_code(reports, opts: dict) -> ExitCode:

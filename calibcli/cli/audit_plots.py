@@ -1,9 +1,11 @@
 """Audit hook: reliability diagrams (issue: plots).
 
 - ``options(fn)``: ``--plots DIR`` and ``--max-class-panels``.
-- ``write_outputs(reports, opts, inputs)``: write the PNGs after everything else
-  is attached (so calibration overlays are available). With ``--per-file`` each
-  file's PNGs go to ``DIR/<file stem>/``.
+- ``plan_outputs(opts, inputs, out)``: check every PNG path before any work.
+- ``write_outputs(reports, opts, folders, out)``: stage the PNGs after everything
+  else is attached (so calibration overlays are available); ``calib audit``
+  commits them with its other outputs. With ``--per-file`` each file's PNGs go
+  to ``DIR/<file stem>/``.
 """
 
 from __future__ import annotations
@@ -70,39 +72,44 @@ def subfolder_names(files: list[str]) -> list[str]:
     return out
 
 
-def write_outputs(reports, opts: dict, inputs: list[str]) -> None:
-    """Write the three PNGs for each report (one folder, or one subfolder per file)."""
+def plan_outputs(opts: dict, inputs: list[str], out) -> list[Path]:
+    """Check every PNG path in ``out`` (an ``OutputSet``) before any work; the folder of each report.
+
+    One folder, or with ``--per-file`` one subfolder per input file (in input order).
+    """
     plots_dir = opts.get("plots_dir")
     if not plots_dir:
-        return None
+        return []
     from calibcli.errors import UsageError
-    from calibcli.outputs import check_not_input, write_atomic
-    from calibcli.plotdata import classes_data, confidence_data, method_name, reliability_data
-    from calibcli.render.plots import render_all
 
     base = Path(plots_dir)
     if base.exists() and not base.is_dir():
         raise UsageError(f"--plots {plots_dir} is a file, not a folder. Give a folder name; calib creates it if missing.")
-    if opts.get("per_file"):
-        folders = [base / n for n in subfolder_names([r.input.files[0] if r.input.files else "-" for r in reports])]
-    else:
-        folders = [base] * len(reports)
-    written = []
+    folders = [base / n for n in subfolder_names(list(inputs))] if opts.get("per_file") else [base]
+    for folder in folders:
+        for name in PLOT_FILES:
+            out.plan("--plots", folder / name)
+    return folders
+
+
+def write_outputs(reports, opts: dict, folders: list[Path], out) -> str | None:
+    """Stage the three PNGs of each report in ``out``; the note to print once committed (or None)."""
+    plots_dir = opts.get("plots_dir")
+    if not plots_dir:
+        return None
+    from calibcli.plotdata import classes_data, confidence_data, method_name, reliability_data
+    from calibcli.render.plots import render_all
+
+    if len(folders) == 1:
+        folders = folders * len(reports)
+    written = 0
     for report, folder in zip(reports, folders):
         pngs = render_all(reliability_data(report), classes_data(report, opts.get("max_class_panels", 25)),
                           confidence_data(report), method_name(report))
         for name, data in pngs.items():
-            target = folder / name
-            check_not_input(target, inputs, "--plots")
-            try:
-                write_atomic(target, data)
-            except OSError as exc:
-                raise UsageError(f"--plots {plots_dir}: cannot write {target}: {exc.strerror or exc}. "
-                                 "Choose a folder you can write to.") from exc
-            written.append(str(target))
-    if not opts.get("quiet") and written:
-        from calibcli.cli.consoles import err_console
-
-        where = str(base) if len(folders) == 1 or not opts.get("per_file") else f"{base}/<file>/"
-        err_console().print(f"wrote {len(written)} plots to {where} ({', '.join(PLOT_FILES)})")
-    return None
+            out.add("--plots", folder / name, data)
+            written += 1
+    if not written:
+        return None
+    where = f"{plots_dir}/<file>/" if opts.get("per_file") and len(reports) > 1 else str(plots_dir)
+    return f"wrote {written} plots to {where} ({', '.join(PLOT_FILES)})"

@@ -36,18 +36,21 @@ def fit(files, load_options, method, output, per_label, n_bins, seed, quiet):
       calib apply calibrator.json test.parquet -o test_calibrated.parquet
     """
     from calibcli.calibration import fit_on_all_rows
-    from calibcli.calibrator_file import data_fingerprint, save_calibrator
+    from calibcli.calibrator_file import calibrator_text, data_fingerprint
     from calibcli.cli.consoles import err_console, out_console
     from calibcli.loading import load_predictions
-    from calibcli.outputs import check_not_input
+    from calibcli.outputs import OutputSet, config_reads
     from calibcli.reading import expand_inputs
 
     paths = expand_inputs(files)
-    check_not_input(output, paths, "-o")
-    loaded = load_predictions(paths, load_options)
-    outcome = fit_on_all_rows(loaded.predictions, method, per_label, n_bins, seed)
-    save_calibrator(outcome.calibrator, output, columns=loaded.columns.score_cols,
-                    fitted_on=data_fingerprint(loaded.predictions, loaded.files), fit=outcome.info)
+    with OutputSet([*(("one of the input files", p) for p in paths), *config_reads()]) as out:
+        out.plan("-o", output)  # before any work
+        loaded = load_predictions(paths, load_options)
+        outcome = fit_on_all_rows(loaded.predictions, method, per_label, n_bins, seed)
+        text = calibrator_text(outcome.calibrator, loaded.columns.score_cols,
+                               data_fingerprint(loaded.predictions, loaded.files), outcome.info)
+        out.add("-o", output, text)
+        out.commit()
     err = err_console()
     for w in (*loaded.warnings, *outcome.info["warnings"]):
         err.print(f"warning: {w}", style="yellow")

@@ -121,25 +121,31 @@ def thresholds(files, **opts):
     """
     from calibcli.cli.consoles import err_console, out_console
     from calibcli.errors import ExitCode
-    from calibcli.outputs import check_not_input, write_atomic
+    from calibcli.outputs import OutputSet, config_reads
 
     objectives = asked_objectives(opts) or DEFAULT_OBJECTIVES
     spec = spec_from_opts(opts, objectives, opts["n_bootstrap"], opts["seed"])
     paths, missing, rank = _expand_each(files)
     output = opts["output"]
     fmt = _infer_format(opts["fmt"], output)
-    if output:
-        check_not_input(output, paths, "-o/--output")
-    calibrator = load_calibrator_file(opts["calibrator"]) if opts["calibrator"] else None
+    reads = [("one of the input files", p) for p in paths]
+    if opts["calibrator"]:
+        reads.append(("the --calibrator file", opts["calibrator"]))
+    with OutputSet([*reads, *config_reads()]) as out:
+        if output:
+            out.plan("-o", output)  # before any work
+        calibrator = load_calibrator_file(opts["calibrator"]) if opts["calibrator"] else None
 
-    err = err_console()
-    for pattern, message in missing:
-        err.print(f"calib: error: {message}", highlight=False, markup=False)
-    results, failures = _run(paths, opts, spec, calibrator, err)
-    failures = sorted(missing + failures, key=lambda f: rank[f[0]])  # input order
-    text = _render(fmt, results, failures, spec, output)
+        err = err_console()
+        for pattern, message in missing:
+            err.print(f"calib: error: {message}", highlight=False, markup=False)
+        results, failures = _run(paths, opts, spec, calibrator, err)
+        failures = sorted(missing + failures, key=lambda f: rank[f[0]])  # input order
+        text = _render(fmt, results, failures, spec, output)
+        if output:
+            out.add("-o", output, text)
+            out.commit()
     if output:
-        write_atomic(output, text)
         err.print(f"wrote {output}", highlight=False)
     elif fmt == "table":
         out_console().print(text)

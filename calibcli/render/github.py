@@ -67,8 +67,20 @@ def annotations(reports: list[AuditReport]) -> list[str]:
     return out
 
 
+def summary_text(markdown: str) -> str:
+    """The text appended to the job summary: the report, a newline, a blank line.
+
+    >>> summary_text("# ok")
+    '# ok\\n\\n'
+    """
+    return (markdown if markdown.endswith("\n") else markdown + "\n") + "\n"
+
+
 def append_summary(path: str, markdown: str) -> None:
-    """Append the Markdown report to the job summary file (``GITHUB_STEP_SUMMARY``)."""
+    """Append the Markdown report to the job summary file (``GITHUB_STEP_SUMMARY``).
+
+    Raises ``OSError`` when the file cannot be appended to; ``calib audit`` stages
+    the append with its other outputs instead and turns a failure into a warning.
+    """
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(markdown if markdown.endswith("\n") else markdown + "\n")
-        fh.write("\n")
+        fh.write(summary_text(markdown))
