@@ -1,13 +1,25 @@
-"""Reading prediction files (CSV, CSV.gz, Parquet, stdin) into pyarrow tables.
+"""Reading prediction files into pyarrow tables.
+
+Formats: CSV and other delimited text (the delimiter, one of comma, tab, semicolon
+and pipe, is sniffed from the header line), Parquet, Arrow IPC (file and stream;
+Feather v1 and v2), JSON Lines and NumPy ``.npz``; text formats may be gzip-, bz2-
+or zstd-compressed; files or stdin. The format is decided from the first bytes
+(magic numbers), not from the file name alone; anything else is an "unsupported
+format" error naming the formats calib reads.
+
+Text is UTF-8 unless an encoding is given (``--encoding``): CSV is transcoded by
+pyarrow's reader as it reads (``ReadOptions(encoding=...)``), so the same options
+serve a streaming reader (``pyarrow.csv.open_csv``). Bytes that are not valid in
+the encoding are an error naming the file, the column or line and the rows.
 
 Only this module touches file formats; everything it raises is an ``InputError``
-that names the file and says what to do.
+that names the file and says what to do. Messages never show raw bytes.
 """
 
 from __future__ import annotations
 
+import codecs
 import glob
-import gzip
 import os
 import sys
 from dataclasses import dataclass
@@ -18,15 +30,86 @@ from calibcli.errors import InputError
 STDIN = "-"
 PARQUET_MAGIC = b"PAR1"
 GZIP_MAGIC = b"\x1f\x8b"
+HEAD_BYTES = 1 << 16
+DELIMITERS = (",", "\t", ";", "|")  # sniffed from the header line; ties go to the earlier one
+DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+SUPPORTED = (
+    "CSV or other delimited text (comma, tab, semicolon or pipe; also gzip-, bz2- or zstd-compressed), "
+    "Parquet, Arrow IPC/Feather, JSON Lines and NumPy .npz"
+)
+ENCODING_FIX = (
+    "If the file was written by Excel or another Windows program, pass --encoding cp1252 "
+    "(or --encoding latin-1, which accepts every byte); or save the file as UTF-8"
+)
+
+# NumPy .npz: which arrays hold what (see README "Input formats")
+NPZ_LABELS = ("labels", "label", "y_true", "y", "targets", "target")
+NPZ_PROBS = ("probs", "probabilities", "y_prob", "y_proba", "proba")
+NPZ_LOGITS = ("logits",)
+NPZ_CLASSES = ("classes", "class_names")
+
+_COMPRESSION_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\x28\xb5\x2f\xfd", "zstd"))
+_UNSUPPORTED_MAGIC = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook or other OLE document",
+     "Save the sheet as CSV (File > Save As > CSV UTF-8)."),
+    (b"\x93NUMPY", "a single NumPy array (.npy)",
+     "Save labels and scores together with np.savez(path, labels=..., probs=...) (or logits=...)."),
+    (b"\x89HDF", "HDF5", "Write the predictions as Parquet or CSV (e.g. pandas DataFrame.to_parquet)."),
+    (b"SQLite format 3\x00", "an SQLite database", "Export the table as CSV or Parquet."),
+    (b"ORC", "ORC", "Convert it to Parquet (pyarrow.orc.read_table(...) then pyarrow.parquet.write_table)."),
+    (b"Obj\x01", "Avro", "Convert it to Parquet or CSV."),
+    (b"%PDF", "a PDF document", "Pass the prediction file itself."),
+    (b"\xfd7zXZ\x00", "xz-compressed data", "Decompress it first (xz -d), or compress with gzip instead."),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "Extract it and pass the files inside."),
+    (b"\x04\x22\x4d\x18", "LZ4-compressed data", "Decompress it first, or compress with gzip instead."),
+)
 
 
-def expand_inputs(patterns: list[str] | tuple[str, ...]) -> list[str]:
-    """Expand globs, keep order, drop duplicates; ``-`` stands for stdin.
+class InputPaths(list):
+    """The expanded input paths (a ``list`` of ``str``) and notes on what was merged.
 
-    A pattern with glob characters that matches nothing is an error, as is a
-    plain path that does not exist.
+    ``notes`` holds one sentence per input that named a file already given under
+    another spelling (read once), for the caller to show as a warning.
     """
-    out: list[str] = []
+
+    notes: tuple[str, ...] = ()
+
+
+def _file_key(path: str) -> tuple[int, int] | str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.abspath(path)
+    return (st.st_dev, st.st_ino)
+
+
+def expand_inputs(patterns: list[str] | tuple[str, ...]) -> InputPaths:
+    """Expand globs, keep order, read each file once; ``-`` stands for stdin.
+
+    A file named twice, under the same or another spelling (``x.csv ./x.csv``, a
+    symlink, a hard link, a glob that also matches it: the same device and inode),
+    is kept once under its first spelling; each such repeat under another spelling
+    adds a sentence to ``notes``. A pattern with glob characters that matches
+    nothing is an error, as is a plain path that does not exist.
+
+    Parameters
+    ----------
+    patterns : file names, globs or ``-``.
+
+    Returns
+    -------
+    InputPaths
+        The files in order (a list of str) with ``notes``.
+
+    Examples
+    --------
+    >>> expand_inputs(["-"])
+    ['-']
+    """
+    out = InputPaths()
+    notes: list[str] = list(getattr(patterns, "notes", ()))
+    seen: dict[tuple[int, int] | str, str] = {}
     for pat in patterns:
         if pat == STDIN:
             matches = [STDIN]
@@ -41,104 +124,362 @@ def expand_inputs(patterns: list[str] | tuple[str, ...]) -> list[str]:
                 raise InputError(f"{pat}: is a directory, not a prediction file. Pass the files inside it, e.g. '{os.path.join(pat, '*.parquet')}'.")
             matches = [pat]
         for m in matches:
-            if m not in out:
+            key = STDIN if m == STDIN else _file_key(m)
+            first = seen.get(key)
+            if first is None:
+                seen[key] = m
                 out.append(m)
+            elif first != m:
+                notes.append(f"{m} is the same file as {first} (same device and inode); it is read once")
     if not out:
-        raise InputError("no input files given. Pass one or more CSV or Parquet files, or '-' for stdin.")
+        raise InputError(f"no input files given. Pass one or more prediction files ({SUPPORTED}), or '-' for stdin.")
+    out.notes = tuple(dict.fromkeys(notes))
     return out
 
 
-def _detect_format(name: str, head: bytes) -> str:
-    lower = name.lower()
-    if lower.endswith((".parquet", ".pq")) or head.startswith(PARQUET_MAGIC):
-        return "parquet"
-    return "csv"
+def normalize_encoding(name: str) -> str:
+    """The codec name Python knows ``name`` by; an unknown encoding is an ``InputError``.
+
+    >>> normalize_encoding("CP1252"), normalize_encoding("latin1"), normalize_encoding("UTF8")
+    ('cp1252', 'iso8859-1', 'utf-8')
+    """
+    try:
+        return codecs.lookup(name).name
+    except (LookupError, TypeError):
+        raise InputError(
+            f"--encoding {name!r} is not a text encoding Python knows. Use e.g. utf-8 (the default), cp1252 or latin-1."
+        ) from None
+
+
+def sniff_delimiter(header: str) -> str:
+    """The delimiter of a delimited-text header line: the most frequent of comma, tab,
+    semicolon and pipe outside quotes (ties go to that order); comma when none occurs.
+
+    >>> sniff_delimiter("label\\tp_a\\tp_b"), sniff_delimiter('label;"p_a,x";p_b'), sniff_delimiter("label")
+    ('\\t', ';', ',')
+    """
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for ch in header:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def printable(text: str, limit: int = 160) -> str:
+    """``text`` with control and undecodable characters replaced, cut to ``limit`` characters.
+
+    >>> printable("a\\x1f\\x8bb")
+    'a??b'
+    """
+    out = "".join(ch if ch.isprintable() and ch != "\ufffd" else "?" for ch in text.replace("\n", " ").replace("\t", " "))
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+def _byte_desc(exc: UnicodeDecodeError) -> str:
+    bad = exc.object[exc.start:exc.end] if isinstance(exc.object, (bytes, bytearray)) else b""
+    return " ".join(f"0x{b:02x}" for b in bad[:4]) or "an invalid byte"
+
+
+@dataclass(frozen=True)
+class _Probe:
+    format: str  # 'csv' | 'jsonl' | 'parquet' | 'ipc_file' | 'ipc_stream' | 'feather_v1' | 'npz'
+    compression: str | None = None
+    delimiter: str = ","
+    encoding: str = "utf-8"
 
 
 @dataclass
 class Source:
-    """One input file (or stdin), read lazily and at most once."""
+    """One input file (or stdin), read lazily and at most once.
+
+    ``encoding`` is the text encoding of CSV and JSON Lines input (and of binary
+    columns of Parquet or Arrow files); UTF-8 by default.
+    """
 
     name: str
+    encoding: str = "utf-8"
 
+    # ------------------------------------------------------------------ bytes
     @cached_property
     def _stdin_bytes(self) -> bytes:
         data = sys.stdin.buffer.read()
-        if data.startswith(GZIP_MAGIC):
-            data = gzip.decompress(data)
+        codec = _compression_of(data[:4])
+        if codec:
+            data = self._decompress_all(data, codec)
         return data
 
-    @cached_property
-    def format(self) -> str:
+    def _decompress_all(self, data: bytes, codec: str) -> bytes:
+        import pyarrow as pa
+
+        try:
+            return pa.input_stream(pa.BufferReader(data), compression=codec).read()
+        except Exception as exc:
+            raise InputError(f"{self.display}: cannot decompress the {codec} data ({printable(str(exc))}). "
+                             "The file may be truncated; write it again.") from None
+
+    def _raw_head(self) -> bytes:
         if self.name == STDIN:
-            return _detect_format("", self._stdin_bytes[:4])
+            return self._stdin_bytes[:HEAD_BYTES]
         try:
             with open(self.name, "rb") as fh:
-                head = fh.read(4)
+                return fh.read(HEAD_BYTES)
         except OSError as exc:
-            raise InputError(f"{self.name}: cannot open the file ({exc.strerror}). Check its permissions.") from None
+            raise InputError(f"{self.display}: cannot open the file ({exc.strerror}). Check its permissions.") from None
+
+    def _stream(self, compression: str | None):
+        """A fresh pyarrow input stream over the (decompressed) bytes."""
+        import pyarrow as pa
+
+        if self.name == STDIN:
+            return pa.BufferReader(self._stdin_bytes)
+        return pa.input_stream(self.name, compression=compression)
+
+    def _random_access(self):
+        """A seekable pyarrow file over the (decompressed) bytes (binary formats)."""
+        import pyarrow as pa
+
+        if self.name == STDIN:
+            return pa.BufferReader(self._stdin_bytes)
+        if self._probe.compression:
+            return pa.BufferReader(self._all_bytes())
+        return self.name
+
+    def _all_bytes(self) -> bytes:
+        if self.name == STDIN:
+            return self._stdin_bytes
+        try:
+            with self._stream(self._probe.compression) as s:
+                return s.read()
+        except OSError as exc:
+            raise InputError(f"{self.display}: cannot read the file ({printable(str(exc))}).") from None
+
+    # ----------------------------------------------------------------- format
+    @cached_property
+    def _probe(self) -> _Probe:
+        head = self._raw_head()
         if not head:
-            raise InputError(f"{self.name}: the file is empty. Write the predictions with a header row and at least one data row.")
-        return _detect_format(self.name, head)
+            raise InputError(f"{self.display}: the file is empty. Write the predictions with a header row and at least one data row.")
+        compression = None if self.name == STDIN else _compression_of(head)
+        if compression:
+            try:
+                with self._stream(compression) as s:
+                    head = s.read(HEAD_BYTES)
+            except Exception as exc:
+                raise InputError(f"{self.display}: cannot decompress the {compression} data ({printable(str(exc))}). "
+                                 "The file may be truncated; write it again.") from None
+            if not head:
+                raise InputError(f"{self.display}: the file is empty once decompressed. Write the predictions with a header row and at least one data row.")
+        lower = self.name.lower()
+        if head.startswith(PARQUET_MAGIC):
+            return _Probe("parquet", compression)
+        if head.startswith(b"ARROW1"):
+            return _Probe("ipc_file", compression)
+        if head.startswith(b"FEA1"):
+            return _Probe("feather_v1", compression)
+        if head.startswith(b"\xff\xff\xff\xff") and len(head) >= 8:
+            return _Probe("ipc_stream", compression)
+        if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+            return _Probe(self._zip_kind(compression), compression)
+        if head.startswith(b"\x80") and len(head) > 1 and 2 <= head[1] <= 5:
+            raise self._unsupported("a Python pickle", "calib never unpickles files (unsafe); write the predictions "
+                                    "with DataFrame.to_parquet or to_csv, or np.savez for arrays.")
+        if len(head) > 262 and head[257:262] == b"ustar":
+            raise self._unsupported("a tar archive", "Extract it and pass the files inside.")
+        for magic, what, hint in _UNSUPPORTED_MAGIC:
+            if head.startswith(magic):
+                raise self._unsupported(what, hint)
+        if lower.endswith((".parquet", ".pq")):
+            raise InputError(f"{self.display}: the file is named as Parquet but does not start like one (no PAR1 magic). "
+                             "It may be truncated or in another format; write it again.")
+        encoding = self.encoding
+        if encoding == "utf-8" and head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            encoding = "utf-16"  # a byte-order mark says so (Excel's "Unicode text")
+        if b"\x00" in head and not encoding.startswith(("utf-16", "utf-32")):
+            raise self._unsupported("binary data of an unknown kind", "")
+        text = head.decode(encoding, errors="replace").lstrip("\ufeff")
+        first = text.lstrip()[:1]
+        if first == "[" and lower.endswith(".json"):
+            raise self._unsupported(
+                "a JSON array", "Write JSON Lines instead, one object per line "
+                "(pandas: df.to_json(path, orient='records', lines=True)).")
+        if first == "{" or lower.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
+            return _Probe("jsonl", compression, encoding=encoding)
+        header = text.splitlines()[0] if text.splitlines() else ""
+        return _Probe("csv", compression, sniff_delimiter(header), encoding)
+
+    def _zip_kind(self, compression: str | None) -> str:
+        import io
+        import zipfile
+
+        data = self._all_bytes() if (self.name == STDIN or compression) else None
+        try:
+            with zipfile.ZipFile(io.BytesIO(data) if data is not None else self.name) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise InputError(f"{self.display}: the file starts like a zip archive but cannot be read as one "
+                             f"({printable(str(exc))}). It may be truncated; write it again.") from None
+        if names and all(n.endswith(".npy") for n in names):
+            return "npz"
+        if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
+            raise self._unsupported("an Excel workbook (.xlsx)", "Save the sheet as CSV (File > Save As > CSV UTF-8), "
+                                    "or with pandas: pd.read_excel(path).to_parquet('preds.parquet').")
+        if self.name.lower().endswith(".npz"):
+            raise self._unsupported("a zip archive that is not a NumPy .npz (it holds files other than .npy arrays)", "")
+        raise self._unsupported("a zip archive", "Extract it and pass the prediction files inside (or compress a single "
+                                "CSV with gzip: calib reads .csv.gz).")
+
+    def _unsupported(self, what: str, hint: str) -> InputError:
+        return InputError(f"{self.display}: unsupported format ({what}). calib reads {SUPPORTED}."
+                          + (f" {hint}" if hint else ""))
+
+    @property
+    def format(self) -> str:
+        """'csv', 'jsonl', 'parquet', 'ipc_file', 'ipc_stream', 'feather_v1' or 'npz' (read from the first bytes)."""
+        return self._probe.format
+
+    @property
+    def delimiter(self) -> str:
+        """The field delimiter of a delimited-text file (sniffed from its header line)."""
+        return self._probe.delimiter
 
     @property
     def display(self) -> str:
         return "<stdin>" if self.name == STDIN else self.name
 
-    def _handle(self):
-        if self.name == STDIN:
-            if not self._stdin_bytes:
-                raise InputError("<stdin>: no data arrived on standard input. Pipe a CSV or Parquet file into calib, or pass a file name.")
-            import pyarrow as pa
+    # ---------------------------------------------------------------- reading
+    def _csv_options(self, columns: list[str] | None = None):
+        import pyarrow.csv as pcsv
 
-            return pa.BufferReader(self._stdin_bytes)
-        return self.name
+        probe = self._probe
+        enc = "utf8" if probe.encoding == "utf-8" else probe.encoding  # utf8: pyarrow reads without transcoding
+        read = pcsv.ReadOptions(encoding=enc, block_size=1 << 20)
+        parse = pcsv.ParseOptions(delimiter=probe.delimiter)
+        convert = pcsv.ConvertOptions(include_columns=columns, strings_can_be_null=True, null_values=NULL_VALUES)
+        return read, parse, convert
+
+    def _csv_header(self) -> list[str]:
+        import pyarrow.csv as pcsv
+
+        read, parse, convert = self._csv_options()
+        read.block_size = 1 << 16
+        if self.name == STDIN:
+            stream = self._stream(None)
+        else:
+            stream = self._stream(self._probe.compression)
+        with pcsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert) as reader:
+            return list(reader.schema.names)  # first block only, stdin too
+
+    @cached_property
+    def _whole_table(self):
+        """JSON Lines and .npz are read whole, once."""
+        if self.format == "npz":
+            return self._read_npz()
+        return self._read_jsonl()
+
+    def _read_jsonl(self):
+        import pyarrow as pa
+        import pyarrow.json as pj
+
+        data = self._all_bytes()
+        try:
+            text = data.decode(self._probe.encoding)
+        except UnicodeDecodeError as exc:
+            raise self._bad_text(exc, data) from None
+        table = pj.read_json(pa.BufferReader(text.lstrip("\ufeff").encode("utf-8")))
+        return table
+
+    def _read_npz(self):
+        import io
+
+        import numpy as np
+
+        src = io.BytesIO(self._all_bytes()) if (self.name == STDIN or self._probe.compression) else self.name
+        try:
+            with np.load(src, allow_pickle=False) as npz:
+                arrays = {}
+                for key in npz.files:
+                    try:
+                        arrays[key] = npz[key]
+                    except ValueError:
+                        raise InputError(
+                            f"{self.display}: the array '{key}' holds Python objects (pickled), which calib never loads. "
+                            "Save plain arrays: integers or np.array(labels, dtype=str) for labels, floats for scores."
+                        ) from None
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"{self.display}: cannot read the file as NumPy .npz ({printable(str(exc))}). "
+                             "It may be truncated; save it again with np.savez.") from None
+        return npz_to_table(arrays, self.display, self._probe.encoding)
+
+    def _ipc_reader_table(self, columns: list[str] | None, schema_only: bool = False):
+        import pyarrow as pa
+        import pyarrow.feather as feather
+
+        handle = self._random_access()
+        if self.format == "ipc_stream":
+            with pa.ipc.open_stream(handle if not isinstance(handle, str) else pa.memory_map(handle)) as reader:
+                if schema_only:
+                    return reader.schema
+                table = reader.read_all()
+            return table.select(columns) if columns is not None else table
+        if schema_only and self.format == "ipc_file":
+            src = handle if not isinstance(handle, str) else pa.memory_map(handle)
+            return pa.ipc.open_file(src).schema
+        table = feather.read_table(handle, columns=columns, memory_map=isinstance(handle, str))
+        return table.schema if schema_only else table
 
     def column_names(self) -> list[str]:
-        """Names of the columns, read from the header or Parquet schema only."""
+        """Names of the columns, read from the header or schema only where the format allows."""
         fmt = self.format
         try:
             if fmt == "parquet":
                 import pyarrow.parquet as pq
 
-                return list(pq.read_schema(self._handle()).names)
+                return list(pq.read_schema(self._random_access()).names)
+            if fmt in ("ipc_file", "ipc_stream", "feather_v1"):
+                return list(self._ipc_reader_table(None, schema_only=True).names)
+            if fmt in ("jsonl", "npz"):
+                return list(self._whole_table.column_names)
             return self._csv_header()
         except InputError:
             raise
+        except UnicodeDecodeError as exc:
+            raise self._bad_text(exc, None) from None
         except Exception as exc:  # pyarrow raises several types for corrupt input
             raise self._unreadable(exc) from None
 
-    def _csv_header(self) -> list[str]:
-        import pyarrow.csv as pcsv
-
-        opts = pcsv.ReadOptions(block_size=1 << 16)
-        with pcsv.open_csv(self._handle(), read_options=opts) as reader:  # first block only, stdin too
-            return list(reader.schema.names)
-
-    def _read_csv(self, columns: list[str] | None):
-        import pyarrow.csv as pcsv
-
-        convert = pcsv.ConvertOptions(
-            include_columns=columns,
-            strings_can_be_null=True,
-            null_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"],
-        )
-        return pcsv.read_csv(self._handle(), convert_options=convert)
-
     def read(self, columns: list[str] | None = None):
-        """The table, restricted to ``columns`` when given."""
+        """The table, restricted to ``columns`` when given; text columns decoded and checked."""
+        fmt = self.format
         try:
-            if self.format == "parquet":
+            if fmt == "parquet":
                 import pyarrow.parquet as pq
 
                 # ParquetFile reads without the dataset layer (which imports pandas)
-                table = pq.ParquetFile(self._handle()).read(columns=columns)
+                table = pq.ParquetFile(self._random_access()).read(columns=columns)
+            elif fmt in ("ipc_file", "ipc_stream", "feather_v1"):
+                table = self._ipc_reader_table(columns)
+            elif fmt in ("jsonl", "npz"):
+                table = self._whole_table
+                table = table.select(columns) if columns is not None else table
             else:
-                table = self._read_csv(columns)
+                import pyarrow.csv as pcsv
+
+                read, parse, convert = self._csv_options(columns)
+                table = pcsv.read_csv(self._stream(self._probe.compression if self.name != STDIN else None),
+                                      read_options=read, parse_options=parse, convert_options=convert)
         except InputError:
             raise
+        except UnicodeDecodeError as exc:
+            raise self._bad_text(exc, None) from None
         except Exception as exc:
             raise self._unreadable(exc) from None
+        table = self._decode_binary_columns(table)
         if table.num_rows == 0:
             raise InputError(
                 f"{self.display}: the file has column names but no data rows. "
@@ -146,17 +487,228 @@ class Source:
             )
         return table
 
+    # --------------------------------------------------------------- encoding
+    def _decode_binary_columns(self, table):
+        """Binary columns (text pyarrow could not decode as UTF-8) decoded with the
+        encoding; bytes invalid in it are an error naming the column and rows."""
+        import pyarrow as pa
+
+        enc = self._probe.encoding
+        for i, fld in enumerate(table.schema):
+            t = fld.type
+            if not (pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)):
+                continue
+            col = table.column(i)
+            if enc == "utf-8":
+                try:
+                    table = table.set_column(i, fld.name, col.cast(pa.string()))
+                    continue
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    pass
+            values, bad = [], []
+            for r, v in enumerate(col.to_pylist()):
+                if v is None:
+                    values.append(None)
+                    continue
+                try:
+                    values.append(v.decode(enc))
+                except UnicodeDecodeError as exc:
+                    bad.append((r, exc))
+                    values.append(None)
+            if bad:
+                shown = ", ".join(f"{r + 1} ({_byte_desc(e)})" for r, e in bad[:5])
+                more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+                raise InputError(
+                    f"{self.display}: column '{fld.name}' is not valid {_enc_name(enc)} text in {len(bad)} "
+                    f"row{'s' if len(bad) != 1 else ''} (row {shown}{more}; rows are numbered from 1, not counting the header). "
+                    + (f"The file is read as UTF-8. {ENCODING_FIX}." if enc == "utf-8"
+                       else "Pass the encoding the file was written in with --encoding (latin-1 accepts every byte).")
+                )
+            table = table.set_column(i, fld.name, pa.array(values, type=pa.string()))
+        return table
+
+    def _bad_text(self, exc: UnicodeDecodeError, data: bytes | None) -> InputError:
+        """An error for text that is not valid in the encoding, naming the first bad line."""
+        enc = self._probe.encoding
+        line = self._first_bad_line(data)
+        where = ""
+        if line is not None:
+            no, desc = line
+            if self.format == "csv":
+                where = " in the header line (column names)" if no == 1 else f" on line {no} (data row {no - 1})"
+            else:
+                where = f" on line {no} (row {no})"
+        else:
+            where = f" ({_byte_desc(exc)})"
+            desc = ""
+        fix = (f"The file is read as UTF-8. {ENCODING_FIX}." if enc == "utf-8"
+               else "Pass the encoding the file was written in with --encoding (latin-1 accepts every byte).")
+        return InputError(f"{self.display}: the file is not valid {_enc_name(enc)} text{where}{': ' + desc if desc else ''}. {fix}")
+
+    def _first_bad_line(self, data: bytes | None) -> tuple[int, str] | None:
+        enc = self._probe.encoding
+        if enc.startswith(("utf-16", "utf-32")):
+            return None
+        try:
+            data = self._all_bytes() if data is None else data
+        except InputError:
+            return None
+        for no, raw in enumerate(data.split(b"\n"), start=1):
+            try:
+                raw.decode(enc)
+            except UnicodeDecodeError as exc:
+                return no, f"byte {_byte_desc(exc)} at position {exc.start + 1}"
+        return None
+
     def _unreadable(self, exc: Exception) -> InputError:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if self.format == "parquet":
+        msg = printable(msg)
+        fmt = self.format
+        if fmt == "parquet":
             return InputError(
                 f"{self.display}: cannot read the file as Parquet ({msg}). "
                 "The file may be truncated or corrupt; write it again, or check that it is really Parquet."
             )
+        if fmt in ("ipc_file", "ipc_stream", "feather_v1"):
+            return InputError(f"{self.display}: cannot read the file as Arrow IPC/Feather ({msg}). "
+                              "The file may be truncated or corrupt; write it again.")
+        if fmt == "jsonl":
+            return InputError(f"{self.display}: cannot read the file as JSON Lines ({msg}). "
+                              "Write one JSON object per line, with the same keys on every line.")
         if "Empty CSV file" in msg:
             return InputError(f"{self.display}: the file is empty. Write the predictions with a header row and at least one data row.")
+        delim = DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))
         return InputError(
-            f"{self.display}: cannot read the file as CSV ({msg}). "
-            "Check that it is comma-separated with one header row and the same number of fields on every line."
+            f"{self.display}: cannot read the file as CSV ({msg}). It was read as {delim}-separated text (the "
+            "delimiter is taken from the header line); check that every line has the same number of "
+            "fields as the header, and that text containing the delimiter is quoted."
         )
 
+
+def _compression_of(head: bytes) -> str | None:
+    for magic, codec in _COMPRESSION_MAGIC:
+        if head.startswith(magic):
+            return codec
+    return None
+
+
+def _enc_name(enc: str) -> str:
+    return {"utf-8": "UTF-8", "iso8859-1": "latin-1"}.get(enc, enc)
+
+
+def _pick(arrays: dict, names: tuple[str, ...], what: str, source: str) -> str | None:
+    lower = {k.lower(): k for k in arrays}
+    found = [lower[n] for n in names if n in lower]
+    if len(found) > 1:
+        raise InputError(f"{source}: several arrays could hold the {what} ({', '.join(found)}). "
+                         f"Keep one of them, named {names[0]}.")
+    return found[0] if found else None
+
+
+def npz_to_table(arrays: dict, source: str, encoding: str = "utf-8"):
+    """The columns calib reads, from the arrays of a NumPy ``.npz`` file.
+
+    Array names (case-insensitive): labels in ``labels`` (or ``label``, ``y_true``,
+    ``y``, ``targets``, ``target``); scores in ``logits`` (giving ``logit_<class>``
+    columns) and/or ``probs`` (or ``probabilities``, ``y_prob``, ``y_proba``,
+    ``proba``; giving ``p_<class>``); optional class names in ``classes`` (or
+    ``class_names``). Scores have shape (n,) (binary: the score of the positive class)
+    or (n, K). Labels have shape (n,) (class indices or names) or (n, K) with 0/1
+    entries: multilabel ``y_<class>`` columns, plus a ``label`` column of class
+    indices when every row has exactly one 1 (one-hot multiclass labels, as Keras
+    saves them). Other 1-D arrays of length n become columns of their own name (e.g.
+    ``ids`` for ``--id-col ids``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = npz_to_table({"labels": np.array([0, 1]), "logits": np.array([[1.0, 0.0], [0.0, 2.0]])}, "f.npz")
+    >>> t.column_names
+    ['label', 'logit_0', 'logit_1']
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    label_key = _pick(arrays, NPZ_LABELS, "labels", source)
+    prob_key = _pick(arrays, NPZ_PROBS, "probabilities", source)
+    logit_key = _pick(arrays, NPZ_LOGITS, "logits", source)
+    class_key = _pick(arrays, NPZ_CLASSES, "class names", source)
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items()) or "none"
+    if label_key is None or (prob_key is None and logit_key is None):
+        raise InputError(
+            f"{source}: a NumPy .npz file needs an array of labels (named labels, y_true or y) and one of scores "
+            f"(named logits, or probs / y_prob for probabilities); its arrays are: {shapes}. "
+            "Save it as np.savez(path, labels=y, logits=z) (or probs=p)."
+        )
+    labels = np.asarray(arrays[label_key])
+    n = labels.shape[0] if labels.ndim else 0
+    if labels.ndim not in (1, 2) or n == 0:
+        raise InputError(f"{source}: the labels array '{label_key}' has shape {tuple(labels.shape)}; "
+                         "it needs one entry per row (n,) or one 0/1 column per label (n, K).")
+    scores = {}
+    k = None
+    for key in (logit_key, prob_key):
+        if key is None:
+            continue
+        a = np.asarray(arrays[key])
+        if a.ndim not in (1, 2) or a.shape[0] != n:
+            raise InputError(f"{source}: the scores array '{key}' has shape {tuple(a.shape)} but the labels '{label_key}' "
+                             f"have {n} rows; scores need shape ({n},) or ({n}, K).")
+        if a.dtype.kind not in "fiub":
+            raise InputError(f"{source}: the scores array '{key}' holds {a.dtype} values; save numbers (floats).")
+        a = a.reshape(n, -1) if a.ndim == 2 else a[:, None]
+        if k is not None and a.shape[1] != k:
+            raise InputError(f"{source}: the arrays '{logit_key}' and '{prob_key}' have different numbers of columns.")
+        k = a.shape[1]
+        scores[key] = a
+    if class_key is not None:
+        names = [_text(v, encoding) for v in np.asarray(arrays[class_key]).reshape(-1).tolist()]
+    else:
+        names = [str(i) for i in range(k)] if k > 1 else ["1"]
+    if k == 1 and len(names) == 2:
+        names = names[1:]  # binary classes (negative, positive): one score column is the positive class's
+    if len(names) != k:
+        raise InputError(f"{source}: the class names array '{class_key}' has {len(names)} entries but the scores have "
+                         f"{k} column{'s' if k != 1 else ''}.")
+    if len(set(names)) != len(names):
+        raise InputError(f"{source}: the class names array '{class_key}' repeats names; give each class once.")
+    cols: dict[str, pa.Array] = {}
+    if labels.ndim == 1:
+        cols["label"] = _label_array(labels, encoding)
+    else:
+        if labels.shape[1] != k:
+            raise InputError(f"{source}: the labels array '{label_key}' has {labels.shape[1]} columns but the scores have {k}; "
+                             "2-D labels need one 0/1 column per class.")
+        one_hot = bool(np.isin(labels, (0, 1)).all() and (labels.sum(axis=1) == 1).all())
+        if one_hot:
+            idx = labels.argmax(axis=1)
+            cols["label"] = pa.array(idx) if class_key is None else pa.array([names[i] for i in idx], type=pa.string())
+        for j, c in enumerate(names):
+            cols[f"y_{c}"] = pa.array(labels[:, j])
+    for key, prefix in ((logit_key, "logit_"), (prob_key, "p_")):
+        if key in scores:
+            a = scores[key]
+            if a.dtype == np.float16:
+                a = a.astype(np.float32)
+            for j, c in enumerate(names):
+                cols[f"{prefix}{c}"] = pa.array(np.ascontiguousarray(a[:, j]))
+    used = {label_key, prob_key, logit_key, class_key}
+    for key, v in arrays.items():
+        a = np.asarray(v)
+        if key not in used and a.ndim == 1 and a.shape[0] == n and key not in cols:
+            cols[key] = _label_array(a, encoding)
+    return pa.table(cols)
+
+
+def _text(v, encoding: str) -> str:
+    return v.decode(encoding, errors="replace") if isinstance(v, bytes) else str(v)
+
+
+def _label_array(a, encoding: str):
+    import pyarrow as pa
+
+    if a.dtype.kind in "SU":
+        return pa.array([_text(v, encoding) for v in a.tolist()], type=pa.string())
+    if a.dtype.kind == "f" and a.dtype.itemsize == 2:
+        a = a.astype("float32")
+    return pa.array(a)
