@@ -24,6 +24,8 @@ Precedence: flags > ``CALIB_<KEY>`` environment variables (``CALIB_MAX_ECE``)
 from __future__ import annotations
 
 import difflib
+import glob
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -42,6 +44,152 @@ GATE_KEYS = frozenset({
 })
 #: commands that configuration does not apply to (they describe configuration)
 UNCONFIGURED_COMMANDS = frozenset({"config", "schema"})
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Type and range of one setting, the same whichever source gives it.
+
+    ``kind`` is ``bool``, ``int``, ``float`` (finite only), ``str``, ``choice``
+    or ``path`` (text; a relative path in a config file is relative to that
+    file's folder). ``lo``/``hi`` bound numbers (``None``: unbounded), open
+    when ``lo_open``/``hi_open``. ``choices`` are the allowed values of a
+    ``choice`` (the union over commands; each command's click ``Choice`` may
+    allow fewer). ``multiple``: a list of such values (repeatable flag).
+    """
+
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    choices: tuple[str, ...] = ()
+    multiple: bool = False
+    note: str = ""
+
+    def describe(self) -> str:
+        """What a valid value is, in words (``'a whole number from 1 to 10000'``)."""
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind in ("str", "path"):
+            return "text" if self.kind == "str" else "a path (text)"
+        what = "a whole number" if self.kind == "int" else "a finite number"
+        lo, hi = (None if b is None else _num(b) for b in (self.lo, self.hi))
+        if lo is not None and hi is not None:
+            if self.kind == "int":
+                return f"{what} from {lo} to {hi}"
+            return f"{what} within {'(' if self.lo_open else '['}{lo}, {hi}{')' if self.hi_open else ']'}"
+        if lo is not None:
+            return f"{what} {'>' if self.lo_open else '>='} {lo}"
+        if hi is not None:
+            return f"{what} {'<' if self.hi_open else '<='} {hi}"
+        return what
+
+    def in_range(self, x: float) -> bool:
+        if self.lo is not None and (x <= self.lo if self.lo_open else x < self.lo):
+            return False
+        if self.hi is not None and (x >= self.hi if self.hi_open else x > self.hi):
+            return False
+        return True
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+_BOOL = Spec("bool")
+_STR = Spec("str")
+_PATH = Spec("path")
+_SEED = Spec("int", 0)
+_FRACTION = Spec("float", 0, 1)
+_TARGET = Spec("float", 0, 1, lo_open=True)
+_COST = Spec("float")
+_CHANGE = Spec("float", -1, 1, note="a negative limit asks for an improvement")
+
+#: Every setting of every command: its type and range, used for config files and
+#: ``CALIB_*`` variables; the click types of the flags say the same (a test checks).
+SETTINGS: dict[str, Spec] = {
+    # input (every command)
+    "label-col": _STR,
+    "score-cols": _STR,
+    "classes": _STR,
+    "task": Spec("choice", choices=("binary", "multiclass", "multilabel", "top_label")),
+    "score-kind": Spec("choice", choices=("probs", "logits")),
+    "renormalize": _BOOL,
+    "drop-invalid": _BOOL,
+    "bins": Spec("int", 1, 10_000),
+    "binning": Spec("choice", choices=("uniform", "quantile")),
+    # outputs and display
+    "format": Spec("choice", choices=("table", "json", "csv")),
+    "json-out": _PATH,
+    "md-out": _PATH,
+    "junit-out": _PATH,
+    "plots": _PATH,
+    "output": _PATH,
+    "per-file": _BOOL,
+    "quiet": _BOOL,
+    "max-classes": Spec("int", 0),
+    "max-class-panels": Spec("int", 1),
+    "ci-summary": _BOOL,
+    # calibration (audit, fit, apply)
+    "no-calibration": _BOOL,
+    "calibrators": _STR,
+    "calibration-split": Spec("float", 0, 1, lo_open=True, hi_open=True),
+    "fit-on": _PATH,
+    "seed": _SEED,
+    "per-label": _BOOL,
+    "method": Spec("choice", choices=("temperature", "vector", "platt", "isotonic", "histogram")),
+    "histogram-bins": Spec("int", 1, 10_000),
+    "replace": _BOOL,
+    "calibrator": _PATH,
+    # thresholds
+    "objective": Spec("choice", choices=("cost", "f1", "fbeta", "youden", "precision", "recall", "flag-rate", "review-band"),
+                      multiple=True),
+    "cost-fp": _COST,
+    "cost-fn": _COST,
+    "cost-tp": _COST,
+    "cost-tn": _COST,
+    "beta": Spec("float", 0, lo_open=True),
+    "min-precision": _TARGET,
+    "min-recall": _TARGET,
+    "max-flag-rate": _TARGET,
+    "review-precision": Spec("float", 0.5, 1, lo_open=True),
+    "class": Spec("str", multiple=True),
+    "threshold-class": Spec("str", multiple=True),
+    "bootstrap": Spec("int", 0, 100_000),
+    "threshold-bootstrap": Spec("int", 0, 100_000),
+    "threshold-seed": _SEED,
+    # gate (the ranges of the limits are those of the metrics, see calibcli.gate.METRIC_RANGES)
+    "max-ece": _FRACTION,
+    "max-classwise-ece": _FRACTION,
+    "max-class-ece": _FRACTION,
+    "max-mce": _FRACTION,
+    "max-brier": Spec("float", 0),
+    "max-nll": Spec("float", 0),
+    "min-accuracy": _FRACTION,
+    "min-samples": Spec("int", 0),
+    "max-ece-increase": _CHANGE,
+    "max-classwise-ece-increase": _CHANGE,
+    "max-brier-increase": Spec("float", note="a negative limit asks for an improvement"),
+    "max-nll-increase": Spec("float", note="a negative limit asks for an improvement"),
+    "max-accuracy-decrease": _CHANGE,
+    "fail-if": Spec("str", multiple=True),
+    "warn-if": Spec("str", multiple=True),
+    "strict": _BOOL,
+    "on": Spec("choice", choices=("point", "upper")),
+    "gate-seed": _SEED,
+    "gate-replicates": Spec("int", 10, 100_000),
+    "baseline": Spec("path", multiple=True),
+    "id-col": _STR,
+}
+#: words for the TOML types a user may have written
+_TOML_TYPE = {bool: "a boolean", int: "an integer", float: "a number", str: "text", list: "a list", dict: "a table"}
+_ENV_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_ENV_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+_ENV_INT = re.compile(r"[+-]?[0-9]+")
+_ENV_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -83,7 +231,12 @@ def env_name(key: str) -> str:
 
 def find_config_file(start: str | os.PathLike | None = None) -> Path | None:
     """The nearest ``calib.toml``, or ``pyproject.toml`` with a ``[tool.calib]`` table,
-    in ``start`` (default: the working directory) or one of its parents."""
+    in ``start`` (default: the working directory) or one of its parents.
+
+    A ``pyproject.toml`` that is not UTF-8 (TOML files must be) or not valid
+    TOML is an error when it mentions ``calib`` (it may hold the table), and
+    is skipped otherwise (it cannot: the table's name would be in it).
+    """
     here = Path(start or os.getcwd()).resolve()
     for folder in (here, *here.parents):
         cand = folder / "calib.toml"
@@ -92,21 +245,43 @@ def find_config_file(start: str | os.PathLike | None = None) -> Path | None:
         cand = folder / "pyproject.toml"
         if cand.is_file():
             try:
-                text = cand.read_text(encoding="utf-8")
+                data = cand.read_bytes()
             except OSError:
                 continue
-            if "calib" in text and "calib" in _tool_tables(text, cand):
+            if b"calib" not in data:
+                continue
+            if "calib" in _tool_tables(_decode(data, cand, searched=True), cand):
                 return cand
     return None
 
 
-def _tool_tables(text: str, path: Path) -> dict:
+def _decode(data: bytes, path: Path, searched: bool = False) -> str:
+    """TOML text from bytes (UTF-8, as TOML requires); ConfigError naming the file, line and byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        why = " calib looked in it for a [tool.calib] table (searching from the working directory up)." if searched else ""
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); TOML files must be UTF-8.{why} "
+            "Save the file as UTF-8, or pass --no-config to ignore config files.") from None
+
+
+def _parse_toml(text: str, path: Path) -> dict:
     import tomllib
 
     try:
-        return tomllib.loads(text).get("tool", {}) or {}
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}. Fix the file, or pass --no-config to ignore it.") from None
+        raise ConfigError(f"{path}: not valid TOML: {exc}. Fix the file, or pass --no-config to ignore config files.") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: values nested too deeply. Fix the file, or pass --no-config to "
+                          "ignore config files.") from None
+
+
+def _tool_tables(text: str, path: Path) -> dict:
+    tool = _parse_toml(text, path).get("tool", {})
+    return tool if isinstance(tool, dict) else {}
 
 
 def _split_key(raw: str) -> tuple[str, ...]:
@@ -150,22 +325,21 @@ def _line_of(lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> int | 
 
 def read_config_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any], dict[str, int], str]:
     """Top-level table, gate table, line of each key and the table's name, of a config file."""
-    import tomllib
-
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist. Check --config (or CALIB_CONFIG).") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}.") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}. Fix the file, or pass --no-config to ignore config files.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory. Point --config (or CALIB_CONFIG) at a TOML file.") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}.") from None
+    text = _decode(raw, p)
+    data = _parse_toml(text, p)
     lines = key_lines(text)
-    if p.name == "pyproject.toml" or ("tool" in data and isinstance(data.get("tool"), dict) and "calib" in data["tool"]):
-        table = data.get("tool", {}).get("calib")
+    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    if p.name == "pyproject.toml" or "calib" in tool:
+        table = tool.get("calib")
         prefix: tuple[str, ...] = ("tool", "calib")
         name = "[tool.calib]"
         if table is None:
@@ -176,7 +350,8 @@ def read_config_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str,
         raise ConfigError(f"{path}: {name} must be a table of settings.")
     gate = table.get("gate", {})
     if not isinstance(gate, dict):
-        raise ConfigError(f"{path}:{_line_of(lines, prefix + ('gate',))}: 'gate' must be a table of rules, like [tool.calib.gate] or [gate].")
+        line = _line_of(lines, prefix + ("gate",))
+        raise ConfigError(f"{path}{f':{line}' if line else ''}: 'gate' must be a table of rules, like [tool.calib.gate] or [gate].")
     top = {k: v for k, v in table.items() if k != "gate"}
     line_map = {k: _line_of(lines, prefix + (k,)) for k in top}
     line_map.update({f"gate.{k}": _line_of(lines, prefix + ("gate", k)) for k in gate})
@@ -225,6 +400,11 @@ def load_config(
             where = f"{shown}:{lines[key]}" if lines.get(key) else shown
             if key in GATE_KEYS and key in valid_keys:
                 raise ConfigError(f"{where}: '{key}' is a gate rule; put it in the {gate_table} table.")
+            if key not in valid_keys and isinstance(value, dict):
+                sub = f"[tool.calib.{key}]" if table_name == "[tool.calib]" else f"[{key}]"
+                hint = f"Did you mean {gate_table}? " if _suggest(key, ["gate"]) else ""
+                raise ConfigError(f"{where}: unknown table {sub}. {hint}The only table calib reads there is {gate_table} "
+                                  f"(the gate rules); other settings are keys directly in {table_name}.")
             if key not in valid_keys:
                 raise ConfigError(f"{where}: unknown key '{key}' in {table_name}.{_suggest(key, valid_top + valid_gate)} "
                                   f"Keys mirror the command-line flags in kebab-case (see calib config).")
@@ -232,6 +412,9 @@ def load_config(
         for key, value in gate.items():
             line = lines.get(f"gate.{key}")
             where = f"{shown}:{line}" if line else shown
+            if key not in valid_keys and isinstance(value, dict):
+                raise ConfigError(f"{where}: unknown table {gate_table[:-1]}.{key}]; the gate table holds rules as keys "
+                                  f"({', '.join(valid_gate)}), not tables.")
             if key not in valid_keys:
                 raise ConfigError(f"{where}: unknown key '{key}' in {gate_table}.{_suggest(key, valid_gate + valid_top)} "
                                   f"Rule keys: {', '.join(valid_gate)}.")
@@ -246,6 +429,8 @@ def load_config(
             raise ConfigError(f"environment variable {name} is not a calib setting.{_suggest(name, sorted(known))} "
                               f"Variables are CALIB_ plus a flag in upper case with underscores (CALIB_MAX_ECE); "
                               f"unset it (unset {name}) or correct its name.")
+        if not environ[name]:  # set but empty: unset, as click reads variables (CALIB_MAX_ECE= clears it)
+            continue
         settings[known[name]] = Setting(known[name], environ[name], "env", f"env {name}")
     return Config(path, table_name, settings)
 
@@ -282,11 +467,159 @@ def command_keys(command) -> dict[str, Any]:
     return out
 
 
+def _shown(value: Any, source: str) -> str:
+    """A value as the user wrote it: TOML spelling for a file, quoted text for a variable."""
+    if source == "env" or isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if value != value else ("inf" if value > 0 else "-inf")
+    return repr(value)
+
+
+def _invalid(setting: Setting, spec: Spec, value: Any, extra: str = "", wrong_type: bool = False) -> ConfigError:
+    shown = _shown(value, setting.source)
+    if wrong_type and setting.source == "file":
+        shown += f" ({_TOML_TYPE.get(type(value), type(value).__name__)})"
+    if setting.source == "env":
+        fix = f"Correct it, or unset {setting.origin.removeprefix('env ')}."
+    else:
+        fix = "Correct it in the file, or pass --no-config to ignore config files."
+    what = spec.describe() + (" (or a list of them)" if spec.multiple else "")
+    return ConfigError(f"{setting.origin}: '{setting.key}' must be {what}, got {shown}.{extra} {fix}")
+
+
+def _check_one(setting: Setting, spec: Spec, value: Any) -> Any:
+    """One value (one item of a list) checked and converted; ConfigError naming the source when wrong."""
+    if setting.source == "env":
+        number = _env_value(setting, spec, value)
+    else:
+        number = _file_value(setting, spec, value)
+    if spec.kind not in ("int", "float"):
+        return number
+    if not spec.in_range(number):
+        raise _invalid(setting, spec, value, f" ({spec.note})" if spec.note else "")
+    return number
+
+
+def _env_value(setting: Setting, spec: Spec, value: str) -> Any:
+    """A ``CALIB_*`` string read as a flag's value would be."""
+    text = value.strip()
+    if spec.kind == "bool":
+        if text.lower() not in _ENV_TRUE | _ENV_FALSE:
+            raise _invalid(setting, spec, value, " Use 1/0, true/false, yes/no or on/off.")
+        return text.lower() in _ENV_TRUE
+    if spec.kind == "int":
+        if not _ENV_INT.fullmatch(text):
+            raise _invalid(setting, spec, value)
+        return int(text)
+    if spec.kind == "float":
+        number = float(text) if _ENV_FLOAT.fullmatch(text) else math.nan
+        if not math.isfinite(number):
+            raise _invalid(setting, spec, value)
+        return number
+    if spec.kind == "choice" and value not in spec.choices:
+        raise _invalid(setting, spec, value)
+    return value
+
+
+def _file_value(setting: Setting, spec: Spec, value: Any) -> Any:
+    """A TOML value of the right type (bools are not numbers; whole numbers have no fraction)."""
+    kind, key = spec.kind, setting.key
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        hint = ""
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            hint = f" Write it without quotes: {key} = {value.strip().lower()}."
+        raise _invalid(setting, spec, value, hint, wrong_type=True)
+    if kind in ("str", "path", "choice"):
+        if not isinstance(value, str):
+            hint = f' Write it in quotes: {key} = "{value}".' if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+            raise _invalid(setting, spec, value, hint, wrong_type=True)
+        if (kind == "choice" and value not in spec.choices) or (kind == "path" and not value.strip()):
+            raise _invalid(setting, spec, value)
+        return value
+    if isinstance(value, str):
+        hint = ""
+        if (_ENV_INT if kind == "int" else _ENV_FLOAT).fullmatch(value.strip()):
+            hint = f" Write it without quotes: {key} = {value.strip()}."
+        raise _invalid(setting, spec, value, hint, wrong_type=True)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _invalid(setting, spec, value, wrong_type=True)
+    if kind == "int":
+        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+            raise _invalid(setting, spec, value)
+        return int(value)
+    if not math.isfinite(value):
+        raise _invalid(setting, spec, value)
+    return float(value)
+
+
+def check_setting(setting: Setting) -> Any:
+    """A configured value checked against :data:`SETTINGS` and converted to its type.
+
+    The same rules for a config file and a ``CALIB_*`` variable: booleans are
+    not numbers, a number with a fraction is not a whole number, NaN and
+    infinity are not numbers, ranges are those of the flags. A relative path
+    in a config file is made relative to the file's folder (and shown relative
+    to the working directory). Keys missing from the table are returned as is
+    (click converts them).
+
+    Raises
+    ------
+    ConfigError
+        Naming the source: ``pyproject.toml:12`` or ``env CALIB_MAX_ECE``.
+
+    Examples
+    --------
+    >>> check_setting(Setting("bins", "12", "env", "env CALIB_BINS"))
+    12
+    >>> check_setting(Setting("bins", True, "file", "calib.toml:1"))
+    Traceback (most recent call last):
+    ...
+    calibcli.errors.ConfigError: calib.toml:1: 'bins' must be a whole number from 1 to 10000, got true (a boolean). \
+Correct it in the file, or pass --no-config to ignore config files.
+    """
+    spec = SETTINGS.get(setting.key)
+    if spec is None:
+        return setting.value
+    value = setting.value
+    if spec.multiple:
+        if isinstance(value, str):
+            value = [v for v in value.splitlines() if v.strip()] if setting.source == "env" else [value]
+        if not isinstance(value, list):
+            raise _invalid(setting, spec, value, wrong_type=True)
+        out = [_check_one(setting, spec, v) for v in value]
+        return [_resolve_path(setting, v) for v in out] if spec.kind == "path" else out
+    if isinstance(value, (list, dict)):
+        raise _invalid(setting, spec, value, " It takes one value.", wrong_type=True)
+    out = _check_one(setting, spec, value)
+    return _resolve_path(setting, out) if spec.kind == "path" else out
+
+
+def _resolve_path(setting: Setting, value: str) -> str:
+    """A path from a config file, relative to the file's folder, as seen from the working directory."""
+    if setting.source != "file" or not setting.file or value == "-" or "://" in value or os.path.isabs(value):
+        return value
+    folder = os.path.dirname(os.path.abspath(setting.file))
+    if os.path.normcase(folder) == os.path.normcase(os.getcwd()):
+        return value
+    try:
+        base = os.path.relpath(folder)
+    except ValueError:  # another drive
+        base = folder
+    if any(ch in value for ch in "*?["):  # a glob: the folder's own characters are literal
+        base = glob.escape(base)
+    return os.path.normpath(os.path.join(base, value))
+
+
 def cast_setting(setting: Setting, param, command) -> Any:
     """The setting's value as the command's parameter would read it; ConfigError when it cannot."""
     import click
 
-    value = setting.value
+    value = check_setting(setting)
     if param.multiple:
         if isinstance(value, str):
             value = [v for v in value.splitlines() if v.strip()] if setting.source == "env" else [value]
@@ -298,7 +631,7 @@ def cast_setting(setting: Setting, param, command) -> Any:
         ctx = click.Context(command)
         return param.type_cast_value(ctx, value)
     except click.BadParameter as exc:
-        raise ConfigError(f"{setting.origin}: invalid value for '{setting.key}': {exc.message}") from None
+        raise ConfigError(f"{setting.origin}: invalid value for '{setting.key}' of calib {command.name}: {exc.message}") from None
 
 
 def build_default_map(config: Config, commands: dict[str, Any], only: str | None = None) -> dict[str, dict[str, Any]]:

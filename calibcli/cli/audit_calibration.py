@@ -29,7 +29,7 @@ def options(fn):
                                            "(default: 2-fold cross-fitting, every row scored out of fold).")
     @click.option("--fit-on", default=None, metavar="FILE",
                   help="Fit the calibrators on this validation file (same columns and options) and evaluate on all audited rows.")
-    @click.option("--seed", type=int, default=0, show_default=True,
+    @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
                   help="Seed of the cross-fitting folds, --calibration-split and the bootstrap interval of T.")
     @click.option("--per-label", is_flag=True, help="Multilabel: one temperature per label instead of one shared T.")
     @functools.wraps(fn)

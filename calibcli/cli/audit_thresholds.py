@@ -24,7 +24,7 @@ def options(fn):
                   help="Thresholds only for this class or label (repeatable; default: binary the positive class, otherwise every class).")
     @click.option("--threshold-bootstrap", type=click.IntRange(0, 100_000), default=200, show_default=True,
                   help="Bootstrap replicates for the threshold intervals (0: none).")
-    @click.option("--threshold-seed", type=int, default=0, show_default=True, help="Seed of the threshold bootstrap.")
+    @click.option("--threshold-seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the threshold bootstrap.")
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         return fn(*args, **kwargs)

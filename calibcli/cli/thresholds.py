@@ -27,11 +27,11 @@ def objective_options(fn):
     @click.option("--cost-fn", type=float, default=None, help="cost: cost of a false negative (missing a positive).")
     @click.option("--cost-tp", type=float, default=None, help="cost: cost of a true positive  [default: 0]")
     @click.option("--cost-tn", type=float, default=None, help="cost: cost of a true negative  [default: 0]")
-    @click.option("--beta", type=float, default=None, help="fbeta: weight of recall (2 favours recall, 0.5 precision).")
-    @click.option("--min-precision", type=float, default=None, metavar="P", help="precision: highest recall with precision >= P.")
-    @click.option("--min-recall", type=float, default=None, metavar="R", help="recall: highest precision with recall >= R.")
-    @click.option("--max-flag-rate", type=float, default=None, metavar="F", help="flag-rate: flag at most a fraction F of items.")
-    @click.option("--review-precision", type=float, default=None, metavar="P",
+    @click.option("--beta", type=click.FloatRange(0, min_open=True), default=None, help="fbeta: weight of recall (2 favours recall, 0.5 precision).")
+    @click.option("--min-precision", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="P", help="precision: highest recall with precision >= P.")
+    @click.option("--min-recall", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="R", help="recall: highest precision with recall >= R.")
+    @click.option("--max-flag-rate", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="F", help="flag-rate: flag at most a fraction F of items.")
+    @click.option("--review-precision", type=click.FloatRange(0.5, 1, min_open=True), default=None, metavar="P",
                   help="review-band: auto-decide only where precision >= P holds on each side; the middle goes to review.")
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -102,7 +102,7 @@ def _infer_format(fmt: str | None, output: str | None) -> str:
               help="A calibrator file (calib fit): thresholds are then also recommended on the calibrated scores.")
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(0, 100_000), default=200, show_default=True,
               help="Bootstrap replicates for the 95% intervals (0: none).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default=None,
               help="Output format  [default: table; with -o, from its suffix (.csv, .json)]")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the output to this file instead of stdout.")
