@@ -1,0 +1,261 @@
+"""``BinStats``: weighted binned sums per bin, per group and per bootstrap replicate.
+
+One state holds, for every group ``g`` (a curve: the top-label curve, or one class
+of a one-vs-rest family) and bin ``b``, the row count and the sums of ``w``,
+``w * conf`` and ``w * outcome``; with ``moments=2`` also ``w**2``, ``w * conf**2``
+and ``w * outcome**2`` (for debiased and L2 estimators). With ``n_replicates = R``
+it also holds ``R`` copies of the first three sums, each row weighted by its
+bootstrap weight (see :func:`calibcli.stats.rng.poisson1_weights`).
+
+Bins follow the project's rule (``calibcli.binning.assign_bins``): a confidence goes
+to the bin with ``lo < c <= hi``; the first bin also takes its lower edge.
+Equal-width edges come from :meth:`BinStats.uniform`; quantile edges are passed in
+explicitly (see :func:`calibcli.stats.distinct.quantile_edges_from_counts`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from calibcli.binning import assign_bins, uniform_edges
+from calibcli.stats.base import Arrays, scalar
+
+_FIRST = ("sum_w", "sum_wc", "sum_wy")
+_SECOND = ("sum_w2", "sum_wcc", "sum_wyy")
+_REPLICATE = ("rep_w", "rep_wc", "rep_wy")
+
+
+def curve_errors(w: np.ndarray, wc: np.ndarray, wy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ECE, MCE and L2-ECE over the last (bin) axis from per-bin sums.
+
+    ECE = sum_b |wy_b - wc_b| / sum_b w_b; MCE = max over bins with w_b > 0 of
+    |wy_b / w_b - wc_b / w_b|; L2-ECE = sqrt(sum_b w_b (wy_b/w_b - wc_b/w_b)**2 / sum_b w_b).
+    A curve without weight gives NaN for all three.
+
+    >>> [round(float(x), 12) for x in curve_errors(np.array([2.0, 2.0]), np.array([0.4, 1.6]), np.array([0.0, 2.0]))]
+    [0.2, 0.2, 0.2]
+    """
+    total = w.sum(axis=-1)
+    has = total > 0
+    safe_total = np.where(has, total, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ece = np.where(has, np.abs(wy - wc).sum(axis=-1) / safe_total, np.nan)
+        nonempty = w > 0
+        safe_w = np.where(nonempty, w, 1.0)
+        gap = np.abs(np.where(nonempty, wy / safe_w, np.nan) - np.where(nonempty, wc / safe_w, np.nan))
+        mce = np.where(has, np.where(nonempty, gap, -np.inf).max(axis=-1, initial=-np.inf), np.nan)
+        l2 = np.where(has, np.sqrt(np.where(nonempty, w * gap * gap, 0.0).sum(axis=-1) / safe_total), np.nan)
+    return ece, mce, l2
+
+
+@dataclass(frozen=True)
+class BinResult:
+    """Finalised binned statistics; arrays have a leading group axis ``(G, ...)``.
+
+    Empty bins (no weight) have count 0 (or the rows of zero weight) and NaN means.
+    ``replicate_*`` are ``(G, R)`` (``R = 0`` without replicates).
+    """
+
+    edges: np.ndarray
+    count: np.ndarray  # (G, B) rows per bin (int64)
+    weight: np.ndarray  # (G, B) sum of weights
+    mean_conf: np.ndarray  # (G, B)
+    observed: np.ndarray  # (G, B) weighted mean outcome: the accuracy of a top-label curve
+    ece: np.ndarray  # (G,)
+    mce: np.ndarray  # (G,)
+    l2_ece: np.ndarray  # (G,)
+    replicate_ece: np.ndarray  # (G, R)
+    replicate_mce: np.ndarray  # (G, R)
+    replicate_l2_ece: np.ndarray  # (G, R)
+
+
+class BinStats:
+    """Mergeable binned sums (see the module docstring); ``update`` in place, ``merge`` new.
+
+    Parameters
+    ----------
+    edges : array of shape (B + 1,)
+        Strictly increasing bin edges.
+    n_groups : int
+        Number of curves ``G``.
+    n_replicates : int
+        Number of bootstrap replicates ``R`` (0: none).
+    moments : {1, 2}
+        2 also keeps the second-moment sums.
+
+    Examples
+    --------
+    >>> s = BinStats.uniform(2).update(np.array([0.2, 0.9, 0.7]), np.array([0, 1, 0]))
+    >>> r = s.finalize()
+    >>> r.count.tolist(), r.observed.round(6).tolist(), round(float(r.ece[0]), 6)
+    ([[1, 2]], [[0.0, 0.5]], 0.266667)
+    """
+
+    def __init__(self, edges, n_groups: int = 1, n_replicates: int = 0, moments: int = 1):
+        e = np.array(edges, dtype=np.float64)
+        if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)) or not np.all(np.diff(e) > 0):
+            raise ValueError("edges must be a 1-D strictly increasing finite array of at least 2 values")
+        if n_groups < 1 or n_replicates < 0 or moments not in (1, 2):
+            raise ValueError(f"need n_groups >= 1, n_replicates >= 0, moments in (1, 2); got {n_groups}, {n_replicates}, {moments}")
+        e.flags.writeable = False
+        self.edges = e
+        self.n_groups, self.n_replicates, self.moments = int(n_groups), int(n_replicates), int(moments)
+        shape = (self.n_groups, self.n_bins)
+        self.count = np.zeros(shape, dtype=np.int64)
+        self.sums = {name: np.zeros(shape) for name in self._sum_names()}
+        rep_shape = (self.n_groups, self.n_replicates, self.n_bins)
+        self.replicates = {name: np.zeros(rep_shape) for name in _REPLICATE}
+
+    @classmethod
+    def uniform(cls, n_bins: int = 15, n_groups: int = 1, n_replicates: int = 0, moments: int = 1) -> "BinStats":
+        """A state with ``n_bins`` equal-width bins on [0, 1]."""
+        return cls(uniform_edges(n_bins), n_groups, n_replicates, moments)
+
+    @property
+    def n_bins(self) -> int:
+        return self.edges.size - 1
+
+    def _sum_names(self) -> tuple[str, ...]:
+        return _FIRST + (_SECOND if self.moments == 2 else ())
+
+    def _flat_bins(self, conf: np.ndarray, group) -> np.ndarray:
+        """Index ``g * B + b`` of each confidence (same shape as ``conf``)."""
+        idx = assign_bins(conf, self.edges)
+        if conf.ndim == 2:
+            if group is not None:
+                raise ValueError("group must be None when conf has one column per group")
+            if conf.shape[1] != self.n_groups:
+                raise ValueError(f"conf has {conf.shape[1]} columns but the state has {self.n_groups} groups")
+            return idx + (np.arange(self.n_groups) * self.n_bins)[None, :]
+        if group is None:
+            if self.n_groups != 1:
+                raise ValueError(f"group is required with {self.n_groups} groups")
+            return idx
+        g = np.asarray(group)
+        if g.shape != conf.shape:
+            raise ValueError(f"group has shape {g.shape}, conf {conf.shape}")
+        if g.size and (g.min() < 0 or g.max() >= self.n_groups):
+            raise ValueError(f"group values must be within 0 .. {self.n_groups - 1}")
+        return idx + g.astype(np.intp) * self.n_bins
+
+    def update(self, conf, outcome, weight=None, group=None, replicate_weights=None) -> "BinStats":
+        """Add a batch of rows.
+
+        Parameters
+        ----------
+        conf : array of shape (n,) or (n, G)
+            Confidences; with two dimensions column ``g`` belongs to group ``g``.
+        outcome : array, same shape as ``conf``
+            Outcomes (0/1, bool, or a frequency in [0, 1]).
+        weight : array of shape (n,), optional
+            Sample weights (default 1).
+        group : int array of shape (n,), optional
+            Group of each row when ``conf`` is 1-D (required when ``G > 1``).
+        replicate_weights : array of shape (n, R), optional
+            Bootstrap weights of each row (required when ``R > 0``), multiplied by ``weight``.
+        """
+        conf = np.asarray(conf)
+        y = np.asarray(outcome)
+        if y.shape != conf.shape or conf.ndim not in (1, 2):
+            raise ValueError(f"conf {conf.shape} and outcome {y.shape} must have the same 1-D or 2-D shape")
+        n = conf.shape[0]
+        size = self.n_groups * self.n_bins
+        flat = self._flat_bins(conf, group).ravel()
+        c = conf.astype(np.float64, copy=False).ravel()
+        y = y.astype(np.float64, copy=False).ravel()
+        w = None
+        if weight is not None:
+            w = np.asarray(weight, dtype=np.float64)
+            if w.shape != (n,):
+                raise ValueError(f"weight has shape {w.shape}, expected ({n},)")
+            w = np.broadcast_to(w[:, None], conf.shape).ravel() if conf.ndim == 2 else w
+        counts = np.bincount(flat, minlength=size)
+        self.count += counts.reshape(self.count.shape)
+
+        def add(name: str, values: np.ndarray | None) -> None:
+            s = counts if values is None else np.bincount(flat, weights=values, minlength=size)
+            self.sums[name] += s.reshape(self.count.shape)
+
+        add("sum_w", w)
+        add("sum_wc", c if w is None else w * c)
+        add("sum_wy", y if w is None else w * y)
+        if self.moments == 2:
+            add("sum_w2", None if w is None else w * w)
+            add("sum_wcc", c * c if w is None else w * c * c)
+            add("sum_wyy", y * y if w is None else w * y * y)
+        self._update_replicates(flat, c, y, w, conf, replicate_weights)
+        return self
+
+    def _update_replicates(self, flat, c, y, w, conf, replicate_weights) -> None:
+        if self.n_replicates == 0:
+            if replicate_weights is not None:
+                raise ValueError("replicate_weights given but the state has no replicates")
+            return
+        if replicate_weights is None:
+            raise ValueError(f"replicate_weights of shape (n, {self.n_replicates}) are required")
+        rw = np.asarray(replicate_weights)
+        if rw.shape != (conf.shape[0], self.n_replicates):
+            raise ValueError(f"replicate_weights has shape {rw.shape}, expected ({conf.shape[0]}, {self.n_replicates})")
+        size = self.n_groups * self.n_bins
+        for r in range(self.n_replicates):
+            wr = rw[:, r].astype(np.float64)
+            if conf.ndim == 2:
+                wr = np.broadcast_to(wr[:, None], conf.shape).ravel()
+            if w is not None:
+                wr = wr * w
+            for name, values in (("rep_w", wr), ("rep_wc", wr * c), ("rep_wy", wr * y)):
+                self.replicates[name][:, r, :] += np.bincount(flat, weights=values, minlength=size).reshape(self.count.shape)
+
+    def _check_compatible(self, other: "BinStats") -> None:
+        if not isinstance(other, BinStats):
+            raise TypeError(f"cannot merge BinStats with {type(other).__name__}")
+        same = (self.n_groups, self.n_replicates, self.moments) == (other.n_groups, other.n_replicates, other.moments)
+        if not same or not np.array_equal(self.edges, other.edges):
+            raise ValueError("cannot merge BinStats with different edges, groups, replicates or moments")
+
+    def merge(self, other: "BinStats") -> "BinStats":
+        """A new state for the rows of both (same edges, groups, replicates and moments)."""
+        self._check_compatible(other)
+        out = BinStats(self.edges, self.n_groups, self.n_replicates, self.moments)
+        out.count = self.count + other.count
+        out.sums = {k: self.sums[k] + other.sums[k] for k in self.sums}
+        out.replicates = {k: self.replicates[k] + other.replicates[k] for k in self.replicates}
+        return out
+
+    def finalize(self) -> BinResult:
+        """Per-bin means and the curve errors; division happens only here."""
+        w, wc, wy = (self.sums[k] for k in _FIRST)
+        nonempty = w > 0
+        safe = np.where(nonempty, w, 1.0)
+        ece, mce, l2 = curve_errors(w, wc, wy)
+        r_ece, r_mce, r_l2 = curve_errors(*(self.replicates[k] for k in _REPLICATE))
+        return BinResult(
+            edges=self.edges,
+            count=self.count.copy(),
+            weight=w.copy(),
+            mean_conf=np.where(nonempty, wc / safe, np.nan),
+            observed=np.where(nonempty, wy / safe, np.nan),
+            ece=ece,
+            mce=mce,
+            l2_ece=l2,
+            replicate_ece=r_ece,
+            replicate_mce=r_mce,
+            replicate_l2_ece=r_l2,
+        )
+
+    def to_arrays(self) -> Arrays:
+        """Plain arrays and scalars (see :mod:`calibcli.stats.base`)."""
+        return {"edges": np.array(self.edges), "n_groups": self.n_groups, "n_replicates": self.n_replicates,
+                "moments": self.moments, "count": self.count.copy(),
+                **{k: v.copy() for k, v in self.sums.items()}, **{k: v.copy() for k, v in self.replicates.items()}}
+
+    @classmethod
+    def from_arrays(cls, arrays: Arrays) -> "BinStats":
+        """The state ``to_arrays`` described."""
+        out = cls(arrays["edges"], scalar(arrays["n_groups"]), scalar(arrays["n_replicates"]), scalar(arrays["moments"]))
+        out.count = np.array(arrays["count"], dtype=np.int64).reshape(out.count.shape)
+        out.sums = {k: np.array(arrays[k], dtype=np.float64).reshape(out.count.shape) for k in out.sums}
+        out.replicates = {k: np.array(arrays[k], dtype=np.float64).reshape(out.replicates[k].shape) for k in out.replicates}
+        return out
