@@ -6,18 +6,34 @@ first offending rows (1-based data rows, header not counted) and the fix.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from calibcli.columns import ColumnSpec, resolve_columns
+from calibcli.columns import ColumnSpec, check_duplicates, check_roles, resolve_columns
 from calibcli.errors import InputError
 from calibcli.predictions import Predictions, ScoreKind, Task, scores_to_probs
-from calibcli.reading import Source, expand_inputs
+from calibcli.reading import Source, expand_inputs, normalize_encoding
 
 ROW_SUM_TOL = 1e-3  # |sum_k p_k - 1| allowed for probability rows
 RANGE_TOL = 1e-4  # float noise allowed outside [0, 1] for probabilities (kept as given)
 MAX_ROWS_SHOWN = 5
+FLOAT32_EVIDENCE = ("score columns stored as float32 (about 7 significant digits: probabilities within 6e-8 of 1 "
+                    "are stored as exactly 1)")
+
+
+def fmt_beyond(x: float, limit: float) -> str:
+    """``x`` with enough significant digits (at least 3) to show on which side of ``limit`` it lies.
+
+    >>> fmt_beyond(0.0010004, 0.001), fmt_beyond(0.25, 0.001), fmt_beyond(1.00010001, 1.0001)
+    ('0.0010004', '0.25', '1.00010001')
+    """
+    for digits in range(3, 18):
+        text = f"{x:.{digits}g}"
+        shown = float(text)
+        if shown != limit and (shown > limit) == (x > limit):
+            return text
+    return repr(float(x))
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,7 @@ class LoadOptions:
     renormalize: bool = False
     drop_invalid: bool = False
     id_col: str | None = None  # optional row-id column, kept as ``LoadedInput.ids`` (gate baselines)
+    encoding: str = "utf-8"  # text encoding of CSV / JSON Lines input (--encoding)
 
 
 @dataclass(frozen=True)
@@ -151,15 +168,25 @@ def _labels_to_numpy(col) -> np.ndarray:
 
 
 def _label_key(v) -> str | None:
+    """The text a raw label matches class names by (None for a missing label).
+
+    >>> _label_key(3.0), _label_key(float("inf")), _label_key(float("nan")), _label_key(True), _label_key(" cat ")
+    ('3', 'inf', None, '1', 'cat')
+    """
     if v is None:
         return None
-    if isinstance(v, float):
+    if isinstance(v, (float, np.floating)):
         if np.isnan(v):
             return None
+        if not np.isfinite(v):
+            return "inf" if v > 0 else "-inf"
         if v == int(v):
             return str(int(v))
+        return repr(float(v))
     if isinstance(v, (bool, np.bool_)):
         return str(int(v))
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", errors="replace").strip()
     return str(v).strip()
 
 
@@ -198,19 +225,45 @@ def _sorted_label_keys(*arrays: np.ndarray) -> list[str]:
     return sorted(keys, key=lambda s: (0, int(s), s) if s.lstrip("-").isdigit() else (1, 0, s))
 
 
-def _binary_classes(positive: str, raw: np.ndarray) -> tuple[str, ...]:
-    """Class names (negative, positive) for a binary file with one score column."""
-    keys = {_label_key(v) for v in (np.unique(raw) if raw.dtype.kind in "iu" else set(raw.tolist()))} - {None}
-    if keys <= {"0", "1"}:
-        return ("0", "1") if positive == "1" else (f"not_{positive}", positive)
-    others = sorted(keys - {positive})
-    if positive in keys and len(others) == 1:
-        return (others[0], positive)
-    return (f"not_{positive}", positive)
+def _binary_classes(positive: str, raw: np.ndarray, source: str, label_col: str) -> tuple[str, ...]:
+    """Class names (negative, positive) for a binary file with one score column.
+
+    The column's suffix names the class its score is for (``p_0`` scores label 0, as
+    ``predict_proba[:, 0]`` gives); the other label value is the other class. A
+    column named for a class that is no label value (``p_spam`` with labels 0/1)
+    scores label 1, and label 0 is ``not_<class>``. Labels beyond these two are
+    reported row by row later (they are invalid rows).
+
+    >>> _binary_classes("0", np.array([0, 1, 1]), "f.csv", "label"), _binary_classes("spam", np.array([0, 1]), "f.csv", "label")
+    (('1', '0'), ('not_spam', 'spam'))
+    """
+    keys = set(_sorted_label_keys(raw))
+    complement = {"1": "0", "0": "1"}.get(positive)
+    if positive in keys:
+        others = _sorted_label_keys(np.array(sorted(keys - {positive}), dtype=object))
+        if len(others) == 1:
+            return (others[0], positive)
+        if not others:
+            return (complement or f"not_{positive}", positive)
+        if complement in others:
+            return (complement, positive)
+    elif complement is not None:
+        return (complement, positive)
+    elif keys & {"0", "1"}:
+        return (f"not_{positive}", positive)
+    else:
+        others = sorted(keys)
+    raise InputError(
+        f"{source}, column '{label_col}': the file has one score column, for class '{positive}' (the column name says "
+        f"so), so it is binary: '{positive}' against one other class. But the labels are "
+        f"{', '.join(repr(k) for k in sorted(keys)[:6])}{' ...' if len(keys) > 6 else ''}. "
+        "Name the score column for the class it scores (p_<class>), give one score column per class, "
+        "or check --label-col."
+    )
 
 
 def _binary_labels(raw: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
-    if classes[0].startswith("not_") and classes[0] != classes[1]:
+    if classes[0] == f"not_{classes[1]}":
         keys = np.array([_label_key(v) for v in raw], dtype=object) if raw.dtype.kind not in "iu" else raw.astype(str)
         out = np.full(len(raw), -1, dtype=np.int64)
         out[keys == "0"] = 0
@@ -247,7 +300,8 @@ def detect_score_kind(
     if task is Task.MULTICLASS or (task is Task.BINARY and scores.shape[1] == 2):
         dev = float(np.max(np.abs(scores.sum(axis=1) - 1.0)))
         sums_to_one = dev <= ROW_SUM_TOL
-        evidence.append(f"rows sum to 1 (max deviation {dev:.2g})" if sums_to_one else f"rows do not sum to 1 (max deviation {dev:.3g})")
+        evidence.append(f"rows sum to 1 (max deviation {dev:.2g})" if sums_to_one
+                        else f"rows do not sum to 1 (max deviation {fmt_beyond(dev, ROW_SUM_TOL)})")
     cols = ", ".join(columns[:3]) + (" ..." if len(columns) > 3 else "")
     if forced is not None:
         return forced, (f"set by --score-kind {forced.value}", *evidence)
@@ -267,7 +321,7 @@ def detect_score_kind(
     if sums_to_one is False and not renormalize:
         raise InputError(
             f"{source}: cannot tell whether columns {cols} hold probabilities or logits: every value is within [0, 1] "
-            f"but rows do not sum to 1 (max deviation {dev:.3g}). Pass --score-kind probs or --score-kind logits."
+            f"but rows do not sum to 1 (max deviation {fmt_beyond(dev, ROW_SUM_TOL)}). Pass --score-kind probs or --score-kind logits."
         )
     return ScoreKind.PROBS, tuple(evidence)
 
@@ -285,13 +339,21 @@ def load_predictions(inputs: list[str] | tuple[str, ...], options: LoadOptions =
     InputError
         With every problem found, each naming file, column, rows and fix.
     """
-    files = expand_inputs(list(inputs))
-    sources = [Source(f) for f in files]
+    files = expand_inputs(inputs if isinstance(inputs, list) else list(inputs))
+    encoding = normalize_encoding(options.encoding)
+    sources = [Source(f, encoding) for f in files]
     first_names = sources[0].column_names()
     spec = resolve_columns(first_names, sources[0].display, options.label_col, options.score_cols, options.classes, options.task)
+    check_roles(spec, sources[0].display, options.id_col)
     tables = []
+    float32 = False
     for src in sources:
         names = first_names if src is sources[0] else src.column_names()
+        if src is not sources[0]:
+            check_duplicates(names, options.label_col, options.score_cols, src.display)
+        if options.id_col and names.count(options.id_col) > 1:
+            raise InputError(f"{src.display}: the column name '{options.id_col}' (given by --id-col) appears "
+                             f"{names.count(options.id_col)} times in the header. Rename or remove the repeated column.")
         missing = [c for c in spec.needed if c not in names]
         if missing:
             raise InputError(
@@ -301,9 +363,21 @@ def load_predictions(inputs: list[str] | tuple[str, ...], options: LoadOptions =
         if options.id_col and options.id_col not in names:
             raise InputError(f"{src.display}: no column '{options.id_col}' (given by --id-col). Columns: {', '.join(names[:12])}.")
         extra = [options.id_col] if options.id_col and options.id_col not in spec.needed else []
-        tables.append(src.read(list(spec.needed) + extra))
+        table = src.read(list(spec.needed) + extra)
+        float32 = float32 or any(_is_float32(table.schema.field(c).type) for c in spec.score_cols)
+        tables.append(table)
     origins = _Origins([s.display for s in sources], [t.num_rows for t in tables])
-    return _validate(tables, spec, options, origins, tuple(s.display for s in sources))
+    loaded = _validate(tables, spec, options, origins, tuple(s.display for s in sources), float32)
+    notes = (*files.notes, *spec.notes)
+    if notes:
+        loaded = replace(loaded, warnings=(*notes, *loaded.warnings))
+    return loaded
+
+
+def _is_float32(t) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_float32(t) or pa.types.is_float16(t)
 
 
 def _concat(tables, name):
@@ -319,7 +393,8 @@ def _concat(tables, name):
     return pa.chunked_array([ch for c in chunks for ch in c.chunks], type=chunks[0].type)
 
 
-def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins, files: tuple[str, ...]) -> LoadedInput:
+def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins, files: tuple[str, ...],
+              float32: bool = False) -> LoadedInput:
     problems: list[_Problem] = []
     n = sum(t.num_rows for t in tables)
     ids = None
@@ -371,7 +446,7 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
             if pbad.any():
                 problems.append(_Problem(spec.pred_label_col, "predicted labels not among the classes", pbad, f"check --classes, or {drop_fix}"))
         elif spec.task is Task.BINARY and len(spec.score_cols) == 1:
-            classes = _binary_classes(spec.classes[0], raw)
+            classes = _binary_classes(spec.classes[0], raw, src, spec.label_col)
             labels = _binary_labels(raw, classes)
         else:
             classes = spec.classes
@@ -390,6 +465,7 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
             )
 
     # score kind and ranges on the finite rows
+    adjustments: list[Adjustment] = []
     good = ~nonfinite_rows
     kind, evidence = ScoreKind.PROBS, ("top-label confidence is a probability",)
     if good.any() and spec.task is not Task.TOP_LABEL:
@@ -400,22 +476,34 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
         for j, col in enumerate(spec.score_cols):
             if out[:, j].any():
                 vals = scores[out[:, j], j]
+                lo, hi = float(vals.min()), float(vals.max())
                 problems.append(_Problem(
-                    col, f"probabilities outside [0, 1] (min {vals.min():.4g}, max {vals.max():.4g})", out[:, j],
+                    col, f"probabilities outside [0, 1] (min {fmt_beyond(lo, -RANGE_TOL) if lo < 0 else f'{lo:.4g}'}, "
+                         f"max {fmt_beyond(hi, 1 + RANGE_TOL) if hi > 1 else f'{hi:.4g}'})", out[:, j],
                     f"if the column holds logits, rename it logit_<class> or pass --score-kind logits; otherwise fix the export, or {drop_fix}"))
         if spec.task is Task.MULTICLASS or (spec.task is Task.BINARY and scores.shape[1] == 2):
             sums = scores.sum(axis=1)
             off = good & (np.abs(sums - 1.0) > ROW_SUM_TOL)
             if options.renormalize:
-                ok = sums > 0
-                scores[ok] /= sums[ok, None]
+                ok = good & (sums > 0)
+                before = scores[ok]
+                scores[ok] = before / sums[ok, None]
+                change = float(np.max(np.abs(scores[ok] - before))) if ok.any() else 0.0
+                n_off = int((off & ok).sum())
+                adjustments.append(Adjustment(
+                    "renormalized", n_off, change,
+                    f"--renormalize divided every probability row by its sum; {n_off:,} row{'s' if n_off != 1 else ''} "
+                    f"summed to more than {ROW_SUM_TOL:g} away from 1"
+                    + (f" (worst off by {fmt_beyond(float(np.max(np.abs(sums[off & ok] - 1.0))), ROW_SUM_TOL)})" if n_off else "")
+                    + f"; the largest change of one probability is {change:.3g}",
+                ))
                 off = good & ~ok
             if off.any():
                 worst = float(np.max(np.abs(sums[off] - 1.0)))
                 problems.append(
                     _Problem(
                         ", ".join(spec.score_cols[:3]) + (" ..." if len(spec.score_cols) > 3 else ""),
-                        f"probability rows not summing to 1 (tolerance {ROW_SUM_TOL:g}; worst is off by {worst:.3g})",
+                        f"probability rows not summing to 1 (tolerance {ROW_SUM_TOL:g}; worst is off by {fmt_beyond(worst, ROW_SUM_TOL)})",
                         off,
                         f"pass --renormalize to divide each row by its sum, or --score-kind logits if these are logits, or {drop_fix}",
                     )
@@ -429,6 +517,13 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
         for p in problems:
             dropped[p.what.split(" (")[0]] = int(p.mask.sum())
             bad_rows |= p.mask
+        n_bad = int(bad_rows.sum())
+        adjustments.append(Adjustment(
+            "dropped", n_bad, None,
+            f"--drop-invalid dropped {n_bad:,} of {n:,} rows: "
+            + "; ".join(f"{int(p.mask.sum()):,} with {p.what} in column '{p.column}'" for p in problems)
+            + (" (a row can have several problems)" if n_bad < sum(int(p.mask.sum()) for p in problems) else ""),
+        ))
         keep = ~bad_rows
         if not keep.any():
             raise InputError(f"{src}: every row is invalid, so --drop-invalid leaves nothing to audit.\n" + _format_problems(problems, origins))
@@ -465,9 +560,9 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
         score_kind=kind,
         logits=logits,
         pred_labels=pred_labels,
-        score_kind_evidence=tuple(evidence),
+        score_kind_evidence=(*evidence, FLOAT32_EVIDENCE) if float32 and spec.task is not Task.TOP_LABEL else tuple(evidence),
     )
-    return LoadedInput(preds, files, spec, dropped, tuple(warnings), ids)
+    return LoadedInput(preds, files, spec, dropped, tuple(warnings), ids, tuple(adjustments))
 
 
 def _format_problems(problems: list[_Problem], origins: _Origins) -> str:

@@ -516,11 +516,11 @@ class Source:
                     bad.append((r, exc))
                     values.append(None)
             if bad:
-                shown = ", ".join(f"{r + 1} ({_byte_desc(e)})" for r, e in bad[:5])
-                more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+                shown = ", ".join(f"row {r + 1} has byte {_byte_desc(e)}" for r, e in bad[:5])
+                more = f", and {len(bad) - 5} more" if len(bad) > 5 else ""
                 raise InputError(
                     f"{self.display}: column '{fld.name}' is not valid {_enc_name(enc)} text in {len(bad)} "
-                    f"row{'s' if len(bad) != 1 else ''} (row {shown}{more}; rows are numbered from 1, not counting the header). "
+                    f"row{'s' if len(bad) != 1 else ''} ({shown}{more}; rows are numbered from 1, not counting the header). "
                     + (f"The file is read as UTF-8. {ENCODING_FIX}." if enc == "utf-8"
                        else "Pass the encoding the file was written in with --encoding (latin-1 accepts every byte).")
                 )

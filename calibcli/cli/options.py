@@ -16,8 +16,20 @@ def _split(value: str | None) -> tuple[str, ...] | None:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _encoding(ctx, param, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from calibcli.errors import InputError
+    from calibcli.reading import normalize_encoding
+
+    try:
+        return normalize_encoding(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc).replace(f"--encoding {value!r} is", "it is"), ctx, param) from None
+
+
 def input_options(fn):
-    """--label-col, --score-cols, --classes, --task, --score-kind, --renormalize, --drop-invalid."""
+    """--label-col, --score-cols, --classes, --task, --score-kind, --renormalize, --drop-invalid, --encoding."""
 
     @click.option("--label-col", default="label", show_default=True, help="Column holding the true label (integer index or class name).")
     @click.option("--score-cols", default=None, help="Score columns: comma-separated names or globs (default: columns prefixed p_, prob_, proba_ or logit_).")
@@ -26,8 +38,10 @@ def input_options(fn):
     @click.option("--score-kind", type=click.Choice(SCORE_KINDS), default=None, help="Override probabilities-vs-logits detection.")
     @click.option("--renormalize", is_flag=True, help="Divide probability rows that do not sum to 1 by their sum.")
     @click.option("--drop-invalid", is_flag=True, help="Drop invalid rows (NaN, out of range, unknown label) and report how many, instead of failing.")
+    @click.option("--encoding", default=None, callback=_encoding, metavar="NAME",
+                  help="Text encoding of CSV and JSON Lines input, e.g. cp1252 or latin-1 (default: utf-8).")
     @functools.wraps(fn)
-    def wrapper(*args, label_col, score_cols, classes_, task, score_kind, renormalize, drop_invalid, **kwargs):
+    def wrapper(*args, label_col, score_cols, classes_, task, score_kind, renormalize, drop_invalid, encoding, **kwargs):
         from calibcli.loading import LoadOptions
         from calibcli.predictions import ScoreKind, Task
 
@@ -39,6 +53,7 @@ def input_options(fn):
             score_kind=ScoreKind(score_kind) if score_kind else None,
             renormalize=renormalize,
             drop_invalid=drop_invalid,
+            encoding=encoding or "utf-8",
         )
         return fn(*args, **kwargs)
 
