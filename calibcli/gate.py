@@ -44,6 +44,15 @@ DELTA_METRICS: dict[str, str] = {
     "accuracy_decrease": "accuracy decrease",
 }
 METRICS: dict[str, str] = {**BASE_METRICS, **DELTA_METRICS}
+#: the values a metric can take (lo, hi): a rule's limit must lie within them, or the
+#: rule could never fail (or never pass). Deltas may be negative (an improvement).
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "ece": (0.0, 1.0), "classwise_ece": (0.0, 1.0), "class_ece": (0.0, 1.0), "mce": (0.0, 1.0),
+    "brier": (0.0, math.inf), "nll": (0.0, math.inf), "accuracy": (0.0, 1.0), "samples": (0.0, math.inf),
+    "ece_increase": (-1.0, 1.0), "classwise_ece_increase": (-1.0, 1.0), "class_ece_increase": (-1.0, 1.0),
+    "mce_increase": (-1.0, 1.0), "accuracy_decrease": (-1.0, 1.0),
+    "brier_increase": (-math.inf, math.inf), "nll_increase": (-math.inf, math.inf),
+}
 OPS = (">=", "<=", ">", "<")
 SEVERITIES = ("fail", "warn")
 ON_CHOICES = ("point", "upper")
@@ -168,7 +177,27 @@ def parse_rule(text: str, severity: str = "fail", source: str = "api", file: str
     limit = float(tokens[2].text)
     if not math.isfinite(limit):
         raise _expr_error(text, tokens[2].pos, "the number is too large")
+    problem = limit_problem(name, limit)
+    if problem:
+        raise _expr_error(text, tokens[2].pos, problem)
     return Rule(name, tokens[1].text, limit, severity, source, file, line)
+
+
+def limit_problem(metric: str, limit: float) -> str | None:
+    """Why ``limit`` cannot be a limit of ``metric`` (outside the values it takes), or None.
+
+    >>> limit_problem("ece", 5.0)
+    'ECE is between 0 and 1, so a limit of 5 makes the rule meaningless (write 0.05 for 5%)'
+    >>> limit_problem("ece_increase", -0.01) is None
+    True
+    """
+    lo, hi = METRIC_RANGES[metric]
+    if lo <= limit <= hi:
+        return None
+    label = METRICS[metric]
+    where = f"is between {format_limit(lo)} and {format_limit(hi)}" if math.isfinite(hi) else f"is never below {format_limit(lo)}"
+    hint = f" (write {format_limit(limit / 100)} for {format_limit(limit)}%)" if hi == 1.0 and 1 < limit <= 100 else ""
+    return f"{label} {where}, so a limit of {format_limit(limit)} makes the rule meaningless{hint}"
 
 
 def rule_from_flag(flag: str, value: float, severity: str = "fail", source: str | None = None,
@@ -179,10 +208,17 @@ def rule_from_flag(flag: str, value: float, severity: str = "fail", source: str 
     'accuracy < 0.9'
     """
     metric, op = FLAG_RULES[flag]
+    where = source or f"--{flag}"
+    named = where if where.startswith("--") else f"{where}: '{flag}'"  # a flag, or a config key / variable
+    if isinstance(value, bool):
+        raise UsageError(f"{named} needs a number, got {value!r}.")
     value = float(value)
     if not math.isfinite(value):
-        raise UsageError(f"--{flag} needs a finite number, got {value!r}.")
-    return Rule(metric, op, value, severity, source or f"--{flag}", file, line)
+        raise UsageError(f"{named} needs a finite number, got {value!r}.")
+    problem = limit_problem(metric, value)
+    if problem:
+        raise UsageError(f"{named}: {problem}.")
+    return Rule(metric, op, value, severity, where, file, line)
 
 
 def format_limit(x: float) -> str:
@@ -518,6 +554,21 @@ def point_metrics(measurement: Measurement, n_samples: int) -> dict[str, float |
     }
 
 
+def worst_class(measurement: Measurement) -> str | None:
+    """The class (or label) with the largest ECE: the one a ``class_ece`` rule is about."""
+    best, name = -math.inf, None
+    for c in measurement.classes:
+        if c.ece is not None and math.isfinite(c.ece) and c.ece > best:
+            best, name = c.ece, c.name
+    return name
+
+
+def _class_words(preds: Predictions, name: str | None) -> str:
+    if name is None:
+        return ""
+    return f" ({'label' if preds.task is Task.MULTILABEL else 'class'} {str(name)!r})"
+
+
 def _none_if_nan(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
@@ -596,6 +647,10 @@ def evaluate_gate(
         base_info = BaselineInfo(baseline.files, baseline.matched_by, int(baseline.new_rows.size),
                                  {m: _none_if_nan(v) for m, v in po.items() if m != "samples"})
         new_meas_sub, old_meas = m_new, m_old
+        new_worst, old_worst = worst_class(m_new), worst_class(m_old)
+        about_delta = _class_words(preds, new_worst)
+        if about_delta and old_worst is not None and old_worst != new_worst:
+            about_delta = about_delta[:-1] + f"; the baseline's worst: {str(old_worst)!r})"
 
     intervals: dict[str, tuple[float, float] | None] = {}
     if on == "upper" and rules:
@@ -614,6 +669,9 @@ def evaluate_gate(
                               seq_delta, replicates)
             intervals.update({DELTA_NAME[m]: _interval(v) for m, v in reps.items()})
 
+    about = {"class_ece": _class_words(preds, worst_class(measurement))}
+    if baseline is not None:
+        about["class_ece_increase"] = about_delta
     results = []
     for r in rules:
         if r.metric in DELTA_METRICS:
@@ -627,7 +685,7 @@ def evaluate_gate(
             value = pt
         else:
             value = iv[1] if r.op in (">", ">=") else iv[0]
-        results.append(_judge(r, value, pt, iv, strict))
+        results.append(_judge(r, value, pt, iv, strict, about.get(r.metric, "")))
     passed = not any(x.status == "fail" for x in results)
     return GateResult(passed, on, strict, seed, replicates, tuple(results), base_info)
 
@@ -635,7 +693,8 @@ def evaluate_gate(
 DELTA_NAME = {m.rsplit("_", 1)[0]: m for m in DELTA_METRICS}
 
 
-def _judge(rule: Rule, value: float | None, point: float | None, interval, strict: bool) -> RuleResult:
+def _judge(rule: Rule, value: float | None, point: float | None, interval, strict: bool, about: str = "") -> RuleResult:
+    """The verdict and its message; ``about`` names what the value is about (``" (class 'cat')"``)."""
     label = METRICS[rule.metric]
     word = {">": " max", ">=": "", "<": " min", "<=": ""}[rule.op]
     if value is None:
@@ -645,10 +704,10 @@ def _judge(rule: Rule, value: float | None, point: float | None, interval, stric
         violated = _violated(value, rule.op, rule.limit)
         shown = format_value(value, rule.limit)
         if violated:
-            msg = f"{label} {shown} {rule.op}{word} {format_limit(rule.limit)}"
+            msg = f"{label} {shown}{about} {rule.op}{word} {format_limit(rule.limit)}"
         else:
             ok = {">": "<=", ">=": "<", "<": ">=", "<=": ">"}[rule.op]
-            msg = f"{label} {shown} {ok}{word} {format_limit(rule.limit)}"
+            msg = f"{label} {shown}{about} {ok}{word} {format_limit(rule.limit)}"
         if interval is not None:
             end = "upper" if rule.op in (">", ">=") else "lower"
             msg += f" [{end} end of bootstrap 95% interval; point {format_value(point, rule.limit)}]"

@@ -37,7 +37,9 @@ from conftest import SAMPLES
         ("  accuracy   <   .9 ", "accuracy", "<", 0.9),
         ("ECE >= 5e-2", "ece", ">=", 0.05),
         ("samples < 1000", "samples", "<", 1000.0),
-        ("nll <= -1.5", "nll", "<=", -1.5),
+        ("nll_increase <= -1.5", "nll_increase", "<=", -1.5),  # a negative delta asks for an improvement
+        ("ece_increase > -0.01", "ece_increase", ">", -0.01),
+        ("brier > 1.5", "brier", ">", 1.5),
         ("ece_increase > 0.01", "ece_increase", ">", 0.01),
         ("accuracy_decrease > 1E-3", "accuracy_decrease", ">", 0.001),
     ],
@@ -78,6 +80,12 @@ def test_parse_valid(text, metric, op, limit):
         ("calibration_error > 0.1", "unknown metric"),
         ("ece > 0.1 " + "x" * 300, "longer than"),
         ("ece > (0.1)", "unexpected character '('"),
+        ("ece > -1", "ECE is between 0 and 1"),  # impossible limits: the rule could never pass
+        ("ece > 5", "write 0.05 for 5%"),
+        ("accuracy < 1.5", "accuracy is between 0 and 1"),
+        ("nll <= -1.5", "NLL is never below 0"),
+        ("samples < -3", "samples is never below 0"),
+        ("ece_increase > 1.5", "ECE increase is between -1 and 1"),
         ("ece > 0.1 # comment", "unexpected character '#'"),
     ],
 )
@@ -115,8 +123,15 @@ def test_parse_never_crashes_or_evaluates(text):
 
 @settings(max_examples=100, deadline=None)
 @given(st.sampled_from(sorted(METRICS)), st.sampled_from([">", ">=", "<", "<="]),
-       st.floats(allow_nan=False, allow_infinity=False, width=64))
+       st.one_of(st.floats(-1.0, 1.0), st.floats(allow_nan=False, allow_infinity=False, width=64)))
 def test_parse_round_trip(metric, op, limit):
+    from calibcli.gate import METRIC_RANGES
+
+    lo, hi = METRIC_RANGES[metric]
+    if not lo <= limit <= hi:
+        with pytest.raises(UsageError, match="makes the rule meaningless"):
+            parse_rule(f"{metric} {op} {limit!r}")
+        return
     r = parse_rule(f"{metric} {op} {limit!r}")
     assert (r.metric, r.op, r.limit) == (metric, op, limit)
     assert parse_rule(r.text).limit == pytest.approx(limit, rel=1e-11)

@@ -100,7 +100,7 @@ def test_internal_error_is_3(capsys, monkeypatch):
 
 def test_failed_gate_still_writes_every_output(capsys, tmp_path):
     md, junit, js = tmp_path / "r.md", tmp_path / "out" / "r.xml", tmp_path / "r.json"
-    code, out, _ = run(capsys, "audit", BINARY, "--max-ece", "0.05", "--md-out", md, "--junit-out", junit, "--json-out", js)
+    code, out, err = run(capsys, "audit", BINARY, "--max-ece", "0.05", "--md-out", md, "--junit-out", junit, "--json-out", js)
     assert code == 1
     assert md.read_text().startswith("## ❌ calib gate failed")
     assert "<failure" in junit.read_text()
@@ -108,7 +108,10 @@ def test_failed_gate_still_writes_every_output(capsys, tmp_path):
     assert report["gate"]["passed"] is False
     from calibcli.gate import format_value
 
-    assert "gate FAILED" in out and f"ECE {format_value(report['metrics']['ece'], 0.05)} > max 0.05 (--max-ece)" in out
+    assert "gate FAILED" in out
+    # the reason goes to stderr, one line, not duplicated on stdout
+    line = f"calib: gate failed: ECE {format_value(report['metrics']['ece'], 0.05)} > max 0.05 (--max-ece)"
+    assert line in err.splitlines() and "> max 0.05" not in out
 
 
 def test_json_stdout_stays_pure_with_a_failing_gate(capsys):

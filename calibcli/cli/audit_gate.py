@@ -28,11 +28,11 @@ _THRESHOLD_FLAGS = {
     "max-brier": "Fail when the Brier score is above this.",
     "max-nll": "Fail when the NLL is above this.",
     "min-accuracy": "Fail when the accuracy is below this.",
-    "max-ece-increase": "Fail when the ECE is above the baseline's by more than this.",
-    "max-classwise-ece-increase": "Fail when the classwise ECE is above the baseline's by more than this.",
-    "max-brier-increase": "Fail when the Brier score is above the baseline's by more than this.",
-    "max-nll-increase": "Fail when the NLL is above the baseline's by more than this.",
-    "max-accuracy-decrease": "Fail when the accuracy is below the baseline's by more than this.",
+    "max-ece-increase": "Fail when the ECE is above the baseline's by more than this. A negative value asks for an improvement.",
+    "max-classwise-ece-increase": "Fail when the classwise ECE is above the baseline's by more than this. A negative value asks for an improvement.",
+    "max-brier-increase": "Fail when the Brier score is above the baseline's by more than this. A negative value asks for an improvement.",
+    "max-nll-increase": "Fail when the NLL is above the baseline's by more than this. A negative value asks for an improvement.",
+    "max-accuracy-decrease": "Fail when the accuracy is below the baseline's by more than this. A negative value asks for an improvement.",
 }
 
 
@@ -59,13 +59,13 @@ def _param(key: str) -> str:
 def options(fn):
     """Adds the gate options; the wrapper turns them into ``opts['gate']`` (GateOptions)."""
     decorators = [
-        click.option("--max-ece", type=float, default=None, help=_THRESHOLD_FLAGS["max-ece"]),
-        click.option("--max-classwise-ece", type=float, default=None, help=_THRESHOLD_FLAGS["max-classwise-ece"]),
-        click.option("--max-class-ece", type=float, default=None, help=_THRESHOLD_FLAGS["max-class-ece"]),
-        click.option("--max-mce", type=float, default=None, help=_THRESHOLD_FLAGS["max-mce"]),
-        click.option("--max-brier", type=float, default=None, help=_THRESHOLD_FLAGS["max-brier"]),
-        click.option("--max-nll", type=float, default=None, help=_THRESHOLD_FLAGS["max-nll"]),
-        click.option("--min-accuracy", type=float, default=None, help=_THRESHOLD_FLAGS["min-accuracy"]),
+        click.option("--max-ece", type=click.FloatRange(0, 1), default=None, help=_THRESHOLD_FLAGS["max-ece"]),
+        click.option("--max-classwise-ece", type=click.FloatRange(0, 1), default=None, help=_THRESHOLD_FLAGS["max-classwise-ece"]),
+        click.option("--max-class-ece", type=click.FloatRange(0, 1), default=None, help=_THRESHOLD_FLAGS["max-class-ece"]),
+        click.option("--max-mce", type=click.FloatRange(0, 1), default=None, help=_THRESHOLD_FLAGS["max-mce"]),
+        click.option("--max-brier", type=click.FloatRange(0), default=None, help=_THRESHOLD_FLAGS["max-brier"]),
+        click.option("--max-nll", type=click.FloatRange(0), default=None, help=_THRESHOLD_FLAGS["max-nll"]),
+        click.option("--min-accuracy", type=click.FloatRange(0, 1), default=None, help=_THRESHOLD_FLAGS["min-accuracy"]),
         click.option("--min-samples", type=click.IntRange(0), default=None, help="Fail when there are fewer rows than this."),
         click.option("--fail-if", "fail_if", multiple=True, metavar="EXPR",
                      help="Fail when EXPR holds: METRIC OP NUMBER, e.g. 'classwise_ece > 0.03' (repeatable). "
@@ -83,11 +83,11 @@ def options(fn):
         click.option("--baseline", multiple=True, metavar="OLD_PREDS",
                      help="The previous model's predictions for the same items, for *-increase rules (repeatable, globs)."),
         click.option("--id-col", default=None, help="Match baseline rows by this id column (paired bootstrap); default: by position, labels must agree."),
-        click.option("--max-ece-increase", type=float, default=None, help=_THRESHOLD_FLAGS["max-ece-increase"]),
-        click.option("--max-classwise-ece-increase", type=float, default=None, help=_THRESHOLD_FLAGS["max-classwise-ece-increase"]),
+        click.option("--max-ece-increase", type=click.FloatRange(-1, 1), default=None, help=_THRESHOLD_FLAGS["max-ece-increase"]),
+        click.option("--max-classwise-ece-increase", type=click.FloatRange(-1, 1), default=None, help=_THRESHOLD_FLAGS["max-classwise-ece-increase"]),
         click.option("--max-brier-increase", type=float, default=None, help=_THRESHOLD_FLAGS["max-brier-increase"]),
         click.option("--max-nll-increase", type=float, default=None, help=_THRESHOLD_FLAGS["max-nll-increase"]),
-        click.option("--max-accuracy-decrease", type=float, default=None, help=_THRESHOLD_FLAGS["max-accuracy-decrease"]),
+        click.option("--max-accuracy-decrease", type=click.FloatRange(-1, 1), default=None, help=_THRESHOLD_FLAGS["max-accuracy-decrease"]),
         click.option("--md-out", type=click.Path(dir_okay=False), default=None, help="Write a GitHub-flavoured Markdown report here."),
         click.option("--junit-out", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML here, one testcase per gate rule."),
         click.option("--ci-summary/--no-ci-summary", default=True, show_default=True,
@@ -217,8 +217,32 @@ def write_outputs(reports, opts: dict, inputs: list[str], out) -> list[str]:
     return annotations(reports)
 
 
+def rule_lines(reports) -> list[str]:
+    """One stderr line per failed or violated rule (``calib: gate failed: ...``), in rule order.
+
+    With several reports (``--per-file``) each line names its file.
+    """
+    lines = []
+    for r in reports:
+        if r.gate is None:
+            continue
+        f = r.input.files
+        where = (f[0] if len(f) == 1 else f"{f[0]} (+{len(f) - 1} more)") + ": " if len(reports) > 1 else ""
+        for x in r.gate.rules:
+            if x.status != "pass":
+                lines.append(f"calib: gate {'failed' if x.status == 'fail' else 'warning'}: {where}{x.message}")
+    return lines
+
+
 def exit_code(reports, opts: dict) -> ExitCode:
-    """GATE_FAILED when any report's gate failed, else OK."""
+    """GATE_FAILED when any report's gate failed, else OK.
+
+    Called last by ``calib audit``; it first prints each failed or violated
+    rule to stderr, one line each, even with ``-q`` or ``--format json``: a
+    failing gate is never silent.
+    """
+    for line in rule_lines(reports):
+        click.echo(line, err=True)
     for r in reports:
         if r.gate is not None and not r.gate.passed:
             return ExitCode.GATE_FAILED

@@ -35,9 +35,7 @@ def render_gate(gate) -> Group:
         head = Text(f"gate FAILED: {len(gate.failed)} of {n} rule{'s' if n != 1 else ''} failed", style="bold red")
     how = "point estimates" if gate.on == "point" else f"pessimistic end of bootstrap 95% intervals ({gate.replicates} replicates, seed {gate.seed})"
     parts = [head, Text(f"compared: {how}" + ("; --strict: warnings fail" if gate.strict else ""), style="dim"), table]
-    for r in gate.rules:
-        if r.status != "pass":
-            parts.append(Text(("error: " if r.status == "fail" else "warning: ") + r.message, style="red" if r.status == "fail" else "yellow"))
+    # the reasons of failed and violated rules go to stderr, one line each (calibcli.cli.audit_gate.rule_lines)
     if gate.baseline is not None:
         b = gate.baseline
         parts.append(Text(f"baseline: {', '.join(b.files)} ({b.n_matched:,} rows matched by {b.matched_by})", style="dim"))

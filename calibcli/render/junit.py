@@ -15,6 +15,19 @@ def _suite_name(report: AuditReport) -> str:
     return "calib gate: " + (f[0] if len(f) == 1 else f"{f[0]} (+{len(f) - 1} more)")
 
 
+def _detail(r, label: str) -> str:
+    """The failure text of a rule result: only what is defined (never 'None')."""
+    rule = r.rule
+    parts = [f"{label}: " + ("not defined for this input" if r.value is None else f"value {float(r.value)!r}")]
+    if r.interval is not None:
+        if r.point is not None:
+            parts.append(f"point {float(r.point)!r}")
+        lo, hi = r.interval
+        parts.append(f"bootstrap 95% interval [{float(lo)!r}, {float(hi)!r}]")
+    parts += [f"rule '{rule.text}'", f"severity {rule.severity}", f"source {rule.source}"]
+    return ", ".join(parts)
+
+
 def render_junit(reports: list[AuditReport]) -> str:
     """JUnit XML text: ``<testsuites>`` with one ``<testsuite>`` per report.
 
@@ -49,8 +62,7 @@ def render_junit(reports: list[AuditReport]) -> str:
                 rule = r.rule
                 case = ET.SubElement(suite, "testcase", classname="calib.gate", name=f"{rule.text} ({rule.source})", time="0")
                 counts["tests"] += 1
-                detail = (f"{METRICS[rule.metric]}: value {r.value!r}, point {r.point!r}, interval {list(r.interval) if r.interval else None}, "
-                          f"rule '{rule.text}', severity {rule.severity}, source {rule.source}")
+                detail = _detail(r, METRICS[rule.metric])
                 if r.status == "fail":
                     el = ET.SubElement(case, "failure", message=r.message, type="calib.gate")
                     el.text = detail
