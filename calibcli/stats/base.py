@@ -65,7 +65,8 @@ def state_registry() -> dict[str, type]:
     from calibcli.stats.bins import BinStats
     from calibcli.stats.distinct import DistinctTable
     from calibcli.stats.kll import KLLSketch
-    from calibcli.stats.sums import ProblemLog, ScalarSums, ScoreEvidence
+    from calibcli.stats.problems import ProblemLog
+    from calibcli.stats.sums import ScalarSums, ScoreEvidence
 
     return {cls.__name__: cls for cls in (BinStats, DistinctTable, KLLSketch, ProblemLog, ScalarSums, ScoreEvidence)}
 
