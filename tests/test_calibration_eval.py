@@ -203,7 +203,8 @@ def test_audit_fit_on_class_mismatch_exit_2(tmp_path):
     assert res.exit_code == 2 and "--fit-on" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_audit_calibrators_table_in_terminal():
+def test_audit_calibrators_table_in_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # an 80-column terminal (not a terminal: no wrapping at all)
     res = run(["audit", SAMPLES / "multiclass_probs.csv", "--calibrators", "temperature,platt,isotonic"])
     assert res.exit_code == 0
     out = res.stdout

@@ -75,7 +75,7 @@ def test_three_pngs_with_expected_sizes(probs_plots):
 def test_a_second_run_in_a_fresh_process_gives_identical_bytes(probs_plots, tmp_path):
     out = tmp_path / "again"
     proc = subprocess.run([sys.executable, "-m", "calibcli", "audit", PROBS, "--plots", str(out), "-q"],
-                          capture_output=True, text=True, cwd=ROOT)
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     for n in NAMES:
         assert (out / n).read_bytes() == (probs_plots / n).read_bytes(), n
@@ -173,7 +173,7 @@ print("ok")
 
 
 def test_no_pyplot_no_rcparams_change_no_eager_import():
-    proc = subprocess.run([sys.executable, "-c", GLOBAL_STATE_CHECK, MULTILABEL], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-c", GLOBAL_STATE_CHECK, MULTILABEL], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
 
