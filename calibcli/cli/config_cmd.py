@@ -10,8 +10,9 @@ import click
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="table: one line per setting; json: an object per setting.")
 @click.option("--set-only", is_flag=True, help="Only settings that come from the config file or the environment.")
+@click.option("--schema", "show_schema", is_flag=True, help="Print the JSON Schema of the --format json output instead.")
 @click.pass_context
-def config(ctx, command, fmt, set_only):
+def config(ctx, command, fmt, set_only, show_schema):
     """Show the effective settings of COMMAND (default: audit) and where each came from.
 
     Sources, strongest first: flags, CALIB_<KEY> environment variables (CALIB_MAX_ECE),
@@ -23,9 +24,21 @@ def config(ctx, command, fmt, set_only):
       calib config
       calib --config ci/calib.toml config --set-only
       CALIB_MAX_ECE=0.05 calib config --format json
+      calib config --schema > calib-config.schema.json
+
+    A relative path in a config file (md-out, json-out, plots, baseline, ...)
+    is relative to the file's folder; the value shown is the path as seen from
+    the working directory.
     """
     from calibcli.config import effective_settings
     from calibcli.errors import UsageError
+
+    if show_schema:
+        from calibcli.config import config_json_schema
+        from calibcli.render.jsonout import dumps
+
+        click.echo(dumps(config_json_schema()), nl=False)
+        return
 
     group = ctx.parent.command
     root = ctx.find_root()

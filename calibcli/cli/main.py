@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 
 import click
@@ -88,7 +90,13 @@ def cli(ctx: click.Context, traceback: bool, config_path: str | None, no_config:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI and exit with a meaningful status."""
+    """Entry point: run the CLI and exit with a meaningful status.
+
+    The one boundary from outcomes to exit codes: click's usage errors and
+    calib's own errors are 2, a failed gate 1, an interrupt 130, a full disk
+    while writing 2, anything else is a bug: 3 with a hint to rerun with
+    ``--traceback``.
+    """
     args = sys.argv[1:] if argv is None else argv
     show_tb = "--traceback" in args
     try:
@@ -99,20 +107,49 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:  # usage errors
         exc.show()
         sys.exit(ExitCode.USAGE)
-    except click.exceptions.Abort:
-        click.echo("calib: interrupted", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("calib: interrupted", err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except CalibError as exc:
         click.echo(f"calib: error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader of stdout went away (calib ... | head)
+        _detach_stdout()
         sys.exit(ExitCode.OK)
+    except OSError as exc:
+        if exc.errno in _DISK_FULL and not show_tb:
+            _detach_stdout()
+            where = f" {exc.filename}" if exc.filename else " to standard output"
+            click.echo(f"calib: error: cannot write{where}: {os.strerror(exc.errno)}. Free some space, or write the output "
+                       "elsewhere.", err=True)
+            sys.exit(ExitCode.USAGE)
+        _internal_error(exc, show_tb)
     except Exception as exc:  # noqa: BLE001 - the one boundary for unexpected errors
-        if show_tb:
-            raise
-        click.echo(f"calib: internal error: {type(exc).__name__}: {exc}\nThis is a bug in calib. Rerun with --traceback (calib --traceback ...) and report the output.", err=True)
-        sys.exit(ExitCode.INTERNAL)
+        _internal_error(exc, show_tb)
     sys.exit(int(rv) if isinstance(rv, int) else ExitCode.OK)
+
+
+#: errors of a full disk or quota: the user's environment, not a bug
+_DISK_FULL = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, name))
+
+
+def _internal_error(exc: BaseException, show_tb: bool) -> None:
+    if show_tb:
+        raise exc
+    click.echo(f"calib: internal error: {type(exc).__name__}: {exc}\nThis is a bug in calib. Rerun with --traceback "
+               "(calib --traceback ...) and report the output.", err=True)
+    sys.exit(ExitCode.INTERNAL)
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush cannot fail again at exit."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests capture it)
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except OSError:
+        pass
