@@ -13,6 +13,8 @@ import functools
 
 import click
 
+from calibcli.cli.paramtypes import FiniteFloat
+
 METHOD_CHOICES = ("temperature", "vector", "platt", "isotonic", "histogram")
 
 
@@ -24,7 +26,7 @@ def options(fn):
     @click.option("--calibrators", default=None, metavar="LIST",
                   help="Calibrators to fit and compare on held-out NLL and ECE, comma-separated from "
                        "temperature, vector, platt, isotonic, histogram (default: temperature). The first is reported in detail.")
-    @click.option("--calibration-split", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+    @click.option("--calibration-split", type=FiniteFloat(0, 1, min_open=True, max_open=True), default=None,
                   metavar="FRACTION", help="Fit on a seeded random FRACTION of the rows, evaluate on the rest "
                                            "(default: 2-fold cross-fitting, every row scored out of fold).")
     @click.option("--fit-on", default=None, metavar="FILE",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import click
 
+from calibcli.cli.paramtypes import FiniteFloat
 from calibcli.errors import ExitCode
 
 # flag key -> help
@@ -59,13 +60,13 @@ def _param(key: str) -> str:
 def options(fn):
     """Adds the gate options; the wrapper turns them into ``opts['gate']`` (GateOptions)."""
     decorators = [
-        click.option("--max-ece", type=click.FloatRange(0, 1), default=None, help=_THRESHOLD_FLAGS["max-ece"]),
-        click.option("--max-classwise-ece", type=click.FloatRange(0, 1), default=None, help=_THRESHOLD_FLAGS["max-classwise-ece"]),
-        click.option("--max-class-ece", type=click.FloatRange(0, 1), default=None, help=_THRESHOLD_FLAGS["max-class-ece"]),
-        click.option("--max-mce", type=click.FloatRange(0, 1), default=None, help=_THRESHOLD_FLAGS["max-mce"]),
-        click.option("--max-brier", type=click.FloatRange(0), default=None, help=_THRESHOLD_FLAGS["max-brier"]),
-        click.option("--max-nll", type=click.FloatRange(0), default=None, help=_THRESHOLD_FLAGS["max-nll"]),
-        click.option("--min-accuracy", type=click.FloatRange(0, 1), default=None, help=_THRESHOLD_FLAGS["min-accuracy"]),
+        click.option("--max-ece", type=FiniteFloat(0, 1), default=None, help=_THRESHOLD_FLAGS["max-ece"]),
+        click.option("--max-classwise-ece", type=FiniteFloat(0, 1), default=None, help=_THRESHOLD_FLAGS["max-classwise-ece"]),
+        click.option("--max-class-ece", type=FiniteFloat(0, 1), default=None, help=_THRESHOLD_FLAGS["max-class-ece"]),
+        click.option("--max-mce", type=FiniteFloat(0, 1), default=None, help=_THRESHOLD_FLAGS["max-mce"]),
+        click.option("--max-brier", type=FiniteFloat(0), default=None, help=_THRESHOLD_FLAGS["max-brier"]),
+        click.option("--max-nll", type=FiniteFloat(0), default=None, help=_THRESHOLD_FLAGS["max-nll"]),
+        click.option("--min-accuracy", type=FiniteFloat(0, 1), default=None, help=_THRESHOLD_FLAGS["min-accuracy"]),
         click.option("--min-samples", type=click.IntRange(0), default=None, help="Fail when there are fewer rows than this."),
         click.option("--fail-if", "fail_if", multiple=True, metavar="EXPR",
                      help="Fail when EXPR holds: METRIC OP NUMBER, e.g. 'classwise_ece > 0.03' (repeatable). "
@@ -83,11 +84,11 @@ def options(fn):
         click.option("--baseline", multiple=True, metavar="OLD_PREDS",
                      help="The previous model's predictions for the same items, for *-increase rules (repeatable, globs)."),
         click.option("--id-col", default=None, help="Match baseline rows by this id column (paired bootstrap); default: by position, labels must agree."),
-        click.option("--max-ece-increase", type=click.FloatRange(-1, 1), default=None, help=_THRESHOLD_FLAGS["max-ece-increase"]),
-        click.option("--max-classwise-ece-increase", type=click.FloatRange(-1, 1), default=None, help=_THRESHOLD_FLAGS["max-classwise-ece-increase"]),
-        click.option("--max-brier-increase", type=float, default=None, help=_THRESHOLD_FLAGS["max-brier-increase"]),
-        click.option("--max-nll-increase", type=float, default=None, help=_THRESHOLD_FLAGS["max-nll-increase"]),
-        click.option("--max-accuracy-decrease", type=click.FloatRange(-1, 1), default=None, help=_THRESHOLD_FLAGS["max-accuracy-decrease"]),
+        click.option("--max-ece-increase", type=FiniteFloat(-1, 1), default=None, help=_THRESHOLD_FLAGS["max-ece-increase"]),
+        click.option("--max-classwise-ece-increase", type=FiniteFloat(-1, 1), default=None, help=_THRESHOLD_FLAGS["max-classwise-ece-increase"]),
+        click.option("--max-brier-increase", type=FiniteFloat(), default=None, help=_THRESHOLD_FLAGS["max-brier-increase"]),
+        click.option("--max-nll-increase", type=FiniteFloat(), default=None, help=_THRESHOLD_FLAGS["max-nll-increase"]),
+        click.option("--max-accuracy-decrease", type=FiniteFloat(-1, 1), default=None, help=_THRESHOLD_FLAGS["max-accuracy-decrease"]),
         click.option("--md-out", type=click.Path(dir_okay=False), default=None, help="Write a GitHub-flavoured Markdown report here."),
         click.option("--junit-out", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML here, one testcase per gate rule."),
         click.option("--ci-summary/--no-ci-summary", default=True, show_default=True,

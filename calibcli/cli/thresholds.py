@@ -11,6 +11,7 @@ import functools
 import click
 
 from calibcli.cli.options import input_options
+from calibcli.cli.paramtypes import FiniteFloat
 
 OBJECTIVE_NAMES = ("cost", "f1", "fbeta", "youden", "precision", "recall", "flag-rate", "review-band")
 DEFAULT_OBJECTIVES = ("f1", "youden")
@@ -23,15 +24,15 @@ def objective_options(fn):
                   help="Objective to optimise (repeatable). The flags below imply theirs: --cost-fp/--cost-fn cost, "
                        "--beta fbeta, --min-precision precision, --min-recall recall, --max-flag-rate flag-rate, "
                        "--review-precision review-band.")
-    @click.option("--cost-fp", type=float, default=None, help="cost: cost of a false positive (flagging a negative).")
-    @click.option("--cost-fn", type=float, default=None, help="cost: cost of a false negative (missing a positive).")
-    @click.option("--cost-tp", type=float, default=None, help="cost: cost of a true positive  [default: 0]")
-    @click.option("--cost-tn", type=float, default=None, help="cost: cost of a true negative  [default: 0]")
-    @click.option("--beta", type=click.FloatRange(0, min_open=True), default=None, help="fbeta: weight of recall (2 favours recall, 0.5 precision).")
-    @click.option("--min-precision", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="P", help="precision: highest recall with precision >= P.")
-    @click.option("--min-recall", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="R", help="recall: highest precision with recall >= R.")
-    @click.option("--max-flag-rate", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="F", help="flag-rate: flag at most a fraction F of items.")
-    @click.option("--review-precision", type=click.FloatRange(0.5, 1, min_open=True), default=None, metavar="P",
+    @click.option("--cost-fp", type=FiniteFloat(), default=None, help="cost: cost of a false positive (flagging a negative).")
+    @click.option("--cost-fn", type=FiniteFloat(), default=None, help="cost: cost of a false negative (missing a positive).")
+    @click.option("--cost-tp", type=FiniteFloat(), default=None, help="cost: cost of a true positive  [default: 0]")
+    @click.option("--cost-tn", type=FiniteFloat(), default=None, help="cost: cost of a true negative  [default: 0]")
+    @click.option("--beta", type=FiniteFloat(0, min_open=True), default=None, help="fbeta: weight of recall (2 favours recall, 0.5 precision).")
+    @click.option("--min-precision", type=FiniteFloat(0, 1, min_open=True), default=None, metavar="P", help="precision: highest recall with precision >= P.")
+    @click.option("--min-recall", type=FiniteFloat(0, 1, min_open=True), default=None, metavar="R", help="recall: highest precision with recall >= R.")
+    @click.option("--max-flag-rate", type=FiniteFloat(0, 1, min_open=True), default=None, metavar="F", help="flag-rate: flag at most a fraction F of items.")
+    @click.option("--review-precision", type=FiniteFloat(0.5, 1, min_open=True, why="each side must be right more often than not"), default=None, metavar="P",
                   help="review-band: auto-decide only where precision >= P holds on each side; the middle goes to review.")
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
