@@ -334,9 +334,10 @@ def _check_unpaired_labels(names: list[str], suffixes: list[str], found: list[st
                 and n[len(LABEL_PREFIX):] not in scored and n not in found]
     if unpaired:
         want = [f"p_{n[len(LABEL_PREFIX):]}" for n in unpaired]
+        alt = f" or logit_{unpaired[0][len(LABEL_PREFIX):]}" if len(unpaired) == 1 else ", or logit_<name>"
         raise InputError(
             f"{source}: the multilabel label column{'s' if len(unpaired) > 1 else ''} {_shown(unpaired, 5)} "
-            f"{'have' if len(unpaired) > 1 else 'has'} no score column ({_shown(want, 5)} or logit_<name>), so "
+            f"{'have' if len(unpaired) > 1 else 'has'} no score column ({_shown(want, 5)}{alt}), so "
             f"{'they' if len(unpaired) > 1 else 'it'} would be left out of the audit. Add the score "
             f"column{'s' if len(unpaired) > 1 else ''}, or drop {_shown(unpaired, 5)} from the file."
         )

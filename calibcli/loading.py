@@ -256,7 +256,7 @@ def _binary_classes(positive: str, raw: np.ndarray, source: str, label_col: str)
     raise InputError(
         f"{source}, column '{label_col}': the file has one score column, for class '{positive}' (the column name says "
         f"so), so it is binary: '{positive}' against one other class. But the labels are "
-        f"{', '.join(repr(k) for k in sorted(keys)[:6])}{' ...' if len(keys) > 6 else ''}. "
+        f"{', '.join(sorted(keys)[:6])}{' ...' if len(keys) > 6 else ''}. "
         "Name the score column for the class it scores (p_<class>), give one score column per class, "
         "or check --label-col."
     )

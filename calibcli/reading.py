@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import glob
 import os
+import re
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -302,7 +303,7 @@ class Source:
             raise self._unsupported("binary data of an unknown kind", "")
         text = head.decode(encoding, errors="replace").lstrip("\ufeff")
         first = text.lstrip()[:1]
-        if first == "[" and lower.endswith(".json"):
+        if first == "[" and (lower.endswith(".json") or re.match(r"\s*\[\s*[\[{]", text)):
             raise self._unsupported(
                 "a JSON array", "Write JSON Lines instead, one object per line "
                 "(pandas: df.to_json(path, orient='records', lines=True)).")
