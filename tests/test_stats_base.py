@@ -95,3 +95,20 @@ def test_dumps_refuses_object_arrays_and_loads_refuses_unknown_kinds():
     np.savez(buf, __state__=np.asarray("Nope"), __version__=np.asarray(1))
     with pytest.raises(ValueError, match="unknown state kind"):
         loads(buf.getvalue())
+
+
+def test_stats_modules_import_only_numpy_and_never_print():
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = Path(base.__file__).parent
+    for path in folder.glob("*.py"):
+        calls = [n.func.id for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+        assert "print" not in calls, path.name
+    code = ("import sys, calibcli.stats.base, calibcli.stats.bins, calibcli.stats.distinct, calibcli.stats.kll, "
+            "calibcli.stats.problems, calibcli.stats.rng, calibcli.stats.sums; "
+            "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=folder.parent.parent)
+    assert out.stdout.strip() == "[]"
