@@ -469,3 +469,16 @@ def test_source_format_detection(tmp_path):
     path = write(tmp_path, "x.dat", "label\tp_1\n1\t0.5\n")
     src = Source(path)
     assert (src.format, src.delimiter) == ("csv", "\t")
+
+
+def test_same_file_twice_per_file_and_apply_say_so(tmp_path, multiclass_frame):
+    df, _, _ = multiclass_frame
+    src = _csv(tmp_path, df)
+    twin = str(tmp_path / "." / "ref.csv")
+    r = run(["audit", src, twin, "--per-file", "--no-calibration", "--format", "json"])
+    assert r.exit_code == 0 and "same file as" in r.stderr
+    assert len(json.loads(r.stdout)["reports"]) == 1
+    assert run(["fit", src, "-o", tmp_path / "cal.json", "-q"]).exit_code == 0
+    r = run(["apply", tmp_path / "cal.json", src, twin, "-o", tmp_path / "out.csv"])
+    assert r.exit_code == 0 and "same file as" in r.stderr
+    assert len(pd.read_csv(tmp_path / "out.csv")) == len(df)

@@ -46,6 +46,8 @@ def apply(calibrator, files, output, replace, score_cols, score_kind, renormaliz
     from calibcli.reading import Source, expand_inputs
 
     paths = expand_inputs(files)
+    for note in paths.notes:  # the same file under two spellings is stacked once
+        err_console().print(f"warning: {note}", style="yellow", highlight=False, markup=False)
     reads = [*(("one of the input files", p) for p in paths), ("the calibrator file", calibrator), *config_reads()]
     with OutputSet(reads) as out:
         # before any work: the output path and its format

@@ -58,6 +58,8 @@ def audit(files, **opts):
         plot_folders = audit_plots.plan_outputs(opts, paths, out)
 
         groups = [[p] for p in paths] if opts["per_file"] else [paths]
+        for note in paths.notes if opts["per_file"] else ():  # pooled runs report them in LoadedInput.warnings
+            err_console().print(f"warning: {note}", style="yellow", highlight=False, markup=False)
         reports = []
         for group in groups:
             loaded = load_predictions(group, opts["load_options"])
