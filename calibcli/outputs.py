@@ -44,8 +44,10 @@ class PlannedOutput:
     ----------
     option : the option that named it (``--json-out``, ``-o``, ...), for messages.
     path : the path as given.
-    real : where the bytes go (every symlink resolved).
-    through : True for an existing non-regular file (device, FIFO): written through, never renamed over.
+    real : where the bytes go: every symlink resolved for a file that is renamed into place; the
+        path as given for one written through.
+    through : True for an existing non-regular file (device, FIFO) or an open file descriptor
+        (``/dev/stdout``, ``/dev/fd/N``): written through, never renamed over.
     """
 
     option: str
@@ -94,6 +96,25 @@ def _probe_dir(folder: str) -> OSError | None:
     except OSError:
         pass
     return None
+
+
+def _via_proc(path: str) -> bool:
+    """Whether ``path`` leads through /proc (``/dev/stdout``, ``/dev/fd/N``: an open file descriptor).
+
+    Such a path names whatever the descriptor is open on (a terminal, a pipe, or
+    a file the shell opened with ``>`` or ``>>``); it is written through, never
+    renamed over.
+    """
+    p = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on symlinks in a path
+        parent = os.path.realpath(os.path.dirname(p))
+        p = os.path.join(parent, os.path.basename(p))
+        if p == "/proc" or p.startswith("/proc/"):
+            return True
+        if not os.path.islink(p):
+            return False
+        p = os.path.join(parent, os.readlink(p))
+    return False
 
 
 def _reason(exc: OSError) -> str:
@@ -170,7 +191,7 @@ class OutputSet:
         real = os.path.realpath(path)
         st = None
         try:
-            st = os.stat(real)
+            st = os.stat(path)  # follows symlinks, and the kernel's /dev/stdout -> /proc/self/fd/1 links
         except (FileNotFoundError, NotADirectoryError):
             pass
         except OSError as exc:
@@ -184,11 +205,13 @@ class OutputSet:
                                  "Choose another output path.")
             if stat.S_ISDIR(st.st_mode):
                 raise UsageError(f"{option} {path} is a folder. Give a file name.")
-            through = not stat.S_ISREG(st.st_mode)
+            # a device, a FIFO, or an open file descriptor (/dev/stdout, /dev/fd/N): write through what was given
+            through = not stat.S_ISREG(st.st_mode) or _via_proc(path)
             if through:
+                real = path
                 if stat.S_ISSOCK(st.st_mode):
                     raise UsageError(f"{option} {path} is a socket; calib writes files, devices and pipes only. Choose another path.")
-                if not os.access(real, os.W_OK):
+                if not os.access(path, os.W_OK):
                     raise UsageError(f"{option} {path}: permission denied. Choose a path you can write to.")
             else:
                 if not os.access(real, os.W_OK):
@@ -222,9 +245,8 @@ class OutputSet:
                              "Choose another path.")
         error = _probe_dir(existing)
         if error is not None:
-            where = "the folder" if existing == folder else "cannot create its folder: the folder"
-            raise UsageError(f"{option} {path}: {where} {existing} does not take new files ({_reason(error)}). "
-                             "Choose a folder you can write to.")
+            what = f"cannot write in {existing}" if existing == folder else f"cannot create the folder {folder} in {existing}"
+            raise UsageError(f"{option} {path}: {what} ({_reason(error)}). Choose a folder you can write to.")
 
     # -- staging --------------------------------------------------------------------------------
     def add(self, option: str, path: str | os.PathLike, data: bytes | str) -> None:
@@ -306,7 +328,7 @@ class OutputSet:
                 if s.data is None:
                     continue
                 current = s
-                with open(s.target.real, "wb") as fh:
+                with open(s.target.real, "ab") as fh:  # append: an fd opened with >> keeps what it holds
                     fh.write(s.data)
         except BaseException as exc:
             for real, backup in reversed(renamed):
@@ -348,7 +370,8 @@ class OutputSet:
         for what, path, text in self._appends:
             ident = _identity(path)
             if ident is not None and (ident in self._reads or ident in outputs):
-                warnings.append(f"{what} {path} is a file this run reads or writes; the job summary was not written there.")
+                role = self._reads[ident][0] if ident in self._reads else "one of the output files"
+                warnings.append(f"{what} {path} is {role}; the job summary was not appended to it.")
                 continue
             try:
                 with open(path, "a", encoding="utf-8") as fh:

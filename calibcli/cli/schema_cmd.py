@@ -22,6 +22,6 @@ def schema(output):
     if output:
         from calibcli.outputs import write_atomic
 
-        write_atomic(output, text)
+        write_atomic(output, text, "-o")
     else:
         click.echo(text, nl=False)
