@@ -164,9 +164,11 @@ def test_min_samples_gate_cannot_pass_on_a_repeated_file(tmp_path, binary_frame)
     p1, y = binary_frame
     path = tmp_path / "x.csv"
     pd.DataFrame({"label": y, "p_1": p1}).to_csv(path, index=False)
-    spelled = str(tmp_path / "." / "x.csv")
-    rows = load_predictions([str(path), spelled, spelled]).predictions.n_samples
-    assert rows == len(y)
+    spelled = os.path.join(str(tmp_path), ".", "x.csv")
+    loaded = load_predictions([str(path), spelled, spelled])
+    assert loaded.predictions.n_samples == len(y) and len(loaded.warnings) == 1
+    r = run(["audit", path, spelled, "--no-calibration", "--min-samples", len(y) + 1])
+    assert r.exit_code == 1, r.stderr
 
 
 # --- item 13: encodings ---------------------------------------------------------------
@@ -474,7 +476,7 @@ def test_source_format_detection(tmp_path):
 def test_same_file_twice_per_file_and_apply_say_so(tmp_path, multiclass_frame):
     df, _, _ = multiclass_frame
     src = _csv(tmp_path, df)
-    twin = str(tmp_path / "." / "ref.csv")
+    twin = os.path.join(str(tmp_path), ".", "ref.csv")  # (pathlib would drop the ".")
     r = run(["audit", src, twin, "--per-file", "--no-calibration", "--format", "json"])
     assert r.exit_code == 0 and "same file as" in r.stderr
     assert len(json.loads(r.stdout)["reports"]) == 1
