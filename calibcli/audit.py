@@ -19,7 +19,8 @@ CONVENTIONS = {
     "brier": "per row the sum over classes of the squared error, averaged over rows (range 0..2)",
     "nll": "mean of -ln(max(p_true, 1e-12)); for logits p is their softmax (sigmoid for multilabel)",
     "multilabel": "ece and mce pool all (row, label) pairs with confidence = P(label present); accuracy is per (row, label) at 0.5; brier and nll sum over labels per row, averaged over rows",
-    "top_label": "per-class ece of a top-label file is the top-label ECE of the rows predicted as that class",
+    "top_label": "per-class ece and direction of a top-label file are the top-label ECE and direction of the rows predicted as that class (its 'predicted' count), not of the rows whose label is that class (its 'support')",
+    "class_counts": "per class, support = rows whose true label is the class (multilabel: label present); predicted = rows predicted as the class (top-label files: pred_label; binary and multiclass: argmax, ties to the lowest index; multilabel: P >= 0.5)",
 }
 
 
@@ -40,13 +41,15 @@ def _grouped_stats(conf: np.ndarray, outcome: np.ndarray, group: np.ndarray, k: 
     return [BinStats(edges, count[c], sum_conf[c], sum_out[c]) for c in range(k)]
 
 
-def _class_reports(names, supports, stats: list[BinStats], briers) -> tuple[ClassReport, ...]:
+def _class_reports(names, supports, predicted, stats: list[BinStats], briers, top_label: bool = False) -> tuple[ClassReport, ...]:
     out = []
     for k, name in enumerate(names):
         s = stats[k]
-        ece = s.ece() if s.count.sum() > 0 else None
-        out.append(ClassReport(name, int(supports[k]), None if ece is None or np.isnan(ece) else float(ece),
-                               None if briers is None else float(briers[k]), describe_direction(s), s))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ece = s.ece() if s.count.sum() > 0 else None
+        scope = f"rows predicted as '{name}'" if top_label else None
+        out.append(ClassReport(name, int(supports[k]), int(predicted[k]), None if ece is None or np.isnan(ece) else float(ece),
+                               None if briers is None else float(briers[k]), describe_direction(s, scope), s))
     return tuple(out)
 
 
@@ -77,7 +80,8 @@ def measure(preds: Predictions, n_bins: int = 15, strategy: str = "uniform") -> 
             brier=float(np.sum(briers)),
             nll=float(np.sum(m.binary_nll_per_column(y, p))),
         )
-        return Measurement(metrics, top, _class_reports(preds.classes, y.sum(axis=0), per, briers))
+        predicted = np.count_nonzero(p >= 0.5, axis=0)
+        return Measurement(metrics, top, _class_reports(preds.classes, y.sum(axis=0), predicted, per, briers))
 
     conf, correct = preds.confidence_and_correct()
     top = BinStats.from_arrays(conf, correct, make_edges(conf, n_bins, strategy))
@@ -85,7 +89,8 @@ def measure(preds: Predictions, n_bins: int = 15, strategy: str = "uniform") -> 
     if preds.task is Task.TOP_LABEL:
         per = _grouped_stats(conf, correct, preds.pred_labels, k, top.edges)
         metrics = MetricSet(float(np.mean(correct)), top.ece(), top.mce(), None, None, None)
-        return Measurement(metrics, top, _class_reports(preds.classes, supports, per, None))
+        predicted = np.bincount(preds.pred_labels, minlength=k)
+        return Measurement(metrics, top, _class_reports(preds.classes, supports, predicted, per, None, top_label=True))
 
     n = preds.n_samples
     p = preds.probs
@@ -107,7 +112,8 @@ def measure(preds: Predictions, n_bins: int = 15, strategy: str = "uniform") -> 
         brier=float(np.sum(briers)),
         nll=float(np.mean(-np.log(np.maximum(p_true, m.NLL_CLIP)))),
     )
-    return Measurement(metrics, top, _class_reports(preds.classes, supports, per, briers))
+    predicted = np.bincount(np.argmax(p, axis=1), minlength=k)
+    return Measurement(metrics, top, _class_reports(preds.classes, supports, predicted, per, briers))
 
 
 def build_audit(loaded: LoadedInput, n_bins: int = 15, strategy: str = "uniform") -> AuditReport:
@@ -122,6 +128,7 @@ def build_audit(loaded: LoadedInput, n_bins: int = 15, strategy: str = "uniform"
         score_kind_evidence=p.score_kind_evidence,
         classes=p.classes,
         dropped=dict(loaded.dropped),
+        adjustments=tuple(loaded.adjustments),
     )
     return AuditReport(
         input=summary,

@@ -30,8 +30,11 @@ class Direction:
     text: str
 
 
-def describe_direction(stats: BinStats) -> Direction:
+def describe_direction(stats: BinStats, scope: str | None = None) -> Direction:
     """Judge the populated high-confidence bins of one curve, pooled.
+
+    ``scope`` names the rows the curve is over when that is not every row
+    (top-label files: "rows predicted as 'cat'"); the text then ends with it.
 
     The judged bins are the non-empty bins whose mean confidence is at least 0.5;
     fewer than 10 rows in them is "insufficient data".
@@ -43,12 +46,15 @@ def describe_direction(stats: BinStats) -> Direction:
     >>> conf = np.full(100, 0.9); hit = np.arange(100) < 72
     >>> describe_direction(BinStats.from_arrays(conf, hit, uniform_edges(10))).text
     'overconfident: says 0.90, right 72% of the time'
+    >>> describe_direction(BinStats.from_arrays(conf, hit, uniform_edges(10)), "rows predicted as 'cat'").text
+    "overconfident: says 0.90, right 72% of the time (rows predicted as 'cat')"
     """
+    tail = f" ({scope})" if scope else ""
     sel = (stats.count > 0) & (stats.mean_conf >= HIGH_CONFIDENCE)
     n = float(stats.count[sel].sum())
     if n < MIN_ROWS:
         return Direction("insufficient data", None, None, int(n),
-                         f"insufficient data: {int(n)} rows in bins with mean confidence >= {HIGH_CONFIDENCE} (need {MIN_ROWS})")
+                         f"insufficient data: {int(n)} rows in bins with mean confidence >= {HIGH_CONFIDENCE} (need {MIN_ROWS}){tail}")
     says = float(stats.sum_conf[sel].sum() / n)
     right = float(stats.sum_outcome[sel].sum() / n)
     se = math.sqrt(max(right * (1 - right), 1.0 / n) / n)
@@ -59,7 +65,7 @@ def describe_direction(stats: BinStats) -> Direction:
         verdict = "uncertain"
     else:
         verdict = "overconfident" if gap > 0 else "underconfident"
-    return Direction(verdict, says, right, int(n), f"{verdict}: says {says:.2f}, right {right:.0%} of the time")
+    return Direction(verdict, says, right, int(n), f"{verdict}: says {says:.2f}, right {right:.0%} of the time{tail}")
 
 
 def worst_first(eces: np.ndarray) -> np.ndarray:

@@ -134,9 +134,10 @@ def log_scale_for(curves: tuple[Curve, ...] | list[Curve]) -> bool:
 class Panel:
     """One reliability panel with its count strip.
 
-    ``size_text`` says how many rows stand behind the panel, in words that fit
-    the task ('support 389': rows of this class; 'predicted 52': rows predicted
-    as this class, for top-label files).
+    ``size_text`` says how many rows the class has, both counts named:
+    'support 389 · predicted 52' (``support``: rows whose label is the class;
+    ``predicted``: rows predicted as it, which are the rows a top-label file's
+    panel is drawn from). The reliability figure's single panel says 'N rows'.
     """
 
     name: str
@@ -145,6 +146,7 @@ class Panel:
     curves: tuple[Curve, ...]
     log_counts: bool
     size_text: str = ""
+    predicted: int | None = None
 
 
 @dataclass(frozen=True)
@@ -341,7 +343,7 @@ def class_order(classes: tuple[ClassReport, ...]) -> np.ndarray:
 
     >>> from calibcli.binning import uniform_edges
     >>> s = BinStats(uniform_edges(1), np.zeros(1), np.zeros(1), np.zeros(1))
-    >>> cs = tuple(ClassReport(n, 0, e, None, None, s) for n, e in [("a", 0.1), ("b", None), ("c", 0.3)])
+    >>> cs = tuple(ClassReport(n, 0, 0, e, None, None, s) for n, e in [("a", 0.1), ("b", None), ("c", 0.3)])
     >>> class_order(cs).tolist()
     [2, 0, 1]
     """
@@ -375,8 +377,8 @@ def classes_data(report: AuditReport, max_panels: int = DEFAULT_MAX_CLASS_PANELS
     for i in shown:
         curves = tuple(curve_from_stats(m.classes[i].reliability, s, m.classes[i].ece) for s, m in st)
         c = first[i]
-        size = f"predicted {int(curves[0].count.sum()):,}" if task == "top_label" else f"support {c.support:,}"
-        panels.append(Panel(c.name, shorten(c.name), c.support, curves, log_scale_for(curves), size))
+        size = f"support {c.support:,} · predicted {c.predicted:,}"
+        panels.append(Panel(c.name, shorten(c.name), c.support, curves, log_scale_for(curves), size, c.predicted))
     n = len(first)
     left_out = n - len(shown)
     rest = order[max_panels:]

@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from calibcli.binning import BinStats
 from calibcli.direction import Direction
 
+if TYPE_CHECKING:
+    from calibcli.loading import Adjustment
+
 SCHEMA_VERSION = 1
+
+#: what the two counts of a per-class table are, per task (renderers print it under the table)
+COUNT_NOTES = {
+    "top_label": "support: rows whose label is the class; predicted: rows predicted as it (pred_label). "
+                 "ECE and direction are over the predicted rows.",
+    "multilabel": "support: rows where the label is present; predicted: rows with P(label) >= 0.5.",
+    "": "support: rows whose label is the class; predicted: rows whose highest score is the class (argmax).",
+}
+
+
+def count_note(task: str) -> str:
+    """What ``support`` and ``predicted`` count for ``task`` (top-label: also what the ECE is over).
+
+    >>> count_note("multilabel")
+    'support: rows where the label is present; predicted: rows with P(label) >= 0.5.'
+    """
+    return COUNT_NOTES.get(task, COUNT_NOTES[""])
 
 
 @dataclass(frozen=True)
@@ -30,12 +50,19 @@ class ClassReport:
     """One class (or label) of the audit.
 
     ``support``: rows whose true label is this class (multilabel: rows where the
-    label is present). ``ece`` is the one-vs-rest ECE of this class's probability
-    (top-label files: the top-label ECE of the rows predicted as this class).
+    label is present). ``predicted``: rows predicted as this class (top-label
+    files: ``pred_label``; binary and multiclass: the argmax, ties to the lowest
+    class index; multilabel: P(label) >= 0.5).
+
+    ``ece`` and ``direction`` are over all rows, one-vs-rest, of this class's
+    probability; for top-label files they are over the rows *predicted* as this
+    class (its top-label ECE), so ``predicted`` rows stand behind them, not
+    ``support``.
     """
 
     name: str
     support: int
+    predicted: int
     ece: float | None
     brier: float | None
     direction: Direction
@@ -53,6 +80,10 @@ class Measurement:
 
 @dataclass(frozen=True)
 class InputSummary:
+    """What was audited: files, size, task, score kind (with its evidence), and
+    what calib changed in the rows before measuring (``adjustments``, in the
+    order applied; ``dropped`` counts dropped rows per problem)."""
+
     files: tuple[str, ...]
     n_samples: int
     n_classes: int
@@ -61,6 +92,7 @@ class InputSummary:
     score_kind_evidence: tuple[str, ...]
     classes: tuple[str, ...]
     dropped: dict[str, int] = field(default_factory=dict)
+    adjustments: tuple[Adjustment, ...] = ()  # what calib changed in the rows (renormalized, dropped, clipped)
 
 
 @dataclass(frozen=True)

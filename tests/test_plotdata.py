@@ -128,7 +128,7 @@ def test_shorten():
 
 def test_class_order_worst_first_none_last_ties_by_index():
     s = BinStats(uniform_edges(1), np.zeros(1), np.zeros(1), np.zeros(1))
-    cs = tuple(pd_.ClassReport(n, 0, e, None, None, s) for n, e in [("a", 0.1), ("b", None), ("c", 0.3), ("d", 0.1)])
+    cs = tuple(pd_.ClassReport(n, 0, 0, e, None, None, s) for n, e in [("a", 0.1), ("b", None), ("c", 0.3), ("d", 0.1)])
     assert class_order(cs).tolist() == [2, 0, 3, 1]
 
 
@@ -256,7 +256,8 @@ def test_classes_panel_curve_is_one_vs_rest(tmp_path):
     # P(a) = 0.9, 0.6, 0.05, 0.1, 0.2 with outcome 1, 0, 0, 0, 0 in 4 bins
     assert panel_a.curves[0].count.tolist() == [3.0, 0.0, 1.0, 1.0]
     assert panel_a.curves[0].observed[3] == 1.0 and panel_a.curves[0].observed[2] == 0.0
-    assert panel_a.support == 1 and panel_a.size_text == "support 1"
+    # support: rows labelled a (1); predicted: rows whose argmax is a (rows 1, 2 and the all-tied row 5)
+    assert panel_a.support == 1 and panel_a.predicted == 3 and panel_a.size_text == "support 1 · predicted 3"
 
 
 def test_top_label_never_predicted_classes_are_named_as_such(tmp_path):
@@ -266,7 +267,9 @@ def test_top_label_never_predicted_classes_are_named_as_such(tmp_path):
     fig = classes_data(rep, max_panels=2)
     assert [p.name for p in fig.panels] == ["b", "a"] or [p.name for p in fig.panels] == ["a", "b"]
     assert "1 never predicted" in fig.note
-    assert {p.name: p.size_text for p in fig.panels} == {"a": "predicted 2", "b": "predicted 2"}
+    assert {p.name: p.size_text for p in fig.panels} == {"a": "support 1 · predicted 2", "b": "support 2 · predicted 2"}
+    # a top-label panel is drawn from the rows predicted as the class
+    assert all(p.curves[0].count.sum() == p.predicted for p in fig.panels)
     assert fig.y_label == "accuracy"
 
 

@@ -69,6 +69,10 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
             "score_kind_evidence": list(inp.score_kind_evidence),
             "classes": list(inp.classes),
             "dropped_rows": dict(inp.dropped),
+            "adjustments": [
+                {"kind": a.kind, "rows": int(a.rows), "largest_change": clean(a.largest_change), "detail": a.detail}
+                for a in inp.adjustments
+            ],
         },
         "binning": {
             "n_bins": report.binning.n_bins,
@@ -82,6 +86,7 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
             {
                 "name": c.name,
                 "support": c.support,
+                "predicted": c.predicted,
                 "ece": clean(c.ece),
                 "brier": clean(c.brier),
                 "direction": clean(asdict(c.direction)),

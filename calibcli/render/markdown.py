@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from calibcli.report import AuditReport
+from calibcli.report import AuditReport, count_note
 
 METRIC_ROWS = (("accuracy", "accuracy"), ("ece", "ECE"), ("mce", "MCE"), ("classwise_ece", "classwise ECE"), ("brier", "Brier"), ("nll", "NLL"))
 STATUS = {"pass": "✅ pass", "fail": "❌ fail", "warn": "⚠️ warn"}
@@ -56,9 +56,14 @@ def _input_line(report: AuditReport) -> str:
     kind = "equal-width" if b.strategy == "uniform" else "equal-mass"
     line = (f"**{_files(report)}**: {inp.n_samples:,} rows, {inp.n_classes} {what}, task {inp.task}, "
             f"scores {inp.score_kind}; {b.n_bins} {kind} bins")
-    if inp.dropped:
+    if inp.dropped and not any(a.kind == "dropped" for a in inp.adjustments):
         line += f"; {sum(inp.dropped.values()):,} invalid rows dropped"
-    return line + "."
+    line += "."
+    for a in inp.adjustments:  # what calib changed in the rows (--renormalize, --drop-invalid, clipping)
+        line += f"\n\n⚠️ Adjusted ({a.kind}, {a.rows:,} row{'s' if a.rows != 1 else ''}): {md_escape(a.detail)}"
+        if a.largest_change is not None and "largest change" not in a.detail:
+            line += f"; largest change of one probability {a.largest_change:.3g}"
+    return line
 
 
 def _rules_table(report: AuditReport) -> list[str]:
@@ -119,11 +124,20 @@ def _calibration_table(report: AuditReport) -> list[str]:
 
 def _class_table(report: AuditReport) -> list[str]:
     rows = report.classes_worst_first()
-    what = "label" if report.input.task == "multilabel" else "class"
-    lines = [f"<details><summary>Per {what} ({len(rows)}), worst ECE first</summary>", "",
-             f"| {what} | support | ECE | Brier | direction |", "|---|--:|--:|--:|---|"]
-    for c in rows[:MAX_CLASS_ROWS]:
-        lines.append(f"| {md_escape(c.name)} | {c.support:,} | {_fmt(c.ece)} | {_fmt(c.brier, 4)} | {md_escape(c.direction.text)} |")
+    task = report.input.task
+    what = "label" if task == "multilabel" else "class"
+    if task == "top_label":  # no Brier score; ECE and direction over the rows predicted as the class
+        lines = [f"<details><summary>Per predicted class ({len(rows)}), worst ECE first</summary>", "",
+                 md_escape(count_note(task)), "",
+                 "| class | support | predicted | ECE | direction |", "|---|--:|--:|--:|---|"]
+        cells = [(c, f"{_fmt(c.ece)}") for c in rows[:MAX_CLASS_ROWS]]
+    else:
+        lines = [f"<details><summary>Per {what} ({len(rows)}), worst ECE first</summary>", "",
+                 md_escape(count_note(task)), "",
+                 f"| {what} | support | predicted | ECE | Brier | direction |", "|---|--:|--:|--:|--:|---|"]
+        cells = [(c, f"{_fmt(c.ece)} | {_fmt(c.brier, 4)}") for c in rows[:MAX_CLASS_ROWS]]
+    for c, values in cells:
+        lines.append(f"| {md_escape(c.name)} | {c.support:,} | {c.predicted:,} | {values} | {md_escape(c.direction.text)} |")
     if len(rows) > MAX_CLASS_ROWS:
         lines += ["", f"{len(rows) - MAX_CLASS_ROWS} more not shown (see the JSON report)."]
     lines += ["", "</details>"]

@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from calibcli.report import AuditReport
+from calibcli.report import AuditReport, count_note
 
 VARIANTS = {
     "accuracy": "argmax is correct",
@@ -56,7 +56,9 @@ def summary(report: AuditReport) -> Group:
     head.append(f"{inp.n_samples:,} rows, {inp.n_classes} {'labels' if inp.task == 'multilabel' else 'classes'}, task {inp.task}\n")
     head.append(f"scores: {inp.score_kind} ({'; '.join(inp.score_kind_evidence)})\n")
     head.append(f"binning: {_bins_text(report)}, {report.binning.edge_rule}")
-    if inp.dropped:
+    for line in adjustment_lines(report):
+        head.append(f"\n{line}", style="yellow")
+    if inp.dropped and not any(a.kind == "dropped" for a in inp.adjustments):
         head.append(f"\ndropped: {sum(inp.dropped.values()):,} invalid rows", style="yellow")
     variants = ML_VARIANTS if inp.task == "multilabel" else VARIANTS
     table = Table(title=None, show_edge=False, box=None, pad_edge=False, padding=(0, 2, 0, 0))
@@ -69,25 +71,70 @@ def summary(report: AuditReport) -> Group:
     return Group(head, Text(""), table)
 
 
-def class_table(report: AuditReport, limit: int = 20) -> Group:
-    """Per-class table, worst ECE first, at most ``limit`` rows."""
-    rows = report.classes_worst_first()
+NAME_WIDTH = 24  # the class-name column at 80 columns; wider terminals give it the rest of their width
+OTHER_COLUMNS_WIDTH = 76  # the other columns of the per-class table, padding included, at their usual widths
+
+
+class _FitWidth:
+    """A renderable built for the width it is given (rich asks at print time)."""
+
+    def __init__(self, build):
+        self.build = build
+
+    def __rich_console__(self, console, options):
+        yield self.build(options.max_width)
+
+
+def _class_rows_table(report: AuditReport, rows, width: int) -> Table:
+    top_label = report.input.task == "top_label"
     what = "label" if report.input.task == "multilabel" else "class"
     table = Table(show_edge=False, box=None, pad_edge=False, padding=(0, 2, 0, 0))
-    table.add_column(what, overflow="ellipsis", max_width=24)
+    table.add_column(what, overflow="ellipsis", max_width=max(NAME_WIDTH, width - OTHER_COLUMNS_WIDTH))
     table.add_column("support", justify="right")
+    table.add_column("predicted", justify="right")
     table.add_column("ECE", justify="right")
-    table.add_column("Brier", justify="right")
+    if not top_label:  # a top-label file has no Brier score
+        table.add_column("Brier", justify="right")
     table.add_column("direction", overflow="fold")
-    for c in rows[:limit]:
-        table.add_row(c.name, f"{c.support:,}", fmt(c.ece), fmt(c.brier, 4),
-                      Text(short_direction(c.direction), style=DIRECTION_STYLE.get(c.direction.verdict, "dim")))
-    title = Text(f"Per {what}, worst ECE first", style="bold")
-    parts = [title, table]
+    for c in rows:
+        cells = [Text(c.name), f"{c.support:,}", f"{c.predicted:,}", fmt(c.ece)]
+        if not top_label:
+            cells.append(fmt(c.brier, 4))
+        cells.append(Text(short_direction(c.direction), style=DIRECTION_STYLE.get(c.direction.verdict, "dim")))
+        table.add_row(*cells)
+    return table
+
+
+def class_table(report: AuditReport, limit: int = 20) -> Group:
+    """Per-class table, worst ECE first, at most ``limit`` rows.
+
+    Columns: name, ``support`` (rows whose label is the class), ``predicted`` (rows
+    predicted as the class), ECE, Brier (not for top-label files) and direction.
+    For top-label files ECE and direction are over the rows predicted as the class,
+    as the title and the note under the table say. The name column is 24 characters
+    at 80 columns and grows with the terminal (unbounded when output is not a terminal).
+    """
+    rows = report.classes_worst_first()
+    task = report.input.task
+    what = "label" if task == "multilabel" else "class"
+    title = Text("Per predicted class, worst ECE first" if task == "top_label" else f"Per {what}, worst ECE first", style="bold")
+    shown = rows[:limit]
+    parts = [title, _FitWidth(lambda width: _class_rows_table(report, shown, width)), Text(count_note(task), style="dim")]
     if len(rows) > limit:
         parts.append(Text(f"... {len(rows) - limit} more {what}es not shown (--max-classes to show more)" if what == "class"
                           else f"... {len(rows) - limit} more labels not shown (--max-classes to show more)", style="dim"))
     return Group(*parts)
+
+
+def adjustment_lines(report: AuditReport) -> list[str]:
+    """One line per change calib made to the rows (--renormalize, --drop-invalid, clipping)."""
+    lines = []
+    for a in report.input.adjustments:
+        line = f"adjusted ({a.kind}, {a.rows:,} row{'s' if a.rows != 1 else ''}): {a.detail}"
+        if a.largest_change is not None and "largest change" not in a.detail:
+            line += f"; largest change of one probability {a.largest_change:.3g}"
+        lines.append(line)
+    return lines
 
 
 def render_audit(report: AuditReport, max_classes: int = 20) -> Group:
