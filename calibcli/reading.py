@@ -465,6 +465,7 @@ class Source:
                 table = pq.ParquetFile(self._random_access()).read(columns=columns)
             elif fmt in ("ipc_file", "ipc_stream", "feather_v1"):
                 table = self._ipc_reader_table(columns)
+                table.validate(full=True)  # IPC buffers are taken as they are: corrupt offsets must not reach numpy
             elif fmt in ("jsonl", "npz"):
                 table = self._whole_table
                 table = table.select(columns) if columns is not None else table

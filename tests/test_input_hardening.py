@@ -484,3 +484,16 @@ def test_same_file_twice_per_file_and_apply_say_so(tmp_path, multiclass_frame):
     r = run(["apply", tmp_path / "cal.json", src, twin, "-o", tmp_path / "out.csv"])
     assert r.exit_code == 0 and "same file as" in r.stderr
     assert len(pd.read_csv(tmp_path / "out.csv")) == len(df)
+
+
+def test_corrupt_arrow_offsets_are_an_input_error(tmp_path):
+    labels = np.array(["a", "b"])[np.arange(100) % 2]
+    t = pa.table({"label": labels, "p_a": np.full(100, 0.4), "p_b": np.full(100, 0.6)})
+    feather.write_feather(t, tmp_path / "ok.feather", compression="uncompressed")
+    data = (tmp_path / "ok.feather").read_bytes()
+    offsets = np.arange(101, dtype=np.int32).tobytes()
+    assert offsets in data
+    broken = np.arange(101, dtype=np.int32)
+    broken[44] = 90  # offsets no longer increase
+    path = write(tmp_path, "bad.feather", data.replace(offsets, broken.tobytes()))
+    cli_fails([path], "bad.feather", "Arrow IPC/Feather", "truncated or corrupt")
