@@ -112,3 +112,17 @@ def test_stats_modules_import_only_numpy_and_never_print():
             "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=folder.parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+def test_an_empty_batch_changes_nothing():
+    e = np.empty(0)
+    for state, update in [
+        (BinStats.uniform(5, 2, 2, moments=2), lambda s: s.update(np.empty((0, 2)), labels=np.empty(0, int), weight=e, replicate_weights=np.empty((0, 2)))),
+        (ScalarSums(3, 2), lambda s: s.update(np.empty(0, int), e, e, e, replicate_weights=np.empty((0, 2)))),
+        (ScoreEvidence(), lambda s: s.update(np.empty((0, 3)))),
+        (DistinctTable(), lambda s: s.update(e, e)),
+        (KLLSketch(), lambda s: s.update(e)),
+        (ProblemLog(), lambda s: s.update("x", 0, [])),
+    ]:
+        before = dumps(state)
+        assert dumps(update(state)) == before, type(state).__name__

@@ -79,6 +79,7 @@ def test_classwise_equals_metrics_on_a_real_file():
     # the same curves from 1-D input with a group column
     flat = BinStats.uniform(15, n_groups=10).update(p.ravel(), onehot.ravel(), group=np.tile(np.arange(10), len(p)))
     assert_arrays_close(flat.to_arrays(), BinStats.uniform(15, n_groups=10).update(p, onehot).to_arrays())
+    _assert_same_as_binning(BinStats.uniform(15, n_groups=10).update(p, labels=y).finalize(), ref)
     top = BinStats.uniform(15).update(*_top_label("plambda_cifar10_vgg16")).finalize()
     assert top.ece[0] == pytest.approx(metrics.expected_calibration_error(y, p), rel=1e-12)
     assert top.mce[0] == pytest.approx(metrics.maximum_calibration_error(y, p), rel=1e-12)
@@ -121,6 +122,19 @@ def test_weighted_grouped_replicated_sums_are_chunk_invariant(data, seed, moment
     parts = [state(a, b) for a, b in data.draw(batch_bounds(n))]
     merged = merge_tree(parts, data.draw(st.randoms(use_true_random=False)))
     assert_arrays_close(merged.to_arrays(), whole.to_arrays())
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_labels_give_the_one_hot_sums(weighted):
+    rng = np.random.default_rng(4)
+    n, k = 40_000, 4  # more than one block of rows
+    p = rng.dirichlet(np.ones(k), size=n).astype(np.float32)
+    y = rng.integers(0, k, n)
+    w = rng.random(n) if weighted else None
+    rw = poisson1_weights(0, np.arange(n), 2)
+    by_labels = BinStats.uniform(12, k, 2, moments=2).update(p, weight=w, replicate_weights=rw, labels=y)
+    one_hot = BinStats.uniform(12, k, 2, moments=2).update(p, y[:, None] == np.arange(k), w, replicate_weights=rw)
+    assert_arrays_close(by_labels.to_arrays(), one_hot.to_arrays())
 
 
 def test_merge_is_commutative_associative_and_pure():
@@ -186,5 +200,11 @@ def test_bad_arguments():
         BinStats.uniform(3, n_replicates=2).update(np.array([0.1]), np.array([1]))
     with pytest.raises(ValueError, match="different edges"):
         BinStats.uniform(3).merge(BinStats.uniform(4))
+    with pytest.raises(ValueError, match="exactly one of outcome and labels"):
+        BinStats.uniform(3, n_groups=2).update(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="one-vs-rest"):
+        BinStats.uniform(3).update(np.zeros(2), labels=np.zeros(2, dtype=int))
+    with pytest.raises(ValueError, match="labels must be within"):
+        BinStats.uniform(3, n_groups=2).update(np.zeros((2, 2)), labels=np.array([0, 2]))
     with pytest.raises(ValueError, match="weight has shape"):
         BinStats.uniform(3).update(np.array([0.1]), np.array([1]), weight=np.ones(2))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibcli.binning import assign_bins, uniform_edges
+from calibcli.binning import BLOCK_ROWS, assign_bins, uniform_edges
 from calibcli.stats.base import Arrays, scalar
 
 _FIRST = ("sum_w", "sum_wc", "sum_wy")
@@ -128,7 +128,8 @@ class BinStats:
                 raise ValueError("group must be None when conf has one column per group")
             if conf.shape[1] != self.n_groups:
                 raise ValueError(f"conf has {conf.shape[1]} columns but the state has {self.n_groups} groups")
-            return idx + (np.arange(self.n_groups) * self.n_bins)[None, :]
+            idx += (np.arange(self.n_groups) * self.n_bins)[None, :]
+            return idx
         if group is None:
             if self.n_groups != 1:
                 raise ValueError(f"group is required with {self.n_groups} groups")
@@ -138,75 +139,103 @@ class BinStats:
             raise ValueError(f"group has shape {g.shape}, conf {conf.shape}")
         if g.size and (g.min() < 0 or g.max() >= self.n_groups):
             raise ValueError(f"group values must be within 0 .. {self.n_groups - 1}")
-        return idx + g.astype(np.intp) * self.n_bins
+        idx += g.astype(np.intp) * self.n_bins
+        return idx
 
-    def update(self, conf, outcome, weight=None, group=None, replicate_weights=None) -> "BinStats":
-        """Add a batch of rows.
+    def update(self, conf, outcome=None, weight=None, group=None, replicate_weights=None, labels=None) -> "BinStats":
+        """Add a batch of rows (processed in cache-sized blocks of ``BLOCK_ROWS`` rows).
 
         Parameters
         ----------
         conf : array of shape (n,) or (n, G)
             Confidences; with two dimensions column ``g`` belongs to group ``g``.
         outcome : array, same shape as ``conf``
-            Outcomes (0/1, bool, or a frequency in [0, 1]).
+            Outcomes (0/1, bool, or a frequency in [0, 1]); or pass ``labels``.
         weight : array of shape (n,), optional
             Sample weights (default 1).
         group : int array of shape (n,), optional
             Group of each row when ``conf`` is 1-D (required when ``G > 1``).
         replicate_weights : array of shape (n, R), optional
             Bootstrap weights of each row (required when ``R > 0``), multiplied by ``weight``.
+        labels : int array of shape (n,), optional
+            One-vs-rest outcomes for 2-D ``conf``: ``outcome[:, g] = (labels == g)``, summed
+            from the n true-class entries only (faster than passing the one-hot array).
         """
         conf = np.asarray(conf)
-        y = np.asarray(outcome)
-        if y.shape != conf.shape or conf.ndim not in (1, 2):
-            raise ValueError(f"conf {conf.shape} and outcome {y.shape} must have the same 1-D or 2-D shape")
+        if conf.ndim not in (1, 2):
+            raise ValueError(f"conf must be 1-D or 2-D, got shape {conf.shape}")
         n = conf.shape[0]
-        size = self.n_groups * self.n_bins
-        flat = self._flat_bins(conf, group).ravel()
-        c = conf.astype(np.float64, copy=False).ravel()
-        y = y.astype(np.float64, copy=False).ravel()
-        w = None
-        if weight is not None:
-            w = np.asarray(weight, dtype=np.float64)
-            if w.shape != (n,):
-                raise ValueError(f"weight has shape {w.shape}, expected ({n},)")
-            w = np.broadcast_to(w[:, None], conf.shape).ravel() if conf.ndim == 2 else w
-        counts = np.bincount(flat, minlength=size)
-        self.count += counts.reshape(self.count.shape)
-
-        def add(name: str, values: np.ndarray | None) -> None:
-            s = counts if values is None else np.bincount(flat, weights=values, minlength=size)
-            self.sums[name] += s.reshape(self.count.shape)
-
-        add("sum_w", w)
-        add("sum_wc", c if w is None else w * c)
-        add("sum_wy", y if w is None else w * y)
-        if self.moments == 2:
-            add("sum_w2", None if w is None else w * w)
-            add("sum_wcc", c * c if w is None else w * c * c)
-            add("sum_wyy", y * y if w is None else w * y * y)
-        self._update_replicates(flat, c, y, w, conf, replicate_weights)
+        if (outcome is None) == (labels is None):
+            raise ValueError("pass exactly one of outcome and labels")
+        y = lab = None
+        if labels is not None:
+            lab = np.asarray(labels)
+            if conf.ndim != 2 or lab.shape != (n,):
+                raise ValueError("labels (n,) need conf of shape (n, G), one column per group (one-vs-rest)")
+            if n and (lab.min() < 0 or lab.max() >= self.n_groups):
+                raise ValueError(f"labels must be within 0 .. {self.n_groups - 1}")
+        else:
+            y = np.asarray(outcome)
+            if y.shape != conf.shape:
+                raise ValueError(f"conf {conf.shape} and outcome {y.shape} must have the same shape")
+        w = None if weight is None else np.asarray(weight, dtype=np.float64)
+        if w is not None and w.shape != (n,):
+            raise ValueError(f"weight has shape {w.shape}, expected ({n},)")
+        rw = self._check_replicate_weights(replicate_weights, n)
+        for a in range(0, max(n, 1), BLOCK_ROWS):
+            b = slice(a, a + BLOCK_ROWS)
+            pick = lambda x: None if x is None else x[b]  # noqa: E731
+            self._add_block(conf[b], pick(y), pick(lab), pick(w), pick(group), pick(rw))
         return self
 
-    def _update_replicates(self, flat, c, y, w, conf, replicate_weights) -> None:
+    def _check_replicate_weights(self, replicate_weights, n: int) -> np.ndarray | None:
         if self.n_replicates == 0:
             if replicate_weights is not None:
                 raise ValueError("replicate_weights given but the state has no replicates")
-            return
+            return None
         if replicate_weights is None:
             raise ValueError(f"replicate_weights of shape (n, {self.n_replicates}) are required")
         rw = np.asarray(replicate_weights)
-        if rw.shape != (conf.shape[0], self.n_replicates):
-            raise ValueError(f"replicate_weights has shape {rw.shape}, expected ({conf.shape[0]}, {self.n_replicates})")
-        size = self.n_groups * self.n_bins
+        if rw.shape != (n, self.n_replicates):
+            raise ValueError(f"replicate_weights has shape {rw.shape}, expected ({n}, {self.n_replicates})")
+        return rw
+
+    def _add_block(self, conf, y, labels, w, group, rw) -> None:
+        """Add one block; ``y`` per entry (like ``conf``) or ``labels`` per row (one-vs-rest)."""
+        size, shape = self.n_groups * self.n_bins, self.count.shape
+        idx = self._flat_bins(conf, group)
+        flat = idx.ravel()
+        per_entry = (lambda v: np.repeat(v, self.n_groups)) if conf.ndim == 2 else (lambda v: v)  # row -> entries
+        c = conf.astype(np.float64, copy=False).ravel()
+        wf = None if w is None else per_entry(w)
+        y_at = None if labels is None else idx[np.arange(labels.shape[0]), labels]  # each row's true-class bin
+        yf = None if y is None else y.astype(np.float64, copy=False).ravel()
+        counts = np.bincount(flat, minlength=size)
+
+        def bins_of(values, where=flat):
+            return (counts if values is None else np.bincount(where, weights=values, minlength=size)).reshape(shape)
+
+        def outcome_sum(row_w, entry_w, square=False):
+            """sum of weight * outcome (or outcome**2) per bin."""
+            if y_at is not None:  # 0/1 outcomes: outcome**2 == outcome
+                return np.bincount(y_at, weights=row_w, minlength=size).reshape(shape)
+            v = yf * yf if square else yf
+            return bins_of(v if entry_w is None else entry_w * v)
+
+        self.count += counts.reshape(shape)
+        self.sums["sum_w"] += bins_of(wf)
+        self.sums["sum_wc"] += bins_of(c if wf is None else wf * c)
+        self.sums["sum_wy"] += outcome_sum(w, wf)
+        if self.moments == 2:
+            self.sums["sum_w2"] += bins_of(None if wf is None else wf * wf)
+            self.sums["sum_wcc"] += bins_of(c * c if wf is None else wf * c * c)
+            self.sums["sum_wyy"] += outcome_sum(w, wf, square=True)
         for r in range(self.n_replicates):
-            wr = rw[:, r].astype(np.float64)
-            if conf.ndim == 2:
-                wr = np.broadcast_to(wr[:, None], conf.shape).ravel()
-            if w is not None:
-                wr = wr * w
-            for name, values in (("rep_w", wr), ("rep_wc", wr * c), ("rep_wy", wr * y)):
-                self.replicates[name][:, r, :] += np.bincount(flat, weights=values, minlength=size).reshape(self.count.shape)
+            row_w = rw[:, r].astype(np.float64) if w is None else rw[:, r] * w
+            entry_w = per_entry(row_w)
+            self.replicates["rep_w"][:, r, :] += bins_of(entry_w)
+            self.replicates["rep_wc"][:, r, :] += bins_of(entry_w * c)
+            self.replicates["rep_wy"][:, r, :] += outcome_sum(row_w, entry_w)
 
     def _check_compatible(self, other: "BinStats") -> None:
         if not isinstance(other, BinStats):
