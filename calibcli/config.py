@@ -50,9 +50,9 @@ UNCONFIGURED_COMMANDS = frozenset({"config", "schema"})
 class Spec:
     """Type and range of one setting, the same whichever source gives it.
 
-    ``kind`` is ``bool``, ``int``, ``float`` (finite only), ``str``, ``choice``
-    or ``path`` (text; a relative path in a config file is relative to that
-    file's folder). ``lo``/``hi`` bound numbers (``None``: unbounded), open
+    ``kind`` is ``bool``, ``int``, ``float`` (finite only), ``str``, ``choice``,
+    ``path`` (text; a relative path in a config file is relative to that
+    file's folder) or ``encoding`` (the name of a text encoding Python knows). ``lo``/``hi`` bound numbers (``None``: unbounded), open
     when ``lo_open``/``hi_open``. ``choices`` are the allowed values of a
     ``choice`` (the union over commands; each command's click ``Choice`` may
     allow fewer). ``multiple``: a list of such values (repeatable flag).
@@ -73,8 +73,8 @@ class Spec:
             return "true or false"
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
-        if self.kind in ("str", "path"):
-            return "text" if self.kind == "str" else "a path (text)"
+        if self.kind in ("str", "path", "encoding"):
+            return {"str": "text", "path": "a path (text)", "encoding": "a text encoding Python knows (utf-8, cp1252, latin-1)"}[self.kind]
         what = "a whole number" if self.kind == "int" else "a finite number"
         lo, hi = (None if b is None else _num(b) for b in (self.lo, self.hi))
         if lo is not None and hi is not None:
@@ -121,6 +121,7 @@ SETTINGS: dict[str, Spec] = {
     "drop-invalid": _BOOL,
     "bins": Spec("int", 1, 10_000),
     "binning": Spec("choice", choices=("uniform", "quantile")),
+    "encoding": Spec("encoding"),
     # outputs and display
     "format": Spec("choice", choices=("table", "json", "csv")),
     "json-out": _PATH,
@@ -521,7 +522,18 @@ def _env_value(setting: Setting, spec: Spec, value: str) -> Any:
         return number
     if spec.kind == "choice" and value not in spec.choices:
         raise _invalid(setting, spec, value)
+    if spec.kind == "encoding":
+        _check_encoding(setting, spec, value)
     return value
+
+
+def _check_encoding(setting: Setting, spec: Spec, value: str) -> None:
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except (LookupError, TypeError, ValueError):
+        raise _invalid(setting, spec, value) from None
 
 
 def _file_value(setting: Setting, spec: Spec, value: Any) -> Any:
@@ -534,12 +546,14 @@ def _file_value(setting: Setting, spec: Spec, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             hint = f" Write it without quotes: {key} = {value.strip().lower()}."
         raise _invalid(setting, spec, value, hint, wrong_type=True)
-    if kind in ("str", "path", "choice"):
+    if kind in ("str", "path", "choice", "encoding"):
         if not isinstance(value, str):
             hint = f' Write it in quotes: {key} = "{value}".' if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
             raise _invalid(setting, spec, value, hint, wrong_type=True)
         if (kind == "choice" and value not in spec.choices) or (kind == "path" and not value.strip()):
             raise _invalid(setting, spec, value)
+        if kind == "encoding":
+            _check_encoding(setting, spec, value)
         return value
     if isinstance(value, str):
         hint = ""
