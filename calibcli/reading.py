@@ -1,7 +1,8 @@
 """Reading prediction files into pyarrow tables.
 
 Formats: CSV and other delimited text (the delimiter, one of comma, tab, semicolon
-and pipe, is sniffed from the header line), Parquet, Arrow IPC (file and stream;
+and pipe, is sniffed from the header line; a file that is not comma-separated and
+writes numbers as ``0,25`` is read with decimal commas), Parquet, Arrow IPC (file and stream;
 Feather v1 and v2), JSON Lines and NumPy ``.npz``; text formats may be gzip-, bz2-
 or zstd-compressed; files or stdin. The format is decided from the first bytes
 (magic numbers), not from the file name alone; anything else is an "unsupported
@@ -191,6 +192,7 @@ class _Probe:
     compression: str | None = None
     delimiter: str = ","
     encoding: str = "utf-8"
+    decimal: str = "."  # ',' for semicolon/tab/pipe files whose numbers are written 0,5 (European Excel)
 
 
 @dataclass
@@ -309,8 +311,9 @@ class Source:
                 "(pandas: df.to_json(path, orient='records', lines=True)).")
         if first == "{" or lower.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
             return _Probe("jsonl", compression, encoding=encoding)
-        header = text.splitlines()[0] if text.splitlines() else ""
-        return _Probe("csv", compression, sniff_delimiter(header), encoding)
+        lines = text.splitlines()
+        delimiter = sniff_delimiter(lines[0] if lines else "")
+        return _Probe("csv", compression, delimiter, encoding, "," if _decimal_comma(lines, delimiter) else ".")
 
     def _zip_kind(self, compression: str | None) -> str:
         import io
@@ -359,7 +362,8 @@ class Source:
         enc = "utf8" if probe.encoding == "utf-8" else probe.encoding  # utf8: pyarrow reads without transcoding
         read = pcsv.ReadOptions(encoding=enc, block_size=1 << 20)
         parse = pcsv.ParseOptions(delimiter=probe.delimiter)
-        convert = pcsv.ConvertOptions(include_columns=columns, strings_can_be_null=True, null_values=NULL_VALUES)
+        convert = pcsv.ConvertOptions(include_columns=columns, strings_can_be_null=True, null_values=NULL_VALUES,
+                                      decimal_point=probe.decimal)
         return read, parse, convert
 
     def _csv_header(self) -> list[str]:
@@ -585,6 +589,31 @@ class Source:
             "delimiter is taken from the header line); check that every line has the same number of "
             "fields as the header, and that text containing the delimiter is quoted."
         )
+
+
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+(?:[eE][-+]?\d+)?")
+_DECIMAL_POINT = re.compile(r"-?\d*\.\d+(?:[eE][-+]?\d+)?")
+
+
+def _decimal_comma(lines: list[str], delimiter: str) -> bool:
+    """Whether a file that is not comma-separated writes its numbers with a decimal comma
+    (``0,25``; as Excel does in many European locales): some first-lines fields do and none
+    uses a decimal point.
+
+    >>> _decimal_comma(["label;p_a", "a;0,25", "b;1"], ";"), _decimal_comma(["label;p_a", "a;0.25"], ";")
+    (True, False)
+    """
+    if delimiter == ",":
+        return False
+    comma = point = 0
+    for line in lines[1:100]:
+        for field in line.split(delimiter):
+            field = field.strip().strip('"')
+            if _DECIMAL_COMMA.fullmatch(field):
+                comma += 1
+            elif _DECIMAL_POINT.fullmatch(field):
+                point += 1
+    return comma > 0 and point == 0
 
 
 def _compression_of(head: bytes) -> str | None:

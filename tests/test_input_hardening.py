@@ -497,3 +497,21 @@ def test_corrupt_arrow_offsets_are_an_input_error(tmp_path):
     broken[44] = 90  # offsets no longer increase
     path = write(tmp_path, "bad.feather", data.replace(offsets, broken.tobytes()))
     cli_fails([path], "bad.feather", "Arrow IPC/Feather", "truncated or corrupt")
+
+
+def test_semicolon_file_with_decimal_commas(tmp_path, multiclass_frame):
+    df, _, _ = multiclass_frame
+    ref = load_predictions([str(_csv(tmp_path, df))]).predictions
+    df.to_csv(tmp_path / "eu.csv", sep=";", decimal=",", index=False)  # Excel in many European locales
+    _same(load_predictions([str(tmp_path / "eu.csv")]).predictions, ref)
+
+
+def test_apply_takes_encoding(tmp_path):
+    fit_path = write(tmp_path, "fit.csv", "label,p_a,p_b\na,0.7,0.3\nb,0.2,0.8\na,0.6,0.4\nb,0.45,0.55\n")
+    assert run(["fit", fit_path, "-o", tmp_path / "cal.json", "-q"]).exit_code == 0
+    src = write(tmp_path, "w.csv", b"label,p_a,p_b,note\na,0.7,0.3,caf\xe9\nb,0.2,0.8,x\n")
+    r = run(["apply", tmp_path / "cal.json", src, "-o", tmp_path / "out.csv"])
+    assert r.exit_code == 2 and "'note'" in r.stderr and "--encoding" in r.stderr and not BYTES_REPR.search(r.stderr)
+    r = run(["apply", tmp_path / "cal.json", src, "-o", tmp_path / "out.csv", "--encoding", "latin-1", "-q"])
+    assert r.exit_code == 0, r.stderr
+    assert pd.read_csv(tmp_path / "out.csv")["note"].tolist() == ["caf\u00e9", "x"]

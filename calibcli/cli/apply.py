@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from calibcli.cli.options import encoding_option
 from calibcli.predictions import ScoreKind
 
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
@@ -23,8 +24,9 @@ OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
 @click.option("--score-kind", type=click.Choice([k.value for k in ScoreKind]), default=None,
               help="Override probabilities-vs-logits detection.")
 @click.option("--renormalize", is_flag=True, help="Divide probability rows that do not sum to 1 by their sum.")
+@encoding_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on stderr but errors.")
-def apply(calibrator, files, output, replace, score_cols, score_kind, renormalize, quiet):
+def apply(calibrator, files, output, replace, score_cols, score_kind, renormalize, encoding, quiet):
     """Apply the saved CALIBRATOR to the predictions in FILES and write OUTPUT.
 
     Every original column and the row order are kept; labels are not needed.
@@ -55,7 +57,7 @@ def apply(calibrator, files, output, replace, score_cols, score_kind, renormaliz
         if not str(output).lower().endswith(OUTPUT_SUFFIXES):
             raise UsageError(f"-o {output}: unknown output format; end the name with .parquet, .pq, .csv or .csv.gz.")
         cf = read_calibrator_file(calibrator)
-        sources = [Source(p) for p in paths]
+        sources = [Source(p, encoding or "utf-8") for p in paths]
         tables = [s.read() for s in sources]
         table = calibrate_tables(cf, tables, [s.display for s in sources], _split(score_cols),
                                  ScoreKind(score_kind) if score_kind else None, renormalize, replace)

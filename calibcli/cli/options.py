@@ -28,6 +28,14 @@ def _encoding(ctx, param, value: str | None) -> str | None:
         raise click.BadParameter(str(exc).replace(f"--encoding {value!r} is", "it is"), ctx, param) from None
 
 
+ENCODING_HELP = "Text encoding of CSV and JSON Lines input, e.g. cp1252 or latin-1 (default: utf-8)."
+
+
+def encoding_option(fn):
+    """--encoding NAME (checked and normalised; None when not given)."""
+    return click.option("--encoding", default=None, callback=_encoding, metavar="NAME", help=ENCODING_HELP)(fn)
+
+
 def input_options(fn):
     """--label-col, --score-cols, --classes, --task, --score-kind, --renormalize, --drop-invalid, --encoding."""
 
@@ -38,8 +46,7 @@ def input_options(fn):
     @click.option("--score-kind", type=click.Choice(SCORE_KINDS), default=None, help="Override probabilities-vs-logits detection.")
     @click.option("--renormalize", is_flag=True, help="Divide probability rows that do not sum to 1 by their sum.")
     @click.option("--drop-invalid", is_flag=True, help="Drop invalid rows (NaN, out of range, unknown label) and report how many, instead of failing.")
-    @click.option("--encoding", default=None, callback=_encoding, metavar="NAME",
-                  help="Text encoding of CSV and JSON Lines input, e.g. cp1252 or latin-1 (default: utf-8).")
+    @encoding_option
     @functools.wraps(fn)
     def wrapper(*args, label_col, score_cols, classes_, task, score_kind, renormalize, drop_invalid, encoding, **kwargs):
         from calibcli.loading import LoadOptions
