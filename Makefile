@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: demo test install bench clean samples
+.PHONY: demo test fuzz install bench clean samples
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ demo: $(STAMP_RUN)
 
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest
+
+# the long fuzz run: 10,000 mutated inputs in-process and 300 as real subprocesses (minutes);
+# FUZZ_EXAMPLES, FUZZ_SUBPROCESS and FUZZ_SEED change it; the report goes to out/fuzz/
+fuzz: $(STAMP_TEST)
+	$(BIN)/python tests/fuzz/run_long.py
 
 samples: $(STAMP_RUN)
 	$(BIN)/python sample_data/make_samples.py

@@ -1,0 +1,168 @@
+"""Fuzzed input: calib must answer every hostile file, config, environment and gate rule with
+exit 0, 1 or 2 and never a traceback, and must never modify an input file.
+
+A bounded, deterministic sample runs here (``make test``, about a minute); ``make fuzz`` runs
+``tests/fuzz/run_long.py`` (10,000 in-process cases plus a few hundred real subprocesses).
+Set ``FUZZ_EXAMPLES`` to scale the examples of every test in this file (not ``CALIB_*``:
+calib rejects unknown ``CALIB_*`` variables).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from fuzz.case import Case
+from fuzz.harness import HARD, run_in_process
+from fuzz.seeds import load_seeds
+from fuzz.strategies import cases, to_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+REGRESSIONS = Path(__file__).resolve().parent / "fuzz" / "regressions"
+
+
+def _examples(default: int) -> int:
+    """Examples per test: ``default`` scaled by FUZZ_EXAMPLES / 1000 when that is set."""
+    scale = os.environ.get("FUZZ_EXAMPLES")
+    return max(1, int(default * int(scale) / 1000)) if scale else default
+
+
+def bounded(default: int):
+    """Deterministic (derandomized, no example database), no deadline, no shrinking limits."""
+    return settings(max_examples=_examples(default), deadline=None, derandomize=True, database=None,
+                    suppress_health_check=list(HealthCheck), print_blob=False)
+
+
+def check(case: Case) -> None:
+    outcome = run_in_process(case)
+    hard = [p for p in outcome.problems if p.kind in HARD]
+    if hard:
+        shown = "\n".join(f"- {p.kind}: {p.signature}\n{p.detail[-1500:]}" for p in hard)
+        codes = ", ".join(str(s.exit_code) for s in outcome.steps)
+        pytest.fail(f"exit codes {codes}\n{shown}\nreproducer:\n{case.describe()}", pytrace=False)
+
+
+# ------------------------------------------------------------------ the seeds are valid
+
+
+@pytest.mark.parametrize("seed", load_seeds(), ids=lambda s: s.name)
+def test_seed_is_a_valid_input(seed, tmp_path):
+    """The fuzzer starts from inputs calib accepts, so mutations explore the edge of valid input."""
+    from cli_helpers import run
+
+    path = tmp_path / "seed.csv"
+    path.write_bytes(to_csv(list(seed.columns), [list(r) for r in seed.rows]))
+    result = run(["--no-config", "audit", str(path), *seed.extra_args, "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["input"]
+
+
+# ------------------------------------------------------------------ bounded fuzz
+
+
+@bounded(160)
+@given(cases(commands=("audit",)))
+def test_fuzz_audit_on_mutated_files(case):
+    check(case)
+
+
+@bounded(90)
+@given(cases(commands=("thresholds", "fit", "apply")))
+def test_fuzz_thresholds_fit_apply_on_mutated_files(case):
+    check(case)
+
+
+@bounded(90)
+@given(cases(focus="config"))
+def test_fuzz_config_files_and_environment(case):
+    check(case)
+
+
+@bounded(90)
+@given(cases(focus="rules"))
+def test_fuzz_gate_rules(case):
+    check(case)
+
+
+@bounded(5)
+@given(cases(commands=("audit",), plots="always", max_options=3))
+def test_fuzz_audit_with_plots(case):
+    check(case)
+
+
+# ------------------------------------------------------------------ regressions found by fuzzing
+
+
+def _regression_cases() -> list:
+    params = []
+    for path in sorted(REGRESSIONS.glob("*.json")):
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        marks = []
+        if spec.get("xfail"):
+            marks.append(pytest.mark.xfail(reason=spec["xfail"], strict=True))
+        params.append(pytest.param(path, id=path.stem, marks=marks))
+    return params
+
+
+def load_regression(path: Path) -> Case:
+    """A regression file: ``files`` (text, or ``hex`` for bytes), ``steps``, optional ``env`` and ``stdin_hex``."""
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    files = {}
+    for name, content in spec["files"].items():
+        files[name] = bytes.fromhex(content["hex"]) if isinstance(content, dict) else content.encode("utf-8")
+    stdin = bytes.fromhex(spec["stdin_hex"]) if "stdin_hex" in spec else None
+    return Case(files=files, steps=tuple(tuple(s) for s in spec["steps"]), env=spec.get("env", {}), stdin=stdin,
+                cwd=spec.get("cwd", "."))
+
+
+@pytest.mark.parametrize("path", _regression_cases())
+def test_fuzz_regression(path):
+    check(load_regression(path))
+
+
+# ------------------------------------------------------------------ doctest collection
+
+
+def test_importing_every_module_has_no_side_effects(tmp_path):
+    """``--doctest-modules`` imports every calibcli module: that must need only the required
+    dependencies, print nothing, create no file and leave matplotlib's global settings alone."""
+    code = """
+import pkgutil, importlib, sys, os, io
+import calibcli
+out, err = io.StringIO(), io.StringIO()
+sys.stdout, sys.stderr = out, err
+import matplotlib
+before = dict(matplotlib.rcParams)
+names = sorted(m.name for m in pkgutil.walk_packages(calibcli.__path__, "calibcli."))
+for name in names:
+    importlib.import_module(name)
+changed = sorted(k for k, v in matplotlib.rcParams.items() if str(before.get(k)) != str(v))
+sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+optional = sorted(m for m in ("dask", "distributed", "sklearn", "fsspec", "s3fs") if m in sys.modules)
+print(repr((len(names), out.getvalue(), err.getvalue(), changed, optional, sorted(os.listdir(".")))))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CALIB_", "GITHUB_"))}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    n, out, err, changed, optional, created = eval(proc.stdout.strip().splitlines()[-1])  # noqa: S307 - our repr
+    assert n > 40
+    assert (out, err) == ("", ""), "importing a calibcli module printed something"
+    assert changed == [], "importing a calibcli module changed matplotlib.rcParams"
+    assert optional == [], f"importing calibcli modules imported optional packages {optional}"
+    assert created == [], f"importing calibcli modules created files {created}"
+
+
+def test_pytest_collects_the_library_doctests():
+    """pyproject's pytest settings collect the docstring examples of calibcli."""
+    import tomllib
+
+    opts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    assert "--doctest-modules" in opts["addopts"]
+    assert "calibcli" in opts["testpaths"]
