@@ -303,12 +303,12 @@ def key_lines(text: str) -> dict[tuple[str, ...], int]:
     """
     out: dict[tuple[str, ...], int] = {}
     current: tuple[str, ...] = ()
-    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    header = re.compile(r"^\s*\[\[?([^\]]*)\]\]?\s*(?:#.*)?$")  # no nested quantifiers: linear on any line
     assign = re.compile(r"^\s*((?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*'))*)\s*=")
     for i, line in enumerate(text.splitlines(), 1):
         m = header.match(line)
-        if m:
-            current = _split_key(m.group(1))
+        if m and m.group(1).strip():
+            current = _split_key(m.group(1).strip())
             out.setdefault(current, i)
             continue
         m = assign.match(line)

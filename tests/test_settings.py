@@ -473,3 +473,13 @@ def test_full_disk_on_stdout_is_exit_2_not_a_bug(tmp_path):
         p = subprocess.run([sys.executable, "-m", "calibcli", "--no-config", "config"], stdout=full,
                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)})
     assert p.returncode == 2 and "No space left" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_line_scan_of_a_config_file_is_linear(capsys, tmp_path):
+    # a table-header-like line inside a multi-line string once made the line scan backtrack for minutes
+    (tmp_path / "calib.toml").write_text('note = """\n[' + " " * 3000 + 'x\n"""\nbins = 7\n')
+    code, out, err = run(capsys, "config", "--format", "json", "--set-only")
+    assert code == 2 and "'note'" in err  # unknown key, found in no time
+    (tmp_path / "calib.toml").write_text('bins = 7\n# [' + " " * 3000 + "x\n")
+    code, out, err = run(capsys, "config", "--format", "json", "--set-only")
+    assert code == 0 and json.loads(out)["settings"][0]["line"] == 1
