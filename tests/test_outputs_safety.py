@@ -227,9 +227,11 @@ def test_fifo_outputs_are_written_through(work):
     assert b'"format_version"' in data
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="needs /dev/stdout")
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
 def test_dev_stdout_is_written_through_to_whatever_it_is_open_on(work):
-    args = [sys.executable, "-m", "calibcli", "audit", "binary.csv", "--json-out", "/dev/stdout", "-q"]
+    # /dev/stdout is a symlink to /proc/self/fd/1; a private one keeps a regression from replacing /dev/stdout
+    os.symlink("/proc/self/fd/1", work / "stdout")
+    args = [sys.executable, "-m", "calibcli", "audit", "binary.csv", "--json-out", "stdout", "-q"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(args, cwd=work, env=env, capture_output=True)  # a pipe
     assert proc.returncode == 0, proc.stderr.decode()
@@ -241,6 +243,7 @@ def test_dev_stdout_is_written_through_to_whatever_it_is_open_on(work):
         proc = subprocess.run(args, cwd=work, env=env, stdout=fh, stderr=subprocess.PIPE)
     assert proc.returncode == 0, proc.stderr.decode()
     assert log.read_bytes().startswith(b"earlier\n{") and os.stat(log).st_ino == inode
+    assert os.readlink(work / "stdout") == "/proc/self/fd/1"
 
 
 def test_symlink_to_a_regular_file_replaces_the_target_not_the_link(work):
