@@ -316,14 +316,10 @@ class OutputSet:
                 if s.tmp is None:
                     continue
                 current = s
-                backup = self._backup(s.target.real)
-                try:
-                    os.replace(s.tmp, s.target.real)
-                except BaseException:
-                    if backup is not None:
-                        _unlink(backup)
-                    raise
-                renamed.append((s.target.real, backup))
+                # recorded before the rename, so an interrupt right after it is undone too
+                # (restoring the backup of a file not yet replaced only puts the same file back)
+                renamed.append((s.target.real, self._backup(s.target.real)))
+                os.replace(s.tmp, s.target.real)
             for s in self._staged:
                 if s.data is None:
                     continue
