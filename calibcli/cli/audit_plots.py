@@ -98,18 +98,19 @@ def write_outputs(reports, opts: dict, folders: list[Path], out) -> str | None:
     if not plots_dir:
         return None
     from calibcli.plotdata import classes_data, confidence_data, method_name, reliability_data
-    from calibcli.render.plots import render_all
+    from calibcli.render.plots import font_note, render_all
 
     if len(folders) == 1:
         folders = folders * len(reports)
-    written = 0
+    written, notes = 0, []
     for report, folder in zip(reports, folders):
-        pngs = render_all(reliability_data(report), classes_data(report, opts.get("max_class_panels", 25)),
-                          confidence_data(report), method_name(report))
+        figures = (reliability_data(report), classes_data(report, opts.get("max_class_panels", 25)), confidence_data(report))
+        pngs = render_all(*figures, method_name(report))
+        notes += [n for n in [font_note(*figures)] if n and n not in notes]
         for name, data in pngs.items():
             out.add("--plots", folder / name, data)
             written += 1
     if not written:
         return None
     where = f"{plots_dir}/<file>/" if opts.get("per_file") and len(reports) > 1 else str(plots_dir)
-    return f"wrote {written} plots to {where} ({', '.join(PLOT_FILES)})"
+    return "\n".join([f"wrote {written} plots to {where} ({', '.join(PLOT_FILES)})", *notes])
