@@ -16,7 +16,7 @@ LOGIT_PREFIXES = ("logit_",)
 LABEL_PREFIX = "y_"
 CALIBRATED_PREFIX = "p_cal_"  # written by `calib apply`; audited only when chosen (or when no raw scores exist)
 TOP_LABEL_COLS = ("confidence", "pred_label")
-LABEL_ALIASES = ("target", "y", "class", "truth", "labels", "y_true", "true_label", "ground_truth", "gt", "targets")
+LABEL_ALIASES = ("label", "target", "y", "class", "truth", "labels", "y_true", "true_label", "ground_truth", "gt", "targets")
 
 
 @dataclass(frozen=True)

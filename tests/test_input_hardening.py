@@ -515,3 +515,8 @@ def test_apply_takes_encoding(tmp_path):
     r = run(["apply", tmp_path / "cal.json", src, "-o", tmp_path / "out.csv", "--encoding", "latin-1", "-q"])
     assert r.exit_code == 0, r.stderr
     assert pd.read_csv(tmp_path / "out.csv")["note"].tolist() == ["caf\u00e9", "x"]
+
+
+def test_label_col_typo_suggests_label(tmp_path):
+    path = write(tmp_path, "a.csv", "label,p_a,p_b\na,0.5,0.5\n")
+    cli_fails([path, "--label-col", "target"], "no label column 'target'", "Did you mean 'label'?", "--label-col label")
