@@ -384,7 +384,8 @@ def load_config(
     ------
     ConfigError
         Unreadable file, unknown key (with the closest valid key), a rule key
-        outside the gate table or a plain key inside it.
+        outside the gate table or a plain key inside it, a value of the wrong
+        type or out of range (:func:`check_setting`).
     """
     environ = os.environ if environ is None else environ
     settings: dict[str, Setting] = {}
@@ -433,6 +434,8 @@ def load_config(
         if not environ[name]:  # set but empty: unset, as click reads variables (CALIB_MAX_ECE= clears it)
             continue
         settings[known[name]] = Setting(known[name], environ[name], "env", f"env {name}")
+    for setting in settings.values():  # type and range, whichever command runs (a wrong value never waits for its command)
+        check_setting(setting)
     return Config(path, table_name, settings)
 
 

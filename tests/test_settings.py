@@ -483,3 +483,13 @@ def test_line_scan_of_a_config_file_is_linear(capsys, tmp_path):
     (tmp_path / "calib.toml").write_text('bins = 7\n# [' + " " * 3000 + "x\n")
     code, out, err = run(capsys, "config", "--format", "json", "--set-only")
     assert code == 0 and json.loads(out)["settings"][0]["line"] == 1
+
+
+def test_a_wrong_value_is_refused_whichever_command_runs(capsys, tmp_path, monkeypatch):
+    (tmp_path / "calib.toml").write_text("histogram-bins = 0\n")  # a calib fit setting
+    code, _, err = run(capsys, "audit", BINARY, "-q")
+    assert code == 2 and "calib.toml:1" in err and "'histogram-bins'" in err
+    (tmp_path / "calib.toml").unlink()
+    monkeypatch.setenv("CALIB_REVIEW_PRECISION", "0.2")
+    code, _, err = run(capsys, "fit", BINARY, "-o", "cal.json")
+    assert code == 2 and "env CALIB_REVIEW_PRECISION" in err and not (tmp_path / "cal.json").exists()
