@@ -566,6 +566,26 @@ class Source:
                 return no, f"byte {_byte_desc(exc)} at position {exc.start + 1}"
         return None
 
+    def _first_ragged_line(self) -> str | None:
+        """Where the first line with another number of fields than the header is (error path only)."""
+        import csv
+        import io
+
+        try:
+            text = self._all_bytes().decode(self._probe.encoding, errors="replace").lstrip("\ufeff")
+        except InputError:
+            return None
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
+        try:
+            header = next(reader)
+            for record in reader:
+                if record and len(record) != len(header):
+                    return (f"line {reader.line_num} has {len(record)} field{'s' if len(record) != 1 else ''}, "
+                            f"the header has {len(header)}")
+        except (csv.Error, StopIteration):
+            return None
+        return None
+
     def _unreadable(self, exc: Exception) -> InputError:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         msg = printable(msg)
@@ -579,11 +599,16 @@ class Source:
             return InputError(f"{self.display}: cannot read the file as Arrow IPC/Feather ({msg}). "
                               "The file may be truncated or corrupt; write it again.")
         if fmt == "jsonl":
+            msg = re.sub(r"in row (\d+)", lambda m: f"on line {int(m.group(1)) + 1}", msg)  # pyarrow counts from 0
             return InputError(f"{self.display}: cannot read the file as JSON Lines ({msg}). "
                               "Write one JSON object per line, with the same keys on every line.")
         if "Empty CSV file" in msg:
             return InputError(f"{self.display}: the file is empty. Write the predictions with a header row and at least one data row.")
         delim = DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))
+        if "Expected" in msg and "columns" in msg:
+            ragged = self._first_ragged_line()
+            if ragged:
+                msg = ragged
         return InputError(
             f"{self.display}: cannot read the file as CSV ({msg}). It was read as {delim}-separated text (the "
             "delimiter is taken from the header line); check that every line has the same number of "

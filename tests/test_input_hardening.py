@@ -520,3 +520,10 @@ def test_apply_takes_encoding(tmp_path):
 def test_label_col_typo_suggests_label(tmp_path):
     path = write(tmp_path, "a.csv", "label,p_a,p_b\na,0.5,0.5\n")
     cli_fails([path, "--label-col", "target"], "no label column 'target'", "Did you mean 'label'?", "--label-col label")
+
+
+def test_ragged_csv_and_bad_json_lines_name_the_line(tmp_path):
+    path = write(tmp_path, "r.csv", 'label,p_a,p_b\na,0.5,0.5\nb,"0,5",0.5\nb,0.5,0.5,9\n')
+    cli_fails([path], "r.csv", "line 4 has 4 fields, the header has 3")
+    jl = write(tmp_path, "b.jsonl", '{"label": "a", "p_a": 0.5, "p_b": 0.5}\n{"label": "b", "p_a": 0.5, "p_b": 0.5}\nnot json\n')
+    cli_fails([jl], "b.jsonl", "JSON Lines", "line 3")
