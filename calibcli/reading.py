@@ -19,7 +19,6 @@ that names the file and says what to do. Messages never show raw bytes.
 
 from __future__ import annotations
 
-import codecs
 import glob
 import os
 import re
@@ -28,44 +27,27 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from calibcli.errors import InputError
+from calibcli.sniffing import (
+    DELIMITER_NAMES,
+    ENCODING_FIX,
+    SUPPORTED,
+    UNSUPPORTED_MAGIC,
+    byte_desc,
+    compression_of,
+    decimal_comma,
+    enc_name,
+    normalize_encoding,
+    printable,
+    sniff_delimiter,
+)
+
+__all__ = ["STDIN", "SUPPORTED", "InputPaths", "Source", "expand_inputs", "normalize_encoding", "sniff_delimiter"]
 
 STDIN = "-"
 PARQUET_MAGIC = b"PAR1"
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 1 << 16
-DELIMITERS = (",", "\t", ";", "|")  # sniffed from the header line; ties go to the earlier one
-DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
-SUPPORTED = (
-    "CSV or other delimited text (comma, tab, semicolon or pipe; also gzip-, bz2- or zstd-compressed), "
-    "Parquet, Arrow IPC/Feather, JSON Lines and NumPy .npz"
-)
-ENCODING_FIX = (
-    "If the file was written by Excel or another Windows program, pass --encoding cp1252 "
-    "(or --encoding latin-1, which accepts every byte); or save the file as UTF-8"
-)
-
-# NumPy .npz: which arrays hold what (see README "Input formats")
-NPZ_LABELS = ("labels", "label", "y_true", "y", "targets", "target")
-NPZ_PROBS = ("probs", "probabilities", "y_prob", "y_proba", "proba")
-NPZ_LOGITS = ("logits",)
-NPZ_CLASSES = ("classes", "class_names")
-
-_COMPRESSION_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\x28\xb5\x2f\xfd", "zstd"))
-_UNSUPPORTED_MAGIC = (
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook or other OLE document",
-     "Save the sheet as CSV (File > Save As > CSV UTF-8)."),
-    (b"\x93NUMPY", "a single NumPy array (.npy)",
-     "Save labels and scores together with np.savez(path, labels=..., probs=...) (or logits=...)."),
-    (b"\x89HDF", "HDF5", "Write the predictions as Parquet or CSV (e.g. pandas DataFrame.to_parquet)."),
-    (b"SQLite format 3\x00", "an SQLite database", "Export the table as CSV or Parquet."),
-    (b"ORC", "ORC", "Convert it to Parquet (pyarrow.orc.read_table(...) then pyarrow.parquet.write_table)."),
-    (b"Obj\x01", "Avro", "Convert it to Parquet or CSV."),
-    (b"%PDF", "a PDF document", "Pass the prediction file itself."),
-    (b"\xfd7zXZ\x00", "xz-compressed data", "Decompress it first (xz -d), or compress with gzip instead."),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "Extract it and pass the files inside."),
-    (b"\x04\x22\x4d\x18", "LZ4-compressed data", "Decompress it first, or compress with gzip instead."),
-)
 
 
 class InputPaths(list):
@@ -139,53 +121,6 @@ def expand_inputs(patterns: list[str] | tuple[str, ...]) -> InputPaths:
     return out
 
 
-def normalize_encoding(name: str) -> str:
-    """The codec name Python knows ``name`` by; an unknown encoding is an ``InputError``.
-
-    >>> normalize_encoding("CP1252"), normalize_encoding("latin1"), normalize_encoding("UTF8")
-    ('cp1252', 'iso8859-1', 'utf-8')
-    """
-    try:
-        return codecs.lookup(name).name
-    except (LookupError, TypeError):
-        raise InputError(
-            f"--encoding {name!r} is not a text encoding Python knows. Use e.g. utf-8 (the default), cp1252 or latin-1."
-        ) from None
-
-
-def sniff_delimiter(header: str) -> str:
-    """The delimiter of a delimited-text header line: the most frequent of comma, tab,
-    semicolon and pipe outside quotes (ties go to that order); comma when none occurs.
-
-    >>> sniff_delimiter("label\\tp_a\\tp_b"), sniff_delimiter('label;"p_a,x";p_b'), sniff_delimiter("label")
-    ('\\t', ';', ',')
-    """
-    counts = dict.fromkeys(DELIMITERS, 0)
-    quoted = False
-    for ch in header:
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch in counts:
-            counts[ch] += 1
-    best = max(DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def printable(text: str, limit: int = 160) -> str:
-    """``text`` with control and undecodable characters replaced, cut to ``limit`` characters.
-
-    >>> printable("a\\x1f\\x8bb")
-    'a??b'
-    """
-    out = "".join(ch if ch.isprintable() and ch != "\ufffd" else "?" for ch in text.replace("\n", " ").replace("\t", " "))
-    return out if len(out) <= limit else out[: limit - 3] + "..."
-
-
-def _byte_desc(exc: UnicodeDecodeError) -> str:
-    bad = exc.object[exc.start:exc.end] if isinstance(exc.object, (bytes, bytearray)) else b""
-    return " ".join(f"0x{b:02x}" for b in bad[:4]) or "an invalid byte"
-
-
 @dataclass(frozen=True)
 class _Probe:
     format: str  # 'csv' | 'jsonl' | 'parquet' | 'ipc_file' | 'ipc_stream' | 'feather_v1' | 'npz'
@@ -210,7 +145,7 @@ class Source:
     @cached_property
     def _stdin_bytes(self) -> bytes:
         data = sys.stdin.buffer.read()
-        codec = _compression_of(data[:4])
+        codec = compression_of(data[:4])
         if codec:
             data = self._decompress_all(data, codec)
         return data
@@ -266,7 +201,7 @@ class Source:
         head = self._raw_head()
         if not head:
             raise InputError(f"{self.display}: the file is empty. Write the predictions with a header row and at least one data row.")
-        compression = None if self.name == STDIN else _compression_of(head)
+        compression = None if self.name == STDIN else compression_of(head)
         if compression:
             try:
                 with self._stream(compression) as s:
@@ -292,7 +227,7 @@ class Source:
                                     "with DataFrame.to_parquet or to_csv, or np.savez for arrays.")
         if len(head) > 262 and head[257:262] == b"ustar":
             raise self._unsupported("a tar archive", "Extract it and pass the files inside.")
-        for magic, what, hint in _UNSUPPORTED_MAGIC:
+        for magic, what, hint in UNSUPPORTED_MAGIC:
             if head.startswith(magic):
                 raise self._unsupported(what, hint)
         if lower.endswith((".parquet", ".pq")):
@@ -313,7 +248,7 @@ class Source:
             return _Probe("jsonl", compression, encoding=encoding)
         lines = text.splitlines()
         delimiter = sniff_delimiter(lines[0] if lines else "")
-        return _Probe("csv", compression, delimiter, encoding, "," if _decimal_comma(lines, delimiter) else ".")
+        return _Probe("csv", compression, delimiter, encoding, "," if decimal_comma(lines, delimiter) else ".")
 
     def _zip_kind(self, compression: str | None) -> str:
         import io
@@ -419,6 +354,8 @@ class Source:
         except Exception as exc:
             raise InputError(f"{self.display}: cannot read the file as NumPy .npz ({printable(str(exc))}). "
                              "It may be truncated; save it again with np.savez.") from None
+        from calibcli.npz import npz_to_table
+
         return npz_to_table(arrays, self.display, self._probe.encoding)
 
     def _ipc_reader_table(self, columns: list[str] | None, schema_only: bool = False):
@@ -522,10 +459,10 @@ class Source:
                     bad.append((r, exc))
                     values.append(None)
             if bad:
-                shown = ", ".join(f"row {r + 1} has byte {_byte_desc(e)}" for r, e in bad[:5])
+                shown = ", ".join(f"row {r + 1} has byte {byte_desc(e)}" for r, e in bad[:5])
                 more = f", and {len(bad) - 5} more" if len(bad) > 5 else ""
                 raise InputError(
-                    f"{self.display}: column '{fld.name}' is not valid {_enc_name(enc)} text in {len(bad)} "
+                    f"{self.display}: column '{fld.name}' is not valid {enc_name(enc)} text in {len(bad)} "
                     f"row{'s' if len(bad) != 1 else ''} ({shown}{more}; rows are numbered from 1, not counting the header). "
                     + (f"The file is read as UTF-8. {ENCODING_FIX}." if enc == "utf-8"
                        else "Pass the encoding the file was written in with --encoding (latin-1 accepts every byte).")
@@ -545,11 +482,11 @@ class Source:
             else:
                 where = f" on line {no} (row {no})"
         else:
-            where = f" ({_byte_desc(exc)})"
+            where = f" ({byte_desc(exc)})"
             desc = ""
         fix = (f"The file is read as UTF-8. {ENCODING_FIX}." if enc == "utf-8"
                else "Pass the encoding the file was written in with --encoding (latin-1 accepts every byte).")
-        return InputError(f"{self.display}: the file is not valid {_enc_name(enc)} text{where}{': ' + desc if desc else ''}. {fix}")
+        return InputError(f"{self.display}: the file is not valid {enc_name(enc)} text{where}{': ' + desc if desc else ''}. {fix}")
 
     def _first_bad_line(self, data: bytes | None) -> tuple[int, str] | None:
         enc = self._probe.encoding
@@ -563,7 +500,7 @@ class Source:
             try:
                 raw.decode(enc)
             except UnicodeDecodeError as exc:
-                return no, f"byte {_byte_desc(exc)} at position {exc.start + 1}"
+                return no, f"byte {byte_desc(exc)} at position {exc.start + 1}"
         return None
 
     def _first_ragged_line(self) -> str | None:
@@ -614,157 +551,3 @@ class Source:
             "delimiter is taken from the header line); check that every line has the same number of "
             "fields as the header, and that text containing the delimiter is quoted."
         )
-
-
-_DECIMAL_COMMA = re.compile(r"-?\d+,\d+(?:[eE][-+]?\d+)?")
-_DECIMAL_POINT = re.compile(r"-?\d*\.\d+(?:[eE][-+]?\d+)?")
-
-
-def _decimal_comma(lines: list[str], delimiter: str) -> bool:
-    """Whether a file that is not comma-separated writes its numbers with a decimal comma
-    (``0,25``; as Excel does in many European locales): some first-lines fields do and none
-    uses a decimal point.
-
-    >>> _decimal_comma(["label;p_a", "a;0,25", "b;1"], ";"), _decimal_comma(["label;p_a", "a;0.25"], ";")
-    (True, False)
-    """
-    if delimiter == ",":
-        return False
-    comma = point = 0
-    for line in lines[1:100]:
-        for field in line.split(delimiter):
-            field = field.strip().strip('"')
-            if _DECIMAL_COMMA.fullmatch(field):
-                comma += 1
-            elif _DECIMAL_POINT.fullmatch(field):
-                point += 1
-    return comma > 0 and point == 0
-
-
-def _compression_of(head: bytes) -> str | None:
-    for magic, codec in _COMPRESSION_MAGIC:
-        if head.startswith(magic):
-            return codec
-    return None
-
-
-def _enc_name(enc: str) -> str:
-    return {"utf-8": "UTF-8", "iso8859-1": "latin-1"}.get(enc, enc)
-
-
-def _pick(arrays: dict, names: tuple[str, ...], what: str, source: str) -> str | None:
-    lower = {k.lower(): k for k in arrays}
-    found = [lower[n] for n in names if n in lower]
-    if len(found) > 1:
-        raise InputError(f"{source}: several arrays could hold the {what} ({', '.join(found)}). "
-                         f"Keep one of them, named {names[0]}.")
-    return found[0] if found else None
-
-
-def npz_to_table(arrays: dict, source: str, encoding: str = "utf-8"):
-    """The columns calib reads, from the arrays of a NumPy ``.npz`` file.
-
-    Array names (case-insensitive): labels in ``labels`` (or ``label``, ``y_true``,
-    ``y``, ``targets``, ``target``); scores in ``logits`` (giving ``logit_<class>``
-    columns) and/or ``probs`` (or ``probabilities``, ``y_prob``, ``y_proba``,
-    ``proba``; giving ``p_<class>``); optional class names in ``classes`` (or
-    ``class_names``). Scores have shape (n,) (binary: the score of the positive class)
-    or (n, K). Labels have shape (n,) (class indices or names) or (n, K) with 0/1
-    entries: multilabel ``y_<class>`` columns, plus a ``label`` column of class
-    indices when every row has exactly one 1 (one-hot multiclass labels, as Keras
-    saves them). Other 1-D arrays of length n become columns of their own name (e.g.
-    ``ids`` for ``--id-col ids``).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> t = npz_to_table({"labels": np.array([0, 1]), "logits": np.array([[1.0, 0.0], [0.0, 2.0]])}, "f.npz")
-    >>> t.column_names
-    ['label', 'logit_0', 'logit_1']
-    """
-    import numpy as np
-    import pyarrow as pa
-
-    label_key = _pick(arrays, NPZ_LABELS, "labels", source)
-    prob_key = _pick(arrays, NPZ_PROBS, "probabilities", source)
-    logit_key = _pick(arrays, NPZ_LOGITS, "logits", source)
-    class_key = _pick(arrays, NPZ_CLASSES, "class names", source)
-    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items()) or "none"
-    if label_key is None or (prob_key is None and logit_key is None):
-        raise InputError(
-            f"{source}: a NumPy .npz file needs an array of labels (named labels, y_true or y) and one of scores "
-            f"(named logits, or probs / y_prob for probabilities); its arrays are: {shapes}. "
-            "Save it as np.savez(path, labels=y, logits=z) (or probs=p)."
-        )
-    labels = np.asarray(arrays[label_key])
-    n = labels.shape[0] if labels.ndim else 0
-    if labels.ndim not in (1, 2) or n == 0:
-        raise InputError(f"{source}: the labels array '{label_key}' has shape {tuple(labels.shape)}; "
-                         "it needs one entry per row (n,) or one 0/1 column per label (n, K).")
-    scores = {}
-    k = None
-    for key in (logit_key, prob_key):
-        if key is None:
-            continue
-        a = np.asarray(arrays[key])
-        if a.ndim not in (1, 2) or a.shape[0] != n:
-            raise InputError(f"{source}: the scores array '{key}' has shape {tuple(a.shape)} but the labels '{label_key}' "
-                             f"have {n} rows; scores need shape ({n},) or ({n}, K).")
-        if a.dtype.kind not in "fiub":
-            raise InputError(f"{source}: the scores array '{key}' holds {a.dtype} values; save numbers (floats).")
-        a = a.reshape(n, -1) if a.ndim == 2 else a[:, None]
-        if k is not None and a.shape[1] != k:
-            raise InputError(f"{source}: the arrays '{logit_key}' and '{prob_key}' have different numbers of columns.")
-        k = a.shape[1]
-        scores[key] = a
-    if class_key is not None:
-        names = [_text(v, encoding) for v in np.asarray(arrays[class_key]).reshape(-1).tolist()]
-    else:
-        names = [str(i) for i in range(k)] if k > 1 else ["1"]
-    if k == 1 and len(names) == 2:
-        names = names[1:]  # binary classes (negative, positive): one score column is the positive class's
-    if len(names) != k:
-        raise InputError(f"{source}: the class names array '{class_key}' has {len(names)} entries but the scores have "
-                         f"{k} column{'s' if k != 1 else ''}.")
-    if len(set(names)) != len(names):
-        raise InputError(f"{source}: the class names array '{class_key}' repeats names; give each class once.")
-    cols: dict[str, pa.Array] = {}
-    if labels.ndim == 1:
-        cols["label"] = _label_array(labels, encoding)
-    else:
-        if labels.shape[1] != k:
-            raise InputError(f"{source}: the labels array '{label_key}' has {labels.shape[1]} columns but the scores have {k}; "
-                             "2-D labels need one 0/1 column per class.")
-        one_hot = bool(np.isin(labels, (0, 1)).all() and (labels.sum(axis=1) == 1).all())
-        if one_hot:
-            idx = labels.argmax(axis=1)
-            cols["label"] = pa.array(idx) if class_key is None else pa.array([names[i] for i in idx], type=pa.string())
-        for j, c in enumerate(names):
-            cols[f"y_{c}"] = pa.array(labels[:, j])
-    for key, prefix in ((logit_key, "logit_"), (prob_key, "p_")):
-        if key in scores:
-            a = scores[key]
-            if a.dtype == np.float16:
-                a = a.astype(np.float32)
-            for j, c in enumerate(names):
-                cols[f"{prefix}{c}"] = pa.array(np.ascontiguousarray(a[:, j]))
-    used = {label_key, prob_key, logit_key, class_key}
-    for key, v in arrays.items():
-        a = np.asarray(v)
-        if key not in used and a.ndim == 1 and a.shape[0] == n and key not in cols:
-            cols[key] = _label_array(a, encoding)
-    return pa.table(cols)
-
-
-def _text(v, encoding: str) -> str:
-    return v.decode(encoding, errors="replace") if isinstance(v, bytes) else str(v)
-
-
-def _label_array(a, encoding: str):
-    import pyarrow as pa
-
-    if a.dtype.kind in "SU":
-        return pa.array([_text(v, encoding) for v in a.tolist()], type=pa.string())
-    if a.dtype.kind == "f" and a.dtype.itemsize == 2:
-        a = a.astype("float32")
-    return pa.array(a)
