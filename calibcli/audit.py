@@ -45,8 +45,7 @@ def _class_reports(names, supports, predicted, stats: list[BinStats], briers, to
     out = []
     for k, name in enumerate(names):
         s = stats[k]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ece = s.ece() if s.count.sum() > 0 else None
+        ece = s.ece() if s.count.sum() > 0 else None
         scope = f"rows predicted as '{name}'" if top_label else None
         out.append(ClassReport(name, int(supports[k]), int(predicted[k]), None if ece is None or np.isnan(ece) else float(ece),
                                None if briers is None else float(briers[k]), describe_direction(s, scope), s))

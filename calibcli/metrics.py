@@ -19,6 +19,11 @@ from calibcli.binning import BinStats, make_edges
 NLL_CLIP = 1e-12
 
 
+def _mean(x: np.ndarray) -> float:
+    """Mean of ``x``; NaN for an empty array, without numpy's 'Mean of empty slice' warning (as the ECE gives)."""
+    return float(np.mean(x)) if x.size else float("nan")
+
+
 def _as_2d_probs(y_prob: np.ndarray) -> np.ndarray:
     p = np.asarray(y_prob, dtype=np.float64)
     if p.ndim == 1:
@@ -92,7 +97,7 @@ def brier_score(y_true, y_prob) -> float:
     y = np.asarray(y_true)
     sq = np.einsum("ij,ij->i", p, p)
     p_true = p[np.arange(len(p)), y]
-    return float(np.mean(sq - 2.0 * p_true + 1.0))
+    return _mean(sq - 2.0 * p_true + 1.0)
 
 
 def negative_log_likelihood(y_true, y_prob) -> float:
@@ -104,7 +109,7 @@ def negative_log_likelihood(y_true, y_prob) -> float:
     p = _as_2d_probs(y_prob)
     y = np.asarray(y_true)
     p_true = p[np.arange(len(p)), y]
-    return float(np.mean(-np.log(np.maximum(p_true, NLL_CLIP))))
+    return _mean(-np.log(np.maximum(p_true, NLL_CLIP)))
 
 
 def nll_from_logits(y_true, logits) -> float:
@@ -112,13 +117,18 @@ def nll_from_logits(y_true, logits) -> float:
 
     >>> round(nll_from_logits([0], [[0.0, 0.0]]), 6)
     0.693147
+    >>> nll_from_logits([0], [[1e308, -1e308]])  # no overflow warning
+    0.0
     """
     z = np.asarray(logits, dtype=np.float64)
     y = np.asarray(y_true)
+    if z.size == 0:
+        return float("nan")
     m = z.max(axis=1)
-    lse = m + np.log(np.sum(np.exp(z - m[:, None]), axis=1))
-    nll = lse - z[np.arange(len(z)), y]
-    return float(np.mean(np.minimum(nll, -np.log(NLL_CLIP))))
+    with np.errstate(over="ignore"):  # z - m overflows to -inf for logits 1e308 apart; exp(-inf) = 0 is right
+        lse = m + np.log(np.sum(np.exp(z - m[:, None]), axis=1))
+        nll = lse - z[np.arange(len(z)), y]
+    return _mean(np.minimum(nll, -np.log(NLL_CLIP)))
 
 
 def binary_brier_per_column(y: np.ndarray, p: np.ndarray) -> np.ndarray:
