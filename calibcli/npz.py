@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from calibcli.errors import InputError
+from calibcli.sniffing import byte_desc, enc_name
 
 # NumPy .npz: which arrays hold what (see README "Input formats")
 NPZ_LABELS = ("labels", "label", "y_true", "y", "targets", "target")
@@ -78,7 +79,7 @@ def npz_to_table(arrays: dict, source: str, encoding: str = "utf-8"):
         k = a.shape[1]
         scores[key] = a
     if class_key is not None:
-        names = [_text(v, encoding) for v in np.asarray(arrays[class_key]).reshape(-1).tolist()]
+        names = [_text(v, encoding, source, class_key) for v in np.asarray(arrays[class_key]).reshape(-1).tolist()]
     else:
         names = [str(i) for i in range(k)] if k > 1 else ["1"]
     if k == 1 and len(names) == 2:
@@ -90,7 +91,7 @@ def npz_to_table(arrays: dict, source: str, encoding: str = "utf-8"):
         raise InputError(f"{source}: the class names array '{class_key}' repeats names; give each class once.")
     cols: dict[str, pa.Array] = {}
     if labels.ndim == 1:
-        cols["label"] = _label_array(labels, encoding)
+        cols["label"] = _label_array(labels, encoding, source, label_key)
     else:
         if labels.shape[1] != k:
             raise InputError(f"{source}: the labels array '{label_key}' has {labels.shape[1]} columns but the scores have {k}; "
@@ -112,19 +113,27 @@ def npz_to_table(arrays: dict, source: str, encoding: str = "utf-8"):
     for key, v in arrays.items():
         a = np.asarray(v)
         if key not in used and a.ndim == 1 and a.shape[0] == n and key not in cols:
-            cols[key] = _label_array(a, encoding)
+            cols[key] = _label_array(a, encoding, source, key)
     return pa.table(cols)
 
 
-def _text(v, encoding: str) -> str:
-    return v.decode(encoding, errors="replace") if isinstance(v, bytes) else str(v)
+def _text(v, encoding: str, source: str, key: str) -> str:
+    if not isinstance(v, bytes):
+        return str(v)
+    try:
+        return v.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{source}: the array '{key}' holds bytes that are not valid {enc_name(encoding)} text ({byte_desc(exc)}). "
+            "Save text as str arrays (np.array(names, dtype=str)), or pass the encoding with --encoding."
+        ) from None
 
 
-def _label_array(a, encoding: str):
+def _label_array(a, encoding: str, source: str, key: str):
     import pyarrow as pa
 
     if a.dtype.kind in "SU":
-        return pa.array([_text(v, encoding) for v in a.tolist()], type=pa.string())
+        return pa.array([_text(v, encoding, source, key) for v in a.tolist()], type=pa.string())
     if a.dtype.kind == "f" and a.dtype.itemsize == 2:
         a = a.astype("float32")
     return pa.array(a)

@@ -527,3 +527,11 @@ def test_ragged_csv_and_bad_json_lines_name_the_line(tmp_path):
     cli_fails([path], "r.csv", "line 4 has 4 fields, the header has 3")
     jl = write(tmp_path, "b.jsonl", '{"label": "a", "p_a": 0.5, "p_b": 0.5}\n{"label": "b", "p_a": 0.5, "p_b": 0.5}\nnot json\n')
     cli_fails([jl], "b.jsonl", "JSON Lines", "line 3")
+
+
+def test_npz_byte_string_labels(tmp_path):
+    z = np.array([[2.0, -1.0], [0.0, 3.0]])
+    np.savez(tmp_path / "s.npz", labels=np.array([b"cat", b"dog"]), logits=z, classes=np.array([b"cat", b"dog"]))
+    assert load_predictions([str(tmp_path / "s.npz")]).predictions.classes == ("cat", "dog")
+    np.savez(tmp_path / "bad.npz", labels=np.array([b"cat", b"d\x96g"]), logits=z)
+    fails(str(tmp_path / "bad.npz"), "bad.npz", "'labels'", "0x96", "--encoding")
