@@ -1,0 +1,52 @@
+"""The local engine: one pass over a source is a loop of ``update`` calls; merges form a tree."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence, TypeVar
+
+from calibcli.engine.batches import Batch, BatchSource
+
+S = TypeVar("S")
+FAN_IN = 8
+
+
+def run_pass(source: BatchSource, new_state: Callable[[], S], update: Callable[[S, Batch], object]) -> S:
+    """Feed every batch of ``source`` to one state and return it (one pass over the data).
+
+    ``update(state, batch)`` adds a batch to ``state`` in place.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from calibcli.engine.batches import InMemorySource
+    >>> from calibcli.predictions import Predictions, ScoreKind, Task
+    >>> p = Predictions(np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]]), np.array([0, 1, 1]),
+    ...                 ("a", "b"), Task.BINARY, ScoreKind.PROBS)
+    >>> run_pass(InMemorySource.from_predictions(p, 2), list, lambda s, b: s.append(b.n_rows))
+    [2, 1]
+    """
+    state = new_state()
+    for batch in source.batches():
+        update(state, batch)
+    return state
+
+
+def tree_merge(states: Sequence[S] | Iterable[S], merge: Callable[[S, S], S], fan_in: int = FAN_IN) -> S:
+    """Merge states level by level, ``fan_in`` at a time (the shape a cluster uses).
+
+    >>> tree_merge([1, 2, 3, 4, 5], lambda a, b: a + b, fan_in=2)
+    15
+    """
+    level = list(states)
+    if not level:
+        raise ValueError("nothing to merge")
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level), fan_in):
+            group = level[i:i + fan_in]
+            acc = group[0]
+            for other in group[1:]:
+                acc = merge(acc, other)
+            nxt.append(acc)
+        level = nxt
+    return level[0]
