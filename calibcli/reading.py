@@ -199,6 +199,9 @@ class Source:
     @cached_property
     def _probe(self) -> _Probe:
         head = self._raw_head()
+        if not head and self.name == STDIN:
+            raise InputError("<stdin>: no data arrived on standard input. Pipe a prediction file into calib "
+                             "(e.g. calib audit - < preds.csv), or pass a file name.")
         if not head:
             raise InputError(f"{self.display}: the file is empty. Write the predictions with a header row and at least one data row.")
         compression = None if self.name == STDIN else compression_of(head)

@@ -535,3 +535,7 @@ def test_npz_byte_string_labels(tmp_path):
     assert load_predictions([str(tmp_path / "s.npz")]).predictions.classes == ("cat", "dog")
     np.savez(tmp_path / "bad.npz", labels=np.array([b"cat", b"d\x96g"]), logits=z)
     fails(str(tmp_path / "bad.npz"), "bad.npz", "'labels'", "0x96", "--encoding")
+
+
+def test_empty_stdin(tmp_path):
+    cli_fails(["-"], "<stdin>", "no data arrived on standard input", stdin=b"")
