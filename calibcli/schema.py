@@ -86,6 +86,12 @@ def report_schema() -> dict[str, Any]:
     })
     # Other stages: known keys are typed, the rest left open.
     interval = {"oneOf": [{"type": "null"}, {"type": "array", "items": NUM, "minItems": 2, "maxItems": 2}]}
+    # A threshold interval may end at "flag nothing" (threshold inf, written as null like the threshold itself):
+    # [x, null] or [null, null]; never [null, x].
+    threshold_interval = {"oneOf": [{"type": "null"}, {
+        "type": "array", "items": NUM_OR_NULL, "minItems": 2, "maxItems": 2,
+        "anyOf": [{"prefixItems": [NUM]}, {"items": {"type": "null"}}],
+        "description": "bootstrap interval (low, high) of a threshold; a null end is inf: flag nothing"}]}
     methods = {"enum": ["temperature", "vector", "platt", "isotonic", "histogram"]}
     calibration = {
         "type": "object",
@@ -134,7 +140,7 @@ def report_schema() -> dict[str, Any]:
                                                 "expected_cost", "goal", "met_rate", "bayes_threshold", "cost_at_bayes",
                                                 "threshold_low", "review_fraction", "npv", "other_scale_threshold",
                                                 "other_scale_threshold_low", "bayes_gap")},
-                    "threshold_ci": interval, "headline_ci": interval, "threshold_low_ci": interval,
+                    "threshold_ci": threshold_interval, "headline_ci": interval, "threshold_low_ci": threshold_interval,
                     "headline": {"type": ["string", "null"]},
                     "met": {"type": ["boolean", "null"]},
                     "note": {"type": ["string", "null"]},

@@ -37,7 +37,8 @@ from calibcli.errors import UsageError
 from calibcli.predictions import Predictions, Task
 
 OBJECTIVES = ("cost", "f1", "fbeta", "youden", "precision", "recall", "flag-rate", "review-band")
-RULE = "score >= threshold means flagged (decided positive); equal scores are all flagged or none; threshold inf (null in JSON) means flag nothing"
+RULE = ("score >= threshold means flagged (decided positive); equal scores are all flagged or none; threshold inf "
+        "(null in JSON) means flag nothing, and so does a null end of a threshold interval")
 HEADLINES = {
     "cost": "expected cost",
     "f1": "F1",

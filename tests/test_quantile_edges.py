@@ -16,7 +16,7 @@ import pytest
 from calibcli.audit import measure
 from calibcli.binning import assign_bins, quantile_edges, quantile_edges_from_counts
 from calibcli.predictions import Predictions, ScoreKind, Task
-from cli_helpers import run
+from tests.cli_helpers import run
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_data"

@@ -123,6 +123,26 @@ def test_undefined_without_positives():
     assert math.isnan(r.threshold) and r.headline_value is None and "no positive" in r.note
 
 
+def test_interval_can_end_at_flag_nothing_and_the_schema_accepts_it():
+    """All scores equal: some replicates flag nothing (threshold inf); JSON writes that end as null, like the threshold."""
+    import json
+
+    import jsonschema
+
+    from calibcli.render.jsonout import dumps
+    from calibcli.schema import report_schema
+
+    scores, y = np.full(8, 0.5), np.array([0, 1] * 4, dtype=bool)
+    r = recommend_binary(scores, y, ThresholdSpec(("youden",), n_bootstrap=50))[0]
+    assert math.isinf(r.threshold) and r.threshold_ci is not None and math.isinf(r.threshold_ci[1])
+    rec = json.loads(dumps(r.to_dict()))
+    assert rec["threshold"] is None and rec["threshold_ci"][1] is None
+    interval = report_schema()["$defs"]["thresholds"]["properties"]["recommendations"]["items"]["properties"]["threshold_ci"]
+    v = jsonschema.Draft202012Validator(interval)
+    assert v.is_valid(rec["threshold_ci"]) and v.is_valid([0.5, None]) and v.is_valid(None)
+    assert not v.is_valid([None, 0.5]) and not v.is_valid([0.5]) and not v.is_valid(["0.5", 1.0])
+
+
 def test_spec_validation_messages():
     with pytest.raises(UsageError, match="--min-precision"):
         ThresholdSpec(("precision",)).validated()

@@ -253,7 +253,8 @@ review band: flag score ≥ 0.9 (precision 1.000), clear score < 0.6 (negatives
 
 ✗ target not met: the row holds the closest achievable threshold (see above)
 rule: score >= threshold means flagged (decided positive); equal scores are all
-flagged or none; threshold inf (null in JSON) means flag nothing
+flagged or none; threshold inf (null in JSON) means flag nothing, and so does a
+null end of a threshold interval
 intervals: none (0 bootstrap replicates)
 the table rounds thresholds; --format json or csv gives them exactly
 """
