@@ -8,6 +8,12 @@ Three schemes:
   out-of-fold calibrated score;
 - split: a seeded fraction of the rows fits, the rest is evaluated;
 - fit-on: a separate validation set fits, all rows of the audited set are evaluated.
+
+Scarce fitting data is flagged, never silently used: a warning names the row
+count when a calibrator is fitted on fewer than 50 rows (with cross-fitting, the
+rows outside a fold), or when a method with parameters per class or label
+(vector, Platt, isotonic, histogram, per-label temperature) has fewer than 10
+fitting rows of some class present (multilabel: of the rarer outcome of a label).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import numpy as np
 from calibcli.audit import measure
 from calibcli.calibrators import METHODS, Calibrator, fit_calibrator
 from calibcli.calibrators.base import describe_class_mismatch, log_scores, saturation_warning, with_probs
-from calibcli.calibrators.temperature import (TemperatureFit, TemperatureScaling, fit_temperature, fit_temperature_preds,
+from calibcli.calibrators.temperature import (T_CAP, TemperatureFit, TemperatureScaling, fit_temperature, fit_temperature_preds,
                                                scaled_softmax, temperature_interval)
 from calibcli.errors import InputError, UsageError
 from calibcli.predictions import Predictions, Task
@@ -29,12 +35,17 @@ from calibcli.report import Measurement, MetricSet
 DEFAULT_FOLDS = 2
 DEFAULT_SEED = 0
 MIN_ROWS = 10  # fewer rows cannot be split into fitting and evaluation rows
+MIN_FIT_ROWS = 50  # fewer fitting rows: warn with the count
+MIN_FIT_PER_CLASS = 10  # per-class methods: warn when a class present has fewer fitting rows
+PER_CLASS_METHODS = ("vector", "platt", "isotonic", "histogram")  # parameters per class (or label)
 LOG_SCORE_METHODS = ("temperature", "vector", "platt")  # these take logs of probabilities
+UNCALIBRATED = "uncalibrated"  # the comparison's reference row: the scores as they are
 
 
 @dataclass(frozen=True)
 class MethodScore:
-    """Held-out metrics of one calibrator in a comparison."""
+    """Held-out metrics of one calibrator in a comparison (``method`` is
+    ``"uncalibrated"`` for the scores as they are, on the same rows)."""
 
     method: str
     metrics: MetricSet
@@ -67,7 +78,9 @@ class CalibrationResult:
     per_label_temperatures : tuple of (label, T, lo, hi), or None
         Multilabel ``per_label`` fits.
     comparison : tuple of MethodScore
-        Held-out metrics of each method when several were compared, else empty.
+        When several methods were compared: first the uncalibrated scores, then
+        each method, all on the same held-out rows; else empty. ``best`` marks
+        the method with the lowest NLL, only if that is below the uncalibrated NLL.
     accuracy_unchanged : bool or None
         Temperature scaling: whether the accuracy after equals the accuracy
         before on the evaluated rows (it must: T > 0 keeps every argmax and, for
@@ -91,8 +104,15 @@ class CalibrationResult:
 
     @property
     def best(self) -> str | None:
-        """The compared method with the lowest held-out NLL (None without a comparison)."""
+        """The compared method with the lowest held-out NLL, if it beats the uncalibrated
+        scores (None without a comparison, or when none does)."""
         return next((s.method for s in self.comparison if s.best), None)
+
+    @property
+    def none_helps(self) -> bool | None:
+        """True when no compared method lowers the held-out NLL below the uncalibrated
+        scores' (None without a comparison)."""
+        return None if not self.comparison else self.best is None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``calibration`` object of the JSON report."""
@@ -116,7 +136,8 @@ class CalibrationResult:
         ]
         out["comparison"] = [{"method": s.method, **asdict(s.metrics), "best": s.best} for s in self.comparison] or None
         out["best"] = self.best
-        out["best_by"] = "lowest held-out nll" if self.comparison else None
+        out["best_by"] = "lowest held-out nll, if below the uncalibrated nll" if self.comparison else None
+        out["none_helps"] = self.none_helps
         out["warnings"] = list(self.warnings)
         return out
 
@@ -159,15 +180,86 @@ def _check_same_setup(fit_preds: Predictions, preds: Predictions, files: tuple[s
 
 
 def _bound_warning(fit: TemperatureFit, names: tuple[str, ...] | None) -> str | None:
-    if not fit.at_bound.any():
-        return None
-    t = fit.temperature
-    which = "" if names is None else " for " + ", ".join(n for n, b in zip(names, fit.at_bound) if b)
-    low = bool(np.any(t[fit.at_bound] < 1.0))
-    reason = ("the scores separate the classes perfectly on the fitting rows, so the NLL keeps falling as T -> 0"
-              if low else "the scores look unrelated to the labels, so the NLL keeps falling as T grows "
-              "(check the class order of the score columns and the labels)")
-    return f"the fitted temperature{which} is at the edge of its range (T = {', '.join(f'{x:.4g}' for x in t[fit.at_bound])}): {reason}."
+    """Say where T has no interior optimum; name the search range only where T stopped at its end."""
+    parts = []
+    for falling_t in (True, False):
+        sel = fit.at_bound & (fit.decreasing_t == falling_t)
+        if not sel.any():
+            continue
+        idx = np.flatnonzero(sel)
+        which = "" if names is None else " for " + ", ".join(names[i] for i in idx[:8]) + (" ..." if idx.size > 8 else "")
+        ts = ", ".join(f"{fit.temperature[i]:.4g}" for i in idx[:8]) + (" ..." if idx.size > 8 else "")
+        end = fit.at_range_end[idx]
+        capped = not falling_t and bool(np.all(fit.t_range[idx, 1] >= T_CAP))
+        if end.all() and capped:
+            where = (f"stopped at T = {ts}, the largest T calib writes: the logits are so large that the best T lies "
+                     "beyond the float range")
+            parts.append(f"the fitted temperature{which} {where}. Rescale the logits (or export probabilities).")
+            continue
+        if end.all():
+            lo, hi = fit.t_range[idx[0]]
+            where = (f"stopped at the {'lower' if falling_t else 'upper'} end of its search range (T = {ts}; the range is "
+                     f"[{lo:.4g}, {hi:.4g}]: 1e-3 to 1e3, widened by the largest logit gap of the fitting rows)")
+        else:
+            where = (f"has no optimum: the NLL keeps falling as T {'-> 0' if falling_t else 'grows'} until it no longer "
+                     f"changes (the fit stopped at T = {ts})")
+        reason = ("the scores separate the classes perfectly on the fitting rows, so no finite T fits them better"
+                  if falling_t else "the scores look unrelated to the labels (check the class order of the score "
+                  "columns and the labels)")
+        parts.append(f"the fitted temperature{which} {where}: {reason}.")
+    return " ".join(parts) or None
+
+
+def _class_counts(preds: Predictions, rows: np.ndarray | None = None) -> np.ndarray:
+    """Fitting rows per class (multilabel: of the rarer outcome of each label)."""
+    lab = preds.labels if rows is None else preds.labels[rows]
+    if preds.task is Task.MULTILABEL:
+        pos = lab.sum(axis=0)
+        return np.minimum(pos, lab.shape[0] - pos)
+    return np.bincount(lab, minlength=preds.n_classes)
+
+
+def scarce_fit_warnings(preds: Predictions, methods: tuple[str, ...], per_label: bool,
+                        rows: list[np.ndarray | None] | None = None, what: str = "the calibrator was") -> list[str]:
+    """Warnings when a calibrator is fitted on too few rows, naming the counts.
+
+    Parameters
+    ----------
+    preds : the predictions the fitting rows come from.
+    methods : the calibrators fitted.
+    per_label : multilabel temperature with one T per label (a per-label method).
+    rows : the fitting rows of each fit (masks or indices; None for all rows);
+        the smallest fit is reported.
+    what : the subject of the sentence ("the calibrator was", "each fold's calibrator was").
+
+    Examples
+    --------
+    >>> from calibcli.predictions import ScoreKind
+    >>> p = Predictions(np.full((20, 2), 0.5), np.arange(20) % 2, ("a", "b"), Task.BINARY, ScoreKind.PROBS)
+    >>> scarce_fit_warnings(p, ("temperature",), False)[0][:53]
+    'the calibrator was fitted on only 20 rows (fewer than'
+    """
+    rows = [None] if rows is None else rows
+    sizes = [preds.n_samples if r is None else int(np.count_nonzero(r) if r.dtype == bool else r.size) for r in rows]
+    out = []
+    n_fit = min(sizes)
+    if n_fit < MIN_FIT_ROWS:
+        out.append(f"{what} fitted on only {n_fit:,} rows (fewer than {MIN_FIT_ROWS}): its parameters, and the numbers "
+                   "after calibration, are mostly noise. Fit on more rows (a larger --calibration-split, or --fit-on a "
+                   "validation file with more rows).")
+    per_class = [m for m in methods if m in PER_CLASS_METHODS or (m == "temperature" and per_label)]
+    if per_class:
+        counts = np.min([_class_counts(preds, r) for r in rows], axis=0)
+        present = np.flatnonzero(counts > 0)
+        if present.size:
+            j = int(present[np.argmin(counts[present])])
+            if counts[j] < MIN_FIT_PER_CLASS:
+                kind = "label" if preds.task is Task.MULTILABEL else "class"
+                of = " (of its rarer outcome, present or absent)" if preds.task is Task.MULTILABEL else ""
+                out.append(f"{kind} '{preds.classes[j]}' has only {int(counts[j])} fitting row{'s' if counts[j] != 1 else ''}"
+                           f"{of}, fewer than {MIN_FIT_PER_CLASS}; {', '.join(per_class)} fit parameters per {kind}, "
+                           f"so those for '{preds.classes[j]}' are mostly noise.")
+    return out
 
 
 def evaluate_calibration(
@@ -266,6 +358,13 @@ def evaluate_calibration(
         w = saturation_warning(sat_source)
         if w:
             warnings.append(w)
+    if fit_on is not None:
+        warnings += scarce_fit_warnings(fit_on, methods, per_label)
+    elif split is not None:
+        warnings += scarce_fit_warnings(preds, methods, per_label, [fit_idx])
+    else:
+        warnings += scarce_fit_warnings(preds, methods, per_label, [~rows for _, rows in fit_sets],
+                                        what="each fold's calibrator was")
 
     if before is None or evaluated_rows is not None:
         before = measure(eval_preds, n_bins, strategy)
@@ -327,9 +426,15 @@ def evaluate_calibration(
     comparison: tuple[MethodScore, ...] = ()
     if len(methods) > 1:
         metric_sets = {m: (after if m == primary else measure(results[m], n_bins, strategy)).metrics for m in methods}
-        best = min(methods, key=lambda m: (np.inf if metric_sets[m].nll is None else metric_sets[m].nll,
-                                           np.inf if metric_sets[m].ece is None else metric_sets[m].ece))
-        comparison = tuple(MethodScore(m, metric_sets[m], m == best) for m in methods)
+
+        def key(ms: MetricSet) -> tuple[float, float]:
+            return (np.inf if ms.nll is None else ms.nll, np.inf if ms.ece is None else ms.ece)
+
+        best = min(methods, key=lambda m: key(metric_sets[m]))
+        if not key(metric_sets[best]) < key(before.metrics):
+            best = None  # no calibrator beats the scores as they are on the held-out rows
+        comparison = (MethodScore(UNCALIBRATED, before.metrics, False),
+                      *(MethodScore(m, metric_sets[m], m == best) for m in methods))
 
     return CalibrationResult(
         method=primary,
@@ -384,6 +489,7 @@ def fit_on_all_rows(preds: Predictions, method: str = "temperature", per_label: 
         w = saturation_warning(preds)
         if w:
             warnings.append(w)
+    warnings += scarce_fit_warnings(preds, (method,), per_label)
     cal, tf = _fit_one(method, preds, per_label, n_bins)
     info: dict[str, Any] = {"method": method, "rows": preds.n_samples}
     if tf is not None:

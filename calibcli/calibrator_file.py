@@ -209,7 +209,7 @@ def predictions_for_apply(cf: CalibratorFile, scores: np.ndarray, cols: list[str
     """Validated ``Predictions`` (without labels) of raw score columns, for ``transform``."""
     from calibcli.columns import prefix_kind
     from calibcli.loading import RANGE_TOL, ROW_SUM_TOL, detect_score_kind
-    from calibcli.predictions import scores_to_probs
+    from calibcli.predictions import clip_probabilities, scores_to_probs
 
     cal = cf.calibrator
     bad = ~np.isfinite(scores)
@@ -228,7 +228,7 @@ def predictions_for_apply(cf: CalibratorFile, scores: np.ndarray, cols: list[str
             j = int(np.flatnonzero(out.any(axis=0))[0])
             raise InputError(f"{source}, column '{cols[j]}': probabilities outside [0, 1] in {_first_rows(out[:, j])}. "
                              "If these are logits pass --score-kind logits.")
-        scores = np.clip(scores, 0.0, 1.0)
+        scores = clip_probabilities(scores.copy())  # the loader's treatment, so fit and apply see the same numbers
         if cal.task is Task.MULTICLASS or (cal.task is Task.BINARY and scores.shape[1] == 2):
             sums = scores.sum(axis=1)
             if renormalize:

@@ -94,23 +94,55 @@ class Predictions:
 
 
 SOFTMAX_BLOCK_ROWS = 8192  # rows per block: keeps each block in cache
+HUGE_EXP = 1000  # rows with logits of magnitude beyond 2^1000 are scaled down by a power of two first
+
+
+def scaled_softmax(z: np.ndarray, t_row: np.ndarray | float = 1.0) -> np.ndarray:
+    """softmax(z / T) row by row, with one T per row (or one for all), blockwise in place.
+
+    Stable for any finite logits and T > 0: each row is shifted by its maximum,
+    and rows holding magnitudes beyond 2^1000 are first divided by a power of two
+    (exactly), so that no difference of logits overflows; a quotient beyond the
+    float range gives a probability of exactly 0, as it should.
+
+    >>> scaled_softmax(np.array([[np.log(9.0), 0.0]]), 2.0).round(4).tolist()
+    [[0.75, 0.25]]
+    >>> scaled_softmax(np.array([[1e308, -1e308]]), 1e308).round(4).tolist()  # sigmoid(2)
+    [[0.8808, 0.1192]]
+    """
+    z = np.asarray(z, dtype=np.float64)
+    n, k = z.shape
+    out = np.empty((n, k))
+    inv = 1.0 / np.broadcast_to(np.asarray(t_row, dtype=np.float64), (n,))
+    ones = np.ones(k)
+    with np.errstate(over="ignore", under="ignore"):
+        for s in range(0, n, SOFTMAX_BLOCK_ROWS):
+            zc = z[s:s + SOFTMAX_BLOCK_ROWS]
+            o = out[s:s + SOFTMAX_BLOCK_ROWS]
+            ib = inv[s:s + SOFTMAX_BLOCK_ROWS]
+            zmax = zc.max(axis=1, keepdims=True)
+            big = max(float(zmax.max(initial=0.0)), -float(zc.min(initial=0.0))) > 2.0 ** HUGE_EXP
+            if big:  # exact: divide the logits by 2^24 and multiply 1/T by it
+                np.multiply(zc, 2.0 ** -24, out=o)
+                o -= zmax * 2.0 ** -24
+                # 1/T * 2^24 may overflow to inf: the row's maxima stay 0 (not 0 * inf), the rest go to -inf
+                scale = np.minimum(ib * 2.0 ** 24, np.finfo(np.float64).max)
+                o *= scale[:, None]
+            else:
+                np.subtract(zc, zmax, out=o)
+                o *= ib[:, None]
+            np.exp(o, out=o)
+            o /= (o @ ones)[:, None]
+    return out
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, stable for large logits, computed blockwise in place.
+    """Row-wise softmax, stable for any finite logits, computed blockwise in place.
 
     >>> softmax(np.array([[0.0, 0.0]])).tolist()
     [[0.5, 0.5]]
     """
-    z = np.asarray(z, dtype=np.float64)
-    out = np.empty_like(z)
-    ones = np.ones(z.shape[1])
-    for s in range(0, z.shape[0], SOFTMAX_BLOCK_ROWS):
-        zb, ob = z[s:s + SOFTMAX_BLOCK_ROWS], out[s:s + SOFTMAX_BLOCK_ROWS]
-        np.subtract(zb, zb.max(axis=1, keepdims=True), out=ob)
-        np.exp(ob, out=ob)
-        ob /= (ob @ ones)[:, None]
-    return out
+    return scaled_softmax(z, 1.0)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -125,6 +157,21 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     ez = np.exp(z[~pos])
     out[~pos] = ez / (1.0 + ez)
     return out
+
+
+def clip_probabilities(scores: np.ndarray) -> np.ndarray:
+    """Probabilities clipped to [0, 1], in place (and returned).
+
+    The one treatment of probabilities that validation accepted within its
+    tolerance (1e-4) outside [0, 1]: loading (``calib audit``, ``calib fit``,
+    ``calib thresholds``) and ``calib apply`` both call it right after the range
+    check, so a calibrator is fitted, evaluated and applied on the same numbers,
+    and isotonic knots fitted on them lie in [0, 1].
+
+    >>> clip_probabilities(np.array([[1.00001, -0.00002, 0.5]])).tolist()
+    [[1.0, 0.0, 0.5]]
+    """
+    return np.clip(scores, 0.0, 1.0, out=scores)
 
 
 def scores_to_probs(scores: np.ndarray, kind: ScoreKind, task: Task) -> tuple[np.ndarray, np.ndarray | None]:

@@ -110,8 +110,9 @@ def test_fit_on_reproduces_provenance_val_test_numbers(name, tmp_path):
 def test_comparison_marks_lowest_nll(small):
     r = evaluate_calibration(small, ("temperature", "isotonic", "histogram"))
     nlls = {s.method: s.metrics.nll for s in r.comparison}
-    assert r.best == min(nlls, key=nlls.get)
+    assert r.best == min(nlls, key=nlls.get) and r.none_helps is False
     assert sum(s.best for s in r.comparison) == 1
+    assert nlls["uncalibrated"] == pytest.approx(M.negative_log_likelihood(small.labels, small.probs), abs=1e-12)
     # each compared method is itself out-of-fold: check isotonic by hand
     ids = _fold_ids(small.n_samples, 2, 0)
     iso = np.empty_like(small.probs)
@@ -119,8 +120,8 @@ def test_comparison_marks_lowest_nll(small):
         iso[ids == f] = IsotonicCalibrator.fit(small.subset(ids != f)).transform(small.subset(ids == f)).probs
     assert nlls["isotonic"] == pytest.approx(M.negative_log_likelihood(small.labels, iso), abs=1e-12)
     d = r.to_dict()
-    assert [c["method"] for c in d["comparison"]] == ["temperature", "isotonic", "histogram"]
-    assert d["best"] == r.best and d["method"] == "temperature"
+    assert [c["method"] for c in d["comparison"]] == ["uncalibrated", "temperature", "isotonic", "histogram"]
+    assert d["best"] == r.best and d["method"] == "temperature" and d["none_helps"] is False
 
 
 def test_contract_attributes_and_json_keys(small):

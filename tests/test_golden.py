@@ -66,10 +66,13 @@ def test_reference_table_full_vector_files(name):
     ref = reference(name)
     report = build_audit(load_predictions([str(real(name))]))
     m = report.metrics
+    # IMDB holds 2,744 probabilities up to 1.00001, which calib clips to 1 (within its 1e-4 tolerance); the
+    # references were computed on the raw values: ECE and NLL move by < 1e-6, plus 5e-7 of rounding in the table
+    tol = 1.5e-6 if name == "cleanlab_imdb_cv" else 1e-6
     assert m.accuracy == pytest.approx(ref["accuracy"], abs=1e-6)
-    assert m.ece == pytest.approx(ref["ece15_full"], abs=1e-6)
+    assert m.ece == pytest.approx(ref["ece15_full"], abs=tol)
     assert m.mce == pytest.approx(ref["mce15_full"], abs=1e-6)
-    assert m.nll == pytest.approx(ref["nll_full"], abs=1e-6)
+    assert m.nll == pytest.approx(ref["nll_full"], abs=tol)
     assert m.brier == pytest.approx(ref["brier_full"], abs=1e-6)
     if "ece15_pos_full" in ref:  # binary: the positive class's one-vs-rest ECE
         assert report.measurement.classes[1].ece == pytest.approx(ref["ece15_pos_full"], abs=1e-6)

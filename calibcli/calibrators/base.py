@@ -159,6 +159,30 @@ def float_array(value: Any, name: str, shape: tuple[int, ...] | None = None, pos
 
 
 # -- scores ----------------------------------------------------------------------------
+SCALE_FREE_EXP = 32  # scores of magnitude within [2^-32, 2^32] are fitted as they are
+SCALE_MAX_EXP = 1000  # a scale stays within [2^-1000, 2^1000], so it and its inverse are normal floats
+
+
+def pow2_scale(largest: float) -> float:
+    """A power of two to divide scores by before fitting, given their largest magnitude.
+
+    1.0 for ordinary scores (magnitude within [2^-32, 2^32]); otherwise the power
+    of two ``c`` with ``largest / c`` in [1, 2) (within [2^-1000, 2^1000]). Dividing by
+    a power of two is exact, so a fit on the scaled scores is the fit on the scores
+    themselves, without overflow in differences, squares or cubes of logits near 1e308
+    (or underflow of tiny ones).
+
+    >>> pow2_scale(30.0), pow2_scale(1e308) == 2.0 ** 1000, pow2_scale(3e20)
+    (1.0, True, 2.9514790517935283e+20)
+    """
+    if not np.isfinite(largest) or largest <= 0.0:
+        return 1.0
+    exp = int(np.frexp(largest)[1]) - 1  # largest = f 2^(exp+1), f in [0.5, 1)
+    if -SCALE_FREE_EXP <= exp < SCALE_FREE_EXP:
+        return 1.0
+    return float(np.ldexp(1.0, int(np.clip(exp, -SCALE_MAX_EXP, SCALE_MAX_EXP))))
+
+
 def log_scores(preds: Predictions) -> np.ndarray:
     """Logits to calibrate: the file's logits, else logs of the clipped probabilities.
 
@@ -182,20 +206,24 @@ def ovr_log_odds(preds: Predictions) -> np.ndarray:
     """Per class the one-vs-rest log-odds ``log(p_k / (1 - p_k))``, shape (n, K).
 
     Binary and multilabel logits are used exactly; probabilities are clipped at
-    1e-12 from both ends first.
+    1e-12 from both ends first. A log-odds beyond the float range (logits near
+    +-1e308 of opposite signs) is the largest float of its sign.
     """
     if preds.task is Task.MULTILABEL:
         return log_scores(preds)
+    big = np.finfo(np.float64).max
     if preds.task is Task.BINARY:
         z = log_scores(preds)
-        s = z[:, 1] - z[:, 0]
+        with np.errstate(over="ignore"):
+            s = np.clip(z[:, 1] - z[:, 0], -big, big)
         return np.column_stack([-s, s])
     if preds.logits is not None:
         z = preds.logits
         m = z.max(axis=1, keepdims=True)
-        log_p = z - m - np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
-        log_1mp = np.log(np.maximum(-np.expm1(log_p), 1e-300))
-        return log_p - log_1mp
+        with np.errstate(over="ignore", divide="ignore"):
+            log_p = z - m - np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
+            log_1mp = np.log(np.maximum(-np.expm1(log_p), 1e-300))
+            return np.clip(log_p - log_1mp, -big, big)
     p = np.clip(preds.probs, PROB_CLIP, 1.0 - PROB_CLIP)
     return np.log(p) - np.log1p(-p)
 
@@ -221,9 +249,10 @@ def saturation_warning(preds: Predictions) -> str | None:
     n = preds.n_samples
     if n_sat == 0 or n_sat < SATURATION_WARN_FRACTION * n:
         return None
-    return (f"{n_sat:,} of {n:,} rows ({n_sat / n:.1%}) have a probability of exactly 0 or 1 (float32 exports often "
-            f"saturate); the logits were taken as log(max(p, 1e-12)), which biases the fitted calibration. "
-            "Export logits if you can.")
+    f32 = any("float32" in e for e in preds.score_kind_evidence)  # loading.FLOAT32_EVIDENCE: the file stored float32
+    why = " (the score columns are float32, which stores probabilities within 6e-8 of 1 as exactly 1)" if f32 else ""
+    return (f"{n_sat:,} of {n:,} rows ({n_sat / n:.1%}) have a probability of exactly 0 or 1{why}; the logits were "
+            "taken as log(max(p, 1e-12)), which biases the fitted calibration. Export logits if you can.")
 
 
 def renormalize(probs: np.ndarray, fallback: np.ndarray) -> np.ndarray:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibcli.calibrators.base import Calibrator, check_fittable, float_array, one_hot, ovr_log_odds, renormalize
+from calibcli.calibrators.base import (Calibrator, check_fittable, float_array, one_hot, ovr_log_odds, pow2_scale,
+                                       renormalize)
 from calibcli.errors import ConfigError
 from calibcli.predictions import Predictions, Task
 
@@ -26,15 +27,19 @@ def _softplus(u: np.ndarray) -> np.ndarray:
 
 
 def _column_loss(s: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    u = s * a + b
-    return np.mean(_softplus(u) - y * u, axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = s * a + b
+        loss = np.mean(_softplus(u) - y * u, axis=0)
+    return np.where(np.isnan(loss), np.inf, loss)  # inf - inf where u overflows: no better than any finite step
 
 
 def fit_logistic_columns(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per column k the maximum-likelihood (a_k, b_k) of P(y=1) = sigmoid(a_k s_k + b_k).
 
     Damped Newton on every column at once (2x2 systems solved in closed form),
-    starting from the identity a = 1, b = 0.
+    starting from the identity a = 1, b = 0. A column of scores beyond 2^32 in
+    magnitude is first divided by a power of two (exact) and starts from a = 1 on
+    that scale, so nothing overflows; ``a`` is returned on the original scale.
 
     Parameters
     ----------
@@ -54,13 +59,17 @@ def fit_logistic_columns(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
     from scipy.special import expit
 
     n, m = s.shape
+    scale = np.array([pow2_scale(float(np.max(np.abs(s[:, k])))) if n else 1.0 for k in range(m)])
+    if np.any(scale != 1.0):
+        s = s / scale
     a, b = np.ones(m), np.zeros(m)
     loss = _column_loss(s, y, a, b)
     active = np.ones(m, dtype=bool)
     for _ in range(MAX_ITER):
         cols = np.flatnonzero(active)
         sc, yc, ac, bc = s[:, cols], y[:, cols], a[cols], b[cols]
-        p = expit(sc * ac + bc)
+        with np.errstate(over="ignore"):
+            p = expit(sc * ac + bc)
         r = p - yc
         ga, gb = np.mean(r * sc, axis=0), np.mean(r, axis=0)
         w = p * (1.0 - p)
@@ -91,7 +100,7 @@ def fit_logistic_columns(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
         active[cols[small | ~done]] = False
         if not active.any():
             break
-    return a, b
+    return a / scale, b
 
 
 @dataclass(frozen=True)
@@ -127,10 +136,11 @@ class PlattScaling(Calibrator):
 
         s = ovr_log_odds(preds)
         a, b = np.asarray(self.a), np.asarray(self.b)
-        if self.task is Task.BINARY:
-            p1 = expit(s[:, 1] * a[0] + b[0])
-            return np.column_stack([1.0 - p1, p1])
-        p = expit(s * a + b)
+        with np.errstate(over="ignore"):  # a * s beyond the float range is +-inf: a probability of 0 or 1
+            if self.task is Task.BINARY:
+                p1 = expit(s[:, 1] * a[0] + b[0])
+                return np.column_stack([1.0 - p1, p1])
+            p = expit(s * a + b)
         if self.task is Task.MULTILABEL:
             return p
         return renormalize(p, preds.probs)

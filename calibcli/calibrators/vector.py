@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibcli.calibrators.base import Calibrator, check_fittable, float_array, log_scores, one_hot
+from calibcli.calibrators.base import Calibrator, check_fittable, float_array, log_scores, one_hot, pow2_scale
 from calibcli.calibrators.platt import fit_logistic_columns
 from calibcli.predictions import Predictions, Task, sigmoid, softmax
 
@@ -38,6 +38,8 @@ def fit_vector_scaling(z: np.ndarray, y: np.ndarray, init_scale: float = 1.0) ->
     """Per-class scales ``w`` and biases ``b`` minimising the NLL of softmax(w * z + b).
 
     L-BFGS from ``w = init_scale``, ``b = 0`` (a temperature fit gives a good start).
+    Logits beyond 2^32 in magnitude are first divided by a power of two (exact), so
+    nothing overflows; ``w`` is returned on the original scale.
 
     Examples
     --------
@@ -49,10 +51,14 @@ def fit_vector_scaling(z: np.ndarray, y: np.ndarray, init_scale: float = 1.0) ->
     from scipy.optimize import minimize
 
     k = z.shape[1]
-    x0 = np.concatenate([np.full(k, init_scale), np.zeros(k)])
-    res = minimize(_softmax_nll_and_grad, x0, args=(z, y), jac=True, method="L-BFGS-B",
-                   options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-8})
-    return res.x[:k], res.x[k:]
+    c = pow2_scale(float(np.max(np.abs(z)))) if z.size else 1.0
+    if c != 1.0:
+        z = z / c
+    x0 = np.concatenate([np.full(k, init_scale * c), np.zeros(k)])
+    with np.errstate(over="ignore", invalid="ignore"):
+        res = minimize(_softmax_nll_and_grad, x0, args=(z, y), jac=True, method="L-BFGS-B",
+                       options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-8})
+    return res.x[:k] / c, res.x[k:]
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,9 @@ class VectorScaling(Calibrator):
         return cls(preds.task, preds.classes, preds.score_kind, tuple(map(float, w)), tuple(map(float, b)))
 
     def _transform_probs(self, preds: Predictions) -> np.ndarray:
-        u = log_scores(preds) * np.asarray(self.w) + np.asarray(self.b)
+        big = np.finfo(np.float64).max
+        with np.errstate(over="ignore"):  # w * z beyond the float range: the largest float of its sign
+            u = np.clip(log_scores(preds) * np.asarray(self.w) + np.asarray(self.b), -big, big)
         return sigmoid(u) if self.task is Task.MULTILABEL else softmax(u)
 
     def params(self) -> dict:

@@ -24,6 +24,15 @@ def _f(x: float | None, digits: int = 5) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def _t(x: float) -> str:
+    """A temperature: four decimals, or four significant digits when very large or small.
+
+    >>> _t(1.23456), _t(2.5e300), _t(0.0001234)
+    ('1.2346', '2.5e+300', '0.0001234')
+    """
+    return f"{x:.4f}" if 1e-2 <= abs(x) < 1e6 else f"{x:.4g}"
+
+
 def _scheme(fit: dict) -> str:
     s = fit.get("scheme")
     if s == "cross-fit":
@@ -39,17 +48,17 @@ def _scheme(fit: dict) -> str:
 def _temperature_line(cal) -> Text | None:
     t = Text()
     if cal.temperature is not None:
-        t.append(f"T = {cal.temperature:.4f}", style="bold")
+        t.append(f"T = {_t(cal.temperature)}", style="bold")
         if cal.temperature_ci is not None:
             lo, hi = cal.temperature_ci
-            t.append(f"  95% interval {lo:.4f} to {hi:.4f} (bootstrap)")
+            t.append(f"  95% interval {_t(lo)} to {_t(hi)} (bootstrap)")
         if cal.temperature > 1.0:
             t.append("\nT > 1: the scores were overconfident; dividing the logits by T softens them")
         elif cal.temperature < 1.0:
             t.append("\nT < 1: the scores were underconfident; dividing the logits by T sharpens them")
         return t
     if cal.per_label_temperatures:
-        shown = ", ".join(f"{name} {tt:.3f}" for name, tt, _, _ in cal.per_label_temperatures[:6])
+        shown = ", ".join(f"{name} {_t(tt)}" for name, tt, _, _ in cal.per_label_temperatures[:6])
         more = len(cal.per_label_temperatures) - 6
         t.append(f"T per label: {shown}{f' ... (+{more})' if more > 0 else ''}")
         return t
@@ -100,6 +109,9 @@ def calibration_section(report) -> Group:
             comp.add_row(s.method, _f(m.nll), ece, _f(m.classwise_ece), _f(m.brier),
                          Text("best (lowest NLL)", style="green") if s.best else "")
         parts += [Text(""), Text("Calibrators compared on the held-out rows", style="bold"), comp]
+        if cal.best is None:
+            parts.append(Text("none of the calibrators has a lower held-out NLL than the uncalibrated scores: "
+                              "keep the scores as they are, or fit on more rows", style="yellow"))
     return Group(*parts)
 
 
@@ -114,12 +126,12 @@ def fit_summary(cal, fit_info: dict) -> Group:
         ts = cal.temperature
         line = Text()
         if len(ts) == 1:
-            line.append(f"T = {ts[0]:.4f}", style="bold")
+            line.append(f"T = {_t(ts[0])}", style="bold")
             ci = fit_info.get("temperature_ci")
             if ci:
-                line.append(f"  95% interval {ci[0]:.4f} to {ci[1]:.4f} (bootstrap)")
+                line.append(f"  95% interval {_t(ci[0])} to {_t(ci[1])} (bootstrap)")
         else:
-            line.append("T per label: " + ", ".join(f"{n} {t:.3f}" for n, t in list(zip(cal.classes, ts))[:8]))
+            line.append("T per label: " + ", ".join(f"{n} {_t(t)}" for n, t in list(zip(cal.classes, ts))[:8]))
         parts.append(line)
     table = Table(show_edge=False, box=None, pad_edge=False, padding=(0, 2, 0, 0))
     table.add_column("in sample (fitting rows)")
