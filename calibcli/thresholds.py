@@ -138,6 +138,37 @@ class ThresholdSpec:
     def has_costs(self) -> bool:
         return self.cost_fp is not None and self.cost_fn is not None
 
+    def scaled_costs(self) -> tuple[float, float, float, float, float]:
+        """``(scale, c_tp, c_fp, c_fn, c_tn)`` with the costs divided by ``scale``, a power of two.
+
+        The scaled costs lie within (-2, 2), so sums of costs over many rows
+        cannot overflow even for costs near the largest float; dividing by a
+        power of two is exact, so results equal the unscaled ones otherwise.
+
+        >>> ThresholdSpec(cost_fp=1.0, cost_fn=4.0).scaled_costs()
+        (4.0, 0.0, 0.25, 1.0, 0.0)
+        """
+        costs = [0.0 if c is None else float(c) for c in (self.cost_tp, self.cost_fp, self.cost_fn, self.cost_tn)]
+        largest = max(abs(c) for c in costs)
+        scale = 1.0 if largest == 0 else math.ldexp(1.0, math.frexp(largest)[1] - 1)
+        return (scale, *(c / scale for c in costs))
+
+    def fbeta_weights(self) -> tuple[float, float]:
+        """``(w, v)`` with F-beta ``= TP / (w * flagged + v * P)``: ``w = 1/(1+beta^2)``, ``v = beta^2/(1+beta^2)``.
+
+        Finite for every positive beta (beta^2 may overflow to inf or underflow to 0).
+
+        >>> ThresholdSpec(beta=1.0).fbeta_weights()
+        (0.5, 0.5)
+        >>> ThresholdSpec(beta=1e200).fbeta_weights()
+        (0.0, 1.0)
+        """
+        beta = 1.0 if self.beta is None else float(self.beta)
+        b2 = beta * beta  # inf or 0 beyond the float range, never an error
+        if math.isinf(b2):
+            return 0.0, 1.0
+        return 1.0 / (1.0 + b2), b2 / (1.0 + b2)
+
     def bayes_threshold(self) -> float | None:
         """Threshold a calibrated model should use to minimise expected cost.
 
@@ -150,6 +181,9 @@ class ThresholdSpec:
         if not self.has_costs:
             return None
         a, b = self.cost_fp - self.cost_tn, self.cost_fn - self.cost_tp
+        if not math.isfinite(a + b):  # costs near the float limit: the same ratio in scaled costs
+            _, c_tp, c_fp, c_fn, c_tn = self.scaled_costs()
+            a, b = c_fp - c_tn, c_fn - c_tp
         if a <= 0 or b <= 0:
             return None
         return a / (a + b)
@@ -413,14 +447,16 @@ def _div(a, b, fill: float = np.nan) -> np.ndarray:
 
 
 def _cost(tp, fp, P, N, spec: ThresholdSpec) -> np.ndarray:
-    """Mean cost per item of flagging the top candidates."""
-    total = spec.cost_tp * tp + spec.cost_fp * fp + spec.cost_fn * (P - tp) + spec.cost_tn * (N - fp)
-    return total / np.maximum(P + N, 1)
+    """Mean cost per item of flagging the top candidates (summed in scaled costs: no overflow)."""
+    scale, c_tp, c_fp, c_fn, c_tn = spec.scaled_costs()
+    total = c_tp * tp + c_fp * fp + c_fn * (P - tp) + c_tn * (N - fp)
+    return total / np.maximum(P + N, 1) * scale
 
 
-def _fbeta(tp, fp, P, beta: float) -> np.ndarray:
-    b2 = beta * beta
-    return _div((1.0 + b2) * tp, tp + fp + b2 * P, 0.0)
+def _fbeta(tp, fp, P, spec: ThresholdSpec) -> np.ndarray:
+    """F-beta; 0 where nothing is flagged (TP = 0 and P > 0)."""
+    w, v = spec.fbeta_weights()
+    return _div(tp, w * (tp + fp) + v * P, 0.0)
 
 
 def _min_count(total: float, goal: float) -> int:
@@ -477,7 +513,8 @@ def _select(objective: str, rows: _Rows, spec: ThresholdSpec):
     all_met = np.ones(R, dtype=bool)
     if objective == "cost":
         # the mean cost is a constant plus this, so its argmin is the same
-        a, b = spec.cost_tp - spec.cost_fn, spec.cost_fp - spec.cost_tn
+        _, c_tp, c_fp, c_fn, c_tn = spec.scaled_costs()
+        a, b = c_tp - c_fn, c_fp - c_tn
         varying = np.multiply(tp, a)
         varying += np.multiply(fp, b)
         # costs that are equal in exact arithmetic may differ by rounding: count them as ties
@@ -487,8 +524,7 @@ def _select(objective: str, rows: _Rows, spec: ThresholdSpec):
         # F1 = 2TP / (TP + FP + P): one division of exact integers, so ties are exact
         return _first_max(tp / (rows.flagged + P)), all_met, None
     if objective == "fbeta":
-        b2 = spec.beta * spec.beta
-        f = tp / (rows.flagged + b2 * P)  # F-beta / (1 + beta^2); rounding may split exact ties
+        f = _fbeta(tp, fp, P, spec)  # rounding may split exact ties
         best = np.argmax(f, axis=1)
         return _first_within(f, best, f[np.arange(R), best][:, None] * _TIE_EPS, lower=False), all_met, None
     if objective == "youden":
@@ -594,7 +630,7 @@ def _headline(objective: str, tp, fp, P, N, spec: ThresholdSpec, flagged_low=Non
     if objective == "f1":
         return _div(2 * tp, tp + fp + P)
     if objective == "fbeta":
-        return _fbeta(tp, fp, P, spec.beta)
+        return _fbeta(tp, fp, P, spec)
     if objective == "youden":
         return _div(tp, P) - _div(fp, N)
     if objective in ("precision", "flag-rate"):

@@ -269,3 +269,15 @@ def test_table_golden_on_a_hand_checked_file(capsys, monkeypatch, tmp_path):
                          "--min-precision", "1", "--max-flag-rate", "0.1", "--review-precision", "0.9", "--bootstrap", "0")
     assert code == 0 and err == ""
     assert "\n".join(line.rstrip() for line in out.splitlines()) + "\n" == GOLDEN_TABLE
+
+
+def test_extreme_beta_and_costs_render_without_numpy_warnings(capsys):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, out, err = run(capsys, "--no-config", "thresholds", BINARY, "--beta", "1e200", "--cost-fp", "1e308",
+                             "--cost-fn", "1.5e308", "--bootstrap", "20")
+    assert code == 0, err
+    assert "max Fβ, β=1e+200" in out and "F1e+200" not in out
+    assert "Bayes threshold for calibrated scores 0.4" in out  # 1 / (1 + 1.5)

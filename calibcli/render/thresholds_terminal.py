@@ -55,7 +55,8 @@ def objective_text(r, spec) -> str:
     if o == "f1":
         return "max F1"
     if o == "fbeta":
-        return f"max F{spec.beta:g}"
+        beta = f"{spec.beta:g}"
+        return f"max F{beta}" if "e" not in beta else f"max Fβ, β={beta}"  # not "F1e+300"
     if o == "youden":
         return "max TPR-FPR"
     if o == "precision":
