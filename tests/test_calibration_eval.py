@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +19,7 @@ from calibcli.errors import InputError, UsageError
 from calibcli.loading import load_predictions
 from calibcli.predictions import Predictions, ScoreKind, Task, softmax
 from calibcli.report import Measurement
+from calibcli.schema import report_schema
 from tests.cli_helpers import run
 from tests.conftest import SAMPLES, real
 
@@ -213,3 +215,36 @@ def test_audit_calibrators_table_in_terminal(monkeypatch):
     assert re.search(r"T = \d\.\d{4}\s+95% interval", out)
     assert "Calibrators compared on the held-out rows" in out and "best (lowest NLL)" in out
     assert all(len(line) <= 80 for line in out.splitlines())
+
+
+# -- the comparison has an uncalibrated row and says when no calibrator helps -------------------------------
+def _calibrated_binary(n=120, seed=3):
+    """Scores that are calibrated already (labels drawn from them): on few rows every calibrator only adds noise."""
+    rng = np.random.default_rng(seed)
+    p1 = rng.uniform(0.05, 0.95, n)
+    y = (rng.random(n) < p1).astype(int)
+    return Predictions(np.column_stack([1 - p1, p1]), y, ("0", "1"), Task.BINARY, ScoreKind.PROBS)
+
+
+def test_comparison_says_when_no_calibrator_beats_uncalibrated():
+    p = _calibrated_binary()
+    r = evaluate_calibration(p, ("isotonic", "histogram"), n_boot=10)
+    nll = {s.method: s.metrics.nll for s in r.comparison}
+    assert nll["uncalibrated"] == pytest.approx(M.negative_log_likelihood(p.labels, p.probs), abs=1e-12)
+    assert nll["uncalibrated"] < min(nll["isotonic"], nll["histogram"])  # the case the old report called "best"
+    assert r.best is None and r.none_helps is True and not any(s.best for s in r.comparison)
+    d = r.to_dict()
+    assert d["best"] is None and d["none_helps"] is True and d["comparison"][0]["method"] == "uncalibrated"
+
+
+def test_comparison_none_helps_in_terminal_and_json(tmp_path):
+    p = _calibrated_binary()
+    path = tmp_path / "calibrated.csv"
+    pd.DataFrame({"label": p.labels, "p_1": p.probs[:, 1]}).to_csv(path, index=False)
+    res = run(["audit", path, "--calibrators", "isotonic,histogram"])
+    assert res.exit_code == 0, res.stderr
+    assert "uncalibrated" in res.stdout and "best (lowest NLL)" not in res.stdout
+    assert "none of the calibrators has a lower held-out NLL than the uncalibrated scores" in res.stdout
+    d = json.loads(run(["audit", path, "--calibrators", "isotonic,histogram", "--format", "json"]).stdout)
+    assert d["calibration"]["none_helps"] is True and d["calibration"]["best"] is None
+    jsonschema.validate(d, report_schema())
