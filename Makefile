@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: demo test fuzz install bench clean samples
+.PHONY: demo test fuzz install bench bench-memory clean samples
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ samples: $(STAMP_RUN)
 
 bench: $(STAMP_TEST)
 	$(BIN)/python benchmarks/run.py
+
+# peak RSS and wall time of every command at 2e6 and 2e7 rows (minutes; writes GBs under benchmarks/data/,
+# deleted afterwards); BENCH_ARGS passes options, e.g. BENCH_ARGS='--sizes 2e6,2e7,1e8 --keep'
+bench-memory: $(STAMP_RUN)
+	$(BIN)/python benchmarks/bench_memory.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -1,4 +1,5 @@
-"""Run every benchmark script in this folder (make bench)."""
+"""Run every benchmark script in this folder (make bench), except bench_memory.py:
+it writes GBs of data and runs for minutes (make bench-memory)."""
 
 from __future__ import annotations
 
@@ -10,5 +11,7 @@ HERE = Path(__file__).resolve().parent
 
 if __name__ == "__main__":
     for script in sorted(HERE.glob("bench_*.py")):
+        if script.name == "bench_memory.py":
+            continue
         print(f"== {script.name}", flush=True)
         subprocess.run([sys.executable, str(script)], cwd=HERE, check=False)
