@@ -12,11 +12,11 @@ import numpy as np
 
 from calibcli.columns import ColumnSpec, check_duplicates, check_roles, resolve_columns
 from calibcli.errors import InputError
-from calibcli.predictions import Predictions, ScoreKind, Task, scores_to_probs
+from calibcli.predictions import Predictions, ScoreKind, Task, clip_probabilities, scores_to_probs
 from calibcli.reading import Source, expand_inputs, normalize_encoding
 
 ROW_SUM_TOL = 1e-3  # |sum_k p_k - 1| allowed for probability rows
-RANGE_TOL = 1e-4  # float noise allowed outside [0, 1] for probabilities (kept as given)
+RANGE_TOL = 1e-4  # float noise allowed outside [0, 1] for probabilities (then clipped: predictions.clip_probabilities)
 MAX_ROWS_SHOWN = 5
 FLOAT32_EVIDENCE = ("score columns stored as float32 (about 7 significant digits: probabilities within 6e-8 of 1 "
                     "are stored as exactly 1)")
@@ -58,7 +58,7 @@ class Adjustment:
     Attributes
     ----------
     kind : ``'renormalized'`` (--renormalize divided rows by their sum), ``'dropped'``
-        (--drop-invalid removed rows; one entry per problem) or ``'clipped'``
+        (--drop-invalid removed rows; one entry, its detail names each problem) or ``'clipped'``
         (probabilities within tolerance outside [0, 1] moved onto the range).
     rows : number of rows affected.
     largest_change : the largest absolute change of one probability (renormalized,
@@ -409,7 +409,9 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
         scores[:, j] = vals
         if bad is not None and bad.any():
             problems.append(_Problem(col, "non-numeric scores", bad, f"write plain numbers in this column, or {drop_fix}"))
-    if np.isfinite(scores.sum()):  # one reduction; NaN/inf (or overflow) falls through to the full check
+    with np.errstate(over="ignore", invalid="ignore"):  # logits near 1e308 may overflow the sum: checked in full below
+        all_finite = bool(np.isfinite(scores.sum()))
+    if all_finite:  # one reduction; NaN/inf (or overflow) falls through to the full check
         nonfinite_rows = np.zeros(n, dtype=bool)
     else:
         finite = np.isfinite(scores)
@@ -481,6 +483,17 @@ def _validate(tables, spec: ColumnSpec, options: LoadOptions, origins: _Origins,
                     col, f"probabilities outside [0, 1] (min {fmt_beyond(lo, -RANGE_TOL) if lo < 0 else f'{lo:.4g}'}, "
                          f"max {fmt_beyond(hi, 1 + RANGE_TOL) if hi > 1 else f'{hi:.4g}'})", out[:, j],
                     f"if the column holds logits, rename it logit_<class> or pass --score-kind logits; otherwise fix the export, or {drop_fix}"))
+        with np.errstate(invalid="ignore"):
+            within = good[:, None] & ~out & ((scores < 0.0) | (scores > 1.0))
+        if within.any():
+            change = float(np.max(np.maximum(-scores[within], scores[within] - 1.0)))
+            rows = int(within.any(axis=1).sum())
+            adjustments.append(Adjustment(
+                "clipped", rows, change,
+                f"{rows:,} row{'s' if rows != 1 else ''} held probabilities outside [0, 1] by at most {change:.3g} "
+                f"(within the tolerance {RANGE_TOL:g}); they were set to exactly 0 or 1",
+            ))
+        clip_probabilities(scores)  # within the tolerance: exactly 0 or 1 from here on (fit, audit and apply alike)
         if spec.task is Task.MULTICLASS or (spec.task is Task.BINARY and scores.shape[1] == 2):
             sums = scores.sum(axis=1)
             off = good & (np.abs(sums - 1.0) > ROW_SUM_TOL)

@@ -539,3 +539,11 @@ def test_npz_byte_string_labels(tmp_path):
 
 def test_empty_stdin(tmp_path):
     cli_fails(["-"], "<stdin>", "no data arrived on standard input", stdin=b"")
+
+
+def test_adjustments_record_clipping_within_tolerance(tmp_path):
+    path = write(tmp_path, "c.csv", "label,p_1\n1,1.00004\n0,-0.00002\n1,0.7\n0,0.2\n")
+    loaded = load_predictions([path])
+    (clip,) = loaded.adjustments
+    assert (clip.kind, clip.rows) == ("clipped", 2) and clip.largest_change == pytest.approx(4e-5)
+    assert loaded.predictions.probs[:, 1].tolist() == [1.0, 0.0, 0.7, 0.2]
