@@ -24,7 +24,7 @@ def options(fn):
     @click.option("--no-calibration", is_flag=True,
                   help="Skip post-hoc calibration (by default temperature scaling is fitted and evaluated on held-out rows).")
     @click.option("--calibrators", default=None, metavar="LIST",
-                  help="Calibrators to fit and compare on held-out NLL and ECE, comma-separated from "
+                  help="Calibrators to fit and compare with the uncalibrated scores on held-out NLL and ECE, comma-separated from "
                        "temperature, vector, platt, isotonic, histogram (default: temperature). The first is reported in detail.")
     @click.option("--calibration-split", type=FiniteFloat(0, 1, min_open=True, max_open=True), default=None,
                   metavar="FRACTION", help="Fit on a seeded random FRACTION of the rows, evaluate on the rest "
