@@ -111,9 +111,11 @@ def report_schema() -> dict[str, Any]:
                 "brier_before": NUM_OR_NULL, "brier_after": NUM_OR_NULL}, closed=False)},
             "comparison": {"oneOf": [{"type": "null"}, {"type": "array", "items": {
                 "type": "object", "required": ["method", "best"],
-                "properties": {"method": methods, "best": {"type": "boolean"}, **{k: NUM_OR_NULL for k in METRIC_KEYS}}}}]},
+                "properties": {"method": {"enum": [*methods["enum"], "uncalibrated"]}, "best": {"type": "boolean"},
+                               **{k: NUM_OR_NULL for k in METRIC_KEYS}}}}]},
             "best": {"type": ["string", "null"]},
             "best_by": {"type": ["string", "null"]},
+            "none_helps": {"type": ["boolean", "null"]},
             "warnings": {"type": "array", "items": STR},
         },
     }
