@@ -50,3 +50,30 @@ def tree_merge(states: Sequence[S] | Iterable[S], merge: Callable[[S, S], S], fa
             nxt.append(acc)
         level = nxt
     return level[0]
+
+
+def feed(source: BatchSource, *consumers) -> int:
+    """One pass over ``source`` feeding every batch to each consumer's ``update(batch)``.
+
+    Several statistics share a pass this way (e.g. the before-measurement, the
+    temperature derivative sums and the threshold tables). Returns the rows fed.
+
+    >>> import numpy as np
+    >>> from calibcli.engine.batches import InMemorySource
+    >>> from calibcli.predictions import Predictions, ScoreKind, Task
+    >>> p = Predictions(np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]]), np.array([0, 1, 1]),
+    ...                 ("a", "b"), Task.BINARY, ScoreKind.PROBS)
+    >>> class Count:
+    ...     n = 0
+    ...     def update(self, batch):
+    ...         self.n += batch.n_rows
+    >>> c = Count(); feed(InMemorySource.from_predictions(p, 2), c); c.n
+    3
+    3
+    """
+    rows = 0
+    for batch in source.batches():
+        for consumer in consumers:
+            consumer.update(batch)
+        rows += batch.n_rows
+    return rows
