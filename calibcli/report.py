@@ -97,9 +97,15 @@ class InputSummary:
 
 @dataclass(frozen=True)
 class BinningInfo:
+    """How confidences were binned. ``edges_exact`` is False when some equal-mass
+    edges came from a quantile sketch (too many distinct scores for the exact
+    table), whose normalized rank error is ``edges_rank_error``."""
+
     n_bins: int
     strategy: str
     edge_rule: str
+    edges_exact: bool = True
+    edges_rank_error: float | None = None
 
 
 @dataclass(frozen=True)

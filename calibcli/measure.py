@@ -1,0 +1,434 @@
+"""Calibration measurement as mergeable partial states, streamed over a ``BatchSource``.
+
+Two states, each with ``update(batch)``, ``merge(other)`` and ``finalize()``:
+
+- :class:`EdgeState` (quantile bins only): the first pass. Exact distinct-value
+  tables of the confidences of every curve (top-label, and per class for the
+  one-vs-rest curves) while they fit ``max_distinct`` values, with a KLL sketch
+  beside each for when they do not; ``finalize()`` gives :class:`BinEdges` by the
+  order-statistic rule of :func:`calibcli.binning.quantile_edges_from_counts`.
+- :class:`MeasureState`: binned sums (:class:`calibcli.stats.bins.BinStats`) of
+  the top-label curve and of every class curve, scalar sums
+  (:class:`calibcli.stats.sums.ScalarSums`) and per-class counts; optionally a
+  replicate axis of Poisson(1) bootstrap weights keyed on each row's global row
+  key (or on the hash of its id), so replicates do not depend on batching.
+  ``finalize()`` gives the :class:`~calibcli.report.Measurement`;
+  ``replicate_metrics()`` the metrics of every replicate.
+
+:func:`measure_source` runs the passes; ``calibcli.audit.measure`` is this over
+one in-memory batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from calibcli.binning import STRATEGIES, uniform_edges
+from calibcli.engine.batches import Batch, BatchSource
+from calibcli.metrics import NLL_CLIP
+from calibcli.predictions import Predictions, Task
+from calibcli.stats import rng
+from calibcli.stats.base import Arrays, scalar
+from calibcli.stats.bins import BinStats
+from calibcli.stats.distinct import DEFAULT_MAX_DISTINCT, DistinctTable
+from calibcli.stats.kll import DEFAULT_K, KLLSketch, normalized_rank_error
+from calibcli.stats.sums import ScalarSums
+
+# ---------------------------------------------------------------- edges
+
+
+@dataclass(frozen=True)
+class BinEdges:
+    """Bin edges of every curve of a measurement.
+
+    ``top``: the top-label curve (multilabel: all (row, label) pairs pooled).
+    ``classes``: one edge array per class for the one-vs-rest curves, or ``None``
+    when every class curve uses ``top`` (equal-width bins; top-label files, whose
+    per-class curves are top-label curves of the rows predicted as the class).
+    ``exact``: False when some quantile edges came from a KLL sketch, whose
+    normalized rank error is ``rank_error``.
+    """
+
+    top: np.ndarray
+    classes: tuple[np.ndarray, ...] | None = None
+    exact: bool = True
+    rank_error: float | None = None
+
+    @classmethod
+    def uniform(cls, n_bins: int) -> "BinEdges":
+        """Equal-width edges for every curve.
+
+        >>> BinEdges.uniform(2).top.tolist()
+        [0.0, 0.5, 1.0]
+        """
+        return cls(uniform_edges(n_bins))
+
+    def of_class(self, k: int) -> np.ndarray:
+        return self.top if self.classes is None else self.classes[k]
+
+
+def _curve_values(p: Predictions) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The confidences of the top-label curve and of each class curve (none for top-label files)."""
+    if p.task is Task.MULTILABEL:
+        return p.probs.ravel(), [p.probs[:, k] for k in range(p.n_classes)]
+    conf, _ = p.confidence_and_correct()
+    if p.task is Task.TOP_LABEL:
+        return conf, []
+    return conf, [p.probs[:, k] for k in range(p.n_classes)]
+
+
+class _ExactOrSketch:
+    """A distinct-value table (exact within budget) and a KLL sketch of the same values.
+
+    Per-batch tables wait in ``pending`` and are merged into ``table`` once they
+    hold as many values as it does, so the table is re-sorted a logarithmic number
+    of times, not once per batch.
+    """
+
+    def __init__(self, max_distinct: int, k: int, seed: int):
+        self.table = DistinctTable(max_distinct)
+        self.pending: list[DistinctTable] = []
+        self.sketch = KLLSketch(k, seed)
+
+    def update(self, values: np.ndarray) -> None:
+        self.sketch.update(values)
+        if self.table.exact:
+            self.pending.append(DistinctTable(self.table.max_distinct).update(values, np.zeros(values.shape)))
+            if sum(t.size for t in self.pending) >= max(self.table.size, 1 << 16):
+                self._flush()
+        else:
+            self.table.total_rows += values.size
+
+    def _flush(self) -> None:
+        for t in self.pending:
+            self.table = self.table.merge(t)
+        self.pending = []
+
+    def merged(self, other: "_ExactOrSketch") -> "_ExactOrSketch":
+        self._flush()
+        other._flush()
+        out = _ExactOrSketch(self.table.max_distinct, self.sketch.k, self.sketch.seed)
+        out.table, out.sketch = self.table.merge(other.table), self.sketch.merge(other.sketch)
+        return out
+
+    def edges(self, n_bins: int) -> tuple[np.ndarray, bool]:
+        self._flush()
+        t = self.table.finalize()
+        if t.exact:
+            from calibcli.binning import quantile_edges_from_counts
+
+            return quantile_edges_from_counts(t.values, t.rows, n_bins), True
+        return self.sketch.finalize().quantile_edges(n_bins), False
+
+
+class EdgeState:
+    """First pass of equal-mass binning: the values behind every curve's quantile edges.
+
+    Parameters
+    ----------
+    task : Task
+    n_classes : int
+    n_bins : int
+    max_distinct : int
+        Budget of distinct values over all curves (split evenly between them);
+        beyond it a curve's edges come from its KLL sketch.
+    sketch_k : int
+        KLL parameter (rank error :func:`calibcli.stats.kll.normalized_rank_error`).
+    """
+
+    def __init__(self, task: Task, n_classes: int, n_bins: int, max_distinct: int = DEFAULT_MAX_DISTINCT,
+                 sketch_k: int = DEFAULT_K, seed: int = 0):
+        self.task, self.n_classes, self.n_bins = task, int(n_classes), int(n_bins)
+        self.max_distinct, self.sketch_k, self.seed = int(max_distinct), int(sketch_k), int(seed)
+        n_curves = 1 + (0 if task is Task.TOP_LABEL else self.n_classes)
+        per = max(1, self.max_distinct // n_curves)
+        self.curves = [_ExactOrSketch(per, sketch_k, seed) for _ in range(n_curves)]
+
+    def update(self, batch: Batch | Predictions) -> "EdgeState":
+        p = batch.predictions if isinstance(batch, Batch) else batch
+        top, per_class = _curve_values(p)
+        for curve, values in zip(self.curves, [top, *per_class]):
+            curve.update(np.asarray(values, dtype=np.float64))
+        return self
+
+    def merge(self, other: "EdgeState") -> "EdgeState":
+        out = EdgeState(self.task, self.n_classes, self.n_bins, self.max_distinct, self.sketch_k, self.seed)
+        out.curves = [a.merged(b) for a, b in zip(self.curves, other.curves)]
+        return out
+
+    def finalize(self) -> BinEdges:
+        got = [c.edges(self.n_bins) for c in self.curves]
+        exact = all(e for _, e in got)
+        classes = None if self.task is Task.TOP_LABEL else tuple(e for e, _ in got[1:])
+        return BinEdges(got[0][0], classes, exact, None if exact else normalized_rank_error(self.sketch_k))
+
+
+# ---------------------------------------------------------------- measurement
+
+
+def replicate_weights(seed: int, keys: np.ndarray, n_replicates: int) -> np.ndarray:
+    """Poisson(1) bootstrap weights ``(n, R)`` keyed on row keys (see :mod:`calibcli.stats.rng`)."""
+    return rng.poisson1_weights(seed, keys, n_replicates)
+
+
+class MeasureState:
+    """Mergeable sums behind every metric and reliability curve of ``calib audit``.
+
+    Parameters
+    ----------
+    task : Task
+    classes : tuple of str
+        Class (or label) names, in column order.
+    edges : BinEdges
+        Edges of every curve (``BinEdges.uniform(n_bins)`` or :class:`EdgeState`'s).
+    n_replicates : int
+        Bootstrap replicates ``R`` (0: none). Row ``i`` weighs
+        ``poisson1_weights(seed, key_i)`` in every replicate.
+    seed : int
+        Seed of the replicate weights.
+    key_on_ids : bool
+        Key the weights on ``hash_ids(batch.ids)`` instead of the global row keys,
+        so paired files (a baseline) give the same item the same weight.
+
+    Examples
+    --------
+    >>> from calibcli.predictions import ScoreKind
+    >>> p = Predictions(np.array([[0.8, 0.2], [0.3, 0.7]]), np.array([0, 0]), ("a", "b"), Task.BINARY, ScoreKind.PROBS)
+    >>> s = MeasureState(Task.BINARY, p.classes, BinEdges.uniform(5)).update(Batch(p, np.arange(2)))
+    >>> round(s.finalize().metrics.ece, 12)
+    0.25
+    """
+
+    def __init__(self, task: Task, classes: tuple[str, ...], edges: BinEdges, n_replicates: int = 0, seed: int = 0,
+                 key_on_ids: bool = False):
+        self.task, self.classes, self.edges = Task(task), tuple(str(c) for c in classes), edges
+        self.n_classes = len(self.classes)
+        self.n_replicates, self.seed, self.key_on_ids = int(n_replicates), int(seed), bool(key_on_ids)
+        k, r = self.n_classes, self.n_replicates
+        self.top = BinStats(edges.top, 1, r)
+        if self.task is Task.TOP_LABEL or edges.classes is None:
+            self.per_class = [BinStats(edges.top, k, r)]  # one state, a group per class
+        else:
+            self.per_class = [BinStats(e, 1, r) for e in edges.classes]
+        self.sums = ScalarSums(1 if self.task is Task.MULTILABEL else k, r)
+        self.support = np.zeros(k, dtype=np.int64)
+        self.predicted = np.zeros(k, dtype=np.int64)
+        # binary/multiclass: sum_i p_ik^2 and sum_{i: y_i = k} p_ik; multilabel: sum of squared errors and of BCE
+        self.class_a = np.zeros(k)
+        self.class_b = np.zeros(k)
+
+    # -- update
+    def _keys(self, batch: Batch) -> np.ndarray:
+        if self.key_on_ids:
+            if batch.ids is None:
+                raise ValueError("key_on_ids needs batches with ids")
+            return rng.hash_ids(batch.ids)
+        return batch.rows
+
+    def update(self, batch: Batch) -> "MeasureState":
+        """Add one batch of validated rows (in place)."""
+        p = batch.predictions
+        n, k = p.n_samples, self.n_classes
+        rw = replicate_weights(self.seed, self._keys(batch), self.n_replicates) if self.n_replicates else None
+        if self.task is Task.MULTILABEL:
+            probs, y = p.probs, p.labels
+            yf = y.astype(np.float64)
+            self.top.update(probs.ravel(), yf.ravel(),
+                            replicate_weights=None if rw is None else np.repeat(rw, k, axis=0))
+            self._update_classes(probs, outcome=yf, rw=rw)
+            sq = (probs - yf) ** 2
+            pc = np.where(y > 0, probs, 1.0 - probs)
+            bce = -np.log(np.maximum(pc, NLL_CLIP))
+            self.support += y.sum(axis=0).astype(np.int64)
+            self.predicted += np.count_nonzero(probs >= 0.5, axis=0)
+            self.class_a += sq.sum(axis=0)
+            self.class_b += bce.sum(axis=0)
+            correct = np.count_nonzero((probs >= 0.5) == (y > 0), axis=1) / k
+            self.sums.update(np.zeros(n, dtype=np.intp), correct, sq.sum(axis=1), bce.sum(axis=1), replicate_weights=rw)
+            return self
+        conf, correct = p.confidence_and_correct()
+        self.top.update(conf, correct, replicate_weights=rw)
+        self.support += np.bincount(p.labels, minlength=k)
+        if self.task is Task.TOP_LABEL:
+            self.per_class[0].update(conf, correct, group=p.pred_labels, replicate_weights=rw)
+            self.predicted += np.bincount(p.pred_labels, minlength=k)
+            zero = np.zeros(n)
+            self.sums.update(p.labels, correct, zero, zero, replicate_weights=rw)
+            return self
+        probs = p.probs
+        self._update_classes(probs, labels=p.labels, rw=rw)
+        p_true = probs[np.arange(n), p.labels]
+        self.predicted += np.bincount(np.argmax(probs, axis=1), minlength=k)
+        self.class_a += np.einsum("ij,ij->j", probs, probs)
+        self.class_b += np.bincount(p.labels, weights=p_true, minlength=k)
+        brier = np.einsum("ij,ij->i", probs, probs) - 2.0 * p_true + 1.0
+        nll = -np.log(np.maximum(p_true, NLL_CLIP))
+        self.sums.update(p.labels, correct, brier, nll, replicate_weights=rw)
+        return self
+
+    def _update_classes(self, probs: np.ndarray, outcome: np.ndarray | None = None, labels: np.ndarray | None = None,
+                        rw: np.ndarray | None = None) -> None:
+        if self.edges.classes is None:
+            self.per_class[0].update(probs, outcome, labels=labels, replicate_weights=rw)
+            return
+        for c, state in enumerate(self.per_class):
+            y = outcome[:, c] if outcome is not None else (labels == c)
+            state.update(probs[:, c], y, replicate_weights=rw)
+
+    # -- merge
+    def _empty_like(self) -> "MeasureState":
+        return MeasureState(self.task, self.classes, self.edges, self.n_replicates, self.seed, self.key_on_ids)
+
+    def merge(self, other: "MeasureState") -> "MeasureState":
+        """A new state for the rows of both (same task, classes, edges, replicates and seed)."""
+        same = (self.task, self.classes, self.n_replicates, self.seed, self.key_on_ids) == \
+            (other.task, other.classes, other.n_replicates, other.seed, other.key_on_ids)
+        if not isinstance(other, MeasureState) or not same:
+            raise ValueError("cannot merge measurements of different tasks, classes, replicates or seeds")
+        out = self._empty_like()
+        out.top = self.top.merge(other.top)
+        out.per_class = [a.merge(b) for a, b in zip(self.per_class, other.per_class)]
+        out.sums = self.sums.merge(other.sums)
+        for name in ("support", "predicted", "class_a", "class_b"):
+            setattr(out, name, getattr(self, name) + getattr(other, name))
+        return out
+
+    # -- finalize
+    def _class_results(self):
+        """Per class: (edges, count, sum_conf, sum_outcome, replicate ECE (R,))."""
+        out = []
+        for state in self.per_class:
+            res = state.finalize()
+            for g in range(state.n_groups):
+                out.append((state.edges, state.count[g], state.sums["sum_wc"][g], state.sums["sum_wy"][g],
+                            res.ece[g], res.replicate_ece[g]))
+        return out
+
+    def finalize(self):
+        """The :class:`~calibcli.report.Measurement` of the rows seen (division happens here)."""
+        from calibcli.binning import BinStats as Curve
+        from calibcli.direction import describe_direction
+        from calibcli.report import ClassReport, Measurement, MetricSet
+
+        n, k = self.sums.rows, self.n_classes
+        top = Curve(self.top.edges, self.top.count[0].astype(np.float64), self.top.sums["sum_wc"][0].copy(),
+                    self.top.sums["sum_wy"][0].copy())
+        curves = [Curve(e, c.astype(np.float64), sc.copy(), so.copy()) for e, c, sc, so, _, _ in self._class_results()]
+        eces = np.array([c.ece() for c in curves])
+        totals = self.sums.finalize()
+        top_label = self.task is Task.TOP_LABEL
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if self.task is Task.MULTILABEL:
+                briers = self.class_a / n if n else np.full(k, np.nan)
+                nlls = self.class_b / n if n else np.full(k, np.nan)
+                classwise = float(np.nanmean(eces)) if np.isfinite(eces).any() else math.nan
+                metrics = MetricSet(totals.accuracy, top.ece(), top.mce(), classwise, float(np.sum(briers)), float(np.sum(nlls)))
+            elif top_label:
+                briers = None
+                metrics = MetricSet(totals.accuracy, top.ece(), top.mce(), None, None, None)
+            else:
+                briers = (self.class_a - 2.0 * self.class_b + self.support) / n if n else np.full(k, np.nan)
+                metrics = MetricSet(totals.accuracy, top.ece(), top.mce(), float(np.mean(eces)), float(np.sum(briers)),
+                                    totals.nll)
+        classes = []
+        for c in range(k):
+            s = curves[c]
+            ece = s.ece() if s.count.sum() > 0 else None
+            scope = f"rows predicted as '{self.classes[c]}'" if top_label else None
+            classes.append(ClassReport(self.classes[c], int(self.support[c]), int(self.predicted[c]),
+                                       None if ece is None or np.isnan(ece) else float(ece),
+                                       None if briers is None else float(briers[c]), describe_direction(s, scope), s))
+        return Measurement(metrics, top, tuple(classes))
+
+    def replicate_metrics(self) -> dict[str, np.ndarray]:
+        """Every metric in every bootstrap replicate: arrays of shape (R,), NaN where undefined.
+
+        Keys: ece, mce, classwise_ece, class_ece, accuracy, brier, nll (brier and
+        nll absent for top-label files, classwise_ece too).
+        """
+        top = self.top.finalize()
+        cls = np.array([r for *_, r in self._class_results()]).reshape(self.n_classes, self.n_replicates)
+        sums = self.sums.finalize()
+        out = {"ece": top.replicate_ece[0], "mce": top.replicate_mce[0], "accuracy": sums.replicate_accuracy}
+        finite = np.isfinite(cls)
+        with np.errstate(invalid="ignore"):
+            out["class_ece"] = np.where(finite.any(axis=0), np.where(finite, cls, -np.inf).max(axis=0, initial=-np.inf), np.nan)
+            if self.task is Task.MULTILABEL:
+                cnt = finite.sum(axis=0)
+                out["classwise_ece"] = np.where(cnt > 0, np.where(finite, cls, 0.0).sum(axis=0) / np.maximum(cnt, 1), np.nan)
+            elif self.task is not Task.TOP_LABEL:
+                out["classwise_ece"] = cls.mean(axis=0)
+        if self.task is not Task.TOP_LABEL:
+            out["brier"], out["nll"] = sums.replicate_brier, sums.replicate_nll
+        return out
+
+    # -- serialisation
+    def to_arrays(self) -> Arrays:
+        """Plain arrays and scalars (see :mod:`calibcli.stats.base`)."""
+        out: Arrays = {"task": self.task.value, "classes": np.array(self.classes, dtype=str), "n_replicates": self.n_replicates,
+                       "seed": self.seed, "key_on_ids": self.key_on_ids, "n_class_states": len(self.per_class),
+                       "edges_exact": self.edges.exact,
+                       "edges_rank_error": math.nan if self.edges.rank_error is None else self.edges.rank_error,
+                       "edges_shared": self.edges.classes is None,
+                       "support": self.support.copy(), "predicted": self.predicted.copy(),
+                       "class_a": self.class_a.copy(), "class_b": self.class_b.copy()}
+        for prefix, state in [("top", self.top), *((f"class{i}", s) for i, s in enumerate(self.per_class)), ("sums", self.sums)]:
+            out.update({f"{prefix}.{key}": value for key, value in state.to_arrays().items()})
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Arrays) -> "MeasureState":
+        """The state ``to_arrays`` described."""
+        def sub(prefix):
+            return {key[len(prefix) + 1:]: v for key, v in arrays.items() if key.startswith(prefix + ".")}
+
+        top = BinStats.from_arrays(sub("top"))
+        per_class = [BinStats.from_arrays(sub(f"class{i}")) for i in range(int(scalar(arrays["n_class_states"])))]
+        rank_error = float(scalar(arrays["edges_rank_error"]))
+        edges = BinEdges(top.edges, None if bool(scalar(arrays["edges_shared"])) else tuple(s.edges for s in per_class),
+                         bool(scalar(arrays["edges_exact"])), None if math.isnan(rank_error) else rank_error)
+        out = cls(Task(str(scalar(arrays["task"]))), tuple(str(c) for c in np.asarray(arrays["classes"]).tolist()), edges,
+                  int(scalar(arrays["n_replicates"])), int(scalar(arrays["seed"])), bool(scalar(arrays["key_on_ids"])))
+        out.top, out.per_class, out.sums = top, per_class, ScalarSums.from_arrays(sub("sums"))
+        out.support = np.array(arrays["support"], dtype=np.int64)
+        out.predicted = np.array(arrays["predicted"], dtype=np.int64)
+        out.class_a = np.array(arrays["class_a"], dtype=np.float64)
+        out.class_b = np.array(arrays["class_b"], dtype=np.float64)
+        return out
+
+
+# ---------------------------------------------------------------- passes
+
+
+def source_edges(source: BatchSource, n_bins: int, strategy: str, max_distinct: int = DEFAULT_MAX_DISTINCT) -> BinEdges:
+    """Edges of every curve: equal-width without reading, or quantile edges from one pass."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    if strategy == "uniform":
+        return BinEdges.uniform(n_bins)
+    from calibcli.engine.local import run_pass
+
+    info = source.info
+    return run_pass(source, lambda: EdgeState(info.task, len(info.classes), n_bins, max_distinct),
+                    lambda s, b: s.update(b)).finalize()
+
+
+def measure_state(source: BatchSource, edges: BinEdges, n_replicates: int = 0, seed: int = 0,
+                  key_on_ids: bool = False) -> MeasureState:
+    """One pass of :class:`MeasureState` over ``source``."""
+    from calibcli.engine.local import run_pass
+
+    info = source.info
+    return run_pass(source, lambda: MeasureState(info.task, info.classes, edges, n_replicates, seed, key_on_ids),
+                    lambda s, b: s.update(b))
+
+
+def measure_source(source: BatchSource, n_bins: int = 15, strategy: str = "uniform",
+                   max_distinct: int = DEFAULT_MAX_DISTINCT):
+    """The :class:`~calibcli.report.Measurement` of every row of ``source`` (one pass; two for quantile bins)."""
+    return measure_state(source, source_edges(source, n_bins, strategy, max_distinct)).finalize()
