@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibcli.binning import STRATEGIES, uniform_edges
+from calibcli.binning import STRATEGIES, assign_bins, uniform_edges
 from calibcli.engine.batches import Batch, BatchSource
 from calibcli.metrics import NLL_CLIP
 from calibcli.predictions import Predictions, Task
@@ -169,9 +169,12 @@ class EdgeState:
 # ---------------------------------------------------------------- measurement
 
 
+REPLICATE_CELLS = 1 << 21  # rows x replicates of bootstrap weights held at a time (16 MB of float64)
+
+
 def replicate_weights(seed: int, keys: np.ndarray, n_replicates: int) -> np.ndarray:
-    """Poisson(1) bootstrap weights ``(n, R)`` keyed on row keys (see :mod:`calibcli.stats.rng`)."""
-    return rng.poisson1_weights(seed, keys, n_replicates)
+    """Poisson(1) bootstrap weights ``(n, R)`` (float64) keyed on row keys (:func:`calibcli.stats.rng.poisson1_weights16`)."""
+    return rng.poisson1_weights16(seed, keys, n_replicates)
 
 
 class MeasureState:
@@ -192,6 +195,9 @@ class MeasureState:
     key_on_ids : bool
         Key the weights on ``hash_ids(batch.ids)`` instead of the global row keys,
         so paired files (a baseline) give the same item the same weight.
+    replicate_classes : bool
+        Also replicate the class curves (needed for classwise and worst-class ECE
+        intervals; costs about one top-label curve per class).
 
     Examples
     --------
@@ -203,16 +209,18 @@ class MeasureState:
     """
 
     def __init__(self, task: Task, classes: tuple[str, ...], edges: BinEdges, n_replicates: int = 0, seed: int = 0,
-                 key_on_ids: bool = False):
+                 key_on_ids: bool = False, replicate_classes: bool = True):
         self.task, self.classes, self.edges = Task(task), tuple(str(c) for c in classes), edges
         self.n_classes = len(self.classes)
         self.n_replicates, self.seed, self.key_on_ids = int(n_replicates), int(seed), bool(key_on_ids)
+        self.replicate_classes = bool(replicate_classes) and self.n_replicates > 0
         k, r = self.n_classes, self.n_replicates
+        rc = r if self.replicate_classes else 0
         self.top = BinStats(edges.top, 1, r)
         if self.task is Task.TOP_LABEL or edges.classes is None:
-            self.per_class = [BinStats(edges.top, k, r)]  # one state, a group per class
+            self.per_class = [BinStats(edges.top, k, rc)]  # one state, a group per class
         else:
-            self.per_class = [BinStats(e, 1, r) for e in edges.classes]
+            self.per_class = [BinStats(e, 1, rc) for e in edges.classes]
         self.sums = ScalarSums(1 if self.task is Task.MULTILABEL else k, r)
         self.support = np.zeros(k, dtype=np.int64)
         self.predicted = np.zeros(k, dtype=np.int64)
@@ -229,16 +237,34 @@ class MeasureState:
         return batch.rows
 
     def update(self, batch: Batch) -> "MeasureState":
-        """Add one batch of validated rows (in place)."""
-        p = batch.predictions
+        """Add one batch of validated rows (in place; with replicates, in blocks of rows)."""
+        if not self.n_replicates:
+            self._update(batch.predictions, None)
+            return self
+        keys = self._keys(batch)
+        step = max(1, REPLICATE_CELLS // self.n_replicates)
+        for a in range(0, batch.n_rows, step):
+            p = batch.predictions if batch.n_rows <= step else batch.predictions.subset(slice(a, a + step))
+            # rows in top-label bin order: the weights come out grouped by bin, so the top curve's sums need no gather
+            order = self._top_bin_order(p)
+            self._update(p.subset(order), replicate_weights(self.seed, keys[a:a + step][order], self.n_replicates))
+        return self
+
+    def _top_bin_order(self, p: Predictions) -> np.ndarray:
+        if self.task is Task.MULTILABEL:
+            return np.arange(p.n_samples)
+        conf, _ = p.confidence_and_correct()
+        return np.argsort(assign_bins(conf, self.top.edges), kind="stable")
+
+    def _update(self, p: Predictions, rw: np.ndarray | None) -> None:
         n, k = p.n_samples, self.n_classes
-        rw = replicate_weights(self.seed, self._keys(batch), self.n_replicates) if self.n_replicates else None
+        rwc = rw if self.replicate_classes else None
         if self.task is Task.MULTILABEL:
             probs, y = p.probs, p.labels
             yf = y.astype(np.float64)
             self.top.update(probs.ravel(), yf.ravel(),
                             replicate_weights=None if rw is None else np.repeat(rw, k, axis=0))
-            self._update_classes(probs, outcome=yf, rw=rw)
+            self._update_classes(probs, outcome=yf, rw=rwc)
             sq = (probs - yf) ** 2
             pc = np.where(y > 0, probs, 1.0 - probs)
             bce = -np.log(np.maximum(pc, NLL_CLIP))
@@ -248,18 +274,18 @@ class MeasureState:
             self.class_b += bce.sum(axis=0)
             correct = np.count_nonzero((probs >= 0.5) == (y > 0), axis=1) / k
             self.sums.update(np.zeros(n, dtype=np.intp), correct, sq.sum(axis=1), bce.sum(axis=1), replicate_weights=rw)
-            return self
+            return
         conf, correct = p.confidence_and_correct()
         self.top.update(conf, correct, replicate_weights=rw)
         self.support += np.bincount(p.labels, minlength=k)
         if self.task is Task.TOP_LABEL:
-            self.per_class[0].update(conf, correct, group=p.pred_labels, replicate_weights=rw)
+            self.per_class[0].update(conf, correct, group=p.pred_labels, replicate_weights=rwc)
             self.predicted += np.bincount(p.pred_labels, minlength=k)
             zero = np.zeros(n)
             self.sums.update(p.labels, correct, zero, zero, replicate_weights=rw)
-            return self
+            return
         probs = p.probs
-        self._update_classes(probs, labels=p.labels, rw=rw)
+        self._update_classes(probs, labels=p.labels, rw=rwc)
         p_true = probs[np.arange(n), p.labels]
         self.predicted += np.bincount(np.argmax(probs, axis=1), minlength=k)
         self.class_a += np.einsum("ij,ij->j", probs, probs)
@@ -267,7 +293,6 @@ class MeasureState:
         brier = np.einsum("ij,ij->i", probs, probs) - 2.0 * p_true + 1.0
         nll = -np.log(np.maximum(p_true, NLL_CLIP))
         self.sums.update(p.labels, correct, brier, nll, replicate_weights=rw)
-        return self
 
     def _update_classes(self, probs: np.ndarray, outcome: np.ndarray | None = None, labels: np.ndarray | None = None,
                         rw: np.ndarray | None = None) -> None:
@@ -280,12 +305,13 @@ class MeasureState:
 
     # -- merge
     def _empty_like(self) -> "MeasureState":
-        return MeasureState(self.task, self.classes, self.edges, self.n_replicates, self.seed, self.key_on_ids)
+        return MeasureState(self.task, self.classes, self.edges, self.n_replicates, self.seed, self.key_on_ids,
+                            self.replicate_classes)
 
     def merge(self, other: "MeasureState") -> "MeasureState":
         """A new state for the rows of both (same task, classes, edges, replicates and seed)."""
-        same = (self.task, self.classes, self.n_replicates, self.seed, self.key_on_ids) == \
-            (other.task, other.classes, other.n_replicates, other.seed, other.key_on_ids)
+        same = (self.task, self.classes, self.n_replicates, self.seed, self.key_on_ids, self.replicate_classes) == \
+            (other.task, other.classes, other.n_replicates, other.seed, other.key_on_ids, other.replicate_classes)
         if not isinstance(other, MeasureState) or not same:
             raise ValueError("cannot merge measurements of different tasks, classes, replicates or seeds")
         out = self._empty_like()
@@ -346,13 +372,18 @@ class MeasureState:
     def replicate_metrics(self) -> dict[str, np.ndarray]:
         """Every metric in every bootstrap replicate: arrays of shape (R,), NaN where undefined.
 
-        Keys: ece, mce, classwise_ece, class_ece, accuracy, brier, nll (brier and
-        nll absent for top-label files, classwise_ece too).
+        Keys: ece, mce, classwise_ece, class_ece, accuracy, brier, nll (brier, nll
+        and classwise_ece absent for top-label files; classwise_ece and class_ece
+        absent without ``replicate_classes``).
         """
         top = self.top.finalize()
-        cls = np.array([r for *_, r in self._class_results()]).reshape(self.n_classes, self.n_replicates)
         sums = self.sums.finalize()
         out = {"ece": top.replicate_ece[0], "mce": top.replicate_mce[0], "accuracy": sums.replicate_accuracy}
+        if self.task is not Task.TOP_LABEL:
+            out["brier"], out["nll"] = sums.replicate_brier, sums.replicate_nll
+        if not self.replicate_classes:
+            return out
+        cls = np.array([r for *_, r in self._class_results()]).reshape(self.n_classes, self.n_replicates)
         finite = np.isfinite(cls)
         with np.errstate(invalid="ignore"):
             out["class_ece"] = np.where(finite.any(axis=0), np.where(finite, cls, -np.inf).max(axis=0, initial=-np.inf), np.nan)
@@ -361,15 +392,13 @@ class MeasureState:
                 out["classwise_ece"] = np.where(cnt > 0, np.where(finite, cls, 0.0).sum(axis=0) / np.maximum(cnt, 1), np.nan)
             elif self.task is not Task.TOP_LABEL:
                 out["classwise_ece"] = cls.mean(axis=0)
-        if self.task is not Task.TOP_LABEL:
-            out["brier"], out["nll"] = sums.replicate_brier, sums.replicate_nll
         return out
 
     # -- serialisation
     def to_arrays(self) -> Arrays:
         """Plain arrays and scalars (see :mod:`calibcli.stats.base`)."""
         out: Arrays = {"task": self.task.value, "classes": np.array(self.classes, dtype=str), "n_replicates": self.n_replicates,
-                       "seed": self.seed, "key_on_ids": self.key_on_ids, "n_class_states": len(self.per_class),
+                       "seed": self.seed, "key_on_ids": self.key_on_ids, "replicate_classes": self.replicate_classes, "n_class_states": len(self.per_class),
                        "edges_exact": self.edges.exact,
                        "edges_rank_error": math.nan if self.edges.rank_error is None else self.edges.rank_error,
                        "edges_shared": self.edges.classes is None,
@@ -391,7 +420,8 @@ class MeasureState:
         edges = BinEdges(top.edges, None if bool(scalar(arrays["edges_shared"])) else tuple(s.edges for s in per_class),
                          bool(scalar(arrays["edges_exact"])), None if math.isnan(rank_error) else rank_error)
         out = cls(Task(str(scalar(arrays["task"]))), tuple(str(c) for c in np.asarray(arrays["classes"]).tolist()), edges,
-                  int(scalar(arrays["n_replicates"])), int(scalar(arrays["seed"])), bool(scalar(arrays["key_on_ids"])))
+                  int(scalar(arrays["n_replicates"])), int(scalar(arrays["seed"])), bool(scalar(arrays["key_on_ids"])),
+                  bool(scalar(arrays["replicate_classes"])))
         out.top, out.per_class, out.sums = top, per_class, ScalarSums.from_arrays(sub("sums"))
         out.support = np.array(arrays["support"], dtype=np.int64)
         out.predicted = np.array(arrays["predicted"], dtype=np.int64)

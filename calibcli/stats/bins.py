@@ -50,6 +50,60 @@ def curve_errors(w: np.ndarray, wc: np.ndarray, wy: np.ndarray) -> tuple[np.ndar
     return ece, mce, l2
 
 
+REPLICATE_CELLS = 1 << 21  # entries x replicates gathered at a time (16 MB of float64)
+
+
+def _replicate_bin_sums(flat: np.ndarray, per_row: int, every_group: bool, values: np.ndarray, row_w: np.ndarray,
+                        size: int) -> np.ndarray:
+    """Per flat bin and replicate: sum of w, w * c and w * y over the entries in the bin.
+
+    ``flat`` (m,) is each entry's flat bin ``g * B + b``; entry ``e`` belongs to row
+    ``e // per_row`` (``per_row`` = G for one entry per group per row, else 1); ``every_group``:
+    every row has an entry in every group (2-D confidences, or a single group);
+    ``values`` (m, 2) holds (c, y) per entry; ``row_w`` (n, R) the weights of each row.
+
+    Entries are sorted by bin once and each run of equal bins is one small matrix
+    product ``[1, c, y]^T @ W``. When every row has an entry in every group, the
+    most populated bin of each group is left out of that gather and obtained as
+    the group's total (one matrix product over all rows) minus its other bins: most
+    one-vs-rest entries sit in one bin (near 0), so the weights are gathered for few
+    entries. Returns (size, 3, R).
+    """
+    m, r = flat.size, row_w.shape[1]
+    out = np.zeros((size, 3, r))
+    if m == 0 or r == 0:
+        return out
+    vals = np.empty((m, 3))
+    vals[:, 0] = 1.0
+    vals[:, 1:] = values
+    dominant = None
+    if every_group:
+        n_groups = per_row
+        n_bins = size // n_groups
+        counts = np.bincount(flat, minlength=size).reshape(n_groups, n_bins)
+        dominant = counts.argmax(axis=1) + np.arange(n_groups) * n_bins  # flat bin of each group left out
+        totals = np.einsum("ij,ik->jk", vals.reshape(-1, n_groups * 3), row_w).reshape(n_groups, 3, r)
+        keep = np.flatnonzero(flat != np.tile(dominant, m // n_groups))
+    else:
+        keep = np.arange(m)
+    presorted = dominant is None and bool(np.all(flat[1:] >= flat[:-1]))  # rows already in bin order: no gather
+    order = keep if presorted else keep[np.argsort(flat[keep], kind="stable")]
+    bins = flat[order]
+    rows = order // per_row if per_row > 1 else order
+    step = max(1, REPLICATE_CELLS // r)
+    for a in range(0, order.size, step):
+        b = min(order.size, a + step)
+        w = row_w[a:b] if presorted else row_w[rows[a:b]]
+        v = vals[a:b] if presorted else vals[order[a:b]]
+        cuts = np.flatnonzero(bins[a + 1:b] != bins[a:b - 1]) + 1
+        for s, e in zip(np.r_[0, cuts], np.r_[cuts, b - a]):
+            out[bins[a + s]] += np.einsum("ij,ik->jk", v[s:e], w[s:e])  # numpy's loop: steadier than BLAS at M = 3
+    if dominant is not None:
+        others = out.reshape(n_groups, -1, 3, r).sum(axis=1)  # the dominant bins are still zero here
+        out[dominant] = totals - others
+    return out
+
+
 @dataclass(frozen=True)
 class BinResult:
     """Finalised binned statistics; arrays have a leading group axis ``(G, ...)``.
@@ -230,12 +284,16 @@ class BinStats:
             self.sums["sum_w2"] += bins_of(None if wf is None else wf * wf)
             self.sums["sum_wcc"] += bins_of(c * c if wf is None else wf * c * c)
             self.sums["sum_wyy"] += outcome_sum(w, wf, square=True)
-        for r in range(self.n_replicates):
-            row_w = rw[:, r].astype(np.float64) if w is None else rw[:, r] * w
-            entry_w = per_entry(row_w)
-            self.replicates["rep_w"][:, r, :] += bins_of(entry_w)
-            self.replicates["rep_wc"][:, r, :] += bins_of(entry_w * c)
-            self.replicates["rep_wy"][:, r, :] += outcome_sum(row_w, entry_w)
+        if self.n_replicates:
+            row_w = rw.astype(np.float64, copy=False) if w is None else rw * w[:, None]
+            if labels is not None:
+                yf = np.zeros(flat.size)
+                yf[np.arange(labels.shape[0]) * self.n_groups + labels] = 1.0
+            per_row = self.n_groups if conf.ndim == 2 else 1
+            every_group = conf.ndim == 2  # one entry per group in every row: the complement trick pays
+            sums = _replicate_bin_sums(flat, per_row, every_group, np.column_stack([c, yf]), row_w, size)
+            for j, name in enumerate(_REPLICATE):  # sums: (size, 3, R) -> (G, R, B)
+                self.replicates[name] += sums[:, j, :].reshape(self.n_groups, self.n_bins, -1).transpose(0, 2, 1)
 
     def _check_compatible(self, other: "BinStats") -> None:
         if not isinstance(other, BinStats):
