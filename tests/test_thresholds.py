@@ -485,7 +485,7 @@ def test_poisson_block_bootstrap_agrees_with_row_resampling():
 
 def test_stacked_selection_equals_one_curve_at_a_time():
     """Bootstrap replicates go through the stacked (R > 1) paths; they must agree with R = 1."""
-    from calibcli.thresholds import _Rows, _select
+    from calibcli.thresholds.select import _Rows, _select
 
     rng = np.random.default_rng(4)
     spec = ThresholdSpec(OBJECTIVES, cost_fp=1.0, cost_fn=3.0, beta=2.0, min_precision=0.8, min_recall=0.6,
