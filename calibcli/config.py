@@ -122,6 +122,7 @@ SETTINGS: dict[str, Spec] = {
     "bins": Spec("int", 1, 10_000),
     "binning": Spec("choice", choices=("uniform", "quantile")),
     "encoding": Spec("encoding"),
+    "batch-rows": Spec("int", 1),
     # outputs and display
     "format": Spec("choice", choices=("table", "json", "csv")),
     "json-out": _PATH,

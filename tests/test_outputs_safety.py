@@ -310,7 +310,7 @@ def test_interrupted_fit_apply_thresholds_leave_no_output(work, monkeypatch):
 
     monkeypatch.setattr(calibcli.calibration, "fit_on_all_rows", interrupt)
     monkeypatch.setattr(calibcli.calibrator_file, "table_bytes", interrupt)
-    monkeypatch.setattr(calibcli.thresholds, "recommend", interrupt)
+    monkeypatch.setattr(calibcli.thresholds, "recommend_source", interrupt)
     for args in (["fit", "binary.csv", "-o", "new/cal2.json"], ["apply", str(cal), "binary.csv", "-o", "new/o.csv"],
                  ["thresholds", "binary.csv", "-o", "new/t.csv"]):
         r = run(args)

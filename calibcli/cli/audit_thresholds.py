@@ -48,18 +48,42 @@ def attach(report, loaded, opts: dict):
         return report
     from dataclasses import replace
 
-    from calibcli.thresholds import recommend
+    from calibcli.thresholds import recommend_source
 
     spec = spec_from_opts(opts, objectives, opts.get("threshold_bootstrap", 200), opts.get("threshold_seed", 0))
-    preds = loaded.predictions
-    calibrated, notes = None, ()
-    cal = getattr(report, "calibration", None)
-    if cal is not None and getattr(cal, "calibrated", None) is not None:
-        calibrated = cal.calibrated
-        rows = getattr(cal, "evaluated_rows", None)
-        if rows is not None:
-            preds = preds.subset(rows)
-            notes = (f"thresholds use the {preds.n_samples:,} rows the calibrator was evaluated on (not fitted on), "
-                     "on both scales",)
-    result = recommend(preds, spec, tuple(opts.get("threshold_classes") or ()) or None, calibrated)
+    source, calibrate, notes = _source(loaded, getattr(report, "calibration", None), opts.get("batch_rows"))
+    result = recommend_source(source, spec, tuple(opts.get("threshold_classes") or ()) or None, calibrate)
     return replace(report, thresholds=replace(result, notes=notes))
+
+
+def _source(loaded, cal, batch_rows):
+    """The rows to recommend on as a batch source, how to calibrate a batch of them, and a note.
+
+    With calibration: the rows the calibrator was evaluated on, keyed by their
+    row index in the input, each batch calibrated with its out-of-fold scores.
+    """
+    import numpy as np
+
+    from calibcli.engine.batches import DEFAULT_BATCH_ROWS, InMemorySource
+
+    batch_rows = batch_rows or DEFAULT_BATCH_ROWS
+    calibrated = None if cal is None else getattr(cal, "calibrated", None)
+    if calibrated is None:
+        return InMemorySource.from_loaded(loaded, batch_rows), None, ()
+    rows = getattr(cal, "evaluated_rows", None)
+    preds = loaded.predictions
+    keys = np.arange(preds.n_samples, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")  # the batches go in input order; calibrated is in the order of rows
+    keys = keys[order]
+    notes = ()
+    if rows is not None:
+        preds = preds.subset(keys)
+        notes = (f"thresholds use the {preds.n_samples:,} rows the calibrator was evaluated on (not fitted on), "
+                 "on both scales",)
+    info = InMemorySource.from_predictions(preds).info
+    source = InMemorySource(preds, info, batch_rows, rows=keys)
+
+    def calibrate(batch):  # the out-of-fold calibrated scores of this batch's rows
+        return calibrated.subset(order[np.searchsorted(keys, batch.rows)])
+
+    return source, calibrate, notes

@@ -13,6 +13,7 @@ import click
 from calibcli.cli.options import input_options
 from calibcli.cli.paramtypes import FiniteFloat
 
+BATCH_ROWS_DEFAULT = 65_536  # calibcli.engine.batches.DEFAULT_BATCH_ROWS (not imported here: --help stays fast; a test checks)
 OBJECTIVE_NAMES = ("cost", "f1", "fbeta", "youden", "precision", "recall", "flag-rate", "review-band")
 DEFAULT_OBJECTIVES = ("f1", "youden")
 
@@ -104,6 +105,8 @@ def _infer_format(fmt: str | None, output: str | None) -> str:
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(0, 100_000), default=200, show_default=True,
               help="Bootstrap replicates for the 95% intervals (0: none).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--batch-rows", type=click.IntRange(1), default=BATCH_ROWS_DEFAULT, show_default=True, metavar="N",
+              help="Rows per batch: the scores are counted batch by batch in bounded memory; any N gives the same numbers.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default=None,
               help="Output format  [default: table; with -o, from its suffix (.csv, .json)]")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the output to this file instead of stdout.")
@@ -187,9 +190,10 @@ def _run(paths, opts, spec, calibrator, err):
     """Recommend for each file; a file that fails is reported and the rest go on."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from calibcli.engine.batches import InMemorySource
     from calibcli.errors import CalibError
     from calibcli.loading import load_predictions
-    from calibcli.thresholds import recommend
+    from calibcli.thresholds import recommend_source
 
     results, failures = [], []
     show = err.is_terminal and len(paths) > 1
@@ -200,9 +204,9 @@ def _run(paths, opts, spec, calibrator, err):
             progress.update(task, description=path)
             try:
                 loaded = load_predictions([path], opts["load_options"])
-                preds = loaded.predictions
-                calibrated = calibrator.transform(preds) if calibrator is not None else None
-                results.append((path, recommend(preds, spec, tuple(opts["classes"]) or None, calibrated)))
+                source = InMemorySource.from_loaded(loaded, opts["batch_rows"])
+                calibrate = None if calibrator is None else (lambda batch: calibrator.transform(batch.predictions))
+                results.append((path, recommend_source(source, spec, tuple(opts["classes"]) or None, calibrate)))
             except CalibError as exc:
                 failures.append((path, str(exc)))
                 progress.console.print(f"calib: error: {exc}" if str(exc).startswith(path) else f"calib: error: {path}: {exc}",
