@@ -449,13 +449,13 @@ def source_edges(source: BatchSource, n_bins: int, strategy: str, max_distinct: 
 
 
 def measure_state(source: BatchSource, edges: BinEdges, n_replicates: int = 0, seed: int = 0,
-                  key_on_ids: bool = False) -> MeasureState:
-    """One pass of :class:`MeasureState` over ``source``."""
+                  key_on_ids: bool = False, replicate_classes: bool = True) -> MeasureState:
+    """One pass of :class:`MeasureState` over ``source`` (see its parameters)."""
     from calibcli.engine.local import run_pass
 
     info = source.info
-    return run_pass(source, lambda: MeasureState(info.task, info.classes, edges, n_replicates, seed, key_on_ids),
-                    lambda s, b: s.update(b))
+    return run_pass(source, lambda: MeasureState(info.task, info.classes, edges, n_replicates, seed, key_on_ids,
+                                                 replicate_classes), lambda s, b: s.update(b))
 
 
 def measure_source(source: BatchSource, n_bins: int = 15, strategy: str = "uniform",

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 from calibcli.audit import measure
 from calibcli.errors import InputError, UsageError
+from calibcli.engine.batches import Batch, InMemorySource
 from calibcli.gate import (
     METRICS,
     Rule,
-    _Resampler,
     evaluate_gate,
     format_value,
     match_baseline,
@@ -215,31 +215,31 @@ def test_no_rules_passes():
     assert _gate(_preds(), []).passed
 
 
+ALL_METRICS = {"ece", "mce", "classwise_ece", "class_ece", "accuracy", "brier", "nll"}
+
+
 @pytest.mark.parametrize("name", ["multiclass_probs.csv", "multiclass_logits.parquet", "binary.csv", "multilabel.csv",
                                   "top_label.csv", "cifar10_vgg16_real.csv"])
 @pytest.mark.parametrize("strategy", ["uniform", "quantile"])
-def test_resampler_with_unit_weights_reproduces_measure(name, strategy):
+def test_each_replicate_is_the_measurement_of_rows_repeated_by_their_weights(name, strategy):
+    """Replicate r of the bootstrap = the metrics of the rows each repeated w_r(row) times, on the same edges."""
+    from calibcli.gate.bootstrap import edges_of, replicate_values
+    from calibcli.measure import MeasureState
+    from calibcli.stats.rng import poisson1_weights16
+
     p = _preds(name)
     m = measure(p, 12, strategy)
-    got = _Resampler(p, m).metrics(np.ones((p.n_samples, 1)), {"ece", "mce", "classwise_ece", "class_ece", "accuracy", "brier", "nll"})
-    want = point_metrics(m, p.n_samples)
-    for key, value in got.items():
-        assert want[key] is not None
-        assert value[0] == pytest.approx(want[key], rel=1e-9, abs=1e-12), key
-
-
-def test_resampler_integer_weights_equal_duplicated_rows():
-    p = _preds("binary.csv")
-    rng = np.random.default_rng(3)
-    idx = rng.integers(0, p.n_samples, p.n_samples)
-    w = np.bincount(idx, minlength=p.n_samples).astype(float)
-    m = measure(p)
-    got = _Resampler(p, m).metrics(w[:, None], {"ece", "accuracy", "brier", "nll", "classwise_ece"})
-    dup = measure(p.subset(idx))
-    assert got["ece"][0] == pytest.approx(dup.metrics.ece)
-    assert got["classwise_ece"][0] == pytest.approx(dup.metrics.classwise_ece)
-    assert got["accuracy"][0] == pytest.approx(dup.metrics.accuracy)
-    assert got["nll"][0] == pytest.approx(dup.metrics.nll)
+    reps = replicate_values(InMemorySource.from_predictions(p, 500), m, ALL_METRICS, 12, 3, key_on_ids=False)
+    w = poisson1_weights16(3, np.arange(p.n_samples), 12).astype(int)
+    for r in (0, 11):
+        idx = np.repeat(np.arange(p.n_samples), w[:, r])
+        dup = MeasureState(p.task, p.classes, edges_of(m, p.task)).update(Batch(p.subset(idx), idx)).finalize()
+        want = point_metrics(dup, idx.size)
+        for key in ALL_METRICS:
+            if want[key] is None:
+                assert key not in ("ece", "accuracy") and (key not in reps or np.isnan(reps[key][r])), key
+            else:
+                assert reps[key][r] == pytest.approx(want[key], rel=1e-9, abs=1e-12), (key, r)
 
 
 def test_upper_is_deterministic_and_seed_dependent():
@@ -253,16 +253,27 @@ def test_upper_is_deterministic_and_seed_dependent():
     assert [r.value for r in a.rules] != [r.value for r in c.rules]
 
 
-def test_upper_does_not_depend_on_batching(monkeypatch):
-    import calibcli.gate
+@pytest.mark.parametrize("name", ["multilabel.csv", "top_label.csv", "multiclass_probs.csv"])
+def test_upper_does_not_depend_on_batching_or_row_order(name):
+    p = _preds(name)
+    rules = [parse_rule("ece > 0.05"), parse_rule("class_ece > 0.05"), parse_rule("accuracy < 0.5")]
+    if p.task is not Task.TOP_LABEL:
+        rules += [parse_rule("classwise_ece > 0.05"), parse_rule("nll > 1")]
+    m = measure(p)
+    whole = evaluate_gate(p, m, rules, on="upper", replicates=30)
+    for batch_rows in (1, 7, 1000):
+        src = InMemorySource.from_predictions(p, batch_rows)
+        batched = evaluate_gate(src, m, rules, on="upper", replicates=30)
+        for a, b in zip(whole.rules, batched.rules):  # the same draws; sums may differ in the last bit
+            assert a.interval == pytest.approx(b.interval, rel=1e-9)
+    # the rows in another order, each keeping its row key: the same weights, the same interval
+    perm = np.random.default_rng(0).permutation(p.n_samples)
+    from calibcli.engine.batches import SourceInfo
 
-    p = _preds("multilabel.csv")
-    rules = [parse_rule("ece > 0.05"), parse_rule("classwise_ece > 0.05"), parse_rule("nll > 1")]
-    whole = _gate(p, rules, on="upper", replicates=30)
-    monkeypatch.setattr(calibcli.gate, "BOOT_BATCH_CELLS", p.n_samples * 7)  # batches of 7 replicates
-    batched = _gate(p, rules, on="upper", replicates=30)
-    for a, b in zip(whole.rules, batched.rules):  # the same draws; sums may differ in the last bit
-        assert a.interval == pytest.approx(b.interval, rel=1e-12)
+    info = SourceInfo((), p.classes, p.task, p.score_kind, p.n_samples)
+    shuffled = evaluate_gate(InMemorySource(p.subset(perm), info, 100, rows=perm), m, rules, on="upper", replicates=30)
+    for a, b in zip(whole.rules, shuffled.rules):
+        assert a.interval == pytest.approx(b.interval, rel=1e-9)
 
 
 def test_upper_uses_the_pessimistic_end():
@@ -361,11 +372,14 @@ def test_doctests_of_gate_config_and_renderers():
     import doctest
 
     import calibcli.config
-    import calibcli.gate
+    import calibcli.gate.baseline
+    import calibcli.gate.evaluate
+    import calibcli.gate.rules
     import calibcli.render.github
     import calibcli.render.markdown
     import calibcli.schema
 
-    for mod in (calibcli.gate, calibcli.config, calibcli.render.github, calibcli.render.markdown, calibcli.schema):
+    for mod in (calibcli.gate.rules, calibcli.gate.evaluate, calibcli.gate.baseline, calibcli.config, calibcli.render.github,
+                calibcli.render.markdown, calibcli.schema):
         result = doctest.testmod(mod)
         assert result.failed == 0 and result.attempted > 0, mod.__name__

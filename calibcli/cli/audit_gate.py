@@ -162,10 +162,12 @@ def attach(report, loaded, opts: dict):
 
             raise UsageError("--baseline is given but no rule uses it; add one such as --max-ece-increase 0.01.")
         return report
+    from calibcli.engine.batches import InMemorySource
     from calibcli.gate import evaluate_gate
 
     baseline = _load_baseline(opts, loaded) if g.baseline else None
-    result = evaluate_gate(loaded.predictions, report.measurement, g.rules, on=g.on, strict=g.strict, seed=g.seed,
+    source = InMemorySource.from_loaded(loaded)  # with --id-col, bootstrap weights are keyed on the ids
+    result = evaluate_gate(source, report.measurement, g.rules, on=g.on, strict=g.strict, seed=g.seed,
                            replicates=g.replicates, n_bins=opts["n_bins"], strategy=opts["strategy"], baseline=baseline)
     return dataclasses.replace(report, gate=result)
 
