@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Iterator, Protocol
 import numpy as np
 
 from calibcli.predictions import Predictions, ScoreKind, Task
+from calibcli.validation.options import DEFAULT_BATCH_ROWS
 
 if TYPE_CHECKING:
-    from calibcli.columns import ColumnSpec
-    from calibcli.loading import Adjustment, LoadedInput
+    from calibcli.loading import LoadedInput
+    from calibcli.validation.columns import ColumnSpec
+    from calibcli.validation.options import Adjustment
 
-DEFAULT_BATCH_ROWS = 65_536
+__all__ = ["DEFAULT_BATCH_ROWS", "Batch", "BatchSource", "InMemorySource", "SourceInfo"]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from calibcli.errors import InputError
-from calibcli.sniffing import byte_desc, enc_name
+from calibcli.sources.sniffing import byte_desc, enc_name
 
 # NumPy .npz: which arrays hold what (see README "Input formats")
 NPZ_LABELS = ("labels", "label", "y_true", "y", "targets", "target")

@@ -1,0 +1,275 @@
+"""``open_source``: prediction files as a multi-pass ``BatchSource`` in bounded memory.
+
+Opening a source is pass 1: every record batch of every file is decoded and
+checked (problems with their first rows, score-kind evidence, label values, what
+clipping and renormalising change); then classes, task and score kind are
+decided exactly as a whole-file check decides them, and bad input raises the same
+``InputError`` it always did. Each call of ``batches()`` is one more pass: raw
+batch -> validated ``Predictions`` plus global row keys.
+
+Memory is set by ``batch_rows`` and ``memory_limit``, not by the input size:
+
+- While the decoded batches (compact: float32 scores stay float32, labels are
+  int32 codes) fit ``memory_limit`` bytes, pass 1 keeps them and later passes are
+  served from memory; beyond it they are dropped at once and every later pass
+  reads the files again. The default, 256 MiB (``DEFAULT_MEMORY_LIMIT``), keeps
+  an input of up to about 6e6 rows x 10 float32 logits; larger inputs stream,
+  so a 2e7 x 10 audit stays well under 1 GiB of RSS.
+- Standard input is copied to a temporary file while opening (bounded memory), so
+  later passes can read it again; the copy is deleted by ``close()`` (or as soon
+  as the batches are cached), and at the latest when the process exits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from calibcli.engine.batches import DEFAULT_BATCH_ROWS, Batch, SourceInfo
+from calibcli.errors import InputError
+from calibcli.validation.options import DEFAULT_MEMORY_LIMIT, LoadOptions
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """How the input was read (the JSON report's ``engine`` object).
+
+    ``passes`` counts pass 1 (opening) and every ``batches()`` call; ``rows_read``
+    counts rows decoded from the files over all passes; ``cached``: later passes
+    were served from memory instead of reading the files again.
+    """
+
+    name: str
+    batch_rows: int
+    passes: int
+    rows_read: int
+    cached: bool
+    memory_limit: int
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "batch_rows": self.batch_rows, "passes": self.passes,
+                "rows_read": self.rows_read, "cached": self.cached, "reread": not self.cached and self.passes > 1}
+
+
+class StreamingSource:
+    """Validated batches of prediction files, any number of passes (see the module docstring).
+
+    Use :func:`open_source` to make one; close it (or use it as a context manager)
+    to delete temporary files.
+    """
+
+    def __init__(self, files, names: tuple[str, ...], spec, options: LoadOptions, batch_rows: int,
+                 memory_limit: int, spills=()):
+        self._files = files
+        self._names = names
+        self.spec = spec
+        self.options = options
+        self.batch_rows = int(batch_rows)
+        self.memory_limit = int(memory_limit)
+        self._spills = list(spills)
+        self._cache: list | None = []
+        self._cache_bytes = 0
+        self._passes = 0
+        self._rows_read = 0
+        self.rows_per_file: tuple[int, ...] = ()
+        self._offsets: list[int] = []
+        self.info: SourceInfo | None = None
+        self._decisions = None
+        self._decoder = None
+
+    # ------------------------------------------------------------------ open
+    def _open(self, inputs: tuple[str, ...], notes: tuple[str, ...]) -> None:
+        from calibcli.validation.columns import check_duplicates, check_roles, resolve_columns
+        from calibcli.validation.labels import KeyTable
+        from calibcli.validation.scan import Context, Decoder, FileScan, decide
+
+        options = self.options
+        first = self._files[0]
+        first_names = first.column_names()
+        spec = resolve_columns(first_names, first.display, options.label_col, options.score_cols, options.classes, options.task)
+        check_roles(spec, first.display, options.id_col)
+        self.spec = spec
+        keys = KeyTable()
+        decoder = Decoder(spec, options.id_col, keys)
+        ctx = Context(spec, options, keys)
+        scans = []
+        offset = 0
+        for i, f in enumerate(self._files):
+            names = first_names if i == 0 else f.column_names()
+            if i > 0:
+                check_duplicates(names, options.label_col, options.score_cols, f.display)
+            if options.id_col and names.count(options.id_col) > 1:
+                raise InputError(f"{f.display}: the column name '{options.id_col}' (given by --id-col) appears "
+                                 f"{names.count(options.id_col)} times in the header. Rename or remove the repeated column.")
+            missing = [c for c in spec.needed if c not in names]
+            if missing:
+                raise InputError(
+                    f"{f.display}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing[:6])}, which "
+                    f"{first.display} has. Pooled files need the same columns; audit it separately or use --per-file."
+                )
+            if options.id_col and options.id_col not in names:
+                raise InputError(f"{f.display}: no column '{options.id_col}' (given by --id-col). Columns: {', '.join(names[:12])}.")
+            scans.append(self._scan_file(i, f, decoder, ctx, FileScan))
+            self._offsets.append(offset)
+            offset += scans[-1].rows
+        self.rows_per_file = tuple(s.rows for s in scans)
+        self._decoder = decoder
+        self._passes = 1
+        d = decide(scans, ctx, self._names, (*notes, *spec.notes))
+        self._decisions = d
+        self.info = SourceInfo(tuple(inputs), d.classes, d.task, d.kind, d.n_rows, d.evidence, spec, dict(d.dropped),
+                               d.warnings, d.adjustments, options.id_col is not None)
+        if self._cache is not None:
+            self._drop_temporary_files()
+
+    def _scan_file(self, i, f, decoder, ctx, FileScan):
+        """Pass 1 over one file (again from the start when a text column had to be widened)."""
+        from calibcli.sources.files import TypesWidened
+
+        while True:
+            scan = FileScan(i, len(self.spec.score_cols), len(self.spec.label_cols))
+            kept: list = []
+            kept_bytes = 0
+            start = 0
+            try:
+                for rb in f.record_batches(decoder.columns, self.batch_rows, decoder.numeric):
+                    raw = decoder.decode(rb, i, start, f.display)
+                    start += raw.n
+                    self._rows_read += raw.n
+                    scan.update(raw, ctx)
+                    if self._cache is not None:
+                        kept.append(raw.compact())
+                        kept_bytes += raw.nbytes
+                        if self._cache_bytes + kept_bytes > self.memory_limit:
+                            self._cache, kept = None, []  # does not fit: every later pass reads the files
+            except TypesWidened:
+                continue
+            if self._cache is not None:
+                self._cache.extend(kept)
+                self._cache_bytes += kept_bytes
+            return scan
+
+    # ---------------------------------------------------------------- passes
+    def batches(self) -> Iterator[Batch]:
+        """One pass: validated batches of at most ``batch_rows`` rows, in input order (batches
+        left without rows by --drop-invalid are skipped)."""
+        from calibcli.validation.scan import convert
+
+        if self._decisions is None:
+            raise RuntimeError("the source is closed or was never opened")
+        self._passes += 1
+        d = self._decisions
+        if self._cache is not None:
+            for raw in self._cache:
+                out = convert(raw, d, self._offsets[raw.file])
+                if out is not None:
+                    yield Batch(*out)
+            return
+        for i, f in enumerate(self._files):
+            start = 0
+            try:
+                for rb in f.record_batches(self._decoder.columns, self.batch_rows, self._decoder.numeric):
+                    raw = self._decoder.decode(rb, i, start, f.display)
+                    start += raw.n
+                    self._rows_read += raw.n
+                    if d.lut is not None and raw.labels.size and int(raw.labels.max()) >= d.lut.size:
+                        raise self._changed(f)
+                    out = convert(raw, d, self._offsets[i])
+                    if out is not None:
+                        yield Batch(*out)
+            except Exception as exc:
+                from calibcli.sources.files import TypesWidened
+
+                if isinstance(exc, TypesWidened):
+                    raise self._changed(f) from None
+                raise
+            if start != self.rows_per_file[i]:
+                raise self._changed(f)
+
+    def _changed(self, f) -> InputError:
+        return InputError(f"{f.display}: the file changed while calib was reading it (a later pass found other rows "
+                          "than the first). Audit a file that is not being written.")
+
+    def engine_stats(self) -> EngineStats:
+        """Passes so far, rows read from the files, whether later passes come from memory, the batch size."""
+        return EngineStats("local", self.batch_rows, self._passes, self._rows_read, self._cache is not None,
+                           self.memory_limit)
+
+    # --------------------------------------------------------------- closing
+    def _drop_temporary_files(self) -> None:
+        for f in self._files:
+            f.close()
+        for s in self._spills:
+            s.close()
+        self._spills = []
+
+    def close(self) -> None:
+        """Delete temporary files (the stdin copy, decompressed copies) and drop cached batches."""
+        self._drop_temporary_files()
+        self._cache = None
+        self._decisions = None
+
+    def __enter__(self) -> "StreamingSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: int | None = None,
+                memory_limit: int | None = None) -> StreamingSource:
+    """Open prediction files as a validated, multi-pass batch source (pass 1 runs here).
+
+    Parameters
+    ----------
+    inputs : file names or globs; ``-`` reads stdin.
+    options : column and interpretation settings.
+    batch_rows : rows per batch (default ``options.batch_rows``, else ``DEFAULT_BATCH_ROWS``).
+    memory_limit : bytes of decoded batches kept between passes (default
+        ``options.memory_limit``, else ``DEFAULT_MEMORY_LIMIT``, 256 MiB).
+
+    Returns
+    -------
+    StreamingSource
+        ``info`` (classes, task, score kind, rows kept, warnings, adjustments),
+        ``batches()`` (one pass per call), ``engine_stats()`` and ``close()``.
+
+    Raises
+    ------
+    InputError
+        With every problem found, each naming file, column, rows and fix.
+    """
+    from calibcli.sources.files import InputFile
+    from calibcli.sources.paths import STDIN, STDIN_DISPLAY, Spill, expand_inputs
+    from calibcli.sources.sniffing import normalize_encoding
+
+    batch_rows = int(batch_rows or options.batch_rows or DEFAULT_BATCH_ROWS)
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be at least 1, got {batch_rows}")
+    memory_limit = DEFAULT_MEMORY_LIMIT if memory_limit is None and options.memory_limit is None else (
+        memory_limit if memory_limit is not None else options.memory_limit)
+    paths = expand_inputs(inputs if isinstance(inputs, list) else list(inputs))  # keeps the notes of InputPaths
+    encoding = normalize_encoding(options.encoding)
+    spills = []
+    files = []
+    try:
+        for p in paths:
+            if p == STDIN:
+                spill = Spill.of_stdin()
+                spills.append(spill)
+                files.append(InputFile(spill.path, encoding, STDIN_DISPLAY))
+            else:
+                files.append(InputFile(p, encoding))
+        names = tuple(f.display for f in files)
+        source = StreamingSource(files, names, None, options, batch_rows, memory_limit, spills)
+        notes = tuple(paths.notes)
+        source._open(tuple(paths), notes)
+    except BaseException:
+        for f in files:
+            f.close()
+        for s in spills:
+            s.close()
+        raise
+    return source
