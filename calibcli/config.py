@@ -123,6 +123,7 @@ SETTINGS: dict[str, Spec] = {
     "binning": Spec("choice", choices=("uniform", "quantile")),
     "encoding": Spec("encoding"),
     "batch-rows": Spec("int", 1),
+    "memory-limit": _STR,
     # outputs and display
     "format": Spec("choice", choices=("table", "json", "csv")),
     "json-out": _PATH,

@@ -51,7 +51,7 @@ def attach(report, loaded, opts: dict):
     from calibcli.thresholds import recommend_source
 
     spec = spec_from_opts(opts, objectives, opts.get("threshold_bootstrap", 200), opts.get("threshold_seed", 0))
-    source, calibrate, notes = _source(loaded, getattr(report, "calibration", None), opts.get("batch_rows"))
+    source, calibrate, notes = _source(loaded, getattr(report, "calibration", None), opts["load_options"].batch_rows)
     result = recommend_source(source, spec, tuple(opts.get("threshold_classes") or ()) or None, calibrate)
     return replace(report, thresholds=replace(result, notes=notes))
 

@@ -28,6 +28,38 @@ def _encoding(ctx, param, value: str | None) -> str | None:
         raise click.BadParameter(str(exc).replace(f"--encoding {value!r} is", "it is"), ctx, param) from None
 
 
+BATCH_ROWS_DEFAULT = 65_536  # calibcli.engine.batches.DEFAULT_BATCH_ROWS (not imported: --help stays fast; a test checks)
+MEMORY_LIMIT_DEFAULT = "256M"  # calibcli.validation.options.DEFAULT_MEMORY_LIMIT (a test checks)
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes of a size such as ``512M``, ``2G``, ``1.5GiB`` or ``100000`` (powers of 1024).
+
+    >>> parse_size("512M"), parse_size("2g"), parse_size("1.5GiB"), parse_size("0")
+    (536870912, 2147483648, 1610612736, 0)
+    """
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", str(text))
+    if not m:
+        raise ValueError(f"{text!r} is not a size; write e.g. 512M, 2G or 0 (bytes, powers of 1024)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def _memory_limit(ctx, param, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+BATCH_ROWS_HELP = ("Rows per record batch: the input is read, checked and measured batch by batch, so memory is "
+                   "set by N, not by the file size; any N gives the same numbers.")
+MEMORY_LIMIT_HELP = ("Memory for keeping the decoded input between passes (e.g. 512M, 2G; 0: never keep it). "
+                     "Input that fits is read once; larger input is read again on every pass.")
 ENCODING_HELP = "Text encoding of CSV and JSON Lines input, e.g. cp1252 or latin-1 (default: utf-8)."
 
 
@@ -37,7 +69,8 @@ def encoding_option(fn):
 
 
 def input_options(fn):
-    """--label-col, --score-cols, --classes, --task, --score-kind, --renormalize, --drop-invalid, --encoding."""
+    """--label-col, --score-cols, --classes, --task, --score-kind, --renormalize, --drop-invalid, --encoding,
+    --batch-rows, --memory-limit (all into ``load_options``, a ``LoadOptions``)."""
 
     @click.option("--label-col", default="label", show_default=True, help="Column holding the true label (integer index or class name).")
     @click.option("--score-cols", default=None, help="Score columns: comma-separated names or globs (default: columns prefixed p_, prob_, proba_ or logit_).")
@@ -47,8 +80,13 @@ def input_options(fn):
     @click.option("--renormalize", is_flag=True, help="Divide probability rows that do not sum to 1 by their sum.")
     @click.option("--drop-invalid", is_flag=True, help="Drop invalid rows (NaN, out of range, unknown label) and report how many, instead of failing.")
     @encoding_option
+    @click.option("--batch-rows", type=click.IntRange(1), default=BATCH_ROWS_DEFAULT, show_default=True, metavar="N",
+                  help=BATCH_ROWS_HELP)
+    @click.option("--memory-limit", default=MEMORY_LIMIT_DEFAULT, show_default=True, metavar="SIZE",
+                  callback=_memory_limit, help=MEMORY_LIMIT_HELP)
     @functools.wraps(fn)
-    def wrapper(*args, label_col, score_cols, classes_, task, score_kind, renormalize, drop_invalid, encoding, **kwargs):
+    def wrapper(*args, label_col, score_cols, classes_, task, score_kind, renormalize, drop_invalid, encoding,
+                batch_rows, memory_limit, **kwargs):
         from calibcli.loading import LoadOptions
         from calibcli.predictions import ScoreKind, Task
 
@@ -61,6 +99,8 @@ def input_options(fn):
             renormalize=renormalize,
             drop_invalid=drop_invalid,
             encoding=encoding or "utf-8",
+            batch_rows=batch_rows,
+            memory_limit=memory_limit,
         )
         return fn(*args, **kwargs)
 

@@ -13,7 +13,6 @@ import click
 from calibcli.cli.options import input_options
 from calibcli.cli.paramtypes import FiniteFloat
 
-BATCH_ROWS_DEFAULT = 65_536  # calibcli.engine.batches.DEFAULT_BATCH_ROWS (not imported here: --help stays fast; a test checks)
 OBJECTIVE_NAMES = ("cost", "f1", "fbeta", "youden", "precision", "recall", "flag-rate", "review-band")
 DEFAULT_OBJECTIVES = ("f1", "youden")
 
@@ -105,8 +104,6 @@ def _infer_format(fmt: str | None, output: str | None) -> str:
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(0, 100_000), default=200, show_default=True,
               help="Bootstrap replicates for the 95% intervals (0: none).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the bootstrap.")
-@click.option("--batch-rows", type=click.IntRange(1), default=BATCH_ROWS_DEFAULT, show_default=True, metavar="N",
-              help="Rows per batch: the scores are counted batch by batch in bounded memory; any N gives the same numbers.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default=None,
               help="Output format  [default: table; with -o, from its suffix (.csv, .json)]")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the output to this file instead of stdout.")
@@ -204,7 +201,7 @@ def _run(paths, opts, spec, calibrator, err):
             progress.update(task, description=path)
             try:
                 loaded = load_predictions([path], opts["load_options"])
-                source = InMemorySource.from_loaded(loaded, opts["batch_rows"])
+                source = InMemorySource.from_loaded(loaded, opts["load_options"].batch_rows)
                 calibrate = None if calibrator is None else (lambda batch: calibrator.transform(batch.predictions))
                 results.append((path, recommend_source(source, spec, tuple(opts["classes"]) or None, calibrate)))
             except CalibError as exc:
