@@ -71,8 +71,8 @@ class KeyTable:
     ([4, 3, 4], ['dog', 'cat', None, '0', '1'])
     """
 
-    def __init__(self, limit: int = MAX_LABELS):
-        self.limit = int(limit)
+    def __init__(self, limit: int | None = None):
+        self.limit = int(MAX_LABELS if limit is None else limit)
         self.keys: list = []
         self.index: dict = {}
         self._dense = np.full(0, -1, dtype=np.int32)

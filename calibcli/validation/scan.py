@@ -23,7 +23,6 @@ import numpy as np
 from calibcli.errors import InputError
 from calibcli.predictions import Predictions, ScoreKind, Task, clip_probabilities, scores_to_probs
 from calibcli.stats.problems import ProblemLog
-from calibcli.stats.sums import ScoreEvidence
 from calibcli.validation.columns import ColumnSpec
 from calibcli.validation.labels import KeyTable, binary_classes, class_table, key_text, sorted_texts
 from calibcli.validation.options import Adjustment, LoadOptions
@@ -37,6 +36,7 @@ from calibcli.validation.scores import (
     fmt_beyond,
     is_float32,
     out_of_range,
+    pairwise_row_sums,
     possible_kinds,
     renormalize_rows,
     row_sums_checked,
@@ -61,6 +61,7 @@ class RawBatch:
     ids : (n,) ``--id-col`` values as text (object), or None.
     nonnum : (n, m) bool, cells that were not numbers (pass 1 only; not cached).
     float32 : the score columns are stored as float32 (or float16).
+    columns : the score columns as decoded (pass 1 only; not cached).
     """
 
     file: int
@@ -71,6 +72,7 @@ class RawBatch:
     ids: np.ndarray | None = None
     nonnum: np.ndarray | None = None
     float32: bool = False
+    columns: list | None = None
 
     @property
     def n(self) -> int:
@@ -89,7 +91,7 @@ class RawBatch:
 
     def compact(self) -> "RawBatch":
         """The form kept between passes (without the pass-1 mask)."""
-        return RawBatch(self.file, self.start, self.scores, self.labels, self.pred, self.ids, None, self.float32)
+        return RawBatch(self.file, self.start, self.scores, self.labels, self.pred, self.ids, None, self.float32, None)
 
 
 class Decoder:
@@ -129,6 +131,8 @@ class Decoder:
             for j, c in enumerate(spec.label_cols):
                 v, _ = column_to_float(col(c))
                 labels[:, j] = np.where(v == 1.0, 1, np.where(v == 0.0, 0, -1))
+        elif spec.label_col is None:  # scores only (calib apply)
+            labels = None
         else:
             labels = self.keys.encode(col(spec.label_col), display, spec.label_col)
             if spec.pred_label_col:
@@ -136,7 +140,7 @@ class Decoder:
         ids = None
         if self.id_col:
             ids = np.array([None if v is None else str(v) for v in col(self.id_col).to_pylist()], dtype=object)
-        return RawBatch(file, start, scores, labels, pred, ids, nonnum, any(f32))
+        return RawBatch(file, start, scores, labels, pred, ids, nonnum, any(f32), values)
 
 
 class Context:
@@ -206,7 +210,10 @@ class FileScan:
     rows: int = 0
     float32: bool = False
     log: ProblemLog = field(default_factory=lambda: ProblemLog(MAX_ROWS_SHOWN))
-    evidence: ScoreEvidence = field(default_factory=ScoreEvidence)
+    ev_rows: int = 0  # score-kind evidence over the rows whose scores are all finite:
+    ev_min: float = float("inf")  # smallest and largest score,
+    ev_max: float = float("-inf")
+    ev_dev: float = float("-inf")  # largest |row sum - 1| (where rows must sum to 1)
     range_lo: np.ndarray = None
     range_hi: np.ndarray = None
     worst_sum: float = float("-inf")
@@ -251,7 +258,7 @@ class FileScan:
                 self._log(f"nonfinite:{j}", raw.start, m)
             rowbad |= ~good
         if spec.task is not Task.TOP_LABEL:
-            self.evidence.update(s if good is None else s[good])
+            self._evidence(raw, good, ctx)
         codes = None
         if spec.task is Task.MULTILABEL:
             lab = raw.labels
@@ -260,7 +267,7 @@ class FileScan:
                 if b.any():
                     self._log(f"ml:{j}", raw.start, b)
                     rowbad |= b
-        else:
+        elif raw.labels is not None:
             codes = raw.labels
             known = ctx.known()
             if raw.pred is not None:
@@ -287,10 +294,22 @@ class FileScan:
             self.bad_rows[kind] = self.bad_rows.get(kind, 0) + int(rb.sum())
             if codes is not None:
                 self.clean[kind] = _add_counts(self.clean.get(kind, np.zeros(0, np.int64)), codes[~rb] if any_bad else codes, nkeys)
-            else:
+            elif spec.task is Task.MULTILABEL:
                 lab = raw.labels[~rb] if any_bad else raw.labels
                 self.ml_pos[kind] = self.ml_pos.get(kind, np.zeros(lab.shape[1], np.int64)) + (lab == 1).sum(axis=0)
         return self
+
+    def _evidence(self, raw: RawBatch, good: np.ndarray | None, ctx: Context) -> None:
+        """Range and worst row-sum deviation of the rows whose scores are all finite."""
+        s = raw.scores if good is None else raw.scores[good]
+        if not s.shape[0]:
+            return
+        self.ev_rows += s.shape[0]
+        self.ev_min = min(self.ev_min, float(s.min()))
+        self.ev_max = max(self.ev_max, float(s.max()))
+        if ctx.row_sums:
+            cols = raw.columns if (good is None and raw.columns is not None) else [s[:, j] for j in range(s.shape[1])]
+            self.ev_dev = max(self.ev_dev, float(np.max(np.abs(pairwise_row_sums(cols) - 1.0))))
 
     def _places_by_code(self, codes: np.ndarray, start: int) -> None:
         counts = np.bincount(codes)
@@ -345,7 +364,9 @@ class FileScan:
         out.rows = self.rows + other.rows
         out.float32 = self.float32 or other.float32
         out.log = self.log.merge(other.log)
-        out.evidence = self.evidence.merge(other.evidence)
+        out.ev_rows = self.ev_rows + other.ev_rows
+        out.ev_min, out.ev_max = min(self.ev_min, other.ev_min), max(self.ev_max, other.ev_max)
+        out.ev_dev = max(self.ev_dev, other.ev_dev)
         out.range_lo = np.minimum(self.range_lo, other.range_lo)
         out.range_hi = np.maximum(self.range_hi, other.range_hi)
         out.worst_sum = max(self.worst_sum, other.worst_sum)
@@ -418,10 +439,9 @@ def decide(scans: list[FileScan], ctx: Context, names: tuple[str, ...], notes: t
         lut = class_table(keys.keys, classes, derived=False)
     # score kind
     kind, evidence = ScoreKind.PROBS, ("top-label confidence is a probability",)
-    ev = total.evidence.finalize()
-    if ev.rows and spec.task is not Task.TOP_LABEL:
-        dev = ev.max_row_sum_deviation if ctx.row_sums else None
-        kind, evidence = decide_score_kind(ev.min, ev.max, dev, spec.task, spec.prefix_kind, options.score_kind, src,
+    if total.ev_rows and spec.task is not Task.TOP_LABEL:
+        dev = total.ev_dev if ctx.row_sums else None
+        kind, evidence = decide_score_kind(total.ev_min, total.ev_max, dev, spec.task, spec.prefix_kind, options.score_kind, src,
                                            spec.score_cols, options.renormalize)
     if total.float32 and spec.task is not Task.TOP_LABEL:
         evidence = (*evidence, FLOAT32_EVIDENCE)

@@ -92,6 +92,49 @@ def column_to_float(col, keep_float32: bool = False) -> tuple[np.ndarray, np.nda
     return num, bad
 
 
+PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE
+
+
+def pairwise_row_sums(columns: list[np.ndarray]) -> np.ndarray:
+    """Row sums (float64) of a matrix given as its columns, bit for bit what numpy's
+    ``matrix.sum(axis=1)`` gives for a C-contiguous float64 matrix.
+
+    numpy sums each contiguous row pairwise (eight partial sums in blocks of up to
+    128 values); doing the same additions column-wise over whole vectors is several
+    times faster for few columns and touches memory contiguously.
+
+    >>> m = np.random.default_rng(0).standard_normal((5, 11))
+    >>> bool(np.array_equal(pairwise_row_sums([m[:, j] for j in range(11)]), m.sum(axis=1)))
+    True
+    """
+    n = len(columns)
+    if n < 8:
+        res = np.zeros(len(columns[0]), dtype=np.float64)
+        for c in columns:
+            res += c
+        return res
+    if n <= PAIRWISE_BLOCK:
+        r = [np.array(columns[j], dtype=np.float64) for j in range(8)]
+        i = 8
+        while i < n - n % 8:
+            for j in range(8):
+                r[j] += columns[i + j]
+            i += 8
+        r[0] += r[1]
+        r[2] += r[3]
+        r[0] += r[2]
+        r[4] += r[5]
+        r[6] += r[7]
+        r[4] += r[6]
+        r[0] += r[4]
+        for c in columns[i:]:
+            r[0] += c
+        return r[0]
+    half = n // 2
+    half -= half % 8
+    return pairwise_row_sums(columns[:half]) + pairwise_row_sums(columns[half:])
+
+
 def row_sums_checked(task: Task, n_cols: int) -> bool:
     """Whether probability rows must sum to 1 (multiclass, and binary with two columns)."""
     return task is Task.MULTICLASS or (task is Task.BINARY and n_cols == 2)
