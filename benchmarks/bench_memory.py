@@ -8,6 +8,7 @@ every 0.1 s and kills the process group past ``--rss-limit-gb`` (default 12) or
 Measured (the commands take ``--extra-args`` / ``--extra-args-for``):
 
 ===============  =============================================================
+floor            ``floor_stream.py LOGITS``: the streaming floor, for reference
 audit            ``calib audit LOGITS --format json`` (calibration included)
 audit-nocal      ``calib audit LOGITS --format json --no-calibration``
 fit              ``calib fit LOGITS -o cal.json``
@@ -34,7 +35,7 @@ is the reliable figure.
 Run:
   .venv/bin/python benchmarks/bench_memory.py                        # baseline: 2e6, 2e7; timing at 1e7
   .venv/bin/python benchmarks/bench_memory.py --sizes 2e6,2e7,1e8 --commands audit,apply
-  .venv/bin/python benchmarks/bench_memory.py --extra-args "--batch-rows 65536" --extra-args-for "audit=--memory-limit 512MB"
+  .venv/bin/python benchmarks/bench_memory.py --extra-args='--batch-rows 65536' --extra-args-for 'audit=--memory-limit 512MB'
   .venv/bin/python benchmarks/bench_memory.py --calib-src /tmp/old_checkout   # measure another source tree
 """
 
@@ -65,7 +66,7 @@ TARGET_RSS = 1 * GIB
 TARGET_GROWTH = 1.3
 TARGET_AUDIT = 2.0
 TARGET_AUDIT_NOCAL = 1.2
-COMMANDS = ("audit", "audit-nocal", "fit", "apply", "thresholds", "audit-csv")
+COMMANDS = ("floor", "audit", "audit-nocal", "fit", "apply", "thresholds", "audit-csv")
 SLICE_ROWS = 100_000
 
 
@@ -77,6 +78,7 @@ class Run:
     rows: int
     argv: list[str]
     wall_s: float = float("nan")
+    cpu_s: float = float("nan")  # user + system CPU seconds (from /usr/bin/time): less sensitive to other load
     peak_rss: int = 0  # bytes, from /usr/bin/time (or the watchdog's samples)
     sampled_rss: int = 0  # bytes, the watchdog's highest sample of the process tree
     exit_code: int | None = None
@@ -117,24 +119,28 @@ def measure(command: str, rows: int, argv: list[str], env: dict, rss_limit: int,
         full = ["/usr/bin/time", "-v", "-o", str(timefile), *argv] if use_time else argv
         with open(out, "wb") as fo, open(err, "wb") as fe:
             t0 = time.perf_counter()
-            proc = subprocess.Popen(full, stdout=fo, stderr=fe, env=env, start_new_session=True)
-            while True:
-                try:
-                    _, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                except ChildProcessError:
-                    break
-                if _:
-                    break
-                rss = tree_rss(proc.pid)
-                run.sampled_rss = max(run.sampled_rss, rss)
-                elapsed = time.perf_counter() - t0
-                if rss > rss_limit or elapsed > timeout:
-                    run.killed = (f"killed at RSS {rss / GIB:.1f} GiB > limit {rss_limit / GIB:g} GiB" if rss > rss_limit
-                                  else f"killed after timeout {timeout:.0f} s")
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    _, status, usage = os.wait4(proc.pid, 0)
-                    break
-                time.sleep(0.1)
+            # cwd: a scratch directory, so `python -m calibcli` imports --calib-src, not a calibcli/ in the cwd;
+            # a session of its own, so the watchdog can kill the whole process group
+            proc = subprocess.Popen(full, stdout=fo, stderr=fe, env=env, cwd=tmp, start_new_session=True)
+            try:
+                while True:
+                    pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                    if pid:
+                        break
+                    rss = tree_rss(proc.pid)
+                    run.sampled_rss = max(run.sampled_rss, rss)
+                    elapsed = time.perf_counter() - t0
+                    if rss > rss_limit or elapsed > timeout:
+                        run.killed = (f"killed at RSS {rss / GIB:.1f} GiB > limit {rss_limit / GIB:g} GiB" if rss > rss_limit
+                                      else f"killed after timeout {timeout:.0f} s")
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        _, status, usage = os.wait4(proc.pid, 0)
+                        break
+                    time.sleep(0.1)
+            except BaseException:  # interrupted: never leave a measured process running
+                os.killpg(proc.pid, signal.SIGKILL)
+                os.wait4(proc.pid, 0)
+                raise
             run.wall_s = time.perf_counter() - t0
         proc.returncode = run.exit_code = os.waitstatus_to_exitcode(status)
         text = timefile.read_text() if use_time and timefile.exists() else ""
@@ -143,6 +149,9 @@ def measure(command: str, rows: int, argv: list[str], env: dict, rss_limit: int,
             run.peak_rss = int(m.group(1)) * 1024
         elif not use_time:
             run.peak_rss = usage.ru_maxrss * 1024
+        cpu = [float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text)]
+        if len(cpu) == 2:
+            run.cpu_s = sum(cpu)
         m = re.search(r"Command exited with non-zero status (\d+)", text)
         if m:
             run.exit_code = int(m.group(1))
@@ -164,7 +173,7 @@ def describe(run: Run) -> str:
     status = "ok" if run.ok else (run.killed or f"exit {run.exit_code}")
     extra = f" engine={json.dumps(run.engine, sort_keys=True)}" if run.engine else ""
     return (f"  {run.command:<12} {rows_label(run.rows):>5} rows: peak RSS {fmt_mib(run.peak_rss):>7} MiB "
-            f"(sampled {fmt_mib(run.sampled_rss)}), {run.wall_s:7.1f} s, {status}{extra}")
+            f"(sampled {fmt_mib(run.sampled_rss)}), {run.wall_s:7.1f} s wall, {run.cpu_s:7.1f} s CPU, {status}{extra}")
 
 
 def machine() -> str:
@@ -206,7 +215,7 @@ def main() -> None:  # noqa: C901 - a linear script
                     help="rows for the wall-time comparison with the streaming floor (default 1e7; 0 skips it)")
     ap.add_argument("--repeats", type=int, default=3, help="alternated repeats of the timing comparison (default 3)")
     ap.add_argument("--floor-args", default="", help="extra arguments of floor_stream.py, e.g. '--batch-rows 262144'")
-    ap.add_argument("--extra-args", default="", help="appended to every calib command, e.g. '--batch-rows 65536'")
+    ap.add_argument("--extra-args", default="", help="appended to every calib command, e.g. --extra-args='--batch-rows 65536' (write = before a single --flag)")
     ap.add_argument("--extra-args-for", action="append", default=[], metavar="CMD=ARGS",
                     help="appended to one command (repeatable), e.g. 'audit=--memory-limit 512MB'")
     ap.add_argument("--rss-limit-gb", type=float, default=12.0, help="kill a command whose RSS passes this (default 12)")
@@ -237,7 +246,9 @@ def main() -> None:  # noqa: C901 - a linear script
     for var in [v for v in env if v.startswith("CALIB_")]:
         env.pop(var)
     calib = [sys.executable, "-m", "calibcli", "--no-config"]
-    check = subprocess.run([*calib[:1], "-c", "import calibcli; print(calibcli.__file__)"], env=env, capture_output=True, text=True)
+    check = subprocess.run([*calib[:1], "-c", "import calibcli; print(calibcli.__file__)"], env=env, capture_output=True, text=True,
+                           cwd=tempfile.gettempdir())
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # kill: clean up the data files and the measured process
     rss_limit = int(args.rss_limit_gb * GIB)
     created: list[Path] = []
     existed = {p for p in DATA.glob("*")} if DATA.exists() else set()
@@ -278,7 +289,7 @@ def main() -> None:  # noqa: C901 - a linear script
                 commands.remove("apply")
         plan: list[tuple[str, int, str, str]] = []  # (command, rows, kind, format)
         for n in args.sizes:
-            plan += [(c, n, "logits", "parquet") for c in ("audit", "audit-nocal", "fit", "apply") if c in commands]
+            plan += [(c, n, "logits", "parquet") for c in ("floor", "audit", "audit-nocal", "fit", "apply") if c in commands]
         if "thresholds" in commands:
             plan += [("thresholds", n, "binary", "parquet") for n in args.binary_sizes]
         if "audit-csv" in commands:
@@ -286,7 +297,9 @@ def main() -> None:  # noqa: C901 - a linear script
         print("## peak memory per command\n", flush=True)
         for command, n, kind, fmt in plan:
             path = data(kind, n, fmt)
-            if command in ("audit", "audit-csv"):
+            if command == "floor":
+                argv = [sys.executable, str(HERE / "floor_stream.py"), str(path), *shlex.split(args.floor_args)]
+            elif command in ("audit", "audit-csv"):
                 argv = cal(command, "audit", str(path), "--format", "json")
             elif command == "audit-nocal":
                 argv = cal(command, "audit", str(path), "--format", "json", "--no-calibration")
@@ -311,6 +324,7 @@ def main() -> None:  # noqa: C901 - a linear script
                     f.unlink(missing_ok=True)
 
         timing: dict[str, list[float]] = {}
+        cputime: dict[str, list[float]] = {}
         if args.timing_rows:
             path = str(data("logits", args.timing_rows))
             print(f"\n## wall time at {rows_label(args.timing_rows)} x {args.classes} (alternated, {args.repeats} repeats)\n", flush=True)
@@ -326,6 +340,7 @@ def main() -> None:  # noqa: C901 - a linear script
                     runs.append(r)
                     print(describe(r) + f"  [repeat {rep}]", flush=True)
                     timing.setdefault(name, []).append(r.wall_s if r.ok else float("nan"))
+                    cputime.setdefault(name, []).append(r.cpu_s if r.ok else float("nan"))
     finally:
         for f in out_files:
             f.unlink(missing_ok=True)
@@ -338,12 +353,12 @@ def main() -> None:  # noqa: C901 - a linear script
     # ---- summary ----
     print("\n## summary\n")
     targeted = {"audit", "apply", "thresholds"}
-    print("| command | " + " | ".join(["rows", "peak RSS MiB", "wall s"]) + " |")
-    print("|---|---|---|---|")
+    print("| command | rows | peak RSS MiB | wall s | CPU s |")
+    print("|---|---|---|---|---|")
     for cmd, rs in by_cmd.items():
         for n, r in sorted(rs.items()):
             status = "" if r.ok else f" ({r.killed or f'exit {r.exit_code}'})"
-            print(f"| {cmd} | {rows_label(n)} | {fmt_mib(r.peak_rss)}{status} | {r.wall_s:.1f} |")
+            print(f"| {cmd} | {rows_label(n)} | {fmt_mib(r.peak_rss)}{status} | {r.wall_s:.1f} | {r.cpu_s:.1f} |")
     print("\n| command | sizes | RSS ratio (target <= 1.3x) | largest RSS (target <= 1024 MiB) |")
     print("|---|---|---|---|")
     summary: dict = {"ratios": {}, "timing": {}}
@@ -360,16 +375,20 @@ def main() -> None:  # noqa: C901 - a linear script
         summary["ratios"][cmd] = {"ratio": ratio, "largest_rss_mib": hi.peak_rss / 2**20}
     if timing:
         med = {k: statistics.median(v) for k, v in timing.items()}
-        print(f"\n| at {rows_label(args.timing_rows)} x {args.classes} | median wall s | ratio to floor (median of pairs) | target |")
-        print("|---|---|---|---|")
-        print(f"| streaming floor | {med['floor']:.2f} | 1 | |")
+        cmed = {k: statistics.median(v) for k, v in cputime.items()}
+        print(f"\n| at {rows_label(args.timing_rows)} x {args.classes} | median wall s | wall ratio to floor (median of pairs) "
+              f"| target | median CPU s | CPU ratio |")
+        print("|---|---|---|---|---|---|")
+        print(f"| streaming floor | {med['floor']:.2f} | 1 | | {cmed['floor']:.2f} | 1 |")
         for name, target in (("audit", TARGET_AUDIT), ("audit-nocal", TARGET_AUDIT_NOCAL)):
             pairs = [a / f for a, f in zip(timing[name], timing["floor"])]
             ratio = statistics.median(pairs)
+            cpu_ratio = statistics.median([a / f for a, f in zip(cputime[name], cputime["floor"])])
             verdict = "ok" if ratio <= target else "MISSED"
-            print(f"| {name} | {med[name]:.2f} | {ratio:.2f}x (min {min(pairs):.2f}, max {max(pairs):.2f}) | <= {target}x {verdict} |")
-            summary["timing"][name] = {"median_s": med[name], "ratio": ratio}
-        summary["timing"]["floor"] = {"median_s": med["floor"]}
+            print(f"| {name} | {med[name]:.2f} | {ratio:.2f}x (min {min(pairs):.2f}, max {max(pairs):.2f}) | <= {target}x {verdict} "
+                  f"| {cmed[name]:.2f} | {cpu_ratio:.2f}x |")
+            summary["timing"][name] = {"median_s": med[name], "ratio": ratio, "median_cpu_s": cmed[name], "cpu_ratio": cpu_ratio}
+        summary["timing"]["floor"] = {"median_s": med["floor"], "median_cpu_s": cmed["floor"]}
     elapsed = (dt.datetime.now() - started).total_seconds()
     print(f"\nload average at end {os.getloadavg()[0]:.1f}; benchmark took {elapsed / 60:.1f} min; "
           f"data files {'kept in ' + str(DATA) if args.keep else 'deleted'}")
