@@ -94,6 +94,8 @@ class StreamingSource:
         keys = KeyTable()
         decoder = Decoder(spec, options.id_col, keys)
         ctx = Context(spec, options, keys)
+        if self._cache is not None and self._estimated_bytes(spec, first_names) > self.memory_limit:
+            self._cache = None  # will not fit: do not fill memory only to drop it
         scans = []
         offset = 0
         for i, f in enumerate(self._files):
@@ -123,6 +125,24 @@ class StreamingSource:
                                d.warnings, d.adjustments, options.id_col is not None)
         if self._cache is not None:
             self._drop_temporary_files()
+
+    def _estimated_bytes(self, spec, names) -> int:
+        """What the cache of every file would take (rows exact for Parquet, else estimated)."""
+        from calibcli.validation.scan import ID_BYTES
+
+        per_row = 8 * len(spec.score_cols) + 4 + (4 if spec.pred_label_col else 0) + len(spec.label_cols)
+        if self.options.id_col:
+            per_row += ID_BYTES
+        f = self._files[0]
+        if f.format == "parquet":  # float32 score columns are cached as float32
+            import pyarrow.parquet as pq
+
+            from calibcli.validation.scores import is_float32
+
+            schema = pq.ParquetFile(f._local_path()).schema_arrow
+            if all(is_float32(schema.field(c).type) for c in spec.score_cols):
+                per_row -= 4 * len(spec.score_cols)
+        return per_row * sum(g.estimated_rows() for g in self._files)
 
     def _scan_file(self, i, f, decoder, ctx, FileScan):
         """Pass 1 over one file (again from the start when a text column had to be widened)."""

@@ -116,6 +116,29 @@ class InputFile:
             self._spill.close()
             self._spill = None
 
+    def estimated_rows(self) -> int:
+        """The number of data rows: exact where the format stores it (Parquet, .npz, Feather v1),
+        else estimated from the file size and the mean length of the first lines."""
+        import os
+
+        fmt = self.format
+        try:
+            if fmt == "parquet":
+                import pyarrow.parquet as pq
+
+                return int(pq.ParquetFile(self._local_path()).metadata.num_rows)
+            if fmt in ("npz", "feather_v1"):
+                return int(self._whole_table().num_rows)
+            size = os.path.getsize(self.path)
+        except InputError:
+            raise
+        except Exception:
+            return 0
+        if fmt in ("csv", "jsonl"):
+            ratio = 4 if self.probe.compression else 1  # compressed text: assume 4:1
+            return int(size * ratio / max(self.probe.line_bytes, 1.0))
+        return int(size / 64)  # Arrow IPC: at least 64 bytes per row for a prediction file
+
     # ---------------------------------------------------------------- schema
     def column_names(self) -> list[str]:
         """Names of the columns, read from the header or schema only where the format allows."""
