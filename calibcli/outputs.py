@@ -14,6 +14,8 @@ end. The rules (DESIGN.md, "Outputs"):
 - a regular file (or a symlink to one: the target is replaced, the link stays) is
   replaced by renaming a temporary file written next to it; a character device,
   FIFO or other non-regular file is opened and written through, never replaced;
+- an output can also be streamed: :meth:`OutputSet.staged_path` gives a
+  temporary file that a writer fills batch by batch, committed like the rest;
 - a failed or interrupted run (any exception, KeyboardInterrupt included) leaves
   no output file: staged temporary files are removed, and when a rename fails
   half-way the files already renamed are restored from backups.
@@ -61,6 +63,7 @@ class _Staged:
     target: PlannedOutput
     tmp: str | None  # temporary file next to the target (regular targets)
     data: bytes | None  # bytes to write through (non-regular targets)
+    spool: str | None = None  # temporary file whose bytes are written through (streamed non-regular targets)
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -279,6 +282,47 @@ class OutputSet:
         except OSError as exc:
             raise UsageError(f"{option} {target.path}: cannot write ({_reason(exc)}). Choose a path you can write to.") from None
 
+    def staged_path(self, option: str, path: str | os.PathLike) -> str:
+        """A temporary file for a writer to fill incrementally; it becomes ``path`` at :meth:`commit`.
+
+        For a regular target it lies in the target's own folder (created if
+        missing; the permissions a replaced file had, else the usual ones) and is
+        renamed into place; for a device, FIFO or open descriptor it lies in the
+        system's temporary folder and its bytes are written through at the commit
+        (so a failed run writes nothing there). On any error or interrupt before the
+        commit the file is removed. Write to the returned path (open it ``"wb"``);
+        close it before :meth:`commit`.
+
+        Returns
+        -------
+        str
+            The path to write.
+        """
+        target = self.plan(option, path)
+        try:
+            if target.through:
+                fd, tmp = tempfile.mkstemp(prefix=".calib-through.", suffix=_TMP_SUFFIX)
+                os.close(fd)
+                self._staged.append(_Staged(target, None, None, tmp))
+                return tmp
+            folder = os.path.dirname(target.real) or "."
+            self._makedirs(folder)
+            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target.real)}.", suffix=_TMP_SUFFIX, dir=folder)
+        except OSError as exc:
+            raise UsageError(f"{option} {target.path}: cannot write ({_reason(exc)}). Choose a path you can write to.") from None
+        self._staged.append(_Staged(target, tmp, None))
+        try:
+            try:
+                mode = stat.S_IMODE(os.stat(target.real).st_mode)  # keep a replaced file's permissions
+            except OSError:
+                mode = 0o666 & ~self._mask
+            os.fchmod(fd, mode)
+        except OSError as exc:
+            raise UsageError(f"{option} {target.path}: cannot write ({_reason(exc)}). Choose a path you can write to.") from None
+        finally:
+            os.close(fd)
+        return tmp
+
     def append(self, what: str, path: str, text: str) -> None:
         """Append ``text`` to ``path`` at commit time, best effort (the CI job summary).
 
@@ -321,11 +365,15 @@ class OutputSet:
                 renamed.append((s.target.real, self._backup(s.target.real)))
                 os.replace(s.tmp, s.target.real)
             for s in self._staged:
-                if s.data is None:
+                if s.data is None and s.spool is None:
                     continue
                 current = s
                 with open(s.target.real, "ab") as fh:  # append: an fd opened with >> keeps what it holds
-                    fh.write(s.data)
+                    if s.data is not None:
+                        fh.write(s.data)
+                    else:
+                        with open(s.spool, "rb") as src:
+                            shutil.copyfileobj(src, fh, 1 << 20)
         except BaseException as exc:
             for real, backup in reversed(renamed):
                 try:
@@ -344,6 +392,9 @@ class OutputSet:
         for _, backup in renamed:
             if backup is not None:
                 _unlink(backup)
+        for s in self._staged:
+            if s.spool is not None:
+                _unlink(s.spool)
         self._committed = True
         self._staged = []
         return self._run_appends()
@@ -379,8 +430,9 @@ class OutputSet:
     def discard(self) -> None:
         """Remove every staged temporary file and every folder made for them."""
         for s in self._staged:
-            if s.tmp is not None:
-                _unlink(s.tmp)
+            for tmp in (s.tmp, s.spool):
+                if tmp is not None:
+                    _unlink(tmp)
         self._staged = []
         for d in reversed(self._made_dirs):
             try:

@@ -304,12 +304,12 @@ def test_interrupted_fit_apply_thresholds_leave_no_output(work, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
+    import calibcli.apply_stream
     import calibcli.calibration
-    import calibcli.calibrator_file
     import calibcli.thresholds
 
     monkeypatch.setattr(calibcli.calibration, "fit_on_all_rows", interrupt)
-    monkeypatch.setattr(calibcli.calibrator_file, "table_bytes", interrupt)
+    monkeypatch.setattr(calibcli.apply_stream._Writer, "write", interrupt)  # the staged output is open
     monkeypatch.setattr(calibcli.thresholds, "recommend_source", interrupt)
     for args in (["fit", "binary.csv", "-o", "new/cal2.json"], ["apply", str(cal), "binary.csv", "-o", "new/o.csv"],
                  ["thresholds", "binary.csv", "-o", "new/t.csv"]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from calibcli.cli.options import encoding_option
+from calibcli.cli.options import BATCH_ROWS_DEFAULT, encoding_option
 from calibcli.predictions import ScoreKind
 
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
@@ -25,14 +25,18 @@ OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
               help="Override probabilities-vs-logits detection.")
 @click.option("--renormalize", is_flag=True, help="Divide probability rows that do not sum to 1 by their sum.")
 @encoding_option
+@click.option("--batch-rows", type=click.IntRange(1), default=BATCH_ROWS_DEFAULT, show_default=True, metavar="N",
+              help="Rows per record batch: rows are read, calibrated and written batch by batch in one pass, so "
+                   "memory is set by N, not by the file size; any N writes the same values.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on stderr but errors.")
-def apply(calibrator, files, output, replace, score_cols, score_kind, renormalize, encoding, quiet):
+def apply(calibrator, files, output, replace, score_cols, score_kind, renormalize, encoding, batch_rows, quiet):
     """Apply the saved CALIBRATOR to the predictions in FILES and write OUTPUT.
 
     Every original column and the row order are kept; labels are not needed.
-    Several files are stacked in order into one OUTPUT. The output is written
-    atomically (a device or pipe is written through) and never over a file the
-    command reads; a failed or interrupted run leaves no output.
+    Several files are stacked in order into one OUTPUT. Rows stream through in
+    one pass (batch in, batch out). The output is written atomically (a device
+    or pipe is written through) and never over a file the command reads; a
+    failed or interrupted run leaves no output.
 
     \b
     Examples:
@@ -40,12 +44,12 @@ def apply(calibrator, files, output, replace, score_cols, score_kind, renormaliz
       calib apply calibrator.json 'shards/*.csv' -o all_calibrated.csv
       calib apply calibrator.json preds.csv --replace -o preds_cal.csv
     """
-    from calibcli.calibrator_file import calibrate_tables, read_calibrator_file, table_bytes
+    from calibcli.apply_stream import apply_files, output_format
+    from calibcli.calibrator_file import read_calibrator_file
     from calibcli.cli.consoles import err_console
     from calibcli.cli.options import _split
-    from calibcli.errors import UsageError
     from calibcli.outputs import OutputSet, config_reads
-    from calibcli.reading import Source, expand_inputs
+    from calibcli.sources.paths import expand_inputs
 
     paths = expand_inputs(files)
     for note in paths.notes:  # the same file under two spellings is stacked once
@@ -54,16 +58,14 @@ def apply(calibrator, files, output, replace, score_cols, score_kind, renormaliz
     with OutputSet(reads) as out:
         # before any work: the output path and its format
         out.plan("-o", output)
-        if not str(output).lower().endswith(OUTPUT_SUFFIXES):
-            raise UsageError(f"-o {output}: unknown output format; end the name with .parquet, .pq, .csv or .csv.gz.")
+        output_format(output)
         cf = read_calibrator_file(calibrator)
-        sources = [Source(p, encoding or "utf-8") for p in paths]
-        tables = [s.read() for s in sources]
-        table = calibrate_tables(cf, tables, [s.display for s in sources], _split(score_cols),
-                                 ScoreKind(score_kind) if score_kind else None, renormalize, replace)
-        out.add("-o", output, table_bytes(table, output))
+        staged = out.staged_path("-o", output)
+        result = apply_files(cf, list(paths), output, staged, _split(score_cols),
+                             ScoreKind(score_kind) if score_kind else None, renormalize, replace, encoding or "utf-8",
+                             batch_rows)
         out.commit()
     if not quiet:
         what = "replaced the score columns" if replace else "added p_cal_ columns"
-        err_console().print(f"wrote {output}: {table.num_rows:,} rows, {what} ({cf.calibrator.method})")
+        err_console().print(f"wrote {output}: {result.rows:,} rows, {what} ({cf.calibrator.method})")
     return 0

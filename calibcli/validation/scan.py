@@ -582,7 +582,10 @@ def convert(raw: RawBatch, d: Decisions, file_offset: int) -> tuple[Predictions,
     rows = file_offset + raw.start + np.arange(n, dtype=np.int64)
     ids = raw.ids
     pred = None
-    if d.task is Task.MULTILABEL:
+    if raw.labels is None or (d.task is Task.MULTILABEL and raw.labels.shape[1] != len(d.classes)):
+        # scores only (calib apply): placeholder labels
+        labels = np.zeros((n, len(d.classes)) if d.task is Task.MULTILABEL else n, dtype=np.int64)
+    elif d.task is Task.MULTILABEL:
         labels = np.maximum(raw.labels, 0).astype(np.int64)
     else:
         labels = d.lut[raw.labels]
