@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from calibcli.binning import BinStats
+if TYPE_CHECKING:
+    from calibcli.report import Reliability
 
 HIGH_CONFIDENCE = 0.5  # bins whose mean confidence is at least this count as "high-confidence"
 MIN_ROWS = 10  # fewer high-confidence rows than this are too few to judge
@@ -30,7 +32,7 @@ class Direction:
     text: str
 
 
-def describe_direction(stats: BinStats, scope: str | None = None) -> Direction:
+def describe_direction(stats: "Reliability", scope: str | None = None) -> Direction:
     """Judge the populated high-confidence bins of one curve, pooled.
 
     ``scope`` names the rows the curve is over when that is not every row
@@ -43,10 +45,11 @@ def describe_direction(stats: BinStats, scope: str | None = None) -> Direction:
     "overconfident" (says more than it gets right) or "underconfident".
 
     >>> from calibcli.binning import uniform_edges
+    >>> from calibcli.report import Reliability
     >>> conf = np.full(100, 0.9); hit = np.arange(100) < 72
-    >>> describe_direction(BinStats.from_arrays(conf, hit, uniform_edges(10))).text
+    >>> describe_direction(Reliability.from_arrays(conf, hit, uniform_edges(10))).text
     'overconfident: says 0.90, right 72% of the time'
-    >>> describe_direction(BinStats.from_arrays(conf, hit, uniform_edges(10)), "rows predicted as 'cat'").text
+    >>> describe_direction(Reliability.from_arrays(conf, hit, uniform_edges(10)), "rows predicted as 'cat'").text
     "overconfident: says 0.90, right 72% of the time (rows predicted as 'cat')"
     """
     tail = f" ({scope})" if scope else ""

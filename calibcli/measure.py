@@ -323,26 +323,18 @@ class MeasureState:
         return out
 
     # -- finalize
-    def _class_results(self):
-        """Per class: (edges, count, sum_conf, sum_outcome, replicate ECE (R,))."""
-        out = []
-        for state in self.per_class:
-            res = state.finalize()
-            for g in range(state.n_groups):
-                out.append((state.edges, state.count[g], state.sums["sum_wc"][g], state.sums["sum_wy"][g],
-                            res.ece[g], res.replicate_ece[g]))
-        return out
+    def _class_curves(self) -> list[tuple[BinStats, int]]:
+        """(state, group) of every class curve, in class order."""
+        return [(state, g) for state in self.per_class for g in range(state.n_groups)]
 
     def finalize(self):
         """The :class:`~calibcli.report.Measurement` of the rows seen (division happens here)."""
-        from calibcli.binning import BinStats as Curve
         from calibcli.direction import describe_direction
-        from calibcli.report import ClassReport, Measurement, MetricSet
+        from calibcli.report import ClassReport, Measurement, MetricSet, Reliability
 
         n, k = self.sums.rows, self.n_classes
-        top = Curve(self.top.edges, self.top.count[0].astype(np.float64), self.top.sums["sum_wc"][0].copy(),
-                    self.top.sums["sum_wy"][0].copy())
-        curves = [Curve(e, c.astype(np.float64), sc.copy(), so.copy()) for e, c, sc, so, _, _ in self._class_results()]
+        top = Reliability.from_state(self.top)
+        curves = [Reliability.from_state(state, g) for state, g in self._class_curves()]
         eces = np.array([c.ece() for c in curves])
         totals = self.sums.finalize()
         top_label = self.task is Task.TOP_LABEL
@@ -383,7 +375,7 @@ class MeasureState:
             out["brier"], out["nll"] = sums.replicate_brier, sums.replicate_nll
         if not self.replicate_classes:
             return out
-        cls = np.array([r for *_, r in self._class_results()]).reshape(self.n_classes, self.n_replicates)
+        cls = np.array([state.finalize().replicate_ece[g] for state, g in self._class_curves()])  # (K, R)
         finite = np.isfinite(cls)
         with np.errstate(invalid="ignore"):
             out["class_ece"] = np.where(finite.any(axis=0), np.where(finite, cls, -np.inf).max(axis=0, initial=-np.inf), np.nan)

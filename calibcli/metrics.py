@@ -1,4 +1,7 @@
-"""Calibration metrics: pure functions of arrays.
+"""Calibration metrics: scikit-learn-style functions of arrays, over the same partial states as the audit.
+
+The binned metrics finalize :class:`calibcli.stats.bins.BinStats` (one batch);
+``calibcli.measure.MeasureState`` feeds the same states batch by batch.
 
 Conventions (printed in every report):
 
@@ -14,7 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibcli.binning import BinStats, make_edges
+from typing import TYPE_CHECKING
+
+from calibcli.binning import make_edges
+
+if TYPE_CHECKING:
+    from calibcli.report import Reliability
 
 NLL_CLIP = 1e-12
 
@@ -31,8 +39,8 @@ def _as_2d_probs(y_prob: np.ndarray) -> np.ndarray:
     return p
 
 
-def top_label_stats(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform") -> BinStats:
-    """Binned statistics of the top-label reliability curve.
+def top_label_stats(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform") -> "Reliability":
+    """The top-label reliability curve.
 
     Parameters
     ----------
@@ -46,7 +54,9 @@ def top_label_stats(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform")
     y = np.asarray(y_true)
     pred = np.argmax(p, axis=1)
     conf = p[np.arange(len(p)), pred]
-    return BinStats.from_arrays(conf, pred == y, make_edges(conf, n_bins, strategy))
+    from calibcli.report import Reliability
+
+    return Reliability.from_arrays(conf, pred == y, make_edges(conf, n_bins, strategy))
 
 
 def expected_calibration_error(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform") -> float:
@@ -69,22 +79,17 @@ def maximum_calibration_error(y_true, y_prob, n_bins: int = 15, strategy: str = 
     return top_label_stats(y_true, y_prob, n_bins, strategy).mce()
 
 
-def classwise_stats(y_true, y_prob, edges: np.ndarray) -> BinStats:
-    """One-vs-rest binned statistics, one curve per class: shape (K, B)."""
-    p = _as_2d_probs(y_prob)
-    y = np.asarray(y_true)
-    onehot = y[:, None] == np.arange(p.shape[1])[None, :]
-    return BinStats.per_column(p, onehot, edges)
-
-
 def classwise_ece(y_true, y_prob, n_bins: int = 15) -> float:
     """Mean over classes of the one-vs-rest ECE (equal-width bins).
 
     >>> round(classwise_ece([0, 1], [[0.9, 0.1], [0.4, 0.6]], n_bins=10), 6)
     0.25
     """
-    stats = classwise_stats(y_true, y_prob, make_edges(np.empty(0), n_bins, "uniform"))
-    return float(np.mean(stats.ece()))
+    from calibcli.stats.bins import BinStats
+
+    p = _as_2d_probs(y_prob)
+    stats = BinStats(make_edges(np.empty(0), n_bins, "uniform"), p.shape[1]).update(p, labels=np.asarray(y_true))
+    return float(np.mean(stats.finalize().ece))
 
 
 def brier_score(y_true, y_prob) -> float:
@@ -129,14 +134,3 @@ def nll_from_logits(y_true, logits) -> float:
         lse = m + np.log(np.sum(np.exp(z - m[:, None]), axis=1))
         nll = lse - z[np.arange(len(z)), y]
     return _mean(np.minimum(nll, -np.log(NLL_CLIP)))
-
-
-def binary_brier_per_column(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Per-column mean squared error of independent probabilities (multilabel)."""
-    return np.mean((p - y) ** 2, axis=0)
-
-
-def binary_nll_per_column(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Per-column mean binary cross-entropy, probabilities clipped at 1e-12."""
-    pc = np.where(y > 0, p, 1.0 - p)
-    return np.mean(-np.log(np.maximum(pc, NLL_CLIP)), axis=0)

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibcli.binning import BinStats
 from calibcli.direction import worst_first
-from calibcli.report import AuditReport, ClassReport, Measurement
+from calibcli.report import AuditReport, ClassReport, Measurement, Reliability
 
 Z95 = 1.959963984540054  # standard normal quantile 0.975 (two-sided 95%)
 LOG_COUNT_RATIO = 100.0  # count axes go logarithmic when the largest non-empty bin holds 100x the smallest
@@ -95,13 +94,13 @@ class Curve:
         return self.count > 0
 
 
-def curve_from_stats(stats: BinStats, stage: str = "", ece: float | None = None) -> Curve:
-    """The drawable curve of one ``BinStats``; ``ece`` defaults to the curve's own.
+def curve_from_stats(stats: Reliability, stage: str = "", ece: float | None = None) -> Curve:
+    """The drawable curve of one ``Reliability``; ``ece`` defaults to the curve's own.
 
     Examples
     --------
     >>> from calibcli.binning import uniform_edges
-    >>> s = BinStats.from_arrays(np.array([0.1, 0.8, 0.9]), np.array([0, 1, 0]), uniform_edges(2))
+    >>> s = Reliability.from_arrays(np.array([0.1, 0.8, 0.9]), np.array([0, 1, 0]), uniform_edges(2))
     >>> c = curve_from_stats(s)
     >>> c.count.tolist(), c.observed.tolist(), round(c.ece, 4)
     ([1.0, 2.0], [0.0, 0.5], 0.2667)
@@ -120,7 +119,7 @@ def log_scale_for(curves: tuple[Curve, ...] | list[Curve]) -> bool:
     """Whether count axes should be logarithmic: non-empty bins span two decades or more.
 
     >>> from calibcli.binning import uniform_edges
-    >>> s = BinStats(uniform_edges(2), np.array([5.0, 500.0]), np.zeros(2), np.zeros(2))
+    >>> s = Reliability(uniform_edges(2), np.array([5.0, 500.0]), np.zeros(2), np.zeros(2))
     >>> log_scale_for([curve_from_stats(s)])
     True
     """
@@ -342,7 +341,7 @@ def class_order(classes: tuple[ClassReport, ...]) -> np.ndarray:
     """Indices of ``classes`` worst ECE first; classes without an ECE last, ties by index.
 
     >>> from calibcli.binning import uniform_edges
-    >>> s = BinStats(uniform_edges(1), np.zeros(1), np.zeros(1), np.zeros(1))
+    >>> s = Reliability(uniform_edges(1), np.zeros(1), np.zeros(1), np.zeros(1))
     >>> cs = tuple(ClassReport(n, 0, 0, e, None, None, s) for n, e in [("a", 0.1), ("b", None), ("c", 0.3)])
     >>> class_order(cs).tolist()
     [2, 0, 1]

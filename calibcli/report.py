@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from calibcli.binning import BinStats
 from calibcli.direction import Direction
 
 if TYPE_CHECKING:
@@ -31,6 +30,63 @@ def count_note(task: str) -> str:
     'support: rows where the label is present; predicted: rows with P(label) >= 0.5.'
     """
     return COUNT_NOTES.get(task, COUNT_NOTES[""])
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """One finalized reliability curve: per bin its rows and the sums of confidence and outcome.
+
+    The result type of the partial state :class:`calibcli.stats.bins.BinStats`
+    (one group); renderers read it. Means are divided here, NaN for empty bins.
+    """
+
+    edges: np.ndarray  # (B + 1,)
+    count: np.ndarray  # (B,) rows per bin
+    sum_conf: np.ndarray  # (B,)
+    sum_outcome: np.ndarray  # (B,)
+
+    @classmethod
+    def from_state(cls, state, group: int = 0) -> "Reliability":
+        """Curve ``group`` of a :class:`calibcli.stats.bins.BinStats` state (its unweighted sums)."""
+        return cls(state.edges, state.count[group].copy(), state.sums["sum_wc"][group].copy(),
+                   state.sums["sum_wy"][group].copy())
+
+    @classmethod
+    def from_arrays(cls, conf, outcome, edges) -> "Reliability":
+        """The curve of confidences ``conf`` (n,) against outcomes (n,) on ``edges`` (one batch of the state).
+
+        >>> from calibcli.binning import uniform_edges
+        >>> s = Reliability.from_arrays(np.array([0.2, 0.9]), np.array([0, 1]), uniform_edges(2))
+        >>> s.count.tolist(), s.sum_outcome.tolist(), s.ece()
+        ([1, 1], [0.0, 1.0], 0.15)
+        """
+        from calibcli.stats.bins import BinStats
+
+        return cls.from_state(BinStats(edges).update(np.asarray(conf), np.asarray(outcome)))
+
+    @property
+    def mean_conf(self) -> np.ndarray:
+        """Mean confidence per bin; NaN for empty bins."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.sum_conf / np.where(self.count > 0, self.count, 1), np.nan)
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Observed frequency of the outcome per bin; NaN for empty bins."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.sum_outcome / np.where(self.count > 0, self.count, 1), np.nan)
+
+    def ece(self) -> float:
+        """sum_b (n_b / N) |observed_b - mean_conf_b| (NaN without rows)."""
+        from calibcli.stats.bins import curve_errors
+
+        return float(curve_errors(self.count.astype(np.float64), self.sum_conf, self.sum_outcome)[0])
+
+    def mce(self) -> float:
+        """Max |observed - mean confidence| over non-empty bins (NaN without rows)."""
+        from calibcli.stats.bins import curve_errors
+
+        return float(curve_errors(self.count.astype(np.float64), self.sum_conf, self.sum_outcome)[1])
 
 
 @dataclass(frozen=True)
@@ -66,7 +122,7 @@ class ClassReport:
     ece: float | None
     brier: float | None
     direction: Direction
-    reliability: BinStats
+    reliability: Reliability
 
 
 @dataclass(frozen=True)
@@ -74,7 +130,7 @@ class Measurement:
     """Metrics plus the curves behind them, for one set of predictions."""
 
     metrics: MetricSet
-    reliability: BinStats
+    reliability: Reliability
     classes: tuple[ClassReport, ...]
 
 

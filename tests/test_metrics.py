@@ -7,8 +7,10 @@ import pytest
 
 from calibcli import metrics as m
 from calibcli.audit import measure
-from calibcli.binning import BinStats, assign_bins, quantile_edges, uniform_edges
+from calibcli.binning import assign_bins, quantile_edges, uniform_edges
 from calibcli.predictions import Predictions, ScoreKind, Task
+from calibcli.report import Reliability
+from calibcli.stats.bins import BinStats
 
 
 def test_bin_edges_follow_lo_lt_c_le_hi():
@@ -28,7 +30,7 @@ def test_ece_hand_computed_three_bins():
     # (0.9, right), (0.95, right), (0.8, wrong) -> bin 2: conf .8833.., acc .6667
     conf = np.array([0.2, 0.3, 0.9, 0.95, 0.8])
     hit = np.array([0, 1, 1, 1, 0])
-    s = BinStats.from_arrays(conf, hit, uniform_edges(3))
+    s = Reliability.from_arrays(conf, hit, uniform_edges(3))
     assert s.count.tolist() == [2, 0, 3]
     expected = 2 / 5 * abs(0.5 - 0.25) + 3 / 5 * abs(2 / 3 - (0.9 + 0.95 + 0.8) / 3)
     assert s.ece() == pytest.approx(expected, abs=1e-15)
@@ -40,9 +42,10 @@ def test_merge_equals_whole():
     rng = np.random.default_rng(1)
     conf, hit = rng.random(1000), rng.random(1000) < 0.5
     e = uniform_edges(15)
-    whole = BinStats.from_arrays(conf, hit, e)
-    parts = BinStats.from_arrays(conf[:300], hit[:300], e).merge(BinStats.from_arrays(conf[300:], hit[300:], e))
-    assert np.allclose(whole.count, parts.count) and np.allclose(whole.sum_conf, parts.sum_conf)
+    whole = Reliability.from_arrays(conf, hit, e)
+    state = BinStats(e).update(conf[:300], hit[:300]).merge(BinStats(e).update(conf[300:], hit[300:]))
+    parts = Reliability.from_state(state)
+    assert np.array_equal(whole.count, parts.count) and np.allclose(whole.sum_conf, parts.sum_conf)
     assert parts.ece() == pytest.approx(whole.ece(), abs=1e-14)
 
 
@@ -57,8 +60,8 @@ def test_quantile_edges_do_not_split_ties():
 def test_quantile_ece_unchanged_when_rows_are_duplicated():
     rng = np.random.default_rng(4)
     conf, hit = np.round(rng.random(37), 2), rng.random(37) < 0.6
-    one = BinStats.from_arrays(conf, hit, quantile_edges(conf, 6))
-    two = BinStats.from_arrays(np.tile(conf, 2), np.tile(hit, 2), quantile_edges(np.tile(conf, 2), 6))
+    one = Reliability.from_arrays(conf, hit, quantile_edges(conf, 6))
+    two = Reliability.from_arrays(np.tile(conf, 2), np.tile(hit, 2), quantile_edges(np.tile(conf, 2), 6))
     assert two.edges.tolist() == one.edges.tolist()
     assert two.ece() == pytest.approx(one.ece(), rel=1e-12)
 
@@ -122,10 +125,8 @@ def test_argmax_ties_go_to_lowest_index():
 
 
 def _curve(conf, n, hits):
-    from calibcli.binning import BinStats, uniform_edges
-
     c = np.full(n, conf)
-    return BinStats.from_arrays(c, np.arange(n) < hits, uniform_edges(15))
+    return Reliability.from_arrays(c, np.arange(n) < hits, uniform_edges(15))
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ import pytest
 
 from calibcli import metrics as m
 from calibcli.audit import measure
-from calibcli.binning import BinStats, uniform_edges
+from calibcli.binning import uniform_edges
+from calibcli.report import Reliability
 from calibcli.loading import load_predictions
 from conftest import real
 
@@ -70,7 +71,7 @@ def test_sklearn_with_exact_zeros_ones_and_ties():
     rng = np.random.default_rng(7)
     p = rng.choice([0.0, 1 / 15, 0.2, 0.5, 0.5, 2 / 3, 1.0], size=500)
     y = (rng.random(500) < p).astype(int)
-    s = BinStats.from_arrays(p, y, uniform_edges(15))
+    s = Reliability.from_arrays(p, y, uniform_edges(15))
     prob_true, prob_pred = sk_calibration.calibration_curve(y, p, n_bins=15)
     nonempty = s.count > 0
     assert np.allclose(s.observed[nonempty], prob_true) and np.allclose(s.mean_conf[nonempty], prob_pred)
@@ -82,7 +83,7 @@ def test_relplot_binned_ece_away_from_edges():
     f = rng.random(5000)
     f = f[np.abs(f * 10 - np.round(f * 10)) > 1e-6]
     y = (rng.random(f.size) < f**1.3).astype(float)
-    ours = BinStats.from_arrays(f, y, uniform_edges(10)).ece()
+    ours = Reliability.from_arrays(f, y, uniform_edges(10)).ece()
     assert ours == pytest.approx(relplot_metrics.binnedECE(f, y, nbins=10), abs=1e-12)
 
 
@@ -90,7 +91,7 @@ def test_relplot_differs_only_by_documented_edge_rule():
     """At c = 1.0 exactly relplot opens an extra bin; the top bin of ours takes it."""
     f = np.array([0.95, 1.0, 1.0, 0.3])
     y = np.array([1.0, 0.0, 0.0, 0.0])
-    ours = BinStats.from_arrays(f, y, uniform_edges(10)).ece()
+    ours = Reliability.from_arrays(f, y, uniform_edges(10)).ece()
     # ours: bin 9 = {.95:1, 1:0, 1:0} conf .9833 acc .3333 -> 3/4 * .65; bin 2 = {.3:0} -> 1/4 * .3
     assert ours == pytest.approx(3 / 4 * (2.95 / 3 - 1 / 3) + 1 / 4 * 0.3)
     theirs = relplot_metrics.binnedECE(f, y, nbins=10)

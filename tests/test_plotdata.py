@@ -12,7 +12,8 @@ import pytest
 
 import calibcli.plotdata as pd_
 from calibcli.audit import build_audit
-from calibcli.binning import BinStats, uniform_edges
+from calibcli.binning import uniform_edges
+from calibcli.report import Reliability
 from calibcli.loading import LoadOptions, load_predictions
 from calibcli.plotdata import (
     class_order,
@@ -88,7 +89,7 @@ def test_wilson_one_of_two():
 def test_curve_bins_by_hand():
     conf = np.array([0.1, 0.2, 0.8, 0.9, 0.95, 0.25])
     hit = np.array([0, 1, 1, 1, 0, 0])
-    c = curve_from_stats(BinStats.from_arrays(conf, hit, uniform_edges(4)))
+    c = curve_from_stats(Reliability.from_arrays(conf, hit, uniform_edges(4)))
     # (0, .25]: 0.1, 0.2, 0.25 -> 3 rows, 1 hit; (.75, 1]: 0.8, 0.9, 0.95 -> 3 rows, 2 hits
     assert c.count.tolist() == [3.0, 0.0, 0.0, 3.0]
     assert c.drawn.tolist() == [True, False, False, True]
@@ -105,14 +106,14 @@ def test_curve_bins_by_hand():
 
 
 def test_curve_without_rows_has_no_metrics():
-    c = curve_from_stats(BinStats(uniform_edges(2), np.zeros(2), np.zeros(2), np.zeros(2)), "after")
+    c = curve_from_stats(Reliability(uniform_edges(2), np.zeros(2), np.zeros(2), np.zeros(2)), "after")
     assert c.ece is None and c.mce is None and c.stage == "after" and not c.drawn.any()
 
 
 def test_log_scale_rule_two_decades():
     def curve(counts):
         k = np.array(counts, dtype=float)
-        return curve_from_stats(BinStats(uniform_edges(len(k)), k, k * 0.5, k * 0.5))
+        return curve_from_stats(Reliability(uniform_edges(len(k)), k, k * 0.5, k * 0.5))
 
     assert not log_scale_for([curve([1, 99, 0])])
     assert log_scale_for([curve([1, 100, 0])])
@@ -127,7 +128,7 @@ def test_shorten():
 
 
 def test_class_order_worst_first_none_last_ties_by_index():
-    s = BinStats(uniform_edges(1), np.zeros(1), np.zeros(1), np.zeros(1))
+    s = Reliability(uniform_edges(1), np.zeros(1), np.zeros(1), np.zeros(1))
     cs = tuple(pd_.ClassReport(n, 0, 0, e, None, None, s) for n, e in [("a", 0.1), ("b", None), ("c", 0.3), ("d", 0.1)])
     assert class_order(cs).tolist() == [2, 0, 3, 1]
 

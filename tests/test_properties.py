@@ -7,7 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calibcli.binning import BinStats, assign_bins, uniform_edges
+from calibcli.binning import assign_bins, uniform_edges
+from calibcli.report import Reliability
+from calibcli.stats.bins import BinStats
 from cli_helpers import run
 
 confs = st.lists(st.sampled_from([0.0, 1.0, 0.5, 1 / 15, 2 / 15, 0.2, 0.9999]) | st.floats(0.0, 1.0), min_size=1, max_size=60)
@@ -20,8 +22,8 @@ def test_merge_of_any_split_equals_whole(conf, n_bins, data):
     hit = np.array(data.draw(st.lists(st.booleans(), min_size=len(conf), max_size=len(conf))))
     cut = data.draw(st.integers(0, len(conf)))
     e = uniform_edges(n_bins)
-    whole = BinStats.from_arrays(conf, hit, e)
-    merged = BinStats.from_arrays(conf[:cut], hit[:cut], e).merge(BinStats.from_arrays(conf[cut:], hit[cut:], e))
+    whole = Reliability.from_arrays(conf, hit, e)
+    merged = Reliability.from_state(BinStats(e).update(conf[:cut], hit[:cut]).merge(BinStats(e).update(conf[cut:], hit[cut:])))
     assert np.array_equal(whole.count, merged.count)
     assert merged.ece() == pytest.approx(whole.ece(), abs=1e-12)
     assert 0.0 <= whole.ece() <= 1.0

@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 
 from calibcli import __version__
-from calibcli.binning import BinStats
-from calibcli.report import SCHEMA_VERSION, AuditReport
+from calibcli.report import SCHEMA_VERSION, AuditReport, Reliability
 
 
 def clean(value: Any) -> Any:
@@ -39,7 +38,7 @@ def clean(value: Any) -> Any:
     return value
 
 
-def bins_dict(stats: BinStats, outcome_key: str) -> list[dict[str, Any]]:
+def bins_dict(stats: Reliability, outcome_key: str) -> list[dict[str, Any]]:
     """Every bin, empty ones with count 0 and null means."""
     mc, obs = stats.mean_conf, stats.observed
     return [
