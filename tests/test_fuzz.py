@@ -39,13 +39,15 @@ def bounded(default: int):
                     suppress_health_check=list(HealthCheck), print_blob=False)
 
 
-def check(case: Case) -> None:
+def check(case: Case):
+    """Run ``case`` in-process; fail on an exit status other than 0/1/2, a traceback or a modified input."""
     outcome = run_in_process(case)
     hard = [p for p in outcome.problems if p.kind in HARD]
     if hard:
         shown = "\n".join(f"- {p.kind}: {p.signature}\n{p.detail[-1500:]}" for p in hard)
         codes = ", ".join(str(s.exit_code) for s in outcome.steps)
         pytest.fail(f"exit codes {codes}\n{shown}\nreproducer:\n{case.describe()}", pytrace=False)
+    return outcome
 
 
 # ------------------------------------------------------------------ the seeds are valid
@@ -90,6 +92,12 @@ def test_fuzz_gate_rules(case):
     check(case)
 
 
+@bounded(90)
+@given(cases(focus="calibrator"))
+def test_fuzz_calibrator_files(case):
+    check(case)
+
+
 @bounded(5)
 @given(cases(commands=("audit",), plots="always", max_options=3))
 def test_fuzz_audit_with_plots(case):
@@ -111,19 +119,28 @@ def _regression_cases() -> list:
 
 
 def load_regression(path: Path) -> Case:
-    """A regression file: ``files`` (text, or ``hex`` for bytes), ``steps``, optional ``env`` and ``stdin_hex``."""
+    """A regression file (see ``fuzz.case.to_regression``): ``files`` (text, or ``{"hex": ...}`` for bytes),
+    ``steps``, optional ``env``, ``stdin_hex``, ``cwd``, ``symlinks``; ``xfail`` (a reason) while not fixed;
+    ``expect_exit`` (the status of every step) and ``expect_stderr`` (words of the last step's stderr)."""
     spec = json.loads(path.read_text(encoding="utf-8"))
     files = {}
     for name, content in spec["files"].items():
         files[name] = bytes.fromhex(content["hex"]) if isinstance(content, dict) else content.encode("utf-8")
     stdin = bytes.fromhex(spec["stdin_hex"]) if "stdin_hex" in spec else None
     return Case(files=files, steps=tuple(tuple(s) for s in spec["steps"]), env=spec.get("env", {}), stdin=stdin,
-                cwd=spec.get("cwd", "."))
+                cwd=spec.get("cwd", "."), symlinks=spec.get("symlinks", {}))
 
 
 @pytest.mark.parametrize("path", _regression_cases())
 def test_fuzz_regression(path):
-    check(load_regression(path))
+    """No crash, and where the file says so, the exit status of each step and words of the last message."""
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    case = load_regression(path)
+    outcome = check(case)
+    if "expect_exit" in spec:
+        assert [s.exit_code for s in outcome.steps] == spec["expect_exit"], outcome.steps[-1].stderr
+    for words in spec.get("expect_stderr", []):
+        assert words in outcome.steps[-1].stderr
 
 
 # ------------------------------------------------------------------ doctest collection

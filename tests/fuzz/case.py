@@ -99,3 +99,28 @@ def apply_json_edit(data: bytes, edit: JsonEdit) -> bytes:
     else:
         container[key] = edit.value  # type: ignore[index]
     return json.dumps(doc, allow_nan=True).encode()
+
+
+def to_regression(case: Case, **extra: object) -> dict:
+    """The JSON form of ``case`` read by ``tests/test_fuzz.py`` (tests/fuzz/regressions/*.json).
+
+    Text files are stored as text, others as ``{"hex": ...}``; ``extra`` adds keys such as
+    ``xfail`` (the reason, while the crash is not fixed) or ``about``.
+    """
+    files: dict[str, object] = {}
+    for name, data in sorted(case.files.items()):
+        try:
+            text = data.decode("utf-8")
+            files[name] = text if "\r" not in text else {"hex": data.hex()}
+        except UnicodeDecodeError:
+            files[name] = {"hex": data.hex()}
+    out: dict[str, object] = {**extra, "files": files, "steps": [list(s) for s in case.steps]}
+    if case.env:
+        out["env"] = dict(case.env)
+    if case.stdin is not None:
+        out["stdin_hex"] = case.stdin.hex()
+    if case.cwd != ".":
+        out["cwd"] = case.cwd
+    if case.symlinks:
+        out["symlinks"] = dict(case.symlinks)
+    return out

@@ -68,6 +68,7 @@ def mixed_strategy():
         cases(commands=("audit",), plots="sometimes"),
         cases(focus="config"),
         cases(focus="rules"),
+        cases(focus="calibrator"),
     )
 
 
@@ -145,6 +146,11 @@ def save_case(case, folder: Path) -> None:
         lines.append(cmd)
     (folder / "cmd.sh").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (folder / "case.txt").write_text(case.describe(max_bytes=4000) + "\n", encoding="utf-8")
+    if not case.edits:  # a starting point for tests/fuzz/regressions/ (shrink it by hand)
+        from fuzz.case import to_regression
+
+        (folder / "regression.json").write_text(json.dumps(to_regression(case), indent=1, ensure_ascii=False) + "\n",
+                                                encoding="utf-8")
 
 
 def report(label: str, tally: Tally, out: Path, first_index: int) -> tuple[list[str], list[dict], int]:

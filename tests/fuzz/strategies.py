@@ -95,8 +95,13 @@ def _pick(items, index: int):
     return items[index % len(items)] if items else None
 
 
-def _label_cols(cols: list[str], seed: Seed) -> list[int]:
-    idx = [i for i, c in enumerate(cols) if c == seed.label_col or c.startswith("y_") or c == "pred_label"]
+def _text(name: object) -> str:
+    """A column name as text (a renamed column may hold raw bytes)."""
+    return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+
+
+def _label_cols(cols: list, seed: Seed) -> list[int]:
+    idx = [i for i, c in enumerate(map(_text, cols)) if c == seed.label_col or c.startswith("y_") or c == "pred_label"]
     return idx or list(range(len(cols)))
 
 
@@ -105,7 +110,8 @@ def _score_cols(cols: list[str], seed: Seed) -> list[int]:
     return idx or list(range(len(cols)))
 
 
-def _renamed(name: str, how: int, cols: list[str], classes: tuple[str, ...]) -> object:
+def _renamed(name: object, how: int, cols: list, classes: tuple[str, ...]) -> object:
+    name = _text(name)
     variants: list[object] = [
         name.upper(), name + " ", " " + name, name.replace("_", "-"), name.replace("p_", "logit_", 1),
         name.replace("p_", "prob_", 1), name.replace("logit_", "p_", 1), "p_" + name, "", "p_", "logit_", "y_", "label",
@@ -293,7 +299,8 @@ def _arrow_column(values: list[object], force: str | None):
             elif force == "float16":
                 import numpy as np
 
-                arr = pa.array(np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float16))
+                with np.errstate(over="ignore"):
+                    arr = pa.array(np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float16))
             else:
                 arr = arr.cast(target, safe=False)
         except Exception:  # noqa: BLE001 - a cast that does not apply leaves the column as it was
@@ -473,8 +480,7 @@ def prediction_file(draw, seed: Seed, allow_bytes: bool = True, clean: bool = Fa
     if allow_bytes and draw(_chance(4)):
         data, more = draw(byte_mutations(data))
         notes += more
-    names = [c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c) for c in cols]
-    return suffix, data, names, notes
+    return suffix, data, [_text(c) for c in cols], notes
 
 
 # ------------------------------------------------------------------ command lines
@@ -747,6 +753,25 @@ def environment(draw, files: list[str]) -> dict[str, str]:
     return env
 
 
+# ------------------------------------------------------------------ calibrator files
+
+CALIBRATOR_VALUES = [None, 0, -1, 1e308, float("nan"), "x", [], {}, [1, 2], True, "multiclass", "logits", 2, [[1]],
+                     {"a": 1}, "", 10**30, [None], -0.0, "temperature", ["a", "a"]]
+RAW_CALIBRATORS = [b"", b"{", b"[]", b"null", b"\xff\xfe", b'{"format": "calib-calibrator"}', b"\x80" * 10,
+                   b'{"format": "calib-calibrator", "format_version": 1, "calibrator": []}', b"NaN", b'"x"', b"1e999"]
+
+
+@st.composite
+def calibrator_edits(draw, min_size: int = 0) -> list[JsonEdit]:
+    """Edits of a calibrator file (``cal.json``): a value replaced or deleted, or the whole file replaced."""
+    edits = []
+    for _ in range(draw(st.integers(min_size, max(min_size, 2)))):
+        action = draw(st.sampled_from(["set", "set", "delete", "raw"]))
+        value = draw(st.sampled_from(RAW_CALIBRATORS if action == "raw" else CALIBRATOR_VALUES))
+        edits.append(JsonEdit("cal.json", draw(st.integers(0, 500)), action, value))
+    return edits
+
+
 # ------------------------------------------------------------------ whole cases
 
 
@@ -761,7 +786,8 @@ def cases(commands: tuple[str, ...] = ("audit", "audit", "audit", "thresholds", 
 
     ``plots``: whether ``calib audit`` gets ``--plots`` (``never``, ``sometimes``, ``always``; plots are slow).
     ``focus``: ``files`` (mutated inputs; sometimes a config or variables), ``config`` (a valid file with
-    always a config file or ``CALIB_*`` variables), ``rules`` (a valid file, ``calib audit`` with gate rules).
+    always a config file or ``CALIB_*`` variables), ``rules`` (a valid file, ``calib audit`` with gate rules),
+    ``calibrator`` (``calib apply`` or ``thresholds --calibrator`` with a damaged calibrator file).
 
     Imports the CLI and reads the seeds now, not while hypothesis draws (imports may touch ``random``).
     """
@@ -776,7 +802,9 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
     seed = draw(seeds())
     clean = focus != "files" and not draw(_chance(4))
     suffix, data, cols, notes = draw(prediction_file(seed, clean=clean))
-    inp = "inp" + suffix
+    stem = draw(_mostly(st.just("inp"), st.sampled_from(["in[1]", "in p", "\u00efnp", "in*p", "in\np", ".inp", "in?p",
+                                                             "in'p", "in,p", "in%p", "in\\p"]), n=12))
+    inp = stem + suffix
     files: dict[str, bytes] = {inp: data, "adir/": b""}
     valid = to_csv(list(seed.columns), [list(r) for r in seed.rows])
     files["seed.csv"] = valid
@@ -802,6 +830,10 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
         symlinks["link" + suffix] = inp
         inputs = [inp, "link" + suffix]
     command = draw(st.sampled_from(commands))
+    if focus == "config" and draw(_chance(4)):
+        command = "config"
+    if focus == "calibrator":
+        command = draw(st.sampled_from(["apply", "thresholds"]))
     steps: list[tuple[str, ...]] = []
     edits: list[JsonEdit] = []
     base = [] if draw(_chance(4)) else list(seed.extra_args)
@@ -828,8 +860,18 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
         steps.append(tuple(args))
     elif command == "thresholds":
         args = ["thresholds", *inputs, *base, *draw(options(thresholds_options(cols, seed, inputs, extra), max_options))]
+        if focus == "calibrator" and "--calibrator" not in args:
+            args += ["--calibrator", "cal.json"]
         if "--calibrator" in args:
-            steps.append(("fit", "seed.csv", *seed.extra_args, "-o", "cal.json", "-q"))
+            method = draw(st.sampled_from(CALIBRATORS))
+            steps.append(("fit", "seed.csv", *seed.extra_args, "--method", method, "-o", "cal.json", "-q"))
+            edits += draw(calibrator_edits(1 if focus == "calibrator" else 0))
+        steps.append(tuple(args))
+    elif command == "config":
+        args = ["config", *draw(st.lists(st.sampled_from(["--format", "--set-only", "fit", "apply", "thresholds",
+                                                           "audit", "schema", "nope"]), max_size=3, unique=True))]
+        if "--format" in args:
+            args.insert(args.index("--format") + 1, draw(st.sampled_from(["json", "table", "yaml"])))
         steps.append(tuple(args))
     elif command == "fit":
         out = draw(_mostly(st.just("cal.json"), st.sampled_from(["adir", inputs[0], "missing_dir/cal.json",
@@ -839,14 +881,7 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
         method = draw(st.sampled_from(CALIBRATORS))
         fit_on = draw(st.sampled_from(["seed.csv", inp]))
         steps.append(("fit", fit_on, *seed.extra_args, "--method", method, "-o", "cal.json", "-q"))
-        for _ in range(draw(st.integers(0, 2))):
-            action = draw(st.sampled_from(["set", "set", "delete", "raw"]))
-            value = draw(st.sampled_from([None, 0, -1, 1e308, float("nan"), "x", [], {}, [1, 2], True, "multiclass",
-                                          "logits", 2]))
-            if action == "raw":
-                value = draw(st.sampled_from([b"", b"{", b"[]", b"null", b"\xff\xfe", b'{"format": "calib-calibrator"}',
-                                              b"\x80" * 10]))
-            edits.append(JsonEdit("cal.json", draw(st.integers(0, 500)), action, value))
+        edits += draw(calibrator_edits(1 if focus == "calibrator" else 0))
         out = draw(_mostly(st.sampled_from(["out.csv", "out.parquet", "out.csv.gz", "out.pq"]),
                            st.sampled_from(["out.txt", "out", "adir", inputs[0], "cal.json", "missing_dir/out.csv",
                                             "/proc/out.csv", "./" + inputs[0], "OUT.CSV", "out.tsv", "out.jsonl"])))
