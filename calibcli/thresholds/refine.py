@@ -27,6 +27,8 @@ from calibcli.thresholds.select import TIE_EPS, _fbeta, _max_count, _min_count, 
 from calibcli.thresholds.spec import ThresholdSpec
 from calibcli.thresholds.tables import Curve, Segments, curve_from
 
+EPS = np.finfo(np.float64).eps
+
 
 @dataclass(frozen=True)
 class Known:
@@ -84,39 +86,61 @@ def _prec_bound(t1: np.ndarray, f0: np.ndarray) -> np.ndarray:
 def open_segments(known: Known, spec: ThresholdSpec, objective: str, chosen) -> np.ndarray:
     """Segments whose interior can hold ``objective``'s optimum (bool, one per segment).
 
-    ``chosen`` is ``_select(objective, rows_of_known_curve, spec)``.
+    ``chosen`` is ``_select(objective, rows_of_known_curve, spec)``, at edge
+    ``j``. A segment before ``j`` (higher scores) must be gathered when it may
+    hold a value *as good* as the best known (ties go to the highest threshold);
+    one after ``j`` when it may hold a *better* one, or an equal one for the
+    objectives whose ties go to the lowest threshold (``recall`` and the
+    closest-precision fallback). Each bound is computed with the very float
+    operations of the selection, which are monotone in ``tp`` and ``fp`` (correctly
+    rounded), so the corner's value bounds the values inside exactly; F-beta,
+    whose ratio is not, gets a margin far below its tie tolerance.
     """
     c = known.curve()
     tp, fp = c.tp, c.fp
     P, N = tp[-1], fp[-1]
     t0, t1, f0, f1 = tp[:-1], tp[1:], fp[:-1], fp[1:]
     F = tp + fp
-    F0, F1 = F[:-1], F[1:]
     j = int(chosen[0][0])
     interior = ~known.resolved
+    after = np.arange(interior.size) >= j
+
+    def at_least(bound, best, tie_before=True):  # may beat best; ties count on the side where they win
+        return interior & np.where(after, bound >= best if not tie_before else bound > best,
+                                   bound >= best if tie_before else bound > best)
+
     if objective == "cost":
         _, c_tp, c_fp, c_fn, c_tn = spec.scaled_costs()
         a, b = c_tp - c_fn, c_fp - c_tn
-        varying = tp * a + fp * b
+        varying = tp * a
+        varying += fp * b
         tol = TIE_EPS * (abs(a) * P + abs(b) * N)
-        low = np.where(a < 0, t1, t0) * a + np.where(b < 0, f1, f0) * b
-        return interior & (low <= varying.min() + 2 * tol)
+        low = np.where(a < 0, t1, t0) * a
+        low += np.where(b < 0, f1, f0) * b
+        vmin = varying.min()
+        # before j: within the tie tolerance of the best; after j: strictly lower than the best
+        return interior & np.where(after, low < vmin, low <= vmin + tol)
     if objective == "f1":
-        return interior & (t1 / (t1 + f0 + P) >= (tp / (F + P)).max())
+        return at_least(t1 / (t1 + f0 + P), (tp / (F + P)).max())
     if objective == "fbeta":
-        best = _fbeta(tp, fp, P, spec).max()
-        return interior & (_fbeta(t1, f0, P, spec) >= best * (1 - 2 * TIE_EPS))
+        f = _fbeta(tp, fp, P, spec)
+        best = f[j]
+        bound = _fbeta(t1, f0, P, spec)
+        return interior & np.where(after, bound >= best * (1 - 4 * EPS), bound >= best * (1 - 2 * TIE_EPS))
     if objective == "youden":
-        return interior & (t1 * N - f0 * P >= (tp * N - fp * P).max())
+        youden = tp * N
+        youden -= fp * P
+        bound = t1 * N
+        bound -= f0 * P
+        return at_least(bound, youden.max())
     bound = _prec_bound(t1, f0)
     rows = _Rows(tp[None, :], fp[None, :])
     if objective == "precision":
-        met = bool(chosen[1][0])
-        if met:  # a feasible candidate inside with at least the best recall
-            return interior & (bound >= spec.min_precision) & (t1 >= tp[j])
-        return interior & (bound >= rows.prec[0].max())  # none feasible: the closest (highest precision)
+        if bool(chosen[1][0]):  # a feasible candidate inside with at least the best recall
+            return (interior & (bound >= spec.min_precision)) & at_least(t1, tp[j])
+        return at_least(bound, rows.prec[0].max(), tie_before=False)  # none feasible: the closest (last max)
     if objective == "recall":
-        return interior & (t1 >= _min_count(P, spec.min_recall)) & (bound >= rows.prec[0, j])
+        return (interior & (t1 >= _min_count(P, spec.min_recall))) & at_least(bound, rows.prec[0, j], tie_before=False)
     if objective == "flag-rate":
         k = _max_count(P + N, spec.max_flag_rate)
         last = int(np.searchsorted(F, k, side="right")) - 1  # the last edge flagging at most k
