@@ -45,7 +45,8 @@ class Known:
     @classmethod
     def from_segments(cls, seg: Segments) -> "Known":
         rev = slice(None, None, -1)
-        return cls(seg.lo[rev], seg.hi[rev], seg.pos[rev], seg.neg[rev],
+        lo = seg.lo[rev]
+        return cls(lo, lo if seg.hi is seg.lo else seg.hi[rev], seg.pos[rev], seg.neg[rev],
                    None if seg.cmin is None else seg.cmin[rev], None if seg.cmax is None else seg.cmax[rev],
                    np.full(seg.lo.size, seg.shift, dtype=np.int64))
 
@@ -55,7 +56,7 @@ class Known:
 
     @property
     def exact(self) -> bool:
-        return bool(np.all(self.resolved))
+        return self.hi is self.lo or bool(np.all(self.resolved))
 
     def curve(self) -> Curve:
         return curve_from(self.lo, self.pos, self.neg)

@@ -21,9 +21,10 @@ Optionally each entry also keeps the minimum and maximum of a *companion* score
 of its rows (the calibrated score of raw-score entries and vice versa), which
 makes the threshold on the other scale exact (:func:`equivalent_on_other_scale`).
 
-Memory: at most about ``2 * budget`` entries of 56 bytes while updating (runs of
-sorted entries merged like a binary counter, so a batch costs O(batch log batch)
-plus amortised merges), ``budget`` entries after ``finalize``.
+Memory: at most ``2 * budget`` entries (plus one batch) of 24 to 56 bytes while
+updating: each batch adds a sorted run, and the runs are merged (one merge of
+sorted runs) only when they hold more than twice the budget, so a batch costs
+O(batch log batch) plus amortised merges; ``budget`` entries after ``finalize``.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class Segments:
 
     @property
     def exact(self) -> bool:
-        return bool(np.all(self.lo == self.hi))
+        return self.hi is self.lo or bool(np.all(self.lo == self.hi))
 
 
 def _size(run: dict) -> int:
@@ -106,7 +107,9 @@ def _reduce(run: dict, shift: int, starts: np.ndarray | None = None) -> dict:
     starts = _starts(run, shift) if starts is None else starts
     if starts.size == _size(run):
         return run
-    out = {"lo": run["lo"][starts], "hi": np.maximum.reduceat(run["hi"], starts),
+    lo = run["lo"][starts]
+    same = run["hi"] is run["lo"] and shift == 0  # one score per entry: hi is lo, no second array
+    out = {"lo": lo, "hi": lo if same else np.maximum.reduceat(run["hi"], starts),
            "rid": None if run["rid"] is None else run["rid"][starts],
            "pos": np.add.reduceat(run["pos"], starts), "neg": np.add.reduceat(run["neg"], starts),
            "cmin": None, "cmax": None}
@@ -117,11 +120,17 @@ def _reduce(run: dict, shift: int, starts: np.ndarray | None = None) -> dict:
 
 
 def _concat(runs: list[dict]) -> dict:
+    """Runs (each sorted by ``lo``) as one run sorted by ``lo``, not yet reduced."""
     if len(runs) == 1:
         return runs[0]
-    cat = {f: (None if runs[0][f] is None else np.concatenate([r[f] for r in runs])) for f in _FIELDS}
-    order = np.argsort(cat["lo"], kind="stable")  # sorted runs: a linear merge
-    return {f: (None if v is None else v[order]) for f, v in cat.items()}
+    same = all(r["hi"] is r["lo"] for r in runs)
+    cat = {f: (None if runs[0][f] is None or (f == "hi" and same) else np.concatenate([r[f] for r in runs]))
+           for f in _FIELDS}
+    order = np.argsort(cat["lo"], kind="stable")  # a merge of sorted runs (timsort): O(n log runs)
+    out = {f: (None if v is None else v[order]) for f, v in cat.items()}
+    if same:
+        out["hi"] = out["lo"]
+    return out
 
 
 def _empty(ranges: bool, companion: bool) -> dict:
@@ -235,10 +244,8 @@ class CountTable:
         return self
 
     def _push(self, run: dict) -> None:
+        """Keep the batch's run; merge every run into one when they hold more than twice the budget."""
         self.runs.append(run)
-        while len(self.runs) >= 2 and _size(self.runs[-2]) <= 2 * _size(self.runs[-1]):
-            b, a = self.runs.pop(), self.runs.pop()
-            self.runs.append(_reduce(_concat([a, b]), self.shift))
         if self.size > 2 * self.budget:
             self.runs = [self._compacted()]
 
@@ -281,8 +288,9 @@ class CountTable:
         """The entries in ascending order (the state is left as it was, compacted)."""
         self.runs = [self._compacted()]
         run = self.runs[0]
-        return Segments(scores_of(run["lo"]), scores_of(run["hi"]), run["pos"], run["neg"], run["cmin"], run["cmax"],
-                        self.shift)  # arrays of a run are never changed in place: no copies needed
+        lo = scores_of(run["lo"])
+        hi = lo if run["hi"] is run["lo"] else scores_of(run["hi"])
+        return Segments(lo, hi, run["pos"], run["neg"], run["cmin"], run["cmax"], self.shift)  # arrays of a run are never changed in place: no copies needed
 
     def to_arrays(self) -> Arrays:
         run = self._compacted()
