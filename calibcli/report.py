@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from calibcli.direction import Direction
 
 if TYPE_CHECKING:
+    from calibcli.calibration_stage import CalibrationResult
+    from calibcli.gate.results import GateResult
     from calibcli.loading import Adjustment
+    from calibcli.thresholds.spec import ThresholdReport
 
 SCHEMA_VERSION = 1
 
@@ -166,17 +169,17 @@ class BinningInfo:
 
 @dataclass(frozen=True)
 class AuditReport:
-    """Everything ``calib audit`` found. Later stages (calibration, thresholds,
-    gate) attach their own frozen results; each provides ``to_dict()``."""
+    """Everything ``calib audit`` found. Later stages attach their own frozen
+    results (``None`` when the stage did not run); each provides ``to_dict()``."""
 
     input: InputSummary
     binning: BinningInfo
     measurement: Measurement
     conventions: dict[str, str]
     warnings: tuple[str, ...] = ()
-    calibration: Any = None
-    thresholds: Any = None
-    gate: Any = None
+    calibration: CalibrationResult | None = None
+    thresholds: ThresholdReport | None = None
+    gate: GateResult | None = None
 
     @property
     def metrics(self) -> MetricSet:

@@ -362,6 +362,55 @@ def test_baseline_id_problems():
         match_baseline(new, _toy([[0.9, 0.1], [0.2, 0.8]], [0, 1], ("x", "y")), ("old",))
 
 
+# ------------------------------------------------------------------ streaming baseline: fingerprints, no join
+
+
+def _source(p, order=None, ids=None, batch_rows=3):
+    from calibcli.engine.batches import SourceInfo
+
+    order = np.arange(p.n_samples) if order is None else order
+    info = SourceInfo(("f",), p.classes, p.task, p.score_kind, p.n_samples, has_ids=ids is not None)
+    return InMemorySource(p.subset(order), info, batch_rows, ids=None if ids is None else ids[order])
+
+
+def test_pair_sources_by_id_accepts_any_order_and_any_batching():
+    from calibcli.gate import pair_sources
+
+    p = _preds("binary.csv")
+    ids = np.array([f"id{i}" for i in range(p.n_samples)], dtype=object)
+    perm = np.random.default_rng(0).permutation(p.n_samples)
+    b = pair_sources(_source(p, ids=ids, batch_rows=7), _source(p, perm, ids, batch_rows=1000), ("old.csv",), by_id=True)
+    assert b.matched_by == "id" and b.key_on_ids and b.n_matched == p.n_samples
+    # the paired bootstrap of identical models: zero-width intervals, with no join of the rows
+    g = evaluate_gate(b.new, measure(p), [parse_rule("ece_increase > 1e-9"), parse_rule("accuracy_decrease > 1e-9")],
+                      baseline=b, on="upper", replicates=20)
+    assert all(r.interval == (pytest.approx(0.0), pytest.approx(0.0)) for r in g.rules) and g.passed
+
+
+def test_pair_sources_explains_what_differs():
+    from calibcli.gate import pair_sources
+
+    p = _preds("multiclass_probs.csv")
+    ids = np.array([str(i) for i in range(p.n_samples)], dtype=object)
+    with pytest.raises(InputError, match="1,000 rows but the audited predictions have 3,000"):
+        pair_sources(_source(p), _source(p, np.arange(1000)), ("old.csv",), by_id=False)
+    other_ids = ids.copy()
+    other_ids[5] = "x"
+    with pytest.raises(InputError, match="different ids"):
+        pair_sources(_source(p, ids=ids), _source(p, ids=other_ids), ("old.csv",), by_id=True)
+    relabelled = Predictions(p.probs, np.where(np.arange(p.n_samples) == 3, (p.labels + 1) % 5, p.labels), p.classes,
+                             p.task, p.score_kind)
+    with pytest.raises(InputError, match="label counts differ: '"):
+        pair_sources(_source(p), _source(relabelled), ("old.csv",), by_id=False)
+    swapped = p.labels.copy()
+    i, j = np.flatnonzero(p.labels != p.labels[0])[0], 0
+    swapped[[i, j]] = swapped[[j, i]]
+    with pytest.raises(InputError, match="swapped between items.*--id-col"):
+        pair_sources(_source(p), _source(Predictions(p.probs, swapped, p.classes, p.task, p.score_kind)), ("o",), by_id=False)
+    with pytest.raises(InputError, match="classes"):
+        pair_sources(_source(p), _source(_preds("binary.csv")), ("old.csv",), by_id=False)
+
+
 def test_rule_is_frozen():
     r = Rule("ece", ">", 0.1)
     with pytest.raises(Exception):

@@ -95,7 +95,7 @@ def audit(files, **opts):
             err.print(plots_note, highlight=False, markup=False)
         if json_out:
             err.print(f"wrote {json_out}", highlight=False, markup=False)
-    return audit_gate.exit_code(reports, opts)
+    return audit_gate.outcome(reports, opts)
 
 
 def _reads(paths: list[str], opts: dict) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 - ``options(fn)``: gate and report-file options.
 - ``attach(report, loaded, opts) -> AuditReport``: sets ``gate``; runs last.
 - ``write_outputs(reports, opts, inputs)``: Markdown, JUnit, CI job summary and annotations.
-- ``exit_code(reports, opts) -> ExitCode``: 1 when a fail-severity rule failed.
+- ``outcome(reports, opts) -> Outcome``: whether a fail-severity rule failed (``cli.main.exit_status`` maps it).
 
 No numerics here: rules are parsed and evaluated by :mod:`calibcli.gate`.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import click
 
 from calibcli.cli.paramtypes import FiniteFloat
-from calibcli.errors import ExitCode
+from calibcli.errors import Outcome
 
 # flag key -> help
 _THRESHOLD_FLAGS = {
@@ -237,8 +237,8 @@ def rule_lines(reports) -> list[str]:
     return lines
 
 
-def exit_code(reports, opts: dict) -> ExitCode:
-    """GATE_FAILED when any report's gate failed, else OK.
+def outcome(reports, opts: dict) -> Outcome:
+    """Whether any report's gate failed (``calibcli.cli.main.exit_status`` turns it into 1 or 0).
 
     Called last by ``calib audit``; it first prints each failed or violated
     rule to stderr, one line each, even with ``-q`` or ``--format json``: a
@@ -246,7 +246,4 @@ def exit_code(reports, opts: dict) -> ExitCode:
     """
     for line in rule_lines(reports):
         click.echo(line, err=True)
-    for r in reports:
-        if r.gate is not None and not r.gate.passed:
-            return ExitCode.GATE_FAILED
-    return ExitCode.OK
+    return Outcome(gate_failed=any(r.gate is not None and not r.gate.passed for r in reports))

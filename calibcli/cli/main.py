@@ -9,7 +9,7 @@ import sys
 import click
 
 from calibcli import __version__
-from calibcli.errors import CalibError, ExitCode
+from calibcli.errors import CalibError, ExitCode, Outcome
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -89,13 +89,42 @@ def cli(ctx: click.Context, traceback: bool, config_path: str | None, no_config:
             raise
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI and exit with a meaningful status.
+def exit_status(outcome: Outcome | BaseException | None) -> int:
+    """The one map from how a run ended to its exit status (DESIGN.md "Exit codes").
 
-    The one boundary from outcomes to exit codes: click's usage errors and
-    calib's own errors are 2, a failed gate 1, an interrupt 130, a full disk
-    while writing 2, anything else is a bug: 3 with a hint to rerun with
-    ``--traceback``.
+    A command that ran to the end returns an :class:`~calibcli.errors.Outcome`
+    (``None``: nothing to report): a failed input is 2, else a failed gate 1,
+    else 0. A run that ended in an exception: click's usage errors and calib's
+    own errors 2, an interrupt 130, a full disk 2, a closed stdout pipe 0, --help
+    and --version their own status, anything else 3 (a bug).
+
+    >>> [int(exit_status(o)) for o in (Outcome(gate_failed=True), KeyboardInterrupt(), ValueError("bug"))]
+    [1, 130, 3]
+    """
+    if outcome is None or isinstance(outcome, Outcome):
+        o = outcome or Outcome()
+        return ExitCode.USAGE if o.failed_inputs else ExitCode.GATE_FAILED if o.gate_failed else ExitCode.OK
+    if isinstance(outcome, click.exceptions.Exit):
+        return outcome.exit_code
+    if isinstance(outcome, (click.exceptions.Abort, KeyboardInterrupt)):
+        return ExitCode.INTERRUPTED
+    if isinstance(outcome, click.ClickException):
+        return ExitCode.USAGE
+    if isinstance(outcome, CalibError):
+        return outcome.exit_code
+    if isinstance(outcome, BrokenPipeError):
+        return ExitCode.OK
+    if isinstance(outcome, OSError) and outcome.errno in _DISK_FULL:
+        return ExitCode.USAGE
+    return ExitCode.INTERNAL
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, report how it ended, exit with :func:`exit_status`.
+
+    This is the one boundary for errors: each kind is reported here (usage
+    errors by click, calib's errors in one paragraph, interrupts, a full disk,
+    anything else as a bug with a hint to rerun with ``--traceback``).
     """
     args = sys.argv[1:] if argv is None else argv
     show_tb = "--traceback" in args
@@ -103,30 +132,30 @@ def main(argv: list[str] | None = None) -> None:
         help_requested = any(a in CONTEXT_SETTINGS["help_option_names"] for a in args)
         rv = cli.main(args=args, prog_name="calib", standalone_mode=False, obj={"help_requested": help_requested})
     except click.exceptions.Exit as exc:  # --help, --version
-        sys.exit(exc.exit_code)
+        sys.exit(exit_status(exc))
     except click.ClickException as exc:  # usage errors
         exc.show()
-        sys.exit(ExitCode.USAGE)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+        sys.exit(exit_status(exc))
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         click.echo("calib: interrupted", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
+        sys.exit(exit_status(exc))
     except CalibError as exc:
         click.echo(f"calib: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except BrokenPipeError:  # the reader of stdout went away (calib ... | head)
+        sys.exit(exit_status(exc))
+    except BrokenPipeError as exc:  # the reader of stdout went away (calib ... | head)
         _detach_stdout()
-        sys.exit(ExitCode.OK)
+        sys.exit(exit_status(exc))
     except OSError as exc:
         if exc.errno in _DISK_FULL and not show_tb:
             _detach_stdout()
             where = f" {exc.filename}" if exc.filename else " to standard output"
             click.echo(f"calib: error: cannot write{where}: {os.strerror(exc.errno)}. Free some space, or write the output "
                        "elsewhere.", err=True)
-            sys.exit(ExitCode.USAGE)
+            sys.exit(exit_status(exc))
         _internal_error(exc, show_tb)
     except Exception as exc:  # noqa: BLE001 - the one boundary for unexpected errors
         _internal_error(exc, show_tb)
-    sys.exit(int(rv) if isinstance(rv, int) else ExitCode.OK)
+    sys.exit(exit_status(rv if isinstance(rv, Outcome) else None))
 
 
 #: errors of a full disk or quota: the user's environment, not a bug
@@ -138,7 +167,7 @@ def _internal_error(exc: BaseException, show_tb: bool) -> None:
         raise exc
     click.echo(f"calib: internal error: {type(exc).__name__}: {exc}\nThis is a bug in calib. Rerun with --traceback "
                "(calib --traceback ...) and report the output.", err=True)
-    sys.exit(ExitCode.INTERNAL)
+    sys.exit(exit_status(exc))
 
 
 def _detach_stdout() -> None:

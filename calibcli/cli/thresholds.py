@@ -121,7 +121,7 @@ def thresholds(files, **opts):
       calib thresholds preds.csv --objective f1 --review-precision 0.98 --calibrator cal.json
     """
     from calibcli.cli.consoles import err_console, out_console
-    from calibcli.errors import ExitCode
+    from calibcli.errors import Outcome
     from calibcli.outputs import OutputSet, config_reads
 
     objectives = asked_objectives(opts) or DEFAULT_OBJECTIVES
@@ -157,8 +157,7 @@ def thresholds(files, **opts):
         total = len(paths) + len(missing)
         err.print(f"calib: error: {len(failures)} of {total} file{'s' if total > 1 else ''} failed: {names}",
                   highlight=False, markup=False)
-        return ExitCode.USAGE
-    return ExitCode.OK
+    return Outcome(failed_inputs=len(failures))
 
 
 def _expand_each(patterns) -> tuple[list[str], list[tuple[str, str]], dict[str, tuple[int, int]]]:
