@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -155,6 +156,22 @@ def test_budgets_forcing_one_two_and_three_refinement_rounds_give_the_exact_opti
     assert {1, 2, 3} <= set(seen), seen
 
 
+@pytest.mark.parametrize("kind", ["ties", "continuous"])
+def test_intervals_beyond_the_budget_equal_those_of_the_exact_curve(kind):
+    """Budgets above max_groups: the buckets holding a bootstrap cut point are gathered, so the replicate
+    thresholds are those of every distinct score, and so are the intervals."""
+    rng = np.random.default_rng(2)
+    s = np.round(rng.random(4000), 2) if kind == "ties" else rng.random(4000)
+    y = rng.random(s.size) < s ** 2
+    spec = ThresholdSpec(OBJECTIVES, **ALL, n_bootstrap=40, seed=1, max_groups=16)
+    exact = _rounds(s, y, spec, 10**6)
+    for budget in (17, 40, 90):
+        rep = _rounds(s, y, spec, budget)
+        assert rep.recommendations == exact.recommendations, budget
+        assert rep.refinement_rounds >= 1
+    assert exact.recommendations[0].bootstrap_candidates > 16
+
+
 def test_heavy_ties_fit_a_budget_far_below_the_row_count():
     rng = np.random.default_rng(1)
     s = rng.integers(0, 50, 20_000) / 49  # 50 distinct scores
@@ -197,7 +214,7 @@ class Reversed(InMemorySource):
 
 
 @settings(max_examples=30, deadline=None)
-@given(prediction_sets(), st.sampled_from([1, 7]) | st.integers(1, 100), st.sampled_from([10**6, 12]),
+@given(prediction_sets(), st.sampled_from([1, 7]) | st.integers(1, 100), st.sampled_from([10**6, 48]),
        st.booleans())
 def test_recommendations_and_intervals_are_the_same_for_any_batching(pc, batch_rows, budget, with_calibrated):
     preds, cal = pc
@@ -208,8 +225,10 @@ def test_recommendations_and_intervals_are_the_same_for_any_batching(pc, batch_r
     for cls in (InMemorySource, Reversed):
         src = cls.from_predictions(preds, batch_rows)
         assert recommend_source(src, spec, calibrate=calibrate, max_distinct=budget) == one
-    if budget == 10**6:
-        assert one == recommend(preds, spec, calibrated=cal if with_calibrated else None)
+    # and equal to all rows at once with no budget (every table's share, >= 8, exceeds max_groups = 6:
+    # the bootstrap's cut points are gathered exactly too); only the count of passes differs
+    whole = recommend(preds, spec, calibrated=cal if with_calibrated else None)
+    assert replace(one, passes=1, refinement_rounds=0) == whole
     if with_calibrated:  # the other scale's threshold from the tables equals the one checked on the rows
         from calibcli.thresholds import targets
 

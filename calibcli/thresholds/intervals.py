@@ -40,23 +40,32 @@ def _ci(values: np.ndarray) -> tuple[float, float] | None:
     return float(lo), float(hi)
 
 
-def _candidates(flagged: np.ndarray, max_groups: int, centers: list[int]) -> np.ndarray:
-    """Candidate indices kept for bootstrap replicates (whole tie blocks only).
-
-    All candidates when there are at most ``max_groups`` distinct scores. Else
-    ``max_groups`` equal-mass cut points, refined near each recommendation:
-    ``LOCAL_POINTS`` cut points within ``LOCAL_WIDTH * sqrt(n)`` rows of it, so
-    the replicate thresholds are not coarser than their own spread.
-    """
-    L = flagged.shape[0]
-    if L - 1 <= max_groups:
-        return np.arange(L)
+def cut_targets(flagged: np.ndarray, max_groups: int, centers: list[int]) -> np.ndarray:
+    """Flagged counts the cut points aim at: ``max_groups`` equal-mass ones and ``LOCAL_POINTS`` around each center."""
     n = flagged[-1]
     targets = [np.arange(1, max_groups) * (n / max_groups)]
     half = LOCAL_WIDTH * math.sqrt(n)
     for c in centers:
         targets.append(flagged[c] + np.linspace(-half, half, LOCAL_POINTS))
-    cuts = np.searchsorted(flagged, np.concatenate(targets), side="left")
+    return np.concatenate(targets)
+
+
+def _candidates(flagged: np.ndarray, max_groups: int, centers: list[int], exact: bool = True) -> np.ndarray:
+    """Candidate indices kept for bootstrap replicates (whole tie blocks only).
+
+    All candidates when there are at most ``max_groups`` distinct scores. Else
+    ``max_groups`` equal-mass cut points, refined near each recommendation:
+    ``LOCAL_POINTS`` cut points within ``LOCAL_WIDTH * sqrt(n)`` rows of it, so
+    the replicate thresholds are not coarser than their own spread. A cut point
+    is the first candidate flagging at least its target. On a curve of bucket
+    edges (``exact`` False: more distinct scores than the table's budget) the
+    buckets holding a target were gathered exactly (:func:`calibcli.thresholds.refine.cut_segments`),
+    so the cut points are those of the exact curve.
+    """
+    L = flagged.shape[0]
+    if exact and L - 1 <= max_groups:
+        return np.arange(L)
+    cuts = np.searchsorted(flagged, cut_targets(flagged, max_groups, centers), side="left")
     return np.unique(np.concatenate(([0, L - 1], np.clip(cuts, 0, L - 1), centers)))
 
 
@@ -74,15 +83,17 @@ def _bootstrap(curve: Curve, keep: np.ndarray, n_boot: int, rng: np.random.Gener
     return _Rows(tp[ok], fp[ok])
 
 
-def bootstrap(curve: Curve, centers: list[int], spec: ThresholdSpec, seed_key: int) -> tuple[np.ndarray, _Rows] | None:
+def bootstrap(curve: Curve, centers: list[int], spec: ThresholdSpec, seed_key: int,
+              exact: bool = True) -> tuple[np.ndarray, _Rows] | None:
     """Kept candidate indices and the replicate curves over them; ``None`` without replicates.
 
     ``centers`` are the candidates chosen on ``curve`` (refined around);
-    ``seed_key`` tells targets apart (the target's index).
+    ``seed_key`` tells targets apart (the target's index); ``exact`` is False for
+    a curve of bucket edges.
     """
     if spec.n_bootstrap == 0:
         return None
-    keep = _candidates(curve.tp + curve.fp, spec.max_groups, centers)
+    keep = _candidates(curve.tp + curve.fp, spec.max_groups, centers, exact)
     return keep, _bootstrap(curve, keep, spec.n_bootstrap, np.random.default_rng([spec.seed, seed_key]))
 
 

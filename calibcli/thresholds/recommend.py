@@ -27,7 +27,7 @@ import numpy as np
 from calibcli.errors import UsageError
 from calibcli.predictions import Predictions, Task
 from calibcli.thresholds.intervals import bootstrap, bootstrap_method, with_intervals
-from calibcli.thresholds.refine import Known, equivalent_on_other_scale, open_segments, pick_ranges
+from calibcli.thresholds.refine import Known, cut_segments, equivalent_on_other_scale, open_segments, pick_ranges
 from calibcli.thresholds.select import _cost, _headline, _none, _Rows, _select
 from calibcli.thresholds.spec import HEADLINES, RULE, Recommendation, ThresholdReport, ThresholdSpec
 from calibcli.thresholds.tables import DEFAULT_MAX_DISTINCT, CountTable
@@ -128,6 +128,8 @@ def _solve(run_pass: PassFn, n_tables: int, spec: ThresholdSpec, budget: int, co
                 sel = _select(o, rows, spec)
                 open_ |= open_segments(known, spec, o, sel)
                 centers += [int(sel[0][0])] + ([] if sel[2] is None else [int(sel[2][0])])
+            if spec.n_bootstrap > 0:  # the bootstrap's cut points too, so that they are the exact curve's
+                open_ |= cut_segments(known, spec.max_groups, centers)
             if open_.any():
                 chosen[t] = pick_ranges(known, open_, budget, centers)
         if not chosen:
@@ -158,7 +160,7 @@ def _recommend_one(known: Known, at_bayes: np.ndarray, spec: ThresholdSpec, targ
     rows = _Rows(curve.tp[None, :], curve.fp[None, :])
     chosen = {o: _select(o, rows, spec) for o in spec.objectives}
     centers = [int(c[0]) for j, _, i in chosen.values() for c in (j, i) if c is not None]
-    boot = bootstrap(curve, centers, spec, seed_key)
+    boot = bootstrap(curve, centers, spec, seed_key, known.exact)
     out = []
     for o in spec.objectives:
         j, met, i = chosen[o]

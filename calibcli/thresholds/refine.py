@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calibcli.thresholds.intervals import cut_targets
 from calibcli.thresholds.select import TIE_EPS, _fbeta, _max_count, _min_count, _Rows
 from calibcli.thresholds.spec import ThresholdSpec
 from calibcli.thresholds.tables import Curve, Segments, curve_from
@@ -194,6 +195,21 @@ def _open_review_band(known: Known, target: float, rows: _Rows, chosen) -> np.nd
     lb_top = np.where(n_b == odd, 0.0, f_low[np.minimum(n_b, size - 1)] - F[1:])
     lb_bot = np.where(p_b == odd, 0.0, F[:-1] - f_high[np.maximum(p_b, 0)])
     return (top_in & (lb_top <= best)) | (bot_in & (lb_bot <= best))
+
+
+def cut_segments(known: Known, max_groups: int, centers: list[int]) -> np.ndarray:
+    """Buckets holding a bootstrap cut point's target (bool): gathered, the cut points are those of the exact curve.
+
+    A cut point is the first candidate flagging at least its target; when the
+    target falls inside a bucket, that candidate may be inside it.
+    """
+    c = known.curve()
+    F = c.tp + c.fp
+    edge = np.searchsorted(F, cut_targets(F, max_groups, centers), side="left")
+    out = np.zeros(known.lo.size, dtype=bool)
+    inside = edge[(edge >= 1) & (edge <= known.lo.size)] - 1  # the segment just above the first edge reaching it
+    out[inside] = True
+    return out & ~known.resolved
 
 
 def pick_ranges(known: Known, open_: np.ndarray, budget: int, centers: list[int]) -> np.ndarray:
