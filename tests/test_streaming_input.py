@@ -367,3 +367,17 @@ def test_cli_batch_rows_and_memory_limit(tmp_path):
     for bad in (["--memory-limit", "lots"], ["--batch-rows", "0"]):
         r = run(["audit", path, "--no-calibration", *bad])
         assert r.exit_code == 2 and "Traceback" not in r.stderr, r.stderr
+
+
+def test_input_that_cannot_fit_is_never_cached(tmp_path, monkeypatch):
+    """Pass 1 does not fill memory with batches it would drop: Parquet row counts are known in advance."""
+    from calibcli.validation.scan import RawBatch
+
+    path = _sample(tmp_path, n=3000)  # 3000 rows x (4 float32 + 1 label code) = 60,000 bytes cached
+    kept = []
+    original = RawBatch.compact
+    monkeypatch.setattr(RawBatch, "compact", lambda self: kept.append(self.n) or original(self))
+    for limit, cached in ((59_999, False), (60_000, True)):
+        kept.clear()
+        _, _, stats = collect([path], LoadOptions(), 500, memory_limit=limit)
+        assert stats.cached is cached and (sum(kept) == 3000 if cached else not kept)
