@@ -381,3 +381,18 @@ def test_input_that_cannot_fit_is_never_cached(tmp_path, monkeypatch):
         kept.clear()
         _, _, stats = collect([path], LoadOptions(), 500, memory_limit=limit)
         assert stats.cached is cached and (sum(kept) == 3000 if cached else not kept)
+
+
+def test_json_lines_without_the_streaming_reader(tmp_path, monkeypatch):
+    """pyarrow < 20 has no pyarrow.json.open_json: JSON Lines are then read whole, with the same result."""
+    import pyarrow.json as pj
+
+    path = tmp_path / "j.jsonl"
+    path.write_text("".join(json.dumps({"label": i % 3, "logit_a": i * 0.1, "logit_b": -i * 0.2, "logit_c": 0.5}) + "\n"
+                            for i in range(300)))
+    ref, info, _ = collect([path], LoadOptions(), 64)
+    monkeypatch.delattr(pj, "open_json")
+    got, info_old, _ = collect([path], LoadOptions(), 64, passes=2)
+    for g in got:
+        assert_same(ref[0], g, ScoreKind.LOGITS)
+    same_info(info, info_old)
