@@ -290,3 +290,22 @@ def test_cli_batch_rows_changes_nothing(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["thresholds", str(SAMPLES / "binary.csv"), "--batch-rows", "0"])
     assert exc.value.code == 2
+
+
+def test_audit_thresholds_on_the_evaluated_rows_are_the_same_for_any_batch_size(capsys):
+    from calibcli.cli.main import main
+    from tests.conftest import SAMPLES
+
+    results = []
+    for rows in ("7", "100", "65536"):
+        with pytest.raises(SystemExit) as exc:
+            main(["audit", str(SAMPLES / "multiclass_probs.csv"), "--format", "json", "--calibration-split", "0.5",
+                  "--objective", "f1", "--min-precision", "0.6", "--threshold-bootstrap", "20", "--batch-rows", rows])
+        out, err = capsys.readouterr()
+        assert exc.value.code in (0, 1), err
+        results.append(json.loads(out)["thresholds"])
+    assert results[0] == results[1] == results[2]
+    thr = results[0]
+    assert thr["scales"] == ["raw", "calibrated"] and thr["n_rows"] < json.loads(out)["input"]["n_samples"]
+    assert f"{thr['n_rows']:,} rows the calibrator was evaluated on" in thr["notes"][0]
+    assert all(r["n"] == thr["n_rows"] for r in thr["recommendations"])
