@@ -186,9 +186,8 @@ def _run(paths, opts, spec, calibrator, err):
     """Recommend for each file; a file that fails is reported and the rest go on."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from calibcli.engine.batches import InMemorySource
+    from calibcli.engine.streaming import open_source
     from calibcli.errors import CalibError
-    from calibcli.loading import load_predictions
     from calibcli.thresholds import recommend_source
 
     results, failures = [], []
@@ -199,10 +198,9 @@ def _run(paths, opts, spec, calibrator, err):
         for path in paths:
             progress.update(task, description=path)
             try:
-                loaded = load_predictions([path], opts["load_options"])
-                source = InMemorySource.from_loaded(loaded, opts["load_options"].batch_rows)
                 calibrate = None if calibrator is None else (lambda batch: calibrator.transform(batch.predictions))
-                results.append((path, recommend_source(source, spec, tuple(opts["classes"]) or None, calibrate)))
+                with open_source([path], opts["load_options"]) as source:  # streamed: batches, bounded memory
+                    results.append((path, recommend_source(source, spec, tuple(opts["classes"]) or None, calibrate)))
             except CalibError as exc:
                 failures.append((path, str(exc)))
                 progress.console.print(f"calib: error: {exc}" if str(exc).startswith(path) else f"calib: error: {path}: {exc}",
