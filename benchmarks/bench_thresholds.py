@@ -38,6 +38,7 @@ def main() -> None:
         "all objectives, 200 bootstrap replicates": lambda: recommend_binary(p, y, spec),
         "all objectives, no intervals": lambda: recommend_binary(p, y, no_ci),
         "all objectives, 200 replicates, 1,001 tied scores": lambda: recommend_binary(tied, y, spec),
+        "all objectives, 200 replicates, 65,536-row batches": lambda: recommend_binary(p, y, spec, batch_rows=65_536),
     }
     for f in cases.values():  # warm up
         f()

@@ -181,8 +181,8 @@ def short_method(spec) -> str:
     """The interval method in one line (the JSON holds the full description)."""
     if spec.n_bootstrap == 0:
         return "none (0 bootstrap replicates)"
-    return (f"95% Poisson bootstrap, {spec.n_bootstrap} replicates, seed {spec.seed}, resampling the sorted tie blocks "
-            f"(no re-sort); over {spec.max_groups} distinct scores, replicate thresholds come from equal-mass cut points "
+    return (f"95% Poisson bootstrap, {spec.n_bootstrap} replicates, seed {spec.seed}, resampling the tie blocks "
+            f"of the count tables (no row revisited); over {spec.max_groups} distinct scores, replicate thresholds come from equal-mass cut points "
             "refined near each recommendation")
 
 
