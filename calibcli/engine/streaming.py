@@ -83,7 +83,8 @@ class StreamingSource:
     def _open(self, inputs: tuple[str, ...], notes: tuple[str, ...]) -> None:
         from calibcli.validation.columns import check_duplicates, check_roles, resolve_columns
         from calibcli.validation.labels import KeyTable
-        from calibcli.validation.scan import Context, Decoder, FileScan, decide
+        from calibcli.validation.decide import decide
+        from calibcli.validation.scan import Context, Decoder, FileScan
 
         options = self.options
         first = self._files[0]

@@ -35,7 +35,7 @@ from typing import Iterator
 from calibcli.errors import InputError
 from calibcli.sources.messages import bad_bytes_error, bad_text, unreadable
 from calibcli.sources.paths import STDIN_DISPLAY, Spill
-from calibcli.sources.probe import RANDOM_ACCESS, Probe, probe
+from calibcli.sources.probe import Probe, probe
 from calibcli.sources.sniffing import byte_desc, printable
 
 NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
