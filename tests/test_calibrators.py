@@ -146,16 +146,33 @@ def test_temperature_same_from_logits_and_log_probabilities():
 
 
 def test_one_step_bootstrap_matches_refitting_bootstrap():
+    from calibcli.stats.rng import poisson1_weights
+
     p = _load("plambda_cifar10_vgg16").subset(np.arange(3000))
     z, y = log_scores(p), p.labels
     fit = fit_temperature(z, y, p.task)
     lo, hi, how = temperature_interval(fit, n_boot=100, seed=5)
-    rng = np.random.default_rng(5)  # the same resamples, refitted from scratch
-    idx = rng.integers(0, len(y), size=(100, len(y)))
-    refits = [fit_temperature(z[i], y[i], p.task).temperature[0] for i in idx]
+    w = poisson1_weights(5, np.arange(len(y)), 100).astype(float)  # the same replicates (keyed on rows), refitted
+    refits = [fit_temperature(z, y, p.task, weight=w[:, r]).temperature[0] for r in range(100)]
     ref_lo, ref_hi = np.quantile(refits, [0.025, 0.975])
     assert lo[0] == pytest.approx(ref_lo, abs=1e-3) and hi[0] == pytest.approx(ref_hi, abs=1e-3)
-    assert "one-step" in how and "100 resamples" in how
+    assert "one-step" in how and "100 replicates" in how and "Poisson(1)" in how and "m-out-of-n" not in how
+
+
+def test_interval_above_5000_rows_is_m_out_of_n_on_a_row_keyed_sample():
+    p = _synthetic(n=20_000)
+    fit = fit_temperature_preds(p)
+    s = fit.interval_sample
+    assert 4_000 < s.keys.size < 6_000 and s.n_fit[0] == 20_000  # about 5,000 of the 20,000 rows
+    lo, hi, how = temperature_interval(fit)
+    assert "m-out-of-n" in how and f"n = 20,000" in how
+    assert lo[0] < fit.temperature[0] < hi[0]
+    # the same rows whatever their order: keys, not positions, pick the sample
+    perm = np.random.default_rng(1).permutation(p.n_samples)
+    again = fit_temperature(log_scores(p)[perm], p.labels[perm], p.task, keys=perm)
+    assert np.array_equal(np.sort(again.interval_sample.keys), np.sort(s.keys))
+    lo2, hi2, _ = temperature_interval(again)
+    assert lo2[0] == pytest.approx(lo[0], rel=1e-9) and hi2[0] == pytest.approx(hi[0], rel=1e-9)
 
 
 def test_separable_scores_flag_the_bound():

@@ -17,6 +17,7 @@ from calibcli.calibration import MIN_FIT_ROWS, evaluate_calibration, fit_on_all_
 from calibcli.calibrator_file import load_calibrator
 from calibcli.calibrators import METHODS, fit_calibrator
 from calibcli.calibrators.temperature import fit_temperature
+from calibcli.errors import InputError
 from calibcli.loading import load_predictions
 from calibcli.predictions import Predictions, ScoreKind, Task, clip_probabilities, softmax
 from tests.cli_helpers import run
@@ -187,10 +188,26 @@ def _digits_like(n: int = 499, k: int = 10, seed: int = 0) -> Predictions:
     return Predictions(softmax(z), y, tuple("abcdefghij"[:k]), Task.MULTICLASS, ScoreKind.LOGITS, logits=z)
 
 
+def _split_rows(n: int = 499, fraction: float = 0.01, seed: int = 0) -> int:
+    """Rows drawn into a seeded split: a row-keyed draw per row (keys 0..n-1), so about fraction * n."""
+    from calibcli.stats.rng import in_split
+
+    return int(in_split(seed, np.arange(n), fraction).sum())
+
+
 def test_tiny_calibration_split_warns_with_the_row_count():
     r = evaluate_calibration(_digits_like(), split=0.01, n_boot=10)
-    assert r.fit["fit_rows"] == 5
-    assert any(f"fitted on only 5 rows (fewer than {MIN_FIT_ROWS})" in w for w in r.warnings), r.warnings
+    n_fit = _split_rows()
+    assert 0 < n_fit < 20 and r.fit["fit_rows"] == n_fit and r.fit["evaluated_rows"] == 499 - n_fit
+    assert any(f"fitted on only {n_fit} rows (fewer than {MIN_FIT_ROWS})" in w for w in r.warnings), r.warnings
+
+
+def test_split_without_fitting_or_evaluated_rows_is_an_input_error():
+    p = _digits_like(40)
+    with pytest.raises(InputError, match="no row was drawn into the fitting split"):
+        evaluate_calibration(p, split=1e-6, n_boot=10)
+    with pytest.raises(InputError, match="every row was drawn into the fitting split"):
+        evaluate_calibration(p, split=1 - 1e-9, n_boot=10)
 
 
 def test_enough_rows_no_scarcity_warning():
@@ -215,4 +232,4 @@ def test_cli_split_warning_reaches_the_user():
                                   for j, c in enumerate("abcdefghij")}}).to_csv(index=False).encode())
     assert res.exit_code == 0, res.stderr
     warns = json.loads(res.stdout)["calibration"]["warnings"]
-    assert any("only 5 rows" in w for w in warns)
+    assert any(f"only {_split_rows()} rows" in w for w in warns)

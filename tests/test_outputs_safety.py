@@ -305,10 +305,10 @@ def test_interrupted_fit_apply_thresholds_leave_no_output(work, monkeypatch):
         raise KeyboardInterrupt
 
     import calibcli.apply_stream
-    import calibcli.calibration
+    import calibcli.calibrators.fit_all
     import calibcli.thresholds
 
-    monkeypatch.setattr(calibcli.calibration, "fit_on_all_rows", interrupt)
+    monkeypatch.setattr(calibcli.calibrators.fit_all, "fit_all_rows", interrupt)
     monkeypatch.setattr(calibcli.apply_stream._Writer, "write", interrupt)  # the staged output is open
     monkeypatch.setattr(calibcli.thresholds, "recommend_source", interrupt)
     for args in (["fit", "binary.csv", "-o", "new/cal2.json"], ["apply", str(cal), "binary.csv", "-o", "new/o.csv"],

@@ -14,11 +14,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calibcli.calibration import _fold_ids, evaluate_calibration
+from calibcli.calibration_stage import evaluate_calibration
 from calibcli.calibrators.temperature import fit_temperature
 from calibcli.predictions import Predictions, ScoreKind, Task, sigmoid, softmax
 
 REL = 1e-6  # grouped and single fits agree to this in 1/T (relative; absolute below 1/T = 1)
+
+
+def _fold_ids(n: int, folds: int, seed: int) -> np.ndarray:
+    """Each row's fold: a row-keyed draw on its position (what the audit's cross-fitting uses)."""
+    from calibcli.stats.rng import fold_of
+
+    return fold_of(seed, np.arange(n), folds)
 
 
 def _close_beta(t_a: float, t_b: float) -> bool:

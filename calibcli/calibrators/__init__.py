@@ -34,8 +34,12 @@ DESCRIPTIONS = {
 }
 
 
-def fit_calibrator(method: str, preds: Predictions, per_label: bool = False, n_bins: int = 15) -> Calibrator:
-    """Fit the calibrator named ``method`` on ``preds``.
+def fit_calibrator(method: str, preds: Predictions, per_label: bool = False, n_bins: int = 15,
+                   batch_rows: int | None = None) -> Calibrator:
+    """Fit the calibrator named ``method`` on every row of ``preds``.
+
+    The same passes as over a file (:func:`calibcli.calibrators.fit_passes.fit_source`
+    over the rows in memory, in batches of ``batch_rows``).
 
     Parameters
     ----------
@@ -46,12 +50,17 @@ def fit_calibrator(method: str, preds: Predictions, per_label: bool = False, n_b
     """
     if method not in METHODS:
         raise UsageError(f"unknown calibration method '{method}'; choose from {', '.join(METHOD_NAMES)}.")
-    cls = METHODS[method]
-    if method == "temperature":
-        return cls.fit(preds, per_label=per_label)
-    if method == "histogram":
-        return cls.fit(preds, n_bins=n_bins)
-    return cls.fit(preds)
+    from calibcli.calibrators.base import check_fittable
+    from calibcli.calibrators.fit_passes import fit_source, method_fit
+    from calibcli.calibrators.rows import FitLayout
+    from calibcli.engine.batches import DEFAULT_BATCH_ROWS, InMemorySource
+
+    check_fittable(preds, DESCRIPTIONS[method])
+    source = InMemorySource.from_predictions(preds, batch_rows or DEFAULT_BATCH_ROWS)
+    layout = FitLayout()
+    fit = method_fit(method, layout, source.info, per_label=per_label, n_bins=n_bins)
+    fit_source(source, layout, {method: fit})
+    return fit.calibrator(0)
 
 
 def calibrator_from_dict(data: Any) -> Calibrator:
@@ -59,7 +68,7 @@ def calibrator_from_dict(data: Any) -> Calibrator:
     if not isinstance(data, dict):
         raise ConfigError("the calibrator must be a JSON object")
     method = data.get("method")
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ConfigError(f"'method' is {method!r}; expected one of {', '.join(METHOD_NAMES)}")
     return METHODS[method].from_dict(data)
 

@@ -245,14 +245,24 @@ def saturated_rows(preds: Predictions) -> int:
 
 def saturation_warning(preds: Predictions) -> str | None:
     """A warning when many rows have probabilities of exactly 0 or 1, else None."""
-    n_sat = saturated_rows(preds)
-    n = preds.n_samples
-    if n_sat == 0 or n_sat < SATURATION_WARN_FRACTION * n:
-        return None
     f32 = any("float32" in e for e in preds.score_kind_evidence)  # loading.FLOAT32_EVIDENCE: the file stored float32
-    why = " (the score columns are float32, which stores probabilities within 6e-8 of 1 as exactly 1)" if f32 else ""
-    return (f"{n_sat:,} of {n:,} rows ({n_sat / n:.1%}) have a probability of exactly 0 or 1{why}; the logits were "
-            "taken as log(max(p, 1e-12)), which biases the fitted calibration. Export logits if you can.")
+    return saturation_message(saturated_rows(preds), preds.n_samples, f32)
+
+
+def saturation_message(n_saturated: int, n_rows: int, float32: bool) -> str | None:
+    """A warning when many of ``n_rows`` rows hold a probability of exactly 0 or 1, else None.
+
+    >>> saturation_message(5, 10, False)[:47]
+    '5 of 10 rows (50.0%) have a probability of exac'
+    >>> saturation_message(0, 10, False) is None
+    True
+    """
+    if n_saturated == 0 or n_saturated < SATURATION_WARN_FRACTION * n_rows:
+        return None
+    why = (" (the score columns are float32, which stores probabilities within 6e-8 of 1 as exactly 1)"
+           if float32 else "")
+    return (f"{n_saturated:,} of {n_rows:,} rows ({n_saturated / n_rows:.1%}) have a probability of exactly 0 or 1{why}; "
+            "the logits were taken as log(max(p, 1e-12)), which biases the fitted calibration. Export logits if you can.")
 
 
 def renormalize(probs: np.ndarray, fallback: np.ndarray) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Histogram binning: replace each probability by the observed frequency of its bin.
 
 Equal-width bins on [0, 1] with the report's edge rule (lo < c <= hi, the first
-bin also takes 0), one-vs-rest per class. An empty bin maps to its midpoint.
+bin also takes 0), one-vs-rest per class: the binned sums are the project's
+:class:`calibcli.stats.bins.BinStats` (one pass, mergeable). An empty bin maps to
+its midpoint.
 Binary: the positive class only; multiclass: rows renormalised to sum to 1.
 """
 
@@ -12,26 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibcli.binning import assign_bins, uniform_edges
-from calibcli.calibrators.base import Calibrator, check_fittable, float_array, one_hot, renormalize
+from calibcli.calibrators.base import Calibrator, float_array, renormalize
 from calibcli.errors import ConfigError
 from calibcli.predictions import Predictions, Task
 
 DEFAULT_BINS = 15
-
-
-def fit_histogram(x: np.ndarray, y: np.ndarray, n_bins: int = DEFAULT_BINS) -> np.ndarray:
-    """Observed frequency of ``y`` in each equal-width bin of ``x`` (midpoint when empty).
-
-    >>> fit_histogram(np.array([0.1, 0.2, 0.9]), np.array([0.0, 1.0, 1.0]), n_bins=2).tolist()
-    [0.5, 1.0]
-    """
-    edges = uniform_edges(n_bins)
-    idx = assign_bins(x, edges)
-    count = np.bincount(idx, minlength=n_bins)
-    hits = np.bincount(idx, weights=y, minlength=n_bins)
-    mid = (edges[:-1] + edges[1:]) / 2.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, hits / np.maximum(count, 1), mid)
 
 
 @dataclass(frozen=True)
@@ -56,11 +43,10 @@ class HistogramBinning(Calibrator):
 
     @classmethod
     def fit(cls, preds: Predictions, n_bins: int = DEFAULT_BINS) -> "HistogramBinning":
-        check_fittable(preds, "histogram binning")
-        p, y = preds.probs, one_hot(preds)
-        cols = [1] if preds.task is Task.BINARY else range(p.shape[1])
-        vals = tuple(tuple(map(float, fit_histogram(p[:, k], y[:, k], n_bins))) for k in cols)
-        return cls(preds.task, preds.classes, preds.score_kind, vals)
+        """Fit on every row of ``preds`` (binned sums of :class:`calibcli.stats.bins.BinStats`)."""
+        from calibcli.calibrators import fit_calibrator
+
+        return fit_calibrator("histogram", preds, n_bins=n_bins)
 
     def _transform_probs(self, preds: Predictions) -> np.ndarray:
         p = preds.probs
@@ -85,3 +71,71 @@ class HistogramBinning(Calibrator):
             raise ConfigError("'params.n_bins' must be an integer from 1 to 100000")
         v = float_array(params.get("values"), "params.values", shape=(m, n_bins), lo=0.0, hi=1.0)
         return cls(task, classes, kind, tuple(tuple(map(float, row)) for row in v))
+
+
+def calibrated_columns(task: Task, n_classes: int) -> list[int]:
+    """The columns a one-vs-rest calibrator fits: binary the positive class only, else every class."""
+    return [1] if task is Task.BINARY else list(range(n_classes))
+
+
+class _BinsState:
+    """Pass 1 of histogram binning: per model, binned sums of each calibrated column (BinStats, exact)."""
+
+    def __init__(self, n_models: int, n_cols: int, n_bins: int, cols: list[int]):
+        from calibcli.stats.bins import BinStats
+
+        self.cols, self.n_bins = cols, n_bins
+        self.bins = [BinStats.uniform(n_bins, n_groups=n_cols) for _ in range(n_models)]
+
+    def update(self, view) -> "_BinsState":
+        p, y = view.preds.probs[:, self.cols], view.one_hot()[:, self.cols]
+        for layer in view.layers:
+            for m, state in enumerate(self.bins):
+                sel = layer == m
+                if sel.all():
+                    state.update(p, y)
+                elif sel.any():
+                    state.update(p[sel], y[sel])
+        return self
+
+    def merge(self, other: "_BinsState") -> "_BinsState":
+        out = _BinsState(0, len(self.cols), self.n_bins, self.cols)
+        out.bins = [a.merge(b) for a, b in zip(self.bins, other.bins)]
+        return out
+
+
+class HistogramMethod:
+    """Histogram binning of every model of a layout, from one pass of binned sums (``MethodFit``)."""
+
+    method = "histogram"
+
+    def __init__(self, layout, task: Task, classes: tuple[str, ...], kind, n_bins: int = DEFAULT_BINS):
+        self.layout, self.task, self.classes, self.kind, self.n_bins = layout, task, classes, kind, n_bins
+        self.cols = calibrated_columns(task, len(classes))
+        self.models: list[HistogramBinning] = []
+
+    def first_state(self) -> _BinsState:
+        return _BinsState(self.layout.n_models, len(self.cols), self.n_bins, self.cols)
+
+    def start(self, first: _BinsState, sample, exact: bool) -> None:
+        edges = uniform_edges(self.n_bins)
+        mid = (edges[:-1] + edges[1:]) / 2.0
+        self.models = []
+        for state in first.bins:
+            count, hits = state.count, state.sums["sum_wy"]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values = np.where(count > 0, hits / np.maximum(count, 1), mid[None, :])
+            self.models.append(HistogramBinning(self.task, self.classes, self.kind,
+                                                tuple(tuple(map(float, row)) for row in values)))
+
+    def pass_state(self):
+        return None
+
+    def absorb(self, state) -> None:  # pragma: no cover - never iterates
+        raise AssertionError("histogram binning needs no further pass")
+
+    def calibrator(self, model: int) -> HistogramBinning:
+        return self.models[model]
+
+    def info(self) -> dict:
+        return {}

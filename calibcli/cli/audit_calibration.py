@@ -3,8 +3,10 @@
 Contract used by ``calibcli.cli.audit``:
 - ``options(fn)``: decorator adding this feature's click options to ``audit``.
 - ``attach(report, loaded, opts) -> AuditReport``: returns the report with
-  ``calibration`` set (or unchanged). ``opts`` holds all audit keyword options,
-  including ``load_options``, ``n_bins`` and ``strategy``. No numerics here.
+  ``calibration`` set (or unchanged); ``loaded`` is a ``BatchSource`` or validated
+  input in memory (read in batches of ``opts["batch_rows"]``). ``opts`` holds all
+  audit keyword options, including ``load_options``, ``n_bins`` and ``strategy``.
+  No numerics here.
 """
 
 from __future__ import annotations
@@ -54,8 +56,21 @@ def _methods(value: str | None) -> tuple[str, ...]:
     return names
 
 
+def _source(data, opts: dict):
+    """A ``BatchSource`` of the audited rows (validated input in memory is read in batches of --batch-rows)."""
+    if hasattr(data, "batches"):
+        return data
+    from calibcli.engine.batches import DEFAULT_BATCH_ROWS, InMemorySource
+
+    rows = getattr(opts.get("load_options"), "batch_rows", None) or opts.get("batch_rows") or DEFAULT_BATCH_ROWS
+    return InMemorySource.from_loaded(data, rows)
+
+
 def attach(report, loaded, opts: dict):
-    """The report with ``calibration`` set, unless skipped (top-label file, --no-calibration)."""
+    """The report with ``calibration`` set, unless skipped (top-label file, --no-calibration).
+
+    ``loaded`` is the audited input: a ``BatchSource``, or validated input in memory.
+    """
     from dataclasses import replace
 
     from calibcli.errors import UsageError
@@ -69,39 +84,42 @@ def attach(report, loaded, opts: dict):
         if explicit:
             raise UsageError(f"--no-calibration skips calibration, but {', '.join(explicit)} asks for it; drop one of them.")
         return report
-    preds = loaded.predictions
-    if preds.task is Task.TOP_LABEL:
+    source = _source(loaded, opts)
+    info = source.info
+    if info.task is Task.TOP_LABEL:
         if explicit:
             raise UsageError(f"{', '.join(explicit)}: calibration needs full score vectors, but this is a top-label file "
                              "(confidence and pred_label only). Export p_<class> or logit_<class> columns, or drop the option.")
         return report
     methods = _methods(opts.get("calibrators"))
-    if opts.get("per_label") and preds.task is not Task.MULTILABEL:
-        raise UsageError(f"--per-label fits one temperature per label and only applies to multilabel files; this one is {preds.task.value}.")
+    if opts.get("per_label") and info.task is not Task.MULTILABEL:
+        raise UsageError(f"--per-label fits one temperature per label and only applies to multilabel files; this one is {info.task.value}.")
     if opts.get("calibration_split") is not None and opts.get("fit_on"):
         raise UsageError("--calibration-split and --fit-on both say which rows fit the calibrator; give only one.")
 
-    from calibcli.calibration import MIN_ROWS, evaluate_calibration
+    from calibcli.calibration_stage import MIN_ROWS, run_calibration
 
-    if not explicit and preds.n_samples < MIN_ROWS:
+    if not explicit and info.n_rows < MIN_ROWS:
         return replace(report, warnings=(*report.warnings,
-                                         f"calibration skipped: {preds.n_samples} rows are too few to fit on some and evaluate on others"))
-    fit_on = fit_files = None
-    if opts.get("fit_on"):
-        from calibcli.loading import load_predictions
+                                         f"calibration skipped: {info.n_rows} rows are too few to fit on some and evaluate on others"))
+    from contextlib import nullcontext
 
-        fit_loaded = load_predictions([opts["fit_on"]], opts["load_options"])
-        fit_on, fit_files = fit_loaded.predictions, fit_loaded.files
-    result = evaluate_calibration(
-        preds,
-        methods,
-        split=opts.get("calibration_split"),
-        fit_on=fit_on,
-        fit_on_files=tuple(fit_files or ()),
-        seed=opts.get("seed", 0),
-        per_label=bool(opts.get("per_label")),
-        n_bins=opts["n_bins"],
-        strategy=opts["strategy"],
-        before=report.measurement,
-    )
+    fit_on_ctx = nullcontext(None)
+    if opts.get("fit_on"):
+        from calibcli.engine.streaming import open_source
+
+        fit_on_ctx = open_source([opts["fit_on"]], opts["load_options"])  # streamed: read in the fitting passes only
+    with fit_on_ctx as fit_on:
+        result = run_calibration(
+            source,
+            methods,
+            split=opts.get("calibration_split"),
+            fit_on=fit_on,
+            fit_on_files=tuple(fit_on.info.files) if fit_on is not None else (),
+            seed=opts.get("seed", 0),
+            per_label=bool(opts.get("per_label")),
+            n_bins=opts["n_bins"],
+            strategy=opts["strategy"],
+            before=report.measurement,
+        )
     return replace(report, calibration=result, warnings=(*report.warnings, *result.warnings))

@@ -35,24 +35,25 @@ def fit(files, load_options, method, output, per_label, n_bins, seed, quiet):
       calib fit val.csv --method isotonic -o iso.json
       calib apply calibrator.json test.parquet -o test_calibrated.parquet
     """
-    from calibcli.calibration import fit_on_all_rows
-    from calibcli.calibrator_file import calibrator_text, data_fingerprint
+    from calibcli.calibrator_file import calibrator_text
+    from calibcli.calibrators.fit_all import fit_all_rows
     from calibcli.cli.consoles import err_console, out_console
-    from calibcli.loading import load_predictions
+    from calibcli.engine.streaming import open_source
     from calibcli.outputs import OutputSet, config_reads
     from calibcli.reading import expand_inputs
 
     paths = expand_inputs(files)
     with OutputSet([*(("one of the input files", p) for p in paths), *config_reads()]) as out:
         out.plan("-o", output)  # before any work
-        loaded = load_predictions(paths, load_options)
-        outcome = fit_on_all_rows(loaded.predictions, method, per_label, n_bins, seed)
-        text = calibrator_text(outcome.calibrator, loaded.columns.score_cols,
-                               data_fingerprint(loaded.predictions, loaded.files), outcome.info)
+        with open_source(paths, load_options) as source:
+            outcome = fit_all_rows(source, method, per_label, n_bins, seed, fingerprint=True)
+            info = source.info
+            fit_info = {**outcome.info, "engine": source.engine_stats().to_dict()}
+        text = calibrator_text(outcome.calibrator, info.columns.score_cols, outcome.fingerprint, fit_info)
         out.add("-o", output, text)
         out.commit()
     err = err_console()
-    for w in (*loaded.warnings, *outcome.info["warnings"]):
+    for w in (*info.warnings, *outcome.info["warnings"]):
         err.print(f"warning: {w}", style="yellow")
     if not quiet:
         from calibcli.render.calibration_terminal import fit_summary
