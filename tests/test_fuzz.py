@@ -104,6 +104,25 @@ def test_fuzz_audit_with_plots(case):
     check(case)
 
 
+def test_every_option_is_fuzzed():
+    """A new option of audit, thresholds, fit or apply must get values in tests/fuzz/strategies.py."""
+    import click
+
+    from calibcli.cli.main import cli
+    from fuzz.seeds import seed_named
+    from fuzz.strategies import option_tables
+
+    covered = option_tables(seed_named("multiclass"))
+    ctx = click.Context(cli)
+    missing = []
+    for name, opts in covered.items():
+        for param in cli.get_command(ctx, name).params:
+            if isinstance(param, click.Option) and param.name != "help":
+                if not set(param.opts + param.secondary_opts) & opts:
+                    missing.append(f"calib {name} {'/'.join(param.opts)}")
+    assert missing == [], "options no fuzz case ever passes (add them to tests/fuzz/strategies.py): " + ", ".join(missing)
+
+
 # ------------------------------------------------------------------ regressions found by fuzzing
 
 

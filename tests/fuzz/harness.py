@@ -192,6 +192,9 @@ def _command(args: tuple[str, ...]) -> str:
 
 TRACEBACK = "Traceback (most recent call last)"
 BYTES_REPR = re.compile(r"""(?<![A-Za-z0-9_])b(['"])[^'"\n]{0,40}\1""")
+#: Python or pyarrow internals in a message meant for users
+INTERNALS = re.compile(r"object has no attribute|pyarrow\.lib\.|'NoneType'|unhashable type|<class '|\[Errno \d+\]"
+                       r"|object is not (subscriptable|iterable|callable)|takes \d+ positional argument")
 
 
 def _judge_output(step: StepResult) -> list[Problem]:
@@ -203,6 +206,11 @@ def _judge_output(step: StepResult) -> list[Problem]:
     if BYTES_REPR.search(step.stderr):
         m = BYTES_REPR.search(step.stderr)
         problems.append(Problem("bytes_repr", f"{_command(step.args)}: b'...' in a message", m.group(0) if m else ""))
+    m = INTERNALS.search(step.stderr)
+    if m and step.exit_code == 2:
+        line = next((ln for ln in step.stderr.splitlines() if m.group(0) in ln), "")
+        problems.append(Problem("internal_message", f"{_command(step.args)}: Python internals in a message "
+                                                    f"({m.group(0)})", line[:300]))
     args = step.args
     wants_json = "json" in [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--format"]
     if wants_json and step.exit_code in (0, 1) and not {"-o", "--output"} & set(args) and step.stdout.strip():

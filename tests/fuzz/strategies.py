@@ -537,6 +537,19 @@ def input_options(cols: list[str], seed: Seed) -> dict[str, st.SearchStrategy]:
         "--score-kind": st.sampled_from(["probs", "logits"]),
         "--renormalize": st.none(),
         "--drop-invalid": st.none(),
+        **streaming_options(),
+    }
+
+
+def streaming_options() -> dict[str, st.SearchStrategy]:
+    """How input is decoded and batched (any batch size must give the same answer)."""
+    return {
+        "--encoding": _mostly(st.sampled_from(["utf-8", "cp1252", "latin-1", "utf-8-sig"]),
+                              st.sampled_from(["utf-16", "utf-32", "ascii", "nope", "", "base64", "rot13", "hex",
+                                               "idna", "utf_8", "UTF8", "punycode", "mbcs", "zlib"])),
+        "--batch-rows": _values(["0", "-1", "abc", "1e3", ""], ["1", "2", "3", "7", "65536"]),
+        "--memory-limit": _values(["abc", "-1", "1e3", "1.5G", "1T", "", "0x10", "512 M", "999999999999G"],
+                                  ["0", "1", "1K", "512M", "2G", "100"]),
     }
 
 
@@ -619,13 +632,29 @@ def fit_options(cols: list[str], seed: Seed, inputs: list[str]) -> dict[str, st.
 
 
 def apply_options(cols: list[str], seed: Seed) -> dict[str, st.SearchStrategy]:
+    stream = streaming_options()
     return {
+        "--encoding": stream["--encoding"],
+        "--batch-rows": stream["--batch-rows"],
         "--replace": st.none(),
         "--score-cols": input_options(cols, seed)["--score-cols"],
         "--score-kind": st.sampled_from(["probs", "logits"]),
         "--renormalize": st.none(),
         "-q": st.none(),
     }
+
+
+#: options the case builder sets itself (outputs of fit and apply, plot folders)
+SET_BY_CASES = {"audit": {"--plots"}, "thresholds": set(), "fit": {"-o", "--output"}, "apply": {"-o", "--output"}}
+
+
+def option_tables(seed: Seed) -> dict[str, set[str]]:
+    """The options each command's fuzzing draws from (for the test that every option is fuzzed)."""
+    cols = list(seed.columns)
+    tables = {"audit": audit_options(cols, seed, ["inp.csv"], ["seed.csv"]),
+              "thresholds": thresholds_options(cols, seed, ["inp.csv"], ["seed.csv"]),
+              "fit": fit_options(cols, seed, ["inp.csv"]), "apply": apply_options(cols, seed)}
+    return {name: set(table) | SET_BY_CASES[name] for name, table in tables.items()}
 
 
 @st.composite
