@@ -68,31 +68,31 @@ def test_seed_is_a_valid_input(seed, tmp_path):
 # ------------------------------------------------------------------ bounded fuzz
 
 
-@bounded(160)
+@bounded(300)
 @given(cases(commands=("audit",)))
 def test_fuzz_audit_on_mutated_files(case):
     check(case)
 
 
-@bounded(90)
+@bounded(150)
 @given(cases(commands=("thresholds", "fit", "apply")))
 def test_fuzz_thresholds_fit_apply_on_mutated_files(case):
     check(case)
 
 
-@bounded(90)
+@bounded(150)
 @given(cases(focus="config"))
 def test_fuzz_config_files_and_environment(case):
     check(case)
 
 
-@bounded(90)
+@bounded(150)
 @given(cases(focus="rules"))
 def test_fuzz_gate_rules(case):
     check(case)
 
 
-@bounded(90)
+@bounded(120)
 @given(cases(focus="calibrator"))
 def test_fuzz_calibrator_files(case):
     check(case)
