@@ -146,7 +146,7 @@ def test_budgets_forcing_one_two_and_three_refinement_rounds_give_the_exact_opti
     exact = _rounds(s, y, spec, 10**6)
     assert exact.refinement_rounds == 0 and exact.passes == 1
     seen = {}
-    for budget in (1024, 768, 512, 384, 256, 192, 128, 96, 64, 48, 40, 32, 24, 20, 16, 12, 10, 8, 6):
+    for budget in (1536, 1024, 768, 512, 384, 256, 192, 128, 96, 64, 48, 40, 32, 28, 24, 20, 16, 14, 12, 10, 8, 6, 5, 4):
         rep = _rounds(s, y, spec, budget)
         assert rep.recommendations == exact.recommendations, budget
         assert rep.passes == 1 + rep.refinement_rounds

@@ -11,12 +11,12 @@ one job each:
 - :mod:`~calibcli.thresholds.select`: each objective's exact choice among the candidates of a curve.
 - :mod:`~calibcli.thresholds.refine`: bounds inside buckets; which buckets to gather exactly.
 - :mod:`~calibcli.thresholds.intervals`: bootstrap intervals from the merged counts.
-- :mod:`~calibcli.thresholds.recommend`: the pass plan over a ``BatchSource``
+- :mod:`~calibcli.thresholds.plan`: the pass plan over a ``BatchSource``
   (``recommend_source``) and the in-memory forms (``recommend``, ``recommend_binary``).
 """
 
 from calibcli.thresholds.intervals import bootstrap_method
-from calibcli.thresholds.recommend import (
+from calibcli.thresholds.plan import (
     equivalent_threshold,
     recommend,
     recommend_binary,

@@ -216,7 +216,8 @@ def pick_ranges(known: Known, open_: np.ndarray, budget: int, centers: list[int]
     """The open segments to gather in the next pass (bool mask): all, or the ``budget // 2`` nearest a center.
 
     Nearness is in flagged rows from the edges chosen on the known curve, so the
-    segments around the current optima are refined first.
+    segments around the current optima are refined first. (The gathered table
+    holds at most ``budget`` entries whatever the rows: it coarsens like any.)
     """
     idx = np.flatnonzero(open_)
     cap = budget // 2
@@ -226,9 +227,8 @@ def pick_ranges(known: Known, open_: np.ndarray, budget: int, centers: list[int]
     F = c.tp + c.fp
     mid = (F[idx] + F[idx + 1]) / 2
     dist = np.min(np.abs(mid[:, None] - F[np.asarray(centers, dtype=np.int64)][None, :]), axis=1)
-    take = idx[np.argsort(dist, kind="stable")[:cap]]
     out = np.zeros_like(open_)
-    out[take] = True
+    out[idx[np.argsort(dist, kind="stable")[:cap]]] = True
     return out
 
 

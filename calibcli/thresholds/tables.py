@@ -35,7 +35,7 @@ import numpy as np
 
 from calibcli.stats.base import Arrays, scalar
 
-DEFAULT_MAX_DISTINCT = 1 << 20  # entries over all tables of a pass: 1,048,576 x 56 bytes = 59 MB (twice that while merging)
+DEFAULT_MAX_DISTINCT = 1 << 18  # entries over all tables of a pass: 262,144 x 24 to 56 bytes = 6 to 15 MB (about 4x while merging)
 MAX_SHIFT = 63
 _SIGN_FLIP = np.int64(0x7FFFFFFFFFFFFFFF)
 _FIELDS = ("lo", "hi", "rid", "pos", "neg", "cmin", "cmax")
