@@ -210,3 +210,41 @@ def test_help_lists_gate_options():
     for flag in ("--max-ece", "--fail-if", "--warn-if", "--strict", "--on", "--baseline", "--id-col", "--md-out", "--junit-out", "--no-ci-summary"):
         assert flag in res.output
     assert ROOT.exists()
+
+
+def test_gate_on_a_streaming_source_pairs_the_baseline_without_a_join(tmp_path):
+    """attach() on a BatchSource (open_source): the baseline is paired by fingerprints and the paired,
+    id-keyed bootstrap gives the interval of the in-memory path, whatever the baseline's row order."""
+    import dataclasses
+
+    import pandas as pd
+
+    from calibcli.audit import build_audit
+    from calibcli.cli import audit_gate
+    from calibcli.engine.streaming import open_source
+    from calibcli.gate import parse_rule
+    from calibcli.loading import LoadOptions, load_predictions
+
+    new, old = pd.read_csv(SAMPLES / "multiclass_probs.csv"), pd.read_csv(SAMPLES / "previous_model.csv")
+    for df in (new, old):
+        df.insert(0, "id", [f"x{i}" for i in range(len(df))])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    old.sample(frac=1, random_state=0).to_csv(tmp_path / "old.csv", index=False)
+    lo = dataclasses.replace(LoadOptions(), id_col="id")
+    opts = {"gate": audit_gate.GateOptions(rules=(parse_rule("ece_increase > 0.01"),), on="upper", replicates=40,
+                                           baseline=(str(tmp_path / "old.csv"),), id_col="id"),
+            "load_options": lo, "n_bins": 15, "strategy": "uniform"}
+    src = open_source([str(tmp_path / "new.csv")], lo, batch_rows=700)
+    streamed = audit_gate.attach(build_audit(src, 15, "uniform"), src, opts).gate
+    loaded = load_predictions([str(tmp_path / "new.csv")], lo)
+    in_memory = audit_gate.attach(build_audit(loaded, 15, "uniform"), loaded, opts).gate
+    assert streamed.baseline.matched_by == in_memory.baseline.matched_by == "id"
+    assert streamed.rules[0].interval == pytest.approx(in_memory.rules[0].interval, rel=1e-9)
+    assert streamed.rules[0].point == pytest.approx(in_memory.rules[0].point, rel=1e-9)
+    # a baseline with another label for one item is refused, naming what differs
+    old.loc[0, "label"] = "dog" if old.loc[0, "label"] != "dog" else "cat"
+    old.to_csv(tmp_path / "old.csv", index=False)
+    from calibcli.errors import InputError
+
+    with pytest.raises(InputError, match="label counts differ"):
+        audit_gate.attach(build_audit(src, 15, "uniform"), src, opts)

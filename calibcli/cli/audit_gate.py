@@ -1,7 +1,7 @@
 """Audit hook: the CI acceptance gate.
 
 - ``options(fn)``: gate and report-file options.
-- ``attach(report, loaded, opts) -> AuditReport``: sets ``gate``; runs last.
+- ``attach(report, loaded, opts) -> AuditReport``: sets ``gate``; runs last (``loaded``: a source or in-memory input).
 - ``write_outputs(reports, opts, inputs)``: Markdown, JUnit, CI job summary and annotations.
 - ``outcome(reports, opts) -> Outcome``: whether a fail-severity rule failed (``cli.main.exit_status`` maps it).
 
@@ -136,11 +136,19 @@ def options(fn):
 
 
 def _load_baseline(opts: dict, loaded):
+    """The baseline paired with the audited input: in memory (row by row), or streamed (by fingerprints)."""
     from calibcli.errors import InputError
+
+    g: GateOptions = opts["gate"]
+    if hasattr(loaded, "batches"):  # a BatchSource: pair without a join
+        from calibcli.engine.streaming import open_source
+        from calibcli.gate import pair_sources
+
+        old = open_source(list(g.baseline), opts["load_options"])
+        return pair_sources(loaded, old, old.info.files, by_id=bool(g.id_col))
     from calibcli.gate import match_baseline
     from calibcli.loading import load_predictions
 
-    g: GateOptions = opts["gate"]
     cache = opts.setdefault("_gate_baseline_cache", {})
     if "loaded" not in cache:
         cache["loaded"] = load_predictions(list(g.baseline), opts["load_options"])
@@ -153,20 +161,25 @@ def _load_baseline(opts: dict, loaded):
 
 
 def attach(report, loaded, opts: dict):
-    """Evaluate the gate rules (if any) and return the report with ``gate`` set."""
+    """Evaluate the gate rules (if any) and return the report with ``gate`` set.
+
+    ``loaded`` is the audited input: a ``BatchSource``, or validated input in memory.
+    """
     g: GateOptions | None = opts.get("gate")
-    check_outputs(opts, list(loaded.files))
+    source = loaded if hasattr(loaded, "batches") else None
+    check_outputs(opts, list(source.info.files if source is not None else loaded.files))
     if g is None or not g.rules:
         if g is not None and g.baseline:
             from calibcli.errors import UsageError
 
             raise UsageError("--baseline is given but no rule uses it; add one such as --max-ece-increase 0.01.")
         return report
-    from calibcli.engine.batches import InMemorySource
+    from calibcli.engine.batches import DEFAULT_BATCH_ROWS, InMemorySource
     from calibcli.gate import evaluate_gate
 
     baseline = _load_baseline(opts, loaded) if g.baseline else None
-    source = InMemorySource.from_loaded(loaded)  # with --id-col, bootstrap weights are keyed on the ids
+    if source is None:  # with --id-col, bootstrap weights are keyed on the ids
+        source = InMemorySource.from_loaded(loaded, getattr(opts["load_options"], "batch_rows", None) or DEFAULT_BATCH_ROWS)
     result = evaluate_gate(source, report.measurement, g.rules, on=g.on, strict=g.strict, seed=g.seed,
                            replicates=g.replicates, n_bins=opts["n_bins"], strategy=opts["strategy"], baseline=baseline)
     return dataclasses.replace(report, gate=result)
