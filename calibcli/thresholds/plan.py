@@ -35,6 +35,7 @@ from calibcli.thresholds.tables import DEFAULT_MAX_DISTINCT, CountTable
 if TYPE_CHECKING:
     from calibcli.engine.batches import Batch, BatchSource
 
+UNLIMITED = 1 << 62  # a table's budget when the rows are in memory anyway
 MAX_ROUNDS = 4096  # refinement always ends far sooner; this only turns a bug into an error
 Columns = dict[int, tuple[np.ndarray, np.ndarray, "np.ndarray | None"]]
 PassFn = Callable[[list[int]], Iterator[tuple[int, Columns]]]
@@ -219,11 +220,11 @@ def _translated(rec: Recommendation, known: Known, j: int, low: int | None) -> R
                    other_scale_threshold_low=None if low is None else equivalent_on_other_scale(known, low))
 
 
-def _report(run_pass: PassFn, names: list[tuple[int, str]], calibrated: bool, spec: ThresholdSpec, budget: int,
-            task: str) -> ThresholdReport:
+def _report(run_pass: PassFn, names: list[tuple[int, str]], calibrated: bool, spec: ThresholdSpec,
+            budget: int | None, task: str) -> ThresholdReport:
     scales = ("raw", "calibrated") if calibrated else ("raw",)
     n_tables = len(names) * len(scales)
-    per_table = max(2, budget // max(1, n_tables))
+    per_table = UNLIMITED if budget is None else max(2, budget // max(1, n_tables))
     knowns, at_bayes, n_rows, passes, rounds = _solve(run_pass, n_tables, spec, per_table, calibrated)
     recs: list[Recommendation] = []
     for idx, (k, name) in enumerate(names):
@@ -254,7 +255,7 @@ def _check_classes(names: list[str], classes: tuple[str, ...] | None) -> list[tu
 
 def recommend_source(source: "BatchSource", spec: ThresholdSpec, classes: tuple[str, ...] | None = None,
                      calibrate: "Callable[[Batch], Predictions] | None" = None,
-                     max_distinct: int = DEFAULT_MAX_DISTINCT) -> ThresholdReport:
+                     max_distinct: int | None = DEFAULT_MAX_DISTINCT) -> ThresholdReport:
     """Recommend thresholds for every class (or the chosen ``classes``) of a batch source.
 
     Parameters
@@ -270,10 +271,10 @@ def recommend_source(source: "BatchSource", spec: ThresholdSpec, classes: tuple[
         each objective is then also optimised on the calibrated scores, and each
         threshold translated to the other scale where one threshold there makes
         the same decisions.
-    max_distinct : int
+    max_distinct : int or None
         Memory budget: entries over all count tables of a pass (each table gets
         an equal share, at least 2). Beyond it tables count buckets and further
-        passes refine them; results are the same.
+        passes refine them; results are the same. None: no budget (one pass).
 
     Returns
     -------
@@ -314,8 +315,10 @@ def recommend_source(source: "BatchSource", spec: ThresholdSpec, classes: tuple[
 
 def recommend(preds: Predictions, spec: ThresholdSpec, classes: tuple[str, ...] | None = None,
               calibrated: Predictions | None = None, batch_rows: int | None = None,
-              max_distinct: int = DEFAULT_MAX_DISTINCT) -> ThresholdReport:
+              max_distinct: int | None = None) -> ThresholdReport:
     """:func:`recommend_source` over predictions in memory (``calibrated``: the same rows calibrated).
+
+    The rows being in memory already, the count tables get no budget by default (one pass).
 
     Examples
     --------
@@ -337,7 +340,7 @@ def recommend(preds: Predictions, spec: ThresholdSpec, classes: tuple[str, ...] 
 
 def recommend_binary(scores: np.ndarray, positive: np.ndarray, spec: ThresholdSpec, target: str = "positive",
                      scale: str = "raw", seed_key: int = 0, batch_rows: int | None = None,
-                     max_distinct: int = DEFAULT_MAX_DISTINCT) -> list[Recommendation]:
+                     max_distinct: int | None = None) -> list[Recommendation]:
     """Recommendations for one binary (one-vs-rest) problem, one per objective.
 
     Parameters
@@ -351,7 +354,7 @@ def recommend_binary(scores: np.ndarray, positive: np.ndarray, spec: ThresholdSp
     seed_key : int
         Tells problems apart in the bootstrap (a target's index).
     batch_rows, max_distinct : int, optional
-        Rows per batch (default: all at once) and the count table's budget.
+        Rows per batch (default: all at once) and the count table's budget (default: none).
 
     Examples
     --------
@@ -371,5 +374,6 @@ def recommend_binary(scores: np.ndarray, positive: np.ndarray, spec: ThresholdSp
             sl = slice(start, start + size)
             yield scores[sl].size, {t: (scores[sl], positive[sl], None) for t in want}
 
-    known, at_bayes, *_ = _solve(run_pass, 1, spec, max_distinct, False)
+    budget = UNLIMITED if max_distinct is None else max_distinct
+    known, at_bayes, *_ = _solve(run_pass, 1, spec, budget, False)
     return [r for r, _, _ in _recommend_one(known[0], at_bayes[0], spec, target, scale, seed_key)]
