@@ -33,7 +33,8 @@ from calibcli.stats.bins import BinStats
 from calibcli.stats.distinct import DEFAULT_MAX_DISTINCT
 from calibcli.stats.sums import ScalarSums
 
-__all__ = ["BinEdges", "EdgeState", "MeasureState", "measure_source", "measure_state", "replicate_weights", "source_edges"]
+__all__ = ["BinEdges", "EdgeState", "MeasureState", "id_keys", "measure_source", "measure_state", "replicate_weights",
+           "source_edges"]
 
 # ---------------------------------------------------------------- measurement
 
@@ -44,6 +45,23 @@ REPLICATE_CELLS = 1 << 21  # rows x replicates of bootstrap weights held at a ti
 def replicate_weights(seed: int, keys: np.ndarray, n_replicates: int) -> np.ndarray:
     """Poisson(1) bootstrap weights ``(n, R)`` (float64) keyed on row keys (:func:`calibcli.stats.rng.poisson1_weights16`)."""
     return rng.poisson1_weights16(seed, keys, n_replicates)
+
+
+def id_keys(batch: Batch) -> np.ndarray:
+    """``hash_ids`` of a batch's ids: the row keys that pair the same item across files.
+
+    Raises ``InputError`` for a missing id (it could not be paired), naming the
+    first such row by its global row number (1-based, over all inputs).
+    """
+    if batch.ids is None:
+        raise ValueError("keying on ids needs batches with ids")
+    missing = np.flatnonzero(np.asarray([v is None for v in batch.ids], dtype=bool)) if batch.ids.dtype == object else []
+    if len(missing):
+        from calibcli.errors import InputError
+
+        raise InputError(f"the id column has {len(missing)} empty value(s) (first at data row {int(batch.rows[missing[0]]) + 1} "
+                         "counting over all inputs); every row needs an id to be paired. Fill or drop those rows.")
+    return rng.hash_ids(batch.ids)
 
 
 class MeasureState:
@@ -99,11 +117,7 @@ class MeasureState:
 
     # -- update
     def _keys(self, batch: Batch) -> np.ndarray:
-        if self.key_on_ids:
-            if batch.ids is None:
-                raise ValueError("key_on_ids needs batches with ids")
-            return rng.hash_ids(batch.ids)
-        return batch.rows
+        return id_keys(batch) if self.key_on_ids else batch.rows
 
     def update(self, batch: Batch) -> "MeasureState":
         """Add one batch of validated rows (in place; with replicates, in blocks of rows)."""

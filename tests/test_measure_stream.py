@@ -294,3 +294,16 @@ def test_random_merge_tree_of_single_row_states():
     edges = BinEdges.uniform(6)
     parts = [_state(Task.TOP_LABEL, p, edges, 3, i, i + 1) for i in range(60)]
     _assert_same(merge_tree(parts, random.Random(0)), _state(Task.TOP_LABEL, p, edges, 3, 0, 60))
+
+
+def test_a_missing_id_is_an_input_error_naming_the_row():
+    from calibcli.errors import InputError
+    from calibcli.gate import PairingFingerprint
+
+    p = make(Task.BINARY, 5, 12)
+    ids = np.array(["a", "b", None, "d", "e"], dtype=object)
+    batch = Batch(p, np.arange(10, 15), ids)
+    with pytest.raises(InputError, match="first at data row 13"):
+        MeasureState(Task.BINARY, p.classes, BinEdges.uniform(4), 2, key_on_ids=True).update(batch)
+    with pytest.raises(InputError, match="empty value"):
+        PairingFingerprint(2, by_id=True).update(batch)

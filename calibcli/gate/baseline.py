@@ -26,7 +26,7 @@ from calibcli.engine.batches import Batch, BatchSource, InMemorySource, SourceIn
 from calibcli.errors import InputError
 from calibcli.predictions import Predictions
 from calibcli.stats.base import Arrays, scalar
-from calibcli.stats.rng import hash_ids, mix64
+from calibcli.stats.rng import mix64
 
 
 @dataclass(frozen=True)
@@ -159,9 +159,9 @@ class PairingFingerprint:
         self.pair_sum = np.uint64(0)
 
     def update(self, batch: Batch) -> "PairingFingerprint":
-        if self.by_id and batch.ids is None:
-            raise ValueError("pairing by id needs batches with ids")
-        keys = hash_ids(batch.ids) if self.by_id else batch.rows.astype(np.uint64)
+        from calibcli.measure import id_keys
+
+        keys = id_keys(batch) if self.by_id else batch.rows.astype(np.uint64)
         labels = batch.predictions.labels
         self.rows += batch.n_rows
         self.support += labels.sum(axis=0).astype(np.int64) if labels.ndim == 2 else np.bincount(labels, minlength=self.n_classes)
