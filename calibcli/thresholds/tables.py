@@ -154,12 +154,21 @@ def _batch_run(keys: np.ndarray, positive: np.ndarray, rid: np.ndarray | None, o
         keys, labels = keys[order], positive[order].astype(np.int64)
         rid = None if rid is None else rid[order]
         other = None if other is None else other[order]
-    ends = np.flatnonzero(keys[1:] != keys[:-1])
-    starts = np.concatenate(([0], ends + 1))
-    ends = np.append(ends, n - 1)
+    inner = np.flatnonzero(keys[1:] != keys[:-1])
+    m = inner.size + 1
+    ends = np.empty(m, dtype=np.int64)
+    ends[:-1] = inner
+    ends[-1] = n - 1
+    starts = np.empty(m, dtype=np.int64)
+    starts[0] = 0
+    np.add(ends[:-1], 1, out=starts[1:])
     below = np.cumsum(labels, out=labels)[ends]  # positives up to each block's last row
-    pos = np.diff(below, prepend=0)
-    rows = np.diff(ends, prepend=-1)
+    pos = np.empty(m, dtype=np.int64)
+    pos[0] = below[0]
+    np.subtract(below[1:], below[:-1], out=pos[1:])
+    rows = np.empty(m, dtype=np.int64)
+    rows[0] = ends[0] + 1
+    np.subtract(ends[1:], ends[:-1], out=rows[1:])
     u = keys[starts]
     run = {"lo": u, "hi": u, "rid": None if rid is None else rid[starts], "pos": pos,
            "neg": rows - pos, "cmin": None, "cmax": None}
