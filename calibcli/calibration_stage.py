@@ -16,7 +16,7 @@ The passes over the audited source (cross-fit and split):
 1. pass 1 (shared with the caller's consumers): fitting facts, the row-keyed
    sample, each method's pass-1 state (:func:`calibcli.calibrators.fit_passes.fit_source`);
    quantile bins: the edges of the evaluated rows;
-2. Newton passes while some model still iterates (none up to about 40,000 rows:
+2. Newton passes while some model still iterates (none up to about 100,000 rows:
    the sample holds every row and the fits are exact in memory);
 3. quantile bins only: the edges of each method's calibrated scores;
 4. the after pass: every evaluated row calibrated by its out-of-fold model, per
@@ -430,9 +430,12 @@ def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperatur
 
 
 def compare(before: MetricSet, after: dict[str, MetricSet]) -> tuple[MethodScore, ...]:
-    """The comparison rows: the uncalibrated scores, then each method; ``best`` only if it beats the uncalibrated NLL."""
+    """The comparison rows: the uncalibrated scores, then each method; ``best`` (lowest held-out NLL, then ECE,
+    then the first listed) only if it beats the uncalibrated scores."""
     def key(ms: MetricSet) -> tuple[float, float]:
-        return (np.inf if ms.nll is None else ms.nll, np.inf if ms.ece is None else ms.ece)
+        # to 12 significant digits: methods equal in exact arithmetic (e.g. Platt and vector scaling of a
+        # multilabel file) tie whatever the float rounding of their sums, and the first listed wins
+        return tuple(np.inf if v is None or not np.isfinite(v) else float(f"{v:.12g}") for v in (ms.nll, ms.ece))
 
     methods = list(after)
     best = min(methods, key=lambda m: key(after[m]))

@@ -6,8 +6,10 @@ asks for, the mean loss, gradient and Hessian (from merged sums over any
 batching). From the derivatives at the current point a Newton direction d is
 solved; the next pass evaluates the candidates theta - s d for s = 1, 1/2, 1/4,
 1/8 at once, and the largest s whose loss does not exceed the current loss is
-taken (the derivatives there are already known, so the next direction needs no
-extra pass); when none does, the next pass tries the next four halvings. A
+taken (the derivatives there are usually known, so the next direction needs no
+extra pass; an evaluation may skip the derivatives of candidates other than the
+first, NaN, and a later pass evaluates them where needed); when none does, the
+next pass tries the next four halvings. A
 problem has converged when its Newton step is within ``tol`` (relative to
 1 + |theta|, componentwise), or when 40 halvings do not lower the loss (float
 noise at the optimum), or after ``max_iter`` iterations.
@@ -114,6 +116,10 @@ class DampedNewton:
                 self.first_step[i] *= 0.5 ** j
                 if self.halvings[i] >= MAX_HALVINGS:  # no step lowers the loss: float noise at the optimum
                     self.active[i] = False
+        # a candidate evaluated without derivatives (NaN gradient): evaluate them there in the next pass
+        no_derivs = np.flatnonzero((moved_to >= 0) & ~np.isfinite(grad[np.arange(n), np.maximum(moved_to, 0)]).all(axis=1))
+        self.searching[no_derivs] = False
+        moved_to[no_derivs] = -1
         new = np.flatnonzero(moved_to >= 0)
         if new.size == 0:
             return

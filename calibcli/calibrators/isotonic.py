@@ -117,6 +117,7 @@ class IsotonicCalibrator(Calibrator):
 
 # -- fitting over a source --------------------------------------------------------------------
 MAX_DISTINCT = 4_000_000  # distinct scores kept exactly, over all tables of a fit (32 bytes each)
+MIN_TABLE = 1_000  # every table may hold at least this many
 
 
 class _Exact:
@@ -212,7 +213,7 @@ class IsotonicMethod:
 
     Exact (PAV on every distinct score) while the distinct scores of a model's
     column fit its share of ``MAX_DISTINCT``; beyond it, PAV on buckets whose
-    upper edges are the distinct scores of the row-keyed sample (about 20,000,
+    upper edges are the distinct scores of the row-keyed sample (about 50,000,
     equal-mass in expectation), with the exact rows, mean score and positives of
     each bucket from one more pass: the knots are then the buckets' mean scores.
     ``info()`` says which columns were approximated.
@@ -220,12 +221,13 @@ class IsotonicMethod:
 
     method = "isotonic"
 
-    def __init__(self, layout, task: Task, classes: tuple[str, ...], kind, max_distinct: int = MAX_DISTINCT):
+    def __init__(self, layout, task: Task, classes: tuple[str, ...], kind, max_distinct: int | None = None):
         from calibcli.calibrators.histogram import calibrated_columns
 
         self.layout, self.task, self.classes, self.kind = layout, task, classes, kind
         self.cols = calibrated_columns(task, len(classes))
-        self.budget = max(1_000, int(max_distinct) // max(1, layout.n_models * len(self.cols)))
+        total = MAX_DISTINCT if max_distinct is None else int(max_distinct)
+        self.budget = max(MIN_TABLE, total // max(1, layout.n_models * len(self.cols)))
         self.knots: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.pending: dict[tuple[int, int], np.ndarray] = {}
         self.approximated: list[str] = []
@@ -273,5 +275,5 @@ class IsotonicMethod:
             return {"isotonic_fit": "exact: PAV on every distinct score"}
         return {"isotonic_fit": (f"approximate for {', '.join(self.approximated[:6])}: more distinct scores than the "
                                  f"budget of {self.budget:,} per column, so PAV ran on buckets whose upper edges are the "
-                                 "distinct scores of a row-keyed sample of about 20,000 rows, with the exact rows, mean "
+                                 "distinct scores of a row-keyed sample of about 50,000 rows, with the exact rows, mean "
                                  "score and positives of each bucket (knots at the buckets' mean scores)")}

@@ -87,18 +87,24 @@ class Newton:
     def done(self) -> bool:
         return not self.active.any() or self.iterations >= self.max_iter
 
-    def observe(self, g: np.ndarray, h: np.ndarray, t3: np.ndarray) -> None:
-        """One iteration from the mean derivatives at ``beta`` (entries of inactive parameters are ignored)."""
+    def observe(self, g: np.ndarray, h: np.ndarray, t3: np.ndarray, t4: np.ndarray | None = None) -> None:
+        """One iteration from the mean derivatives at ``beta`` (entries of inactive parameters are ignored).
+
+        With the fourth derivative ``t4`` the step is corrected to second order (the root of
+        g + h s + t3 s^2 / 2 nearest 0) and its error predicted as |t4 / (6 f2)| |s|^3;
+        without it, a Newton step with the error |f3 / (2 f2)| s^2.
+        """
         g = np.where(self.active, g, 0.0)
         h = np.where(self.active, h, 1.0)
         t3 = np.where(self.active, t3, 0.0)
+        t4 = None if t4 is None else np.where(self.active, t4, 0.0)
         self.iterations += 1
         beta, lo, hi, active, tol = self.beta, self.lo, self.hi, self.active, self.tol
         b_lo, b_hi = self.b_lo, self.b_hi
         self.beta_eval = np.where(active, beta, self.beta_eval)
         self.last_grad = np.where(active, g, self.last_grad)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            step = -g / h
+            step = -g / h if t4 is None else quadratic_step(g, h, t3)
             newton_ok = (h > 0) & np.isfinite(step)
             # 1. converged: the Newton step is within tolerance (take it; it stays inside the range)
             small = active & newton_ok & (np.abs(step) <= tol * beta)
@@ -131,7 +137,10 @@ class Newton:
                 active &= ~stuck
                 # a Newton step of size s leaves an error of about |f3 / (2 f2)| s^2 in beta: when that is far
                 # below the tolerance another pass would not move beta, so this parameter stops after this step
-                predicted = np.abs(t3) / (2.0 * h) * step * step
+                if t4 is None:
+                    predicted = np.abs(t3) / (2.0 * h) * step * step
+                else:
+                    predicted = np.abs(t4) / (6.0 * h) * np.abs(step) ** 3
                 finished = active & ~bad & (clipped == new) & (predicted < 0.1 * tol * clipped)
                 beta = np.where(active, clipped, beta)
                 active &= ~finished

@@ -7,7 +7,7 @@ rows; each pass only adds derivative sums (:mod:`calibcli.calibrators.temperatur
 so it runs batch by batch on files of any size. Several parameters (one T per
 cross-fitting fold, the all-rows T, one per label) are advanced in the same
 passes, each on its own: a parameter that has converged is frozen while the others
-go on. Many rows: the fit starts from a fit on a row-keyed sample of about 20,000
+go on. Many rows: the fit starts from a fit on a row-keyed sample of about 50,000
 rows, then takes a few Newton steps on all rows.
 
 Scale: T is searched in [1e-3, 1e3], widened to 1e-3 and 1e3 times the largest
@@ -41,9 +41,10 @@ from calibcli.predictions import Predictions, Task, scaled_softmax, sigmoid
 CI_ROWS = 5_000  # the interval of T: at most this many rows (m-out-of-n beyond)
 N_BOOT = 200
 WARM_TOL = 1e-3  # the warm start on the sample stops at this relative tolerance
+EXACT_TOL = 1e-10  # rows in memory: iterations are free, so 1/T is fitted to a relative 1e-10
 
 __all__ = ["T_MIN", "T_MAX", "T_CAP", "TOL", "TemperatureFit", "TemperatureScaling", "ScaleGaps", "IntervalSample",
-           "fit_temperature", "fit_temperature_preds", "temperature_interval", "interval_sample"]
+           "fit_temperature", "fit_temperature_preds", "temperature_interval", "interval_sample", "EXACT_TOL"]
 
 
 class ScaleGaps:
@@ -102,11 +103,17 @@ class ScaleGaps:
         """The power of two the logits are divided by."""
         return pow2_scale(self.absmax)
 
-    def fitter(self, init_t: np.ndarray | None = None, tol: float = TOL) -> TemperatureFitter:
-        """A Newton fitter for these parameters (search ranges from the gaps)."""
+    def fitter(self, init_t: np.ndarray | None = None, tol: float = TOL,
+               models: np.ndarray | None = None) -> TemperatureFitter:
+        """A Newton fitter for these parameters (search ranges from the gaps), or for those of ``models`` only."""
         c = self.scale()
         gap_s = self.gap * (1.0 / (GAP_PRESCALE * c))  # exact: a power of two
-        return TemperatureFitter(self.layout, c, gap_s, init_t, tol)
+        layout = self.layout
+        if models is not None:
+            cols = layout.n_cols
+            gap_s = gap_s.reshape(layout.n_models, cols)[np.asarray(models)].reshape(-1)
+            layout = ParamLayout(layout.task, len(models), cols)
+        return TemperatureFitter(layout, c, gap_s, init_t, tol)
 
 
 @dataclass(frozen=True)
@@ -196,19 +203,18 @@ def interval_sample(layout: ParamLayout, z: np.ndarray, y: np.ndarray, model_lay
             k = z.shape[1]
             if layout.n_cols > 1:
                 cols = mr[:, None] * k + np.arange(k)[None, :]
-                g, h, t3 = sigmoid_entry_derivs(z[rows], y[rows], beta[cols], inv_scale)
+                g, h, t3, _ = sigmoid_entry_derivs(z[rows], y[rows], beta[cols], inv_scale)
                 r2 = np.repeat(rows, k).reshape(-1, k)
                 grad[r2, cols], hess[r2, cols], third[r2, cols], member[r2, cols] = g, h, t3, True
                 continue
-            g, h, t3 = sigmoid_entry_derivs(z[rows], y[rows], beta[mr][:, None], inv_scale)
-            g, h, t3 = g.sum(axis=1), h.sum(axis=1), t3.sum(axis=1)
+            g, h, t3, _ = sigmoid_entry_derivs(z[rows], y[rows], beta[mr][:, None], inv_scale).sum(axis=2)
         else:
-            g, h, t3 = softmax_row_derivs(z[rows], y[rows], beta[mr], inv_scale)
+            g, h, t3, _ = softmax_row_derivs(z[rows], y[rows], beta[mr], inv_scale)
         grad[rows, mr], hess[rows, mr], third[rows, mr], member[rows, mr] = g, h, t3, True
     return IntervalSample(keys, grad, hess, third, member, np.asarray(n_fit, dtype=np.int64))
 
 
-def fit_temperature(z: np.ndarray, y: np.ndarray, task: Task, per_label: bool = False, tol: float = TOL,
+def fit_temperature(z: np.ndarray, y: np.ndarray, task: Task, per_label: bool = False, tol: float = EXACT_TOL,
                     init: float | np.ndarray | None = None, groups: np.ndarray | None = None,
                     n_groups: int = 1, weight: np.ndarray | None = None, seed: int = 0,
                     keys: np.ndarray | None = None, ci_rows: int = CI_ROWS) -> TemperatureFit:
@@ -225,7 +231,8 @@ def fit_temperature(z: np.ndarray, y: np.ndarray, task: Task, per_label: bool = 
         Multilabel only: one T per label instead of one shared T.
     tol : float
         Stop when 1/T is known to a relative ``tol`` (the last Newton step, or the
-        error it leaves, is below it).
+        error it leaves, is below it). Rows in memory: 1e-10 by default (over a
+        source, where each iteration is a pass, 1e-6).
     init : float or array, optional
         Starting T (e.g. from a previous fit on part of the rows).
     groups : ndarray of int, shape (n,), optional
@@ -236,7 +243,7 @@ def fit_temperature(z: np.ndarray, y: np.ndarray, task: Task, per_label: bool = 
     weight : ndarray (n,), optional
         Row weights (e.g. bootstrap weights).
     seed, keys : int and ndarray (n,), optional
-        The row-keyed sample (warm start above 40,000 rows, rows of the interval)
+        The row-keyed sample (warm start above 100,000 rows, rows of the interval)
         is drawn with this seed from these keys (default: the row positions).
     ci_rows : int
         Rows of the interval sample (m-out-of-n beyond).

@@ -56,25 +56,26 @@ def row_min(z: np.ndarray) -> np.ndarray:
 
 
 def softmax_row_derivs(z: np.ndarray, labels: np.ndarray, beta_row: np.ndarray,
-                       inv_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                       inv_scale: float = 1.0) -> np.ndarray:
     """Per row, the derivatives in beta of logsumexp(beta z) - beta z_y at the row's beta.
 
     ``z`` (n, K) is used times ``inv_scale`` (a power of two); any float dtype
-    (blocks are converted to float64). Returns the first derivative (softmax
-    mean of d minus d_y, with d = z - max z), the second (variance of d) and the
-    third (third central moment of d), each of shape (n,).
+    (blocks are converted to float64). Returns (4, n): the first derivative
+    (softmax mean of d minus d_y, with d = z - max z), then the second, third and
+    fourth (the variance, third central moment and fourth cumulant of d under
+    softmax(beta z)).
 
-    >>> g, h, t3 = softmax_row_derivs(np.array([[0.0, 0.0]]), np.array([0]), np.array([1.0]))
-    >>> float(g[0]), float(h[0]), float(t3[0])
-    (0.0, 0.0, 0.0)
+    >>> softmax_row_derivs(np.array([[0.0, 0.0]]), np.array([0]), np.array([1.0]))[:, 0].tolist()
+    [0.0, 0.0, 0.0, 0.0]
     """
     n, k = z.shape
-    g, h, t3 = np.empty(n), np.empty(n), np.empty(n)
+    out = np.empty((4, n))
     if n == 0:
-        return g, h, t3
+        return out
     ones = np.ones(k)
     chunk = min(CHUNK_ROWS, n)
     d_buf, e_buf = np.empty((chunk, k)), np.empty((chunk, k))
+    flat_row = np.arange(chunk) * k
     with np.errstate(over="ignore", under="ignore"):  # beta * d -> -inf is exp -> 0, as it should be
         for s in range(0, n, chunk):
             zc = z[s:s + chunk]
@@ -82,49 +83,48 @@ def softmax_row_derivs(z: np.ndarray, labels: np.ndarray, beta_row: np.ndarray,
             d, e = d_buf[:c], e_buf[:c]
             np.multiply(zc, inv_scale, out=d)  # exact: a power of two (also converts float32 to float64)
             zmax = row_max(d)
-            dy = d[np.arange(c), labels[s:s + c]] - zmax
+            dy = np.take(d, flat_row[:c] + labels[s:s + c]) - zmax  # the label's logit (a flat take: fast)
             d -= zmax[:, None]  # d <= 0, so exp never overflows
             np.multiply(d, beta_row[s:s + c, None], out=e)
             np.exp(e, out=e)
             s0 = e @ ones
-            e *= d
-            s1 = e @ ones
-            e *= d
-            s2 = e @ ones
-            e *= d
-            s3 = e @ ones
-            mean_d = s1 / s0
-            var = s2 / s0 - mean_d * mean_d
-            g[s:s + c] = mean_d - dy
-            h[s:s + c] = var
-            t3[s:s + c] = s3 / s0 - 3.0 * mean_d * var - mean_d ** 3
-    return g, h, t3
+            raw = []
+            for _ in range(4):
+                e *= d
+                raw.append((e @ ones) / s0)
+            mu, r2, r3, r4 = raw
+            mu2 = mu * mu
+            var = r2 - mu2
+            out[0, s:s + c] = mu - dy
+            out[1, s:s + c] = var
+            out[2, s:s + c] = r3 - 3.0 * mu * r2 + 2.0 * mu2 * mu
+            out[3, s:s + c] = r4 - 4.0 * mu * r3 + 6.0 * mu2 * r2 - 3.0 * mu2 * mu2 - 3.0 * var * var
+    return out
 
 
-def sigmoid_entry_derivs(z: np.ndarray, y: np.ndarray, beta: np.ndarray,
-                         inv_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per entry, the derivatives in beta of the binary cross-entropy of sigmoid(beta z) against y.
+def sigmoid_entry_derivs(z: np.ndarray, y: np.ndarray, beta: np.ndarray, inv_scale: float = 1.0) -> np.ndarray:
+    """Per entry, the first four derivatives in beta of the binary cross-entropy of sigmoid(beta z) against y.
 
-    ``beta`` broadcasts against ``z`` (one per entry, per row or per column).
+    ``beta`` broadcasts against ``z`` (one per entry, per row or per column); returns (4, *z.shape).
     """
     from scipy.special import expit
 
     zs = np.multiply(z, inv_scale, dtype=np.float64)
     with np.errstate(over="ignore", under="ignore"):
         s = expit(zs * beta)
-    g = (s - y) * zs
-    h = s * (1.0 - s) * zs * zs
-    t3 = h * (1.0 - 2.0 * s) * zs
-    return g, h, t3
+    v = s * (1.0 - s)
+    zz = zs * zs
+    h = v * zz
+    return np.stack([(s - y) * zs, h, h * (1.0 - 2.0 * s) * zs, h * (1.0 - 6.0 * v) * zz])
 
 
 class TemperatureSums:
-    """Per parameter: weight (rows), and weighted sums of the first three NLL derivatives in beta.
+    """Per parameter: weight (rows), and weighted sums of the first four NLL derivatives in beta.
 
     A partial state: ``add`` in place, ``merge`` new, ``finalize`` the means
     (division only there; a parameter without rows gets 0 derivatives).
 
-    >>> s = TemperatureSums(2).add(np.array([0, 1, 1]), np.array([1.0, 2.0, 4.0]), np.ones(3), np.zeros(3))
+    >>> s = TemperatureSums(2).add(np.array([0, 1, 1]), np.array([[1.0, 2.0, 4.0], [1, 1, 1], [0, 0, 0], [0, 0, 0]]))
     >>> s.finalize()[0].tolist(), s.rows.tolist()
     ([1.0, 3.0], [1, 2])
     """
@@ -133,18 +133,17 @@ class TemperatureSums:
         self.n_params = int(n_params)
         self.rows = np.zeros(self.n_params, dtype=np.int64)
         self.weight = np.zeros(self.n_params)
-        self.sums = np.zeros((3, self.n_params))
+        self.sums = np.zeros((4, self.n_params))
 
-    def add(self, param: np.ndarray, g: np.ndarray, h: np.ndarray, t3: np.ndarray,
-            weight: np.ndarray | None = None) -> "TemperatureSums":
-        """Add row (or entry) terms: ``param`` holds each term's parameter index (same shape as g)."""
+    def add(self, param: np.ndarray, terms: np.ndarray, weight: np.ndarray | None = None) -> "TemperatureSums":
+        """Add row (or entry) terms (4, ...): ``param`` holds each term's parameter index (shape ``terms[0]``)."""
         p = np.asarray(param).reshape(-1)
         m = self.n_params
         w = None if weight is None else np.asarray(weight, dtype=np.float64).reshape(-1)
         self.rows += np.bincount(p, minlength=m)
         self.weight += np.bincount(p, weights=w, minlength=m) if w is not None else np.bincount(p, minlength=m)
-        for i, v in enumerate((g, h, t3)):
-            v = np.asarray(v).reshape(-1)
+        for i in range(4):
+            v = np.asarray(terms[i]).reshape(-1)
             self.sums[i] += np.bincount(p, weights=v if w is None else v * w, minlength=m)
         return self
 
@@ -155,10 +154,9 @@ class TemperatureSums:
         out.rows, out.weight, out.sums = self.rows + other.rows, self.weight + other.weight, self.sums + other.sums
         return out
 
-    def finalize(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Mean first, second and third derivatives per parameter."""
-        w = np.where(self.weight > 0, self.weight, 1.0)
-        return self.sums[0] / w, self.sums[1] / w, self.sums[2] / w
+    def finalize(self) -> np.ndarray:
+        """Mean first to fourth derivatives per parameter, (4, P)."""
+        return self.sums / np.where(self.weight > 0, self.weight, 1.0)
 
     def to_arrays(self) -> Arrays:
         return {"n_params": self.n_params, "rows": self.rows.copy(), "weight": self.weight.copy(), "sums": self.sums.copy()}
@@ -168,7 +166,7 @@ class TemperatureSums:
         out = cls(scalar(arrays["n_params"]))
         out.rows = np.array(arrays["rows"], dtype=np.int64)
         out.weight = np.array(arrays["weight"], dtype=np.float64)
-        out.sums = np.array(arrays["sums"], dtype=np.float64).reshape(3, out.n_params)
+        out.sums = np.array(arrays["sums"], dtype=np.float64).reshape(4, out.n_params)
         return out
 
 
@@ -216,11 +214,11 @@ def accumulate(sums: TemperatureSums, layout: ParamLayout, z: np.ndarray, labels
             pr = param if rows is None else param[rows]
             wr = None if weight is None else (weight if rows is None else weight[rows])
             beta_e = beta[pr] if layout.n_cols > 1 else beta[pr][:, None]
-            g, h, t3 = sigmoid_entry_derivs(zr, yr, beta_e, inv_scale)
+            terms = sigmoid_entry_derivs(zr, yr, beta_e, inv_scale)
             if layout.n_cols > 1:
-                sums.add(pr, g, h, t3, None if wr is None else np.repeat(wr, k))
+                sums.add(pr, terms, None if wr is None else np.repeat(wr, k))
             else:
-                sums.add(pr, g.sum(axis=1), h.sum(axis=1), t3.sum(axis=1), wr)
+                sums.add(pr, terms.sum(axis=2), wr)
             continue
         keep = member & active[np.maximum(model, 0)]
         if not keep.any():
@@ -229,8 +227,8 @@ def accumulate(sums: TemperatureSums, layout: ParamLayout, z: np.ndarray, labels
         zr = z if rows is None else z[rows]
         yr = labels if rows is None else labels[rows]
         pr = model if rows is None else model[rows]
-        g, h, t3 = softmax_row_derivs(zr, yr, beta[pr], inv_scale)
-        sums.add(pr, g, h, t3, None if weight is None else (weight if rows is None else weight[rows]))
+        terms = softmax_row_derivs(zr, yr, beta[pr], inv_scale)
+        sums.add(pr, terms, None if weight is None else (weight if rows is None else weight[rows]))
     return sums
 
 
@@ -283,16 +281,16 @@ class TemperatureFitter:
 
     @property
     def active(self) -> np.ndarray:
-        return self.newton.active & ~self.done
+        return self.newton.active.copy() if not self.done else np.zeros_like(self.newton.active)
 
     def new_sums(self) -> TemperatureSums:
         return TemperatureSums(self.layout.n_params)
 
     def observe(self, sums: TemperatureSums) -> None:
         """One Newton step from the merged sums of a pass at ``beta``."""
-        g, h, t3 = sums.finalize()
+        g, h, t3, t4 = sums.finalize()
         self.rows = np.maximum(self.rows, sums.rows)
-        self.newton.observe(g, h, t3)
+        self.newton.observe(g, h, t3, t4)
 
     def outcome(self) -> dict:
         """Per parameter: T, the bound flags and ranges (fields of ``TemperatureFit``)."""

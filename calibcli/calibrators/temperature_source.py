@@ -14,11 +14,13 @@ import numpy as np
 
 from calibcli.calibrators.newton import TOL
 from calibcli.calibrators.rows import FitLayout, RowsView, uniform_of
-from calibcli.calibrators.temperature import (CI_ROWS, WARM_TOL, IntervalSample, ScaleGaps, TemperatureFit,
-                                              TemperatureScaling, interval_sample, outcomes)
+from calibcli.calibrators.temperature import (CI_ROWS, EXACT_TOL, WARM_TOL, IntervalSample, ScaleGaps,
+                                              TemperatureFit, TemperatureScaling, interval_sample, outcomes)
 from calibcli.calibrators.temperature_passes import ParamLayout, TemperatureFitter, TemperatureSums, accumulate
 from calibcli.predictions import Task
 from calibcli.stats.base import Arrays
+
+TAYLOR_REACH = 0.01  # the all-rows 1/T from the fold fits' sums when every fold's 1/T lies within 1% of it
 
 
 class _Layers:
@@ -31,6 +33,56 @@ class _Layers:
         if not self.with_all:
             return view.layers
         return [*view.layers, np.where(view.member(), self.layout.n_models, -1).astype(np.intp)]
+
+
+class _TaylorAll:
+    """The all-rows parameters from the fold models' last derivative sums (no pass of their own).
+
+    The all-rows NLL is the sum of the fold models' NLLs over their rows (with K
+    folds each row fits K - 1 models: the sum counts it K - 1 times). Each fold
+    model's derivative sums at its last 1/T, expanded to third order (first four
+    derivatives), give the all-rows derivatives near it. On many rows the fold fits
+    lie within a few 1/sqrt(n) of the all-rows fit, where the neglected term (of
+    order (d/beta)^4) is far below the fit's tolerance; when some fold's 1/T lies
+    more than ``TAYLOR_REACH`` away, the all-rows parameters get passes of their own.
+    """
+
+    def __init__(self, n_models: int, n_cols: int):
+        p = n_models * n_cols
+        self.n_models, self.n_cols = n_models, n_cols
+        self.beta = np.zeros(p)
+        self.weight = np.zeros(p)
+        self.means = np.zeros((4, p))
+
+    def record(self, beta: np.ndarray, sums: TemperatureSums, active: np.ndarray) -> None:
+        got = np.asarray(active, dtype=bool) & (sums.weight > 0)
+        means = sums.finalize()
+        self.beta = np.where(got, beta, self.beta)
+        self.weight = np.where(got, sums.weight, self.weight)
+        self.means[:, got] = means[:, got]
+
+    def derivatives(self, beta_all: np.ndarray) -> np.ndarray:
+        """Mean first to fourth derivatives (4, n_cols) of the all-rows parameters at ``beta_all``."""
+        c = self.n_cols
+        w = self.weight.reshape(self.n_models, c)
+        m = self.means.reshape(4, self.n_models, c)
+        d = beta_all[None, :] - self.beta.reshape(self.n_models, c)
+        g, h, t3, t4 = m
+        out = np.stack([g + d * (h + d * (t3 / 2.0 + d * t4 / 6.0)), h + d * (t3 + d * t4 / 2.0), t3 + d * t4, t4])
+        total = np.maximum(w.sum(axis=0), 1e-300)
+        return (out * w[None]).sum(axis=1) / total
+
+
+class _AllRows:
+    """The single layer of the all-rows model: every fitting row (model 0 of its own pass)."""
+
+    def __call__(self, view: RowsView) -> list[np.ndarray]:
+        return [np.where(view.member(), 0, -1).astype(np.intp)]
+
+
+def _join(fold: dict, whole: dict) -> dict:
+    """One fit outcome: the fold models' parameters, then the all-rows model's."""
+    return {k: (np.concatenate([fold[k], whole[k]]) if isinstance(fold[k], np.ndarray) else fold[k]) for k in fold}
 
 
 class _FirstState:
@@ -94,6 +146,10 @@ class TemperatureMethod:
         self.layers = _Layers(layout, with_all)
         self.fitter: TemperatureFitter | None = None
         self._fit: TemperatureFit | None = None
+        self._outcome: dict | None = None
+        self._taylor: _TaylorAll | None = None
+        self._all_pass: TemperatureFitter | None = None
+        self._fold_outcome: dict | None = None
         self._sample: RowsView | None = None
         self.rows = np.zeros(self.plan.n_models, dtype=np.int64)
 
@@ -114,27 +170,70 @@ class TemperatureMethod:
     def start(self, first: _FirstState, sample: RowsView, exact: bool) -> None:
         self._sample = sample
         self.rows = first.rows.copy()
-        if exact:
-            self.fitter = first.gaps.fitter(None, self.tol)
+        self._gaps = first.gaps
+        if exact:  # every fitting row is in memory: fit every parameter exactly, to 1e-10
+            self.fitter = first.gaps.fitter(None, EXACT_TOL)
             self._run_in_memory(self.fitter, sample)
             return
         warm = first.gaps.fitter(None, WARM_TOL)
         self._run_in_memory(warm, sample)
-        self.fitter = first.gaps.fitter(warm.outcome()["temperature"], self.tol)
+        t_warm = warm.outcome()["temperature"]
+        n_fold = self.layout.n_models
+        c = self.plan.n_cols
+        # passes fit the layout's models; the all-rows model (cross-fit) follows from their sums (_TaylorAll)
+        self.fitter = first.gaps.fitter(t_warm[:n_fold * c], self.tol, models=np.arange(n_fold))
+        self._taylor = _TaylorAll(n_fold, c) if self.with_all else None
+        self._t_all_init = t_warm[n_fold * c:] if self.with_all else None
 
     def pass_state(self) -> TemperaturePass | None:
+        if self._all_pass is not None:  # the all-rows parameters by passes of their own
+            f = self._all_pass
+            if f.done:
+                return None
+            plan = ParamLayout(self.task, 1, self.plan.n_cols)
+            return TemperaturePass(plan, _AllRows(), f.beta, f.active, 1.0 / f.scale)
         if self.fitter is None or self.fitter.done:
             return None
-        return TemperaturePass(self.plan, self.layers, self.fitter.beta, self.fitter.active, 1.0 / self.fitter.scale)
+        plan = ParamLayout(self.task, self.layout.n_models, self.plan.n_cols)
+        return TemperaturePass(plan, _Layers(self.layout, False), self.fitter.beta, self.fitter.active,
+                               1.0 / self.fitter.scale)
 
     def absorb(self, state: TemperaturePass) -> None:
+        if self._all_pass is not None:
+            self._all_pass.observe(state.sums)
+            if self._all_pass.done:
+                self._outcome = _join(self._fold_outcome, self._all_pass.outcome())
+            return
+        if self._taylor is not None:
+            self._taylor.record(state.beta, state.sums, state.active)
         self.fitter.observe(state.sums)
+        if self.fitter.done:
+            self._finish()
+
+    def _finish(self) -> None:
+        """The fold fits are done: the all-rows parameters from their sums (or, when the fold fits lie too
+        far from them for the expansion, from passes of their own), then one fit outcome for all."""
+        fold = self.fitter.outcome()
+        if self._taylor is None:
+            self._outcome = fold
+            return
+        n_fold = self.layout.n_models
+        all_fit = self._gaps.fitter(self._t_all_init, EXACT_TOL, models=np.array([n_fold]))
+        while not all_fit.done:
+            all_fit.newton.observe(*self._taylor.derivatives(all_fit.beta))
+        beta_all = all_fit.beta
+        spread = np.abs(self._taylor.beta.reshape(n_fold, -1) - beta_all[None, :]).max(initial=0.0)
+        if spread <= TAYLOR_REACH * float(np.min(beta_all, initial=np.inf)):
+            self._outcome = _join(fold, all_fit.outcome())
+            return
+        self._fold_outcome = fold
+        self._all_pass = self._gaps.fitter(all_fit.outcome()["temperature"], self.tol, models=np.array([n_fold]))
 
     # -- results
     def fit(self) -> TemperatureFit:
         """Every parameter's fit, with the interval sample of every parameter."""
         if self._fit is None:
-            out = self.fitter.outcome()
+            out = self._outcome if self._outcome is not None else self.fitter.outcome()
             self._fit = TemperatureFit(**out, interval_sample=self._interval_sample(out))
         return self._fit
 

@@ -43,12 +43,14 @@ def softmax_vector_terms(z: np.ndarray, y: np.ndarray, points: np.ndarray) -> np
     """Sums over rows of the NLL of softmax(w z + b), its gradient and Hessian in (w, b), per candidate.
 
     ``z`` (n, K) scores, ``y`` (n,) labels, ``points`` (J, 2K) candidates (w, b).
-    Returns (J, 1 + 2K + 4K^2): loss, gradient, Hessian (flattened, row-major).
+    Returns (J, 1 + 2K + 4K^2): loss, gradient, Hessian (flattened, row-major);
+    the gradient and Hessian of the first candidate only (NaN for the others).
     """
     n, k = z.shape
     j = points.shape[0]
     d = 2 * k
     out = np.zeros((j, 1 + d + d * d))
+    out[1:, 1:] = np.nan  # derivatives of the first candidate only (DampedNewton asks again where needed)
     if n == 0:
         return out
     rows = np.arange(n)
@@ -61,6 +63,9 @@ def softmax_vector_terms(z: np.ndarray, y: np.ndarray, points: np.ndarray) -> np
             s = e.sum(axis=1)
             p = e / s[:, None]
             loss = float(np.sum(m + np.log(s) - u[rows, y]))
+            out[c, 0] = loss
+            if c > 0:
+                continue
             r = p.copy()
             r[rows, y] -= 1.0
             pz = p * z
@@ -69,7 +74,6 @@ def softmax_vector_terms(z: np.ndarray, y: np.ndarray, points: np.ndarray) -> np
             h[:k, k:] = np.diag(pz.sum(axis=0)) - pz.T @ p
             h[k:, :k] = h[:k, k:].T
             h[k:, k:] = np.diag(p.sum(axis=0)) - p.T @ p
-            out[c, 0] = loss
             out[c, 1:1 + k] = (r * z).sum(axis=0)
             out[c, 1 + k:1 + d] = r.sum(axis=0)
             out[c, 1 + d:] = h.reshape(-1)
