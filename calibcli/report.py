@@ -168,6 +168,20 @@ class BinningInfo:
 
 
 @dataclass(frozen=True)
+class EngineInfo:
+    """How the input was read: the engine, batch size, passes over the data, rows
+    decoded over all passes, and whether later passes came from memory (``cached``)
+    or read the files again (``reread``)."""
+
+    name: str
+    batch_rows: int
+    passes: int
+    rows_read: int
+    cached: bool
+    reread: bool
+
+
+@dataclass(frozen=True)
 class AuditReport:
     """Everything ``calib audit`` found. Later stages attach their own frozen
     results (``None`` when the stage did not run); each provides ``to_dict()``."""
@@ -180,6 +194,7 @@ class AuditReport:
     calibration: CalibrationResult | None = None
     thresholds: ThresholdReport | None = None
     gate: GateResult | None = None
+    engine: EngineInfo | None = None
 
     @property
     def metrics(self) -> MetricSet:

@@ -67,7 +67,9 @@ def test_json_stdout_is_pure_json():
     assert data["schema_version"] == 1
     assert data["input"]["task"] == "multiclass" and data["input"]["n_samples"] == 3000
     assert set(data["metrics"]) >= {"accuracy", "ece", "mce", "classwise_ece", "brier", "nll"}
-    assert data["binning"] == {"n_bins": 15, "strategy": "uniform", "edge_rule": data["binning"]["edge_rule"]}
+    assert data["binning"] == {"n_bins": 15, "strategy": "uniform", "edge_rule": data["binning"]["edge_rule"],
+                               "edges_exact": True, "edges_rank_error": None}
+    assert data["engine"]["name"] == "local" and data["engine"]["rows_read"] >= 3000
     assert len(data["reliability"]) == 15
     empty = [b for b in data["reliability"] if b["count"] == 0]
     assert all(b["mean_confidence"] is None and b["accuracy"] is None for b in empty)

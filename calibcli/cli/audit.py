@@ -40,7 +40,9 @@ def audit(files, **opts):
       calib audit preds.csv --json-out report.json --bins 10
     """
     from calibcli.audit import build_audit
-    from calibcli.loading import load_predictions
+    from dataclasses import replace
+
+    from calibcli.engine.streaming import open_source
     from calibcli.outputs import OutputSet
     from calibcli.reading import expand_inputs
     from calibcli.render.jsonout import render_json
@@ -62,11 +64,12 @@ def audit(files, **opts):
             err_console().print(f"warning: {note}", style="yellow", highlight=False, markup=False)
         reports = []
         for group in groups:
-            loaded = load_predictions(group, opts["load_options"])
-            report = build_audit(loaded, opts["n_bins"], opts["strategy"])
-            report = audit_calibration.attach(report, loaded, opts)
-            report = audit_thresholds.attach(report, loaded, opts)
-            report = audit_gate.attach(report, loaded, opts)
+            with open_source(group, opts["load_options"]) as source:  # streamed: batches, bounded memory
+                report = build_audit(source, opts["n_bins"], opts["strategy"])
+                report = audit_calibration.attach(report, source, opts)
+                report = audit_thresholds.attach(report, source, opts)
+                report = audit_gate.attach(report, source, opts)
+                report = replace(report, engine=engine_info(source))
             reports.append(report)
 
         text = render_json(reports, opts["per_file"]) if (fmt == "json" or json_out) else None
@@ -108,3 +111,11 @@ def _reads(paths: list[str], opts: dict) -> list[tuple[str, str]]:
     if opts.get("fit_on"):
         reads.append(("the --fit-on file", opts["fit_on"]))
     return reads + config_reads()
+
+
+def engine_info(source):
+    """The report's ``engine`` object from a source's reading statistics."""
+    from calibcli.report import EngineInfo
+
+    st = source.engine_stats().to_dict()
+    return EngineInfo(st["name"], st["batch_rows"], st["passes"], st["rows_read"], st["cached"], st["reread"])

@@ -54,7 +54,8 @@ def attach(report, loaded, opts: dict):
     source, calibrate = _source(loaded, getattr(report, "calibration", None), opts["load_options"].batch_rows)
     result = recommend_source(source, spec, tuple(opts.get("threshold_classes") or ()) or None, calibrate)
     notes = ()
-    if calibrate is not None and result.n_rows < loaded.predictions.n_samples:
+    n_input = loaded.info.n_rows if hasattr(loaded, "batches") else loaded.predictions.n_samples
+    if calibrate is not None and result.n_rows < n_input:
         notes = (f"thresholds use the {result.n_rows:,} rows the calibrator was evaluated on (not fitted on), "
                  "on both scales",)
     return replace(report, thresholds=replace(result, notes=notes))
@@ -94,7 +95,10 @@ def _source(loaded, cal, batch_rows):
 
     from calibcli.engine.batches import DEFAULT_BATCH_ROWS, InMemorySource
 
-    source = InMemorySource.from_loaded(loaded, batch_rows or DEFAULT_BATCH_ROWS)
+    if hasattr(loaded, "batches"):  # a BatchSource (streamed input)
+        source = loaded
+    else:
+        source = InMemorySource.from_loaded(loaded, batch_rows or DEFAULT_BATCH_ROWS)
     if cal is None:
         return source, None
     oof = getattr(cal, "out_of_fold", None)

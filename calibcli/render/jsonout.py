@@ -77,6 +77,8 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
             "n_bins": report.binning.n_bins,
             "strategy": report.binning.strategy,
             "edge_rule": report.binning.edge_rule,
+            "edges_exact": bool(report.binning.edges_exact),
+            "edges_rank_error": clean(report.binning.edges_rank_error),
         },
         "conventions": dict(report.conventions),
         "metrics": clean(asdict(report.metrics)),
@@ -95,6 +97,8 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
         ],
         "warnings": list(report.warnings),
     }
+    if report.engine is not None:
+        out["engine"] = asdict(report.engine)
     for key in ("calibration", "thresholds", "gate"):
         value = getattr(report, key)
         if value is not None:
