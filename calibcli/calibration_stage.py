@@ -34,17 +34,17 @@ from typing import Any
 
 import numpy as np
 
-from calibcli.calibrators import METHODS, Calibrator
-from calibcli.calibrators.base import describe_class_mismatch, with_probs
+from calibcli.calibrators import METHODS
+from calibcli.calibrators.base import describe_class_mismatch
 from calibcli.calibrators.fit_passes import FitRun, fit_source, method_fit
-from calibcli.calibrators.fit_warnings import (LOG_SCORE_METHODS, MIN_FIT_PER_CLASS, MIN_FIT_ROWS,  # noqa: F401
-                                               PER_CLASS_METHODS, bound_warning, is_float32, saturation_message,
+from calibcli.calibrators.fit_warnings import (LOG_SCORE_METHODS, bound_warning, is_float32, saturation_message,
                                                scarce_warnings)
-from calibcli.calibrators.rows import FitLayout, row_keys
+from calibcli.calibrators.out_of_fold import EvaluatedOnly, OutOfFold, PairFeeder
+from calibcli.calibrators.rows import FitLayout
 from calibcli.calibrators.temperature import N_BOOT, temperature_interval
 from calibcli.engine.batches import Batch, BatchSource
 from calibcli.errors import InputError, UsageError
-from calibcli.predictions import Predictions, Task, scaled_softmax, sigmoid
+from calibcli.predictions import Predictions, Task
 from calibcli.report import Measurement, MetricSet
 
 DEFAULT_FOLDS = 2
@@ -61,65 +61,6 @@ class MethodScore:
     method: str
     metrics: MetricSet
     best: bool
-
-
-@dataclass(frozen=True)
-class OutOfFold:
-    """Calibrates the evaluated rows of a batch, each by a model that did not fit it (holds no data).
-
-    ``layout`` decides from each row's key which model scores it (-1: the row
-    fitted the only model and is not evaluated); ``calibrators[method][m]`` is
-    model m of each method.
-    """
-
-    layout: FitLayout
-    calibrators: dict[str, tuple[Calibrator, ...]]
-
-    def evaluated(self, batch: Batch) -> np.ndarray | None:
-        """Positions of the batch's evaluated rows (None: all of them)."""
-        model = self.layout.scoring_model(row_keys(batch))
-        return None if bool(np.all(model >= 0)) else np.flatnonzero(model >= 0)
-
-    def calibrate(self, batch: Batch, method: str, rows: np.ndarray | None = None,
-                  model: np.ndarray | None = None) -> Predictions:
-        """Out-of-fold calibrated predictions of the batch's evaluated rows (``rows``: their positions)."""
-        if model is None:
-            model = self.layout.scoring_model(row_keys(batch))
-        preds = batch.predictions if rows is None else batch.predictions.subset(rows)
-        model = model if rows is None else model[rows]
-        cals = self.calibrators[method]
-        if len(cals) == 1:
-            return cals[0].transform(preds)
-        if method == "temperature" and all(len(c.temperature) == 1 for c in cals):
-            # one T per row from its model: a single blockwise pass
-            from calibcli.calibrators.base import log_scores
-
-            cals[0].check_compatible(preds)
-            t_row = np.array([c.temperature[0] for c in cals])[model]
-            z = log_scores(preds)
-            if preds.task is Task.MULTILABEL:
-                with np.errstate(over="ignore"):
-                    probs = sigmoid(z / t_row[:, None])
-            else:
-                probs = scaled_softmax(z, t_row)
-            return with_probs(preds, probs, method)
-        probs = np.empty(preds.probs.shape)
-        for m, cal in enumerate(cals):
-            sel = np.flatnonzero(model == m)
-            if sel.size:
-                probs[sel] = cal.transform(preds.subset(sel)).probs
-        return with_probs(preds, probs, method)
-
-    def pairs(self, batch: Batch, methods: tuple[str, ...]) -> tuple[Batch, dict[str, Batch]] | None:
-        """The batch's evaluated rows (raw) and, per method, the same rows calibrated; None when no row is evaluated."""
-        model = self.layout.scoring_model(row_keys(batch))
-        rows = None if bool(np.all(model >= 0)) else np.flatnonzero(model >= 0)
-        if rows is not None and rows.size == 0:
-            return None
-        raw = batch if rows is None else Batch(batch.predictions.subset(rows), batch.rows[rows],
-                                               None if batch.ids is None else batch.ids[rows])
-        out = {m: Batch(self.calibrate(batch, m, rows, model), raw.rows, raw.ids) for m in methods}
-        return raw, out
 
 
 @dataclass(frozen=True)
@@ -181,6 +122,15 @@ class CalibrationResult:
         """True when no compared method lowers the held-out NLL below the uncalibrated
         scores' (None without a comparison)."""
         return None if not self.comparison else self.best is None
+
+    def calibrate_batch(self, batch: Batch) -> tuple[Batch, Batch] | None:
+        """The batch's evaluated rows, raw and calibrated out of fold by ``method`` (None when none is evaluated).
+
+        For other stages' states fed in a pass over the audited source (e.g. calibrated threshold tables):
+        works on any batch of that source, whatever its size.
+        """
+        got = None if self.out_of_fold is None else self.out_of_fold.pairs(batch, (self.method,))
+        return None if got is None else (got[0], got[1][self.method])
 
     def _whole(self) -> Batch | None:
         src = self.memory
@@ -273,30 +223,6 @@ def _check_split(facts, layout: FitLayout, n: int) -> None:
                          "is left to evaluate. Pass a smaller fraction.")
 
 
-class _Feeder:
-    """Feeds each batch's evaluated rows, raw and calibrated per method, to measurement states (one pass)."""
-
-    def __init__(self, oof: OutOfFold, methods: tuple[str, ...], per_method: dict[str, list], raw_states: list,
-                 pair_consumers: tuple = ()):
-        self.oof, self.methods, self.per_method, self.raw_states = oof, methods, per_method, raw_states
-        self.pair_consumers = pair_consumers
-        self.rows = 0
-
-    def update(self, batch: Batch) -> None:
-        got = self.oof.pairs(batch, self.methods)
-        if got is None:
-            return
-        raw, cal = got
-        self.rows += raw.n_rows
-        for s in self.raw_states:
-            s.update(raw)
-        for m, states in self.per_method.items():
-            for s in states:
-                s.update(cal[m])
-        for c in self.pair_consumers:
-            c.update_pair(raw, cal[self.methods[0]])
-
-
 def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperature",), *, split: float | None = None,
                     fit_on: BatchSource | None = None, fit_on_files: tuple[str, ...] = (), seed: int = DEFAULT_SEED,
                     folds: int = DEFAULT_FOLDS, per_label: bool = False, n_bins: int = 15, strategy: str = "uniform",
@@ -350,7 +276,7 @@ def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperatur
     quantile = strategy != "uniform"
     before_edges_state = None
     if not reuse_before and quantile and fit_on is None:
-        before_edges_state = _EvaluatedOnly(EdgeState(info.task, len(info.classes), n_bins), eval_layout)
+        before_edges_state = EvaluatedOnly(EdgeState(info.task, len(info.classes), n_bins), eval_layout)
     extra = (*first_pass, *(() if before_edges_state is None else (before_edges_state,))) if fit_on is None else ()
     run = fit_source(fit_src, layout, fits, seed=seed, n_expected=n_exp, extra_first=extra,
                      check=lambda facts: _check_split(facts, layout, n))
@@ -367,10 +293,10 @@ def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperatur
         if not reuse_before and before_edges_state is None:
             before_edges_state = EdgeState(info.task, len(info.classes), n_bins)
             raw_edges = [before_edges_state]
-        feed(source, _Feeder(oof, methods, edge_states, raw_edges))
+        feed(source, PairFeeder(oof, methods, edge_states, raw_edges))
         passes += 1
         after_edges = {m: s[0].finalize() for m, s in edge_states.items()}
-        if isinstance(before_edges_state, _EvaluatedOnly):
+        if isinstance(before_edges_state, EvaluatedOnly):
             before_edges_state = before_edges_state.state
         b_edges = None if reuse_before else before_edges_state.finalize()
     else:
@@ -378,7 +304,7 @@ def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperatur
         b_edges = BinEdges.uniform(n_bins)
     after_states = {m: [MeasureState(info.task, info.classes, after_edges[m])] for m in methods}
     before_state = None if reuse_before else MeasureState(info.task, info.classes, b_edges)
-    feeder = _Feeder(oof, methods, after_states, [] if before_state is None else [before_state], tuple(after_pass))
+    feeder = PairFeeder(oof, methods, after_states, [] if before_state is None else [before_state], tuple(after_pass))
     feed(source, feeder)
     passes += 1
     evaluated = feeder.rows
@@ -442,25 +368,6 @@ def compare(before: MetricSet, after: dict[str, MetricSet]) -> tuple[MethodScore
     if not key(after[best]) < key(before):
         best = None  # no calibrator beats the scores as they are on the held-out rows
     return (MethodScore(UNCALIBRATED, before, False), *(MethodScore(m, after[m], m == best) for m in methods))
-
-
-class _EvaluatedOnly:
-    """Feeds only the evaluated rows of each batch to a state (quantile edges of the split's held-out rows)."""
-
-    def __init__(self, state, layout: FitLayout):
-        self.state, self.layout = state, layout
-
-    def update(self, batch: Batch) -> None:
-        model = self.layout.scoring_model(row_keys(batch))
-        if bool(np.all(model >= 0)):
-            self.state.update(batch)
-        elif (model >= 0).any():
-            rows = np.flatnonzero(model >= 0)
-            self.state.update(Batch(batch.predictions.subset(rows), batch.rows[rows],
-                                    None if batch.ids is None else batch.ids[rows]))
-
-    def finalize(self):
-        return self.state.finalize()
 
 
 def _scheme(layout: FitLayout, run: FitRun, n: int, evaluated: int, fit_on_files, folds, split, seed) -> dict[str, Any]:

@@ -258,6 +258,19 @@ def test_out_of_fold_calibration_of_any_batch_equals_the_whole():
         rows = np.flatnonzero(folds == f)
         assert np.allclose(whole.probs[rows], cal.transform(p.subset(rows)).probs, atol=1e-12)
     assert np.array_equal(r.calibrated.probs, r.out_of_fold.calibrate(Batch(p, np.arange(200)), "temperature").probs)
+    raw, cal = r.calibrate_batch(Batch(p.subset(np.arange(10, 30)), np.arange(10, 30)))
+    assert np.array_equal(raw.rows, np.arange(10, 30)) and np.array_equal(cal.predictions.probs, r.calibrated.probs[10:30])
+
+
+def test_split_calibrates_only_held_out_rows_of_a_batch():
+    p = make(Task.BINARY, 300, 2, 12)
+    r = evaluate_calibration(p, split=0.4, n_boot=10)
+    from calibcli.stats.rng import in_split
+
+    drawn = in_split(0, np.arange(300), 0.4)
+    raw, cal = r.calibrate_batch(Batch(p.subset(np.arange(100, 200)), np.arange(100, 200)))
+    assert np.array_equal(raw.rows, 100 + np.flatnonzero(~drawn[100:200]))
+    assert np.array_equal(r.evaluated_rows, np.flatnonzero(~drawn)) and r.fit["evaluated_rows"] == int((~drawn).sum())
 
 
 def test_id_column_keys_folds_on_the_ids():

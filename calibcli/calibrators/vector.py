@@ -16,9 +16,8 @@ import numpy as np
 
 WARM_TOL = 1e-6  # the warm start on a sample stops at this relative step
 
-from calibcli.calibrators.base import Calibrator, check_fittable, float_array, log_scores, one_hot, pow2_scale
+from calibcli.calibrators.base import Calibrator, float_array, log_scores, pow2_scale
 from calibcli.calibrators.damped_newton import DampedNewton, solve_lstsq
-from calibcli.calibrators.platt import fit_logistic_columns
 from calibcli.calibrators.temperature_passes import row_max
 from calibcli.predictions import Predictions, Task, sigmoid, softmax
 
