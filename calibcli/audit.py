@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibcli.binning import EDGE_RULE
+from calibcli.binning import QUANTILE_RULE, edge_rule
 from calibcli.engine.batches import BatchSource, InMemorySource
 from calibcli.loading import LoadedInput
 from calibcli.measure import measure_source, measure_state, source_edges
@@ -12,7 +12,7 @@ from calibcli.predictions import Predictions, Task
 from calibcli.report import AuditReport, BinningInfo, InputSummary, Measurement
 
 CONVENTIONS = {
-    "bins": "a confidence c goes to the bin with lo < c <= hi; the first bin also takes its lower edge",
+    "bins": "a confidence c goes to the bin with lo < c <= hi; the first bin also takes its lower edge; " + QUANTILE_RULE,
     "ece": "sum over bins of (bin count / N) * |observed - mean confidence|; top-label: confidence = max probability, outcome = argmax is correct (argmax ties go to the lowest class index)",
     "mce": "max |observed - mean confidence| over non-empty bins",
     "classwise_ece": "mean over classes of each class's one-vs-rest ECE",
@@ -61,7 +61,7 @@ def build_audit(source: BatchSource | LoadedInput, n_bins: int = 15, strategy: s
     edges = source_edges(source, n_bins, strategy)
     return AuditReport(
         input=summary,
-        binning=BinningInfo(n_bins, strategy, EDGE_RULE, edges.exact, edges.rank_error),
+        binning=BinningInfo(n_bins, strategy, edge_rule(strategy), edges.exact, edges.rank_error),
         measurement=measure_state(source, edges).finalize(),
         conventions=dict(CONVENTIONS),
         warnings=tuple(info.warnings),

@@ -29,7 +29,7 @@ from calibcli.cli.options import binning_options, input_options
 @audit_gate.options
 @audit_plots.options
 def audit(files, **opts):
-    """Audit the calibration of predictions in FILES (CSV, CSV.gz, Parquet, '-' for stdin).
+    """Audit the calibration of predictions in FILES (CSV/TSV, Parquet, Arrow/Feather, JSON Lines, .npz; '-' for stdin).
 
     Several files or globs are pooled into one audit unless --per-file.
 
