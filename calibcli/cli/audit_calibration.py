@@ -34,7 +34,8 @@ def options(fn):
     @click.option("--fit-on", default=None, metavar="FILE",
                   help="Fit the calibrators on this validation file (same columns and options) and evaluate on all audited rows.")
     @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
-                  help="Seed of the cross-fitting folds, --calibration-split and the bootstrap interval of T.")
+                  help="Seed of the cross-fitting folds, --calibration-split, the row-keyed sample and the bootstrap "
+                       "interval of T (each row's draws are keyed on its position, or on --id-col).")
     @click.option("--per-label", is_flag=True, help="Multilabel: one temperature per label instead of one shared T.")
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

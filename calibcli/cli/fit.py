@@ -19,7 +19,8 @@ METHOD_CHOICES = ("temperature", "vector", "platt", "isotonic", "histogram")
 @click.option("--per-label", is_flag=True, help="Multilabel temperature scaling: one T per label instead of one shared T.")
 @click.option("--histogram-bins", "n_bins", type=click.IntRange(1, 10_000), default=15, show_default=True,
               help="Histogram binning: number of equal-width bins.")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the bootstrap interval of T.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+              help="Seed of the row-keyed sample (warm start on many rows) and of the bootstrap interval of T.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on stdout.")
 def fit(files, load_options, method, output, per_label, n_bins, seed, quiet):
     """Fit a calibrator on the labelled predictions in FILES and save it (-o FILE).
