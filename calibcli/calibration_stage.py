@@ -16,7 +16,7 @@ The passes over the audited source (cross-fit and split):
 1. pass 1 (shared with the caller's consumers): fitting facts, the row-keyed
    sample, each method's pass-1 state (:func:`calibcli.calibrators.fit_passes.fit_source`);
    quantile bins: the edges of the evaluated rows;
-2. Newton passes while some model still iterates (none up to about 100,000 rows:
+2. Newton passes while some model still iterates (none up to about 400,000 rows:
    the sample holds every row and the fits are exact in memory);
 3. quantile bins only: the edges of each method's calibrated scores;
 4. the after pass: every evaluated row calibrated by its out-of-fold model, per

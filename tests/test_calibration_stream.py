@@ -335,6 +335,6 @@ def test_cli_audit_same_calibration_for_any_batch_rows(tmp_path):
 
 
 def test_default_audit_pass_count():
-    """Up to about 100,000 rows the fits are exact in memory: pass 1 and the after pass."""
+    """Up to about 400,000 rows (10 classes) the fits are exact in memory: pass 1 and the after pass."""
     r = evaluate_calibration(make(Task.MULTICLASS, 500, 3, 1), n_boot=10)
     assert r.fit["passes"] == 2

@@ -2,7 +2,7 @@
 
 Pass 1 feeds the fit's pass-1 states, the in-sample before-measurement and the
 fingerprint of the fitting data (SHA-256 of the validated scores and labels, in
-row order); Newton passes follow while a model iterates (none up to about 100,000
+row order); Newton passes follow while a model iterates (none up to about 400,000
 rows); a last pass measures the calibrated rows (in-sample after-measurement).
 """
 

@@ -8,7 +8,7 @@ The pass plan of a fit:
    and each method's pass-1 state (temperature: logit scale and gaps; isotonic:
    distinct-score tables; histogram: binned sums; Platt: score scales).
 2. **In memory**: each method fits its models on the sample. When the sample
-   holds every fitting row (up to about 100,000 rows) these fits are exact and no
+   holds every fitting row (up to about 400,000 rows with 10 classes) these fits are exact and no
    further pass is needed; otherwise they are warm starts.
 3. **Newton passes** over the source, every method that still iterates
    (temperature, Platt, vector; isotonic beyond its exact budget) adding its

@@ -213,7 +213,7 @@ class IsotonicMethod:
 
     Exact (PAV on every distinct score) while the distinct scores of a model's
     column fit its share of ``MAX_DISTINCT``; beyond it, PAV on buckets whose
-    upper edges are the distinct scores of the row-keyed sample (about 50,000,
+    upper edges are the distinct scores of the row-keyed sample (about 200,000,
     equal-mass in expectation), with the exact rows, mean score and positives of
     each bucket from one more pass: the knots are then the buckets' mean scores.
     ``info()`` says which columns were approximated.
@@ -275,5 +275,5 @@ class IsotonicMethod:
             return {"isotonic_fit": "exact: PAV on every distinct score"}
         return {"isotonic_fit": (f"approximate for {', '.join(self.approximated[:6])}: more distinct scores than the "
                                  f"budget of {self.budget:,} per column, so PAV ran on buckets whose upper edges are the "
-                                 "distinct scores of a row-keyed sample of about 50,000 rows, with the exact rows, mean "
+                                 "distinct scores of a row-keyed sample of about 200,000 rows, with the exact rows, mean "
                                  "score and positives of each bucket (knots at the buckets' mean scores)")}

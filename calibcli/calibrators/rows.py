@@ -25,7 +25,7 @@ from calibcli.predictions import Predictions, Task
 from calibcli.stats import rng
 
 STREAM_FIT_SAMPLE = 6 << 32  # the row-keyed sample of fitting rows (warm starts, interval of T)
-SAMPLE_ROWS = 50_000  # rows of the warm-start sample
+SAMPLE_ROWS = 200_000  # rows of the warm-start sample
 FULL_ROWS = 2 * SAMPLE_ROWS  # up to this many fitting rows the sample holds them all: exact in-memory fits
 SAMPLE_CELLS = 4_000_000  # at most this many scores per kept row set (rows x classes): the rows shrink for many classes
 MIN_SAMPLE_ROWS = 2_000
@@ -42,7 +42,7 @@ def sample_limits(n_classes: int) -> tuple[int, int]:
     """(sample rows, most fitting rows for an exact in-memory fit) for ``n_classes`` score columns.
 
     >>> sample_limits(10), sample_limits(1000)
-    ((50000, 100000), (2000, 4000))
+    ((200000, 400000), (2000, 4000))
     """
     rows = int(min(SAMPLE_ROWS, max(MIN_SAMPLE_ROWS, SAMPLE_CELLS // max(1, 2 * n_classes))))
     return rows, 2 * rows
@@ -52,7 +52,7 @@ def sample_rate(n_fit: float, n_classes: int) -> float:
     """Probability that a fitting row is kept in the sample: 1 when an exact in-memory fit fits the budget.
 
     >>> sample_rate(30_000, 10), sample_rate(2_000_000, 10)
-    (1.0, 0.025)
+    (1.0, 0.1)
     """
     rows, full = sample_limits(n_classes)
     return 1.0 if n_fit <= full else rows / float(n_fit)

@@ -7,7 +7,7 @@ rows; each pass only adds derivative sums (:mod:`calibcli.calibrators.temperatur
 so it runs batch by batch on files of any size. Several parameters (one T per
 cross-fitting fold, the all-rows T, one per label) are advanced in the same
 passes, each on its own: a parameter that has converged is frozen while the others
-go on. Many rows: the fit starts from a fit on a row-keyed sample of about 50,000
+go on. Many rows: the fit starts from a fit on a row-keyed sample of about 200,000
 rows, then takes a few Newton steps on all rows.
 
 Scale: T is searched in [1e-3, 1e3], widened to 1e-3 and 1e3 times the largest
@@ -40,7 +40,7 @@ from calibcli.predictions import Predictions, Task, scaled_softmax, sigmoid
 
 CI_ROWS = 5_000  # the interval of T: at most this many rows (m-out-of-n beyond)
 N_BOOT = 200
-WARM_TOL = 1e-3  # the warm start on the sample stops at this relative tolerance
+WARM_TOL = 1e-6  # the warm start on the sample (in memory: iterations are cheap)
 EXACT_TOL = 1e-10  # rows in memory: iterations are free, so 1/T is fitted to a relative 1e-10
 
 __all__ = ["T_MIN", "T_MAX", "T_CAP", "TOL", "TemperatureFit", "TemperatureScaling", "ScaleGaps", "IntervalSample",
@@ -243,7 +243,7 @@ def fit_temperature(z: np.ndarray, y: np.ndarray, task: Task, per_label: bool = 
     weight : ndarray (n,), optional
         Row weights (e.g. bootstrap weights).
     seed, keys : int and ndarray (n,), optional
-        The row-keyed sample (warm start above 100,000 rows, rows of the interval)
+        The row-keyed sample (warm start above 400,000 rows, rows of the interval)
         is drawn with this seed from these keys (default: the row positions).
     ci_rows : int
         Rows of the interval sample (m-out-of-n beyond).
