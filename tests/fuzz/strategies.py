@@ -519,7 +519,7 @@ def _mostly(usual: st.SearchStrategy, rare: st.SearchStrategy, n: int = 6) -> st
 def output_path(draw, inputs: list[str], suffix: str) -> str:
     return draw(_mostly(st.sampled_from([f"out{suffix}", f"caf\u00e9{suffix}", f"adir/out{suffix}"]), st.sampled_from(
         [f"missing_dir/out{suffix}", f"deep/er/out{suffix}", "adir", "adir/", "", f"{inputs[0]}/out{suffix}",
-         "/proc/calib-fuzz" + suffix, inputs[0], "./" + inputs[0]])))
+         "/proc/calib-fuzz" + suffix, inputs[0], "./" + inputs[0], "alias.out", "seed.csv"])))
 
 
 def input_options(cols: list[str], seed: Seed) -> dict[str, st.SearchStrategy]:
@@ -846,8 +846,8 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
         extra.append("previous.csv")
     inputs = [inp]
     stdin = None
-    symlinks: dict[str, str] = {}
-    how = draw(st.sampled_from(["file"] * 8 + ["stdin", "two", "same_twice", "symlink"]))
+    symlinks: dict[str, str] = {"alias.out": inp}  # an output path that is an input under another name
+    how = draw(st.sampled_from(["file"] * 8 + ["stdin", "two", "same_twice", "symlink", "two_mutated"]))
     if how == "stdin":
         inputs = ["-"]
         stdin = data
@@ -855,6 +855,12 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
         inputs = [inp, draw(st.sampled_from(extra))]
     elif how == "same_twice":
         inputs = [inp, "./" + inp]
+    elif how == "two_mutated":  # pooled with another mutated file, of the same seed or another
+        other = draw(st.sampled_from([seed, *load_seeds()]))
+        suffix2, data2, _cols2, notes2 = draw(prediction_file(other))
+        files["inp2" + suffix2] = data2
+        inputs = [inp, "inp2" + suffix2]
+        notes += [f"second file (seed {other.name}): " + "; ".join(notes2)]
     elif how == "symlink":
         symlinks["link" + suffix] = inp
         inputs = [inp, "link" + suffix]
@@ -904,7 +910,7 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
         steps.append(tuple(args))
     elif command == "fit":
         out = draw(_mostly(st.just("cal.json"), st.sampled_from(["adir", inputs[0], "missing_dir/cal.json",
-                                                                   "/proc/cal.json", "cal.csv", ""])))
+                                                                   "/proc/cal.json", "cal.csv", "", "alias.out"])))
         steps.append(("fit", *inputs, *base, "-o", out, *draw(options(fit_options(cols, seed, inputs), max_options))))
     else:  # apply: fit on the valid seed, maybe damage the calibrator, apply to the mutated file
         method = draw(st.sampled_from(CALIBRATORS))
@@ -913,7 +919,8 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
         edits += draw(calibrator_edits(1 if focus == "calibrator" else 0))
         out = draw(_mostly(st.sampled_from(["out.csv", "out.parquet", "out.csv.gz", "out.pq"]),
                            st.sampled_from(["out.txt", "out", "adir", inputs[0], "cal.json", "missing_dir/out.csv",
-                                            "/proc/out.csv", "./" + inputs[0], "OUT.CSV", "out.tsv", "out.jsonl"])))
+                                            "/proc/out.csv", "./" + inputs[0], "OUT.CSV", "out.tsv", "out.jsonl",
+                                            "alias.out", "seed.csv"])))
         steps.append(("apply", "cal.json", *inputs, "-o", out, *draw(options(apply_options(cols, seed), 3))))
     config_first = focus == "config" and draw(st.booleans())
     if allow_config and (config_first or draw(_chance(5))):
