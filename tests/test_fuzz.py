@@ -92,6 +92,12 @@ def test_fuzz_gate_rules(case):
     check(case)
 
 
+@bounded(150)
+@given(cases(focus="deep", max_options=8))
+def test_fuzz_numerics_on_parseable_files(case):
+    check(case)
+
+
 @bounded(120)
 @given(cases(focus="calibrator"))
 def test_fuzz_calibrator_files(case):

@@ -69,6 +69,7 @@ def mixed_strategy():
         cases(focus="config"),
         cases(focus="rules"),
         cases(focus="calibrator"),
+        cases(focus="deep", max_options=8), cases(focus="deep", max_options=8),
     )
 
 

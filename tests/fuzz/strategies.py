@@ -123,8 +123,11 @@ def _renamed(name: object, how: int, cols: list, classes: tuple[str, ...]) -> ob
 
 
 @st.composite
-def mutated_table(draw, seed: Seed) -> tuple[list[str], list[list[object]], list[str]]:
-    """The seed's table after up to four mutations, with a note per mutation."""
+def mutated_table(draw, seed: Seed, values_only: bool = False) -> tuple[list[str], list[list[object]], list[str]]:
+    """The seed's table after up to four mutations, with a note per mutation.
+
+    ``values_only``: change values and rows, never the columns (the file still parses).
+    """
     cols, rows = _mutable(seed)
     notes: list[str] = []
     n_ops = draw(st.integers(0, 4))
@@ -133,7 +136,24 @@ def mutated_table(draw, seed: Seed) -> tuple[list[str], list[list[object]], list
             "cell", "cell", "cell", "label_cell", "label_cell", "column_value", "rename", "duplicate", "drop_column",
             "add_column", "swap_columns", "truncate_rows", "duplicate_rows", "scale", "labels_same", "labels_mixed",
             "to_logits", "identical_scores",
+        ] if not values_only else [
+            "scale", "cell", "label_cell", "truncate_rows", "duplicate_rows", "labels_same", "labels_mixed",
+            "to_logits", "identical_scores",
         ]))
+        if values_only and op in ("cell", "label_cell") and draw(st.booleans()):
+            op = "number" if op == "cell" else "label_swap"
+        if op == "number":  # a numeric value in a score cell, no text
+            c = _pick(_score_cols(cols, seed), draw(st.integers(0, 50)))
+            r = draw(st.integers(0, 10_000)) % len(rows)
+            rows[r][c] = v = draw(st.sampled_from([0.0, 1.0, 1e-300, 1 - 1e-16, 0.5, 1e308, -1e308, 1.0001, -1e-9]))
+            notes.append(f"row {r} {cols[c]!r} = {v!r}")
+            continue
+        if op == "label_swap":  # another valid label
+            c = _pick(_label_cols(cols, seed), 0)
+            r = draw(st.integers(0, 10_000)) % len(rows)
+            rows[r][c] = v = rows[draw(st.integers(0, 10_000)) % len(rows)][c]
+            notes.append(f"row {r} {cols[c]!r} = {v!r}")
+            continue
         if not rows and op not in ("rename", "duplicate", "drop_column", "add_column", "swap_columns"):
             continue
         if op == "cell":
@@ -410,13 +430,18 @@ def byte_mutations(draw, data: bytes) -> tuple[bytes, list[str]]:
 
 
 @st.composite
-def prediction_file(draw, seed: Seed, allow_bytes: bool = True, clean: bool = False) -> tuple[str, bytes, list[str], list[str]]:
+def prediction_file(draw, seed: Seed, allow_bytes: bool = True, clean: bool | str = False) -> tuple[str, bytes, list[str], list[str]]:
     """(suffix, bytes, column names, notes): a mutated table written in a (possibly wrong) format.
 
-    ``clean``: the seed's table as it is, as plain CSV or Parquet.
+    ``clean``: the seed's table as it is, as plain CSV or Parquet; ``"values"``: with values changed only.
     """
     if clean:
         cols, rows = _mutable(seed)
+        if clean == "values":
+            cols, rows, notes = draw(mutated_table(seed, values_only=True))
+            if draw(st.booleans()):
+                return ".csv", to_csv(cols, rows), cols, notes
+            return ".parquet", to_parquet(cols, rows, {}), cols, notes + ["parquet"]
         if draw(st.booleans()):
             return ".csv", to_csv(cols, rows), cols, []
         return ".parquet", to_parquet(cols, rows, {}), cols, ["parquet"]
@@ -510,6 +535,15 @@ def _values(odd: list[str], good: list[str] | None = None) -> st.SearchStrategy[
     return _mostly(st.sampled_from(good), st.sampled_from(odd))
 
 
+def _pick_values(odd: bool):
+    return _values if odd else _good
+
+
+def _good(odd: list[str], good: list[str] | None = None) -> st.SearchStrategy[str]:
+    """Only the plausible values (``focus="deep"``)."""
+    return st.sampled_from(good if good is not None else (GOOD_INTS if odd is ODD_INTS else GOOD_FLOATS))
+
+
 def _mostly(usual: st.SearchStrategy, rare: st.SearchStrategy, n: int = 6) -> st.SearchStrategy:
     """``usual`` about n - 1 times in n, else ``rare``."""
     return st.one_of(*([usual] * (n - 1)), rare)
@@ -522,7 +556,7 @@ def output_path(draw, inputs: list[str], suffix: str) -> str:
          "/proc/calib-fuzz" + suffix, inputs[0], "./" + inputs[0], "alias.out", "seed.csv"])))
 
 
-def input_options(cols: list[str], seed: Seed) -> dict[str, st.SearchStrategy]:
+def input_options(cols: list[str], seed: Seed, odd: bool = True) -> dict[str, st.SearchStrategy]:
     names = cols or ["label"]
     classes = list(seed.class_names) or ["a", "b"]
     return {
@@ -537,81 +571,86 @@ def input_options(cols: list[str], seed: Seed) -> dict[str, st.SearchStrategy]:
         "--score-kind": st.sampled_from(["probs", "logits"]),
         "--renormalize": st.none(),
         "--drop-invalid": st.none(),
-        **streaming_options(),
+        **streaming_options(odd),
     }
 
 
-def streaming_options() -> dict[str, st.SearchStrategy]:
+def streaming_options(odd: bool = True) -> dict[str, st.SearchStrategy]:
     """How input is decoded and batched (any batch size must give the same answer)."""
+    v = _pick_values(odd)
     return {
-        "--encoding": _mostly(st.sampled_from(["utf-8", "cp1252", "latin-1", "utf-8-sig"]),
-                              st.sampled_from(["utf-16", "utf-32", "ascii", "nope", "", "base64", "rot13", "hex",
-                                               "idna", "utf_8", "UTF8", "punycode", "mbcs", "zlib"])),
-        "--batch-rows": _values(["0", "-1", "abc", "1e3", ""], ["1", "2", "3", "7", "65536"]),
-        "--memory-limit": _values(["abc", "-1", "1e3", "1.5G", "1T", "", "0x10", "512 M", "999999999999G"],
-                                  ["0", "1", "1K", "512M", "2G", "100"]),
+        "--encoding": v(["utf-16", "utf-32", "ascii", "nope", "", "base64", "rot13", "hex", "idna", "utf_8", "UTF8",
+                         "punycode", "mbcs", "zlib"], ["utf-8", "cp1252", "latin-1", "utf-8-sig"]),
+        "--batch-rows": v(["0", "-1", "abc", "1e3", ""], ["1", "2", "3", "7", "65536"]),
+        "--memory-limit": v(["abc", "-1", "1e3", "1.5G", "1T", "", "0x10", "512 M", "999999999999G"],
+                            ["0", "1", "1K", "512M", "2G", "100"]),
     }
 
 
-def audit_options(cols: list[str], seed: Seed, inputs: list[str], extra_files: list[str]) -> dict[str, st.SearchStrategy]:
+def audit_options(cols: list[str], seed: Seed, inputs: list[str], extra_files: list[str],
+                  odd: bool = True) -> dict[str, st.SearchStrategy]:
+    v = _pick_values(odd)
     classes = list(seed.class_names) or ["a"]
-    opts = dict(input_options(cols, seed))
+    opts = dict(input_options(cols, seed, odd))
     opts.update({
-        "--bins": _values(ODD_INTS),
+        "--bins": v(ODD_INTS),
         "--binning": st.sampled_from(["uniform", "quantile", "quantile", "Quantile"]),
         "--per-file": st.none(),
         "--format": st.sampled_from(["table", "json", "json", "xml"]),
         "--json-out": output_path(inputs, ".json"),
         "--md-out": output_path(inputs, ".md"),
         "--junit-out": output_path(inputs, ".xml"),
-        "--max-classes": _values(ODD_INTS),
+        "--max-classes": v(ODD_INTS),
         "-q": st.none(),
         "--no-calibration": st.none(),
         "--calibrators": st.one_of(st.lists(st.sampled_from(CALIBRATORS), min_size=1, max_size=5).map(",".join),
                                    st.sampled_from(["", ",", "foo", "temperature,", "TEMPERATURE", "all"])),
-        "--calibration-split": _values(["0.01", "0.99", "0", "1", "nan", "-0.5", "abc", "1e-300"], ["0.5", "0.3", "0.1"]),
+        "--calibration-split": v(["0.01", "0.99", "0", "1", "nan", "-0.5", "abc", "1e-300"],
+                                 ["0.5", "0.3", "0.1"]),
         "--fit-on": st.sampled_from(inputs + extra_files + ["missing.csv"]),
-        "--seed": _values(ODD_INTS),
+        "--seed": v(ODD_INTS),
         "--per-label": st.none(),
         "--objective": st.sampled_from(OBJECTIVES + ["F1", "none"]),
-        "--cost-fp": _values(ODD_FLOATS), "--cost-fn": _values(ODD_FLOATS),
-        "--cost-tp": _values(ODD_FLOATS), "--cost-tn": _values(ODD_FLOATS),
-        "--beta": _values(ODD_FLOATS), "--min-precision": _values(ODD_FLOATS), "--min-recall": _values(ODD_FLOATS),
-        "--max-flag-rate": _values(ODD_FLOATS), "--review-precision": _values(ODD_FLOATS),
+        "--cost-fp": v(ODD_FLOATS), "--cost-fn": v(ODD_FLOATS),
+        "--cost-tp": v(ODD_FLOATS), "--cost-tn": v(ODD_FLOATS),
+        "--beta": v(ODD_FLOATS), "--min-precision": v(ODD_FLOATS), "--min-recall": v(ODD_FLOATS),
+        "--max-flag-rate": v(ODD_FLOATS), "--review-precision": v(ODD_FLOATS),
         "--threshold-class": st.sampled_from(classes + ["nope", "", "0", "1"]),
-        "--threshold-bootstrap": _values(["1", "2", "-1", "abc"], ["0", "10"]),
-        "--threshold-seed": _values(ODD_INTS),
-        "--max-ece": _values(ODD_FLOATS), "--max-classwise-ece": _values(ODD_FLOATS),
-        "--max-class-ece": _values(ODD_FLOATS), "--max-mce": _values(ODD_FLOATS), "--max-brier": _values(ODD_FLOATS),
-        "--max-nll": _values(ODD_FLOATS), "--min-accuracy": _values(ODD_FLOATS), "--min-samples": _values(ODD_INTS),
+        "--threshold-bootstrap": v(["1", "2", "-1", "abc"], ["0", "10"]),
+        "--threshold-seed": v(ODD_INTS),
+        "--max-ece": v(ODD_FLOATS), "--max-classwise-ece": v(ODD_FLOATS),
+        "--max-class-ece": v(ODD_FLOATS), "--max-mce": v(ODD_FLOATS), "--max-brier": v(ODD_FLOATS),
+        "--max-nll": v(ODD_FLOATS), "--min-accuracy": v(ODD_FLOATS), "--min-samples": v(ODD_INTS),
         "--fail-if": gate_rule(), "--warn-if": gate_rule(),
         "--strict": st.none(),
         "--on": st.sampled_from(["point", "upper", "upper", "lower"]),
-        "--gate-seed": _values(ODD_INTS),
-        "--gate-replicates": _values(["9", "0", "abc"], ["10", "11", "20"]),
+        "--gate-seed": v(ODD_INTS),
+        "--gate-replicates": v(["9", "0", "abc"], ["10", "11", "20"]),
         "--baseline": st.sampled_from(inputs + extra_files + ["missing.csv", "*.csv", "*.nothing"]),
         "--id-col": st.sampled_from(cols + ["id", "nope", ""]),
-        "--max-ece-increase": _values(ODD_FLOATS), "--max-classwise-ece-increase": _values(ODD_FLOATS),
-        "--max-brier-increase": _values(ODD_FLOATS), "--max-nll-increase": _values(ODD_FLOATS),
-        "--max-accuracy-decrease": _values(ODD_FLOATS),
+        "--max-ece-increase": v(ODD_FLOATS), "--max-classwise-ece-increase": v(ODD_FLOATS),
+        "--max-brier-increase": v(ODD_FLOATS), "--max-nll-increase": v(ODD_FLOATS),
+        "--max-accuracy-decrease": v(ODD_FLOATS),
         "--ci-summary": st.none(), "--no-ci-summary": st.none(),
-        "--max-class-panels": _values(["0", "-1"], ["1", "2", "25"]),
+        "--max-class-panels": v(["0", "-1"], ["1", "2", "25"]),
     })
     return opts
 
 
-def thresholds_options(cols: list[str], seed: Seed, inputs: list[str], extra_files: list[str]) -> dict[str, st.SearchStrategy]:
+def thresholds_options(cols: list[str], seed: Seed, inputs: list[str], extra_files: list[str],
+                       odd: bool = True) -> dict[str, st.SearchStrategy]:
+    v = _pick_values(odd)
     classes = list(seed.class_names) or ["a"]
-    opts = dict(input_options(cols, seed))
+    opts = dict(input_options(cols, seed, odd))
     opts.update({
         "--objective": st.sampled_from(OBJECTIVES + ["F1"]),
-        "--cost-fp": _values(ODD_FLOATS), "--cost-fn": _values(ODD_FLOATS),
-        "--cost-tp": _values(ODD_FLOATS), "--cost-tn": _values(ODD_FLOATS),
-        "--beta": _values(ODD_FLOATS), "--min-precision": _values(ODD_FLOATS), "--min-recall": _values(ODD_FLOATS),
-        "--max-flag-rate": _values(ODD_FLOATS), "--review-precision": _values(ODD_FLOATS),
+        "--cost-fp": v(ODD_FLOATS), "--cost-fn": v(ODD_FLOATS),
+        "--cost-tp": v(ODD_FLOATS), "--cost-tn": v(ODD_FLOATS),
+        "--beta": v(ODD_FLOATS), "--min-precision": v(ODD_FLOATS), "--min-recall": v(ODD_FLOATS),
+        "--max-flag-rate": v(ODD_FLOATS), "--review-precision": v(ODD_FLOATS),
         "--class": st.sampled_from(classes + ["nope", "", "0", "1"]),
-        "--bootstrap": _values(["1", "2", "-1", "abc"], ["0", "10", "20"]),
-        "--seed": _values(ODD_INTS),
+        "--bootstrap": v(["1", "2", "-1", "abc"], ["0", "10", "20"]),
+        "--seed": v(ODD_INTS),
         "--format": st.sampled_from(["table", "csv", "json", "xml"]),
         "-o": output_path(inputs, ".csv"),
         "--calibrator": st.sampled_from(["cal.json"] + inputs + ["missing.json"]),
@@ -619,13 +658,14 @@ def thresholds_options(cols: list[str], seed: Seed, inputs: list[str], extra_fil
     return opts
 
 
-def fit_options(cols: list[str], seed: Seed, inputs: list[str]) -> dict[str, st.SearchStrategy]:
-    opts = dict(input_options(cols, seed))
+def fit_options(cols: list[str], seed: Seed, inputs: list[str], odd: bool = True) -> dict[str, st.SearchStrategy]:
+    v = _pick_values(odd)
+    opts = dict(input_options(cols, seed, odd))
     opts.update({
         "--method": st.sampled_from(CALIBRATORS + ["Temperature", "beta"]),
         "--per-label": st.none(),
-        "--histogram-bins": _values(ODD_INTS),
-        "--seed": _values(ODD_INTS),
+        "--histogram-bins": v(ODD_INTS),
+        "--seed": v(ODD_INTS),
         "-q": st.none(),
     })
     return opts
@@ -816,7 +856,8 @@ def cases(commands: tuple[str, ...] = ("audit", "audit", "audit", "thresholds", 
     ``plots``: whether ``calib audit`` gets ``--plots`` (``never``, ``sometimes``, ``always``; plots are slow).
     ``focus``: ``files`` (mutated inputs; sometimes a config or variables), ``config`` (a valid file with
     always a config file or ``CALIB_*`` variables), ``rules`` (a valid file, ``calib audit`` with gate rules),
-    ``calibrator`` (``calib apply`` or ``thresholds --calibrator`` with a damaged calibrator file).
+    ``calibrator`` (``calib apply`` or ``thresholds --calibrator`` with a damaged calibrator file),
+    ``deep`` (values changed but the file still parses, so runs reach the numerics; more options).
 
     Imports the CLI and reads the seeds now, not while hypothesis draws (imports may touch ``random``).
     """
@@ -829,7 +870,11 @@ def cases(commands: tuple[str, ...] = ("audit", "audit", "audit", "thresholds", 
 def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresholds", "fit", "apply"),
           plots: str = "never", allow_config: bool = True, max_options: int = 6, focus: str = "files") -> Case:
     seed = draw(seeds())
-    clean = focus != "files" and not draw(_chance(4))
+    clean: bool | str = focus != "files" and not draw(_chance(4))
+    odd = focus != "deep"  # deep: plausible option values only, so runs get past option checks
+    if focus == "deep":
+        clean = "values"
+        allow_config = False
     suffix, data, cols, notes = draw(prediction_file(seed, clean=clean))
     stem = draw(_mostly(st.just("inp"), st.sampled_from(["in[1]", "in p", "\u00efnp", "in*p", "in\np", ".inp", "in?p",
                                                              "in'p", "in,p", "in%p", "in\\p"]), n=12))
@@ -876,7 +921,7 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
     pre: list[str] = []
     cwd = "."
     if focus == "rules":
-        table = audit_options(cols, seed, inputs, extra)
+        table = audit_options(cols, seed, inputs, extra, odd)
         rules = draw(st.lists(st.sampled_from(sorted(k for k in table if k in RULE_OPTIONS)), min_size=1, max_size=4))
         args = ["audit", *inputs, *seed.extra_args]
         for name in rules:
@@ -885,7 +930,7 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
         args += draw(options({k: v for k, v in table.items() if k in RULE_CONTEXT}, 4))
         steps.append(tuple(args))
     elif command == "audit":
-        table = audit_options(cols, seed, inputs, extra)
+        table = audit_options(cols, seed, inputs, extra, odd)
         plot_dirs = st.sampled_from(["plots", "plots", "adir", inputs[0], "/proc/calib-fuzz-plots"])
         if plots == "sometimes":
             table["--plots"] = plot_dirs
@@ -894,7 +939,7 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
             args += ["--plots", draw(plot_dirs)]
         steps.append(tuple(args))
     elif command == "thresholds":
-        args = ["thresholds", *inputs, *base, *draw(options(thresholds_options(cols, seed, inputs, extra), max_options))]
+        args = ["thresholds", *inputs, *base, *draw(options(thresholds_options(cols, seed, inputs, extra, odd), max_options))]
         if focus == "calibrator" and "--calibrator" not in args:
             args += ["--calibrator", "cal.json"]
         if "--calibrator" in args:
@@ -911,7 +956,7 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
     elif command == "fit":
         out = draw(_mostly(st.just("cal.json"), st.sampled_from(["adir", inputs[0], "missing_dir/cal.json",
                                                                    "/proc/cal.json", "cal.csv", "", "alias.out"])))
-        steps.append(("fit", *inputs, *base, "-o", out, *draw(options(fit_options(cols, seed, inputs), max_options))))
+        steps.append(("fit", *inputs, *base, "-o", out, *draw(options(fit_options(cols, seed, inputs, odd), max_options))))
     else:  # apply: fit on the valid seed, maybe damage the calibrator, apply to the mutated file
         method = draw(st.sampled_from(CALIBRATORS))
         fit_on = draw(st.sampled_from(["seed.csv", inp]))
