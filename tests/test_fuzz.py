@@ -39,10 +39,25 @@ def bounded(default: int):
                     suppress_health_check=list(HealthCheck), print_blob=False)
 
 
-def check(case: Case):
-    """Run ``case`` in-process; fail on an exit status other than 0/1/2, a traceback or a modified input."""
+def known_crashes() -> tuple[str, ...]:
+    """Crash signatures of regression files still marked xfail: the bounded fuzz tests let these pass
+    (their regression test tracks them, strict, and flips when they are fixed; then drop the xfail)."""
+    out: list[str] = []
+    for path in sorted(REGRESSIONS.glob("*.json")):
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        if spec.get("xfail"):
+            out += spec.get("signatures", [])
+    return tuple(out)
+
+
+KNOWN = known_crashes()
+
+
+def check(case: Case, tolerate: tuple[str, ...] = ()):
+    """Run ``case`` in-process; fail on an exit status other than 0/1/2, a traceback or a modified input
+    (except crashes whose signature contains one of ``tolerate``)."""
     outcome = run_in_process(case)
-    hard = [p for p in outcome.problems if p.kind in HARD]
+    hard = [p for p in outcome.problems if p.kind in HARD and not any(t in p.signature for t in tolerate)]
     if hard:
         shown = "\n".join(f"- {p.kind}: {p.signature}\n{p.detail[-1500:]}" for p in hard)
         codes = ", ".join(str(s.exit_code) for s in outcome.steps)
@@ -71,43 +86,43 @@ def test_seed_is_a_valid_input(seed, tmp_path):
 @bounded(300)
 @given(cases(commands=("audit",)))
 def test_fuzz_audit_on_mutated_files(case):
-    check(case)
+    check(case, KNOWN)
 
 
 @bounded(150)
 @given(cases(commands=("thresholds", "fit", "apply")))
 def test_fuzz_thresholds_fit_apply_on_mutated_files(case):
-    check(case)
+    check(case, KNOWN)
 
 
 @bounded(150)
 @given(cases(focus="config"))
 def test_fuzz_config_files_and_environment(case):
-    check(case)
+    check(case, KNOWN)
 
 
 @bounded(150)
 @given(cases(focus="rules"))
 def test_fuzz_gate_rules(case):
-    check(case)
+    check(case, KNOWN)
 
 
 @bounded(150)
 @given(cases(focus="deep", max_options=8))
 def test_fuzz_numerics_on_parseable_files(case):
-    check(case)
+    check(case, KNOWN)
 
 
 @bounded(120)
 @given(cases(focus="calibrator"))
 def test_fuzz_calibrator_files(case):
-    check(case)
+    check(case, KNOWN)
 
 
 @bounded(5)
 @given(cases(commands=("audit",), plots="always", max_options=3))
 def test_fuzz_audit_with_plots(case):
-    check(case)
+    check(case, KNOWN)
 
 
 def test_every_option_is_fuzzed():
@@ -145,7 +160,8 @@ def _regression_cases() -> list:
 
 def load_regression(path: Path) -> Case:
     """A regression file (see ``fuzz.case.to_regression``): ``files`` (text, or ``{"hex": ...}`` for bytes),
-    ``steps``, optional ``env``, ``stdin_hex``, ``cwd``, ``symlinks``; ``xfail`` (a reason) while not fixed;
+    ``steps``, optional ``env``, ``stdin_hex``, ``cwd``, ``symlinks``; ``xfail`` (a reason) and ``signatures``
+    (substrings of the crash signatures, tolerated by the bounded fuzz tests) while not fixed;
     ``expect_exit`` (the status of every step) and ``expect_stderr`` (words of the last step's stderr)."""
     spec = json.loads(path.read_text(encoding="utf-8"))
     files = {}

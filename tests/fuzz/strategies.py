@@ -671,8 +671,8 @@ def fit_options(cols: list[str], seed: Seed, inputs: list[str], odd: bool = True
     return opts
 
 
-def apply_options(cols: list[str], seed: Seed) -> dict[str, st.SearchStrategy]:
-    stream = streaming_options()
+def apply_options(cols: list[str], seed: Seed, odd: bool = True) -> dict[str, st.SearchStrategy]:
+    stream = streaming_options(odd)
     return {
         "--encoding": stream["--encoding"],
         "--batch-rows": stream["--batch-rows"],
@@ -966,7 +966,7 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
                            st.sampled_from(["out.txt", "out", "adir", inputs[0], "cal.json", "missing_dir/out.csv",
                                             "/proc/out.csv", "./" + inputs[0], "OUT.CSV", "out.tsv", "out.jsonl",
                                             "alias.out", "seed.csv"])))
-        steps.append(("apply", "cal.json", *inputs, "-o", out, *draw(options(apply_options(cols, seed), 3))))
+        steps.append(("apply", "cal.json", *inputs, "-o", out, *draw(options(apply_options(cols, seed, odd), 3))))
     config_first = focus == "config" and draw(st.booleans())
     if allow_config and (config_first or draw(_chance(5))):
         name, cdata, cnotes = draw(config_file())
