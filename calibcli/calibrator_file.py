@@ -1,8 +1,8 @@
 """Calibrator files: versioned JSON (never pickle), validated on load, and the fingerprint of the fitting data.
 
 This module knows the calibrators and the file format only (no reading of
-prediction files, no rendering): applying a calibrator file to prediction tables
-lives in :mod:`calibcli.applying`.
+prediction files, no rendering): ``calib apply`` streams prediction files through
+a calibrator in :mod:`calibcli.apply_stream`.
 
 A file looks like::
 
@@ -213,18 +213,6 @@ def load_calibrator(path: str | os.PathLike) -> Calibrator:
     True
     """
     return read_calibrator_file(path).calibrator
-
-
-_MOVED = ("calibrate_tables", "table_bytes", "predictions_for_apply")
-
-
-def __getattr__(name: str):
-    """Names that moved to :mod:`calibcli.applying` (imported on first use, so this module never imports loading)."""
-    if name in _MOVED:
-        import calibcli.applying
-
-        return getattr(calibcli.applying, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["CalibratorFile", "FORMAT", "FORMAT_VERSION", "DataFingerprint", "data_fingerprint", "calibrator_document",

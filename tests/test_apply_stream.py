@@ -70,7 +70,7 @@ def _calibrator(path: str, folder, method: str = "temperature") -> str:
 
 def _reference(cal_path: str, inputs: list[str], out: str, **kw) -> bytes:
     """The whole-table apply (calibrate_tables + table_bytes), today's output."""
-    from calibcli.calibrator_file import calibrate_tables, table_bytes
+    from tests.apply_reference import calibrate_tables, table_bytes
 
     cf = read_calibrator_file(cal_path)
     tables = [InputFile(p).read_table() for p in inputs]
@@ -319,7 +319,7 @@ _MEMORY_SCRIPT = textwrap.dedent("""
         from calibcli.apply_stream import apply_files
         apply_files(cf, [src], out, out, batch_rows=65536)
     else:
-        from calibcli.calibrator_file import calibrate_tables, table_bytes
+        from tests.apply_reference import calibrate_tables, table_bytes
         from calibcli.sources.files import InputFile
         table = calibrate_tables(cf, [InputFile(src).read_table()], [src])
         open(out, "wb").write(table_bytes(table, out))

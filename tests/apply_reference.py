@@ -1,4 +1,4 @@
-"""Applying a calibrator file to prediction tables: the score columns it expects, validation of raw
+"""The previous whole-table `calib apply` (kept as the tests' reference for the streaming apply): the score columns it expects, validation of raw
 score columns (as loading validates them), the calibrated columns, and the output encoding."""
 
 from __future__ import annotations
