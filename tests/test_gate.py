@@ -420,7 +420,9 @@ def test_rule_is_frozen():
 def test_doctests_of_gate_config_and_renderers():
     import doctest
 
-    import calibcli.config
+    import calibcli.config.files
+    import calibcli.config.json_schema
+    import calibcli.config.settings
     import calibcli.gate.baseline
     import calibcli.gate.evaluate
     import calibcli.gate.rules
@@ -428,7 +430,8 @@ def test_doctests_of_gate_config_and_renderers():
     import calibcli.render.markdown
     import calibcli.schema
 
-    for mod in (calibcli.gate.rules, calibcli.gate.evaluate, calibcli.gate.baseline, calibcli.config, calibcli.render.github,
+    for mod in (calibcli.gate.rules, calibcli.gate.evaluate, calibcli.gate.baseline, calibcli.config.settings, calibcli.config.files,
+                calibcli.config.json_schema, calibcli.render.github,
                 calibcli.render.markdown, calibcli.schema):
         result = doctest.testmod(mod)
         assert result.failed == 0 and result.attempted > 0, mod.__name__
