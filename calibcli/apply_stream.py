@@ -75,7 +75,18 @@ def output_format(path: str) -> str:
 
 
 def score_columns(cf, names: list[str], source: str, score_cols: tuple[str, ...] | None) -> list[str]:
-    """The score columns the calibrator reads, one per class in its order (``--score-cols`` or the fitted ones)."""
+    """The score columns the calibrator reads, one per class in its order (``--score-cols`` or the fitted ones);
+    a name the file holds twice is an error."""
+    picked = _pick_score_columns(cf, names, source, score_cols)
+    twice = sorted({c for c in picked if names.count(c) > 1})
+    if twice:
+        raise InputError(f"{source}: the column name{'s' if len(twice) > 1 else ''} {', '.join(repr(c) for c in twice)} "
+                         f"appear{'' if len(twice) > 1 else 's'} more than once, so calib cannot tell which scores to calibrate. "
+                         "Rename or drop the extra column.")
+    return picked
+
+
+def _pick_score_columns(cf, names: list[str], source: str, score_cols: tuple[str, ...] | None) -> list[str]:
     from calibcli.validation.columns import CALIBRATED_PREFIX, match_columns
 
     cal = cf.calibrator

@@ -43,11 +43,36 @@ def normalize_encoding(name: str) -> str:
     ('cp1252', 'iso8859-1', 'utf-8')
     """
     try:
-        return codecs.lookup(name).name
-    except (LookupError, TypeError):
+        info = codecs.lookup(name)
+    except (LookupError, TypeError, ValueError):
+        info = None
+    if info is None or not _decodes_text(info):
         raise InputError(
-            f"--encoding {name!r} is not a text encoding Python knows. Use e.g. utf-8 (the default), cp1252 or latin-1."
+            f"--encoding {name!r} is not a text encoding Python knows (bytes-to-text codecs only; not zlib, base64, "
+            "rot13, idna or punycode). Use e.g. utf-8 (the default), cp1252 or latin-1."
         ) from None
+    return info.name
+
+
+_PROBE_TEXT = "label,p_a\ncat,0.5\n"
+
+
+def _decodes_text(info: codecs.CodecInfo) -> bool:
+    """Whether a codec turns bytes into text incrementally, from any buffer, with replaced errors
+    (what the CSV reader asks of it): text encodings only, not bytes-to-bytes codecs.
+
+    >>> _decodes_text(codecs.lookup("cp1252")), _decodes_text(codecs.lookup("rot13"))
+    (True, False)
+    """
+    if not getattr(info, "_is_text_encoding", True) or info.name in ("punycode", "idna"):
+        return False  # punycode and idna encode domain names: they decode whole labels, not a stream
+    try:
+        data = _PROBE_TEXT.encode(info.name)
+        decoder = info.incrementaldecoder(errors="replace")
+        text = decoder.decode(memoryview(data), final=True)
+    except Exception:  # noqa: BLE001 - any failure means the codec cannot serve as a text encoding here
+        return False
+    return isinstance(text, str) and text == _PROBE_TEXT
 
 
 def sniff_delimiter(header: str) -> str:

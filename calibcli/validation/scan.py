@@ -283,6 +283,10 @@ class FileScan:
         nkeys = len(ctx.keys)
         if codes is not None:
             self.code_total = _add_counts(self.code_total, codes, nkeys)
+            if raw.pred is not None and ctx.validity == "present":
+                # a top-label file's classes are every label and every predicted label (a class may be
+                # predicted without being any row's true label: support 0)
+                self.code_total = _add_counts(self.code_total, raw.pred, nkeys)
         for kind in ctx.kinds:
             rb = bad_by_kind[kind]
             any_bad = bool(rb.any())
