@@ -140,6 +140,8 @@ def mutated_table(draw, seed: Seed, values_only: bool = False) -> tuple[list[str
             "scale", "cell", "label_cell", "truncate_rows", "duplicate_rows", "labels_same", "labels_mixed",
             "to_logits", "identical_scores",
         ]))
+        if not rows and op not in ("rename", "duplicate", "drop_column", "add_column", "swap_columns"):
+            continue
         if values_only and op in ("cell", "label_cell") and draw(st.booleans()):
             op = "number" if op == "cell" else "label_swap"
         if op == "number":  # a numeric value in a score cell, no text
@@ -153,8 +155,6 @@ def mutated_table(draw, seed: Seed, values_only: bool = False) -> tuple[list[str
             r = draw(st.integers(0, 10_000)) % len(rows)
             rows[r][c] = v = rows[draw(st.integers(0, 10_000)) % len(rows)][c]
             notes.append(f"row {r} {cols[c]!r} = {v!r}")
-            continue
-        if not rows and op not in ("rename", "duplicate", "drop_column", "add_column", "swap_columns"):
             continue
         if op == "cell":
             r, c = draw(st.integers(0, 10_000)), draw(st.integers(0, 50))
