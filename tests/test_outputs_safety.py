@@ -372,7 +372,8 @@ def test_real_sigint_while_plotting_exits_130_and_leaves_no_output(work):
     """A real SIGINT from another process, sent while the PNGs are drawn (the child waits there for it)."""
     marker = work / "plotting"
     script = (
-        "import sys, time\n"
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # a background job inherits SIGINT ignored
         "import calibcli.render.plots as plots\n"
         "def waiting(*a, **k):\n"
         f"    open({str(marker)!r}, 'w').close()\n"
