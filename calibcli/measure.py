@@ -158,7 +158,12 @@ class MeasureState:
             correct = np.count_nonzero((probs >= 0.5) == (y > 0), axis=1) / k
             self.sums.update(np.zeros(n, dtype=np.intp), correct, sq.sum(axis=1), bce.sum(axis=1), replicate_weights=rw)
             return
-        conf, correct = p.confidence_and_correct()
+        if self.task is Task.TOP_LABEL:
+            conf, correct = p.confidence_and_correct()
+        else:  # as confidence_and_correct, keeping the argmax for the predicted counts
+            rows = np.arange(n)
+            top = np.argmax(p.probs, axis=1)
+            conf, correct = p.probs[rows, top], top == p.labels
         self.top.update(conf, correct, replicate_weights=rw)
         self.support += np.bincount(p.labels, minlength=k)
         if self.task is Task.TOP_LABEL:
@@ -169,8 +174,8 @@ class MeasureState:
             return
         probs = p.probs
         self._update_classes(probs, labels=p.labels, rw=rwc)
-        p_true = probs[np.arange(n), p.labels]
-        self.predicted += np.bincount(np.argmax(probs, axis=1), minlength=k)
+        p_true = probs[rows, p.labels]
+        self.predicted += np.bincount(top, minlength=k)
         self.class_a += np.einsum("ij,ij->j", probs, probs)
         self.class_b += np.bincount(p.labels, weights=p_true, minlength=k)
         brier = np.einsum("ij,ij->i", probs, probs) - 2.0 * p_true + 1.0

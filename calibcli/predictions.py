@@ -113,14 +113,14 @@ def scaled_softmax(z: np.ndarray, t_row: np.ndarray | float = 1.0) -> np.ndarray
     z = np.asarray(z, dtype=np.float64)
     n, k = z.shape
     out = np.empty((n, k))
+    unit = np.ndim(t_row) == 0 and float(t_row) == 1.0  # T = 1: z - max needs no scaling
     inv = 1.0 / np.broadcast_to(np.asarray(t_row, dtype=np.float64), (n,))
-    ones = np.ones(k)
     with np.errstate(over="ignore", under="ignore"):
         for s in range(0, n, SOFTMAX_BLOCK_ROWS):
             zc = z[s:s + SOFTMAX_BLOCK_ROWS]
             o = out[s:s + SOFTMAX_BLOCK_ROWS]
             ib = inv[s:s + SOFTMAX_BLOCK_ROWS]
-            zmax = zc.max(axis=1, keepdims=True)
+            zmax = row_max(zc)[:, None]
             big = max(float(zmax.max(initial=0.0)), -float(zc.min(initial=0.0))) > 2.0 ** HUGE_EXP
             if big:  # exact: divide the logits by 2^24 and multiply 1/T by it
                 np.multiply(zc, 2.0 ** -24, out=o)
@@ -130,10 +130,42 @@ def scaled_softmax(z: np.ndarray, t_row: np.ndarray | float = 1.0) -> np.ndarray
                 o *= scale[:, None]
             else:
                 np.subtract(zc, zmax, out=o)
-                o *= ib[:, None]
+                if not unit:
+                    o *= ib[:, None]
             np.exp(o, out=o)
-            o /= (o @ ones)[:, None]
+            o /= row_sum(o)[:, None]
     return out
+
+
+NARROW_COLUMNS = 32  # up to this many columns, row reductions loop over columns (numpy's axis=1 reductions are slow on narrow rows)
+
+
+def row_max(z: np.ndarray) -> np.ndarray:
+    """Maximum of each row of a 2-D array (as ``z.max(axis=1)``, faster for few columns).
+
+    >>> row_max(np.array([[1.0, 3.0, 2.0], [0.0, -1.0, -2.0]])).tolist()
+    [3.0, 0.0]
+    """
+    if z.shape[1] > NARROW_COLUMNS or z.shape[1] == 0:
+        return z.max(axis=1)
+    m = z[:, 0].copy()
+    for j in range(1, z.shape[1]):
+        np.maximum(m, z[:, j], out=m)
+    return m
+
+
+def row_sum(z: np.ndarray) -> np.ndarray:
+    """Sum of each row of a 2-D array, adding the columns left to right (the same for any row order or block).
+
+    >>> row_sum(np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [3.0, 7.0]
+    """
+    if z.shape[1] > NARROW_COLUMNS or z.shape[1] == 0:
+        return z.sum(axis=1)
+    m = z[:, 0].copy()
+    for j in range(1, z.shape[1]):
+        np.add(m, z[:, j], out=m)
+    return m
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -195,3 +227,40 @@ def scores_to_probs(scores: np.ndarray, kind: ScoreKind, task: Task) -> tuple[np
         p1 = sigmoid(scores[:, 0])
         return np.column_stack([1.0 - p1, p1]), np.column_stack([np.zeros(len(scores)), scores[:, 0]])
     return softmax(scores), scores
+
+
+class LazyPredictions(Predictions):
+    """``Predictions`` of logits whose ``probs`` are computed on first use (then kept).
+
+    A streaming pass that needs only the logits (the Newton passes of temperature
+    scaling) then skips the softmax of every batch; the probabilities, when used,
+    are exactly those of :func:`scores_to_probs`.
+
+    >>> p = LazyPredictions(np.array([[0.0, 0.0]]), np.array([0]), ("a", "b"), Task.MULTICLASS)
+    >>> p.probs.tolist(), p.score_kind is ScoreKind.LOGITS
+    ([[0.5, 0.5]], True)
+    """
+
+    def __init__(self, logits: np.ndarray, labels: np.ndarray, classes: tuple[str, ...], task: Task,
+                 pred_labels: np.ndarray | None = None, score_kind_evidence: tuple[str, ...] = ()):
+        if task is Task.TOP_LABEL:
+            raise ValueError("top-label files hold confidences, not logits")
+        one_column = logits.shape[1] == 1 and task is not Task.MULTILABEL
+        kept = np.column_stack([np.zeros(len(logits)), logits[:, 0]]) if one_column else logits
+        for name, value in (("labels", labels), ("classes", classes), ("task", task), ("score_kind", ScoreKind.LOGITS),
+                            ("logits", kept), ("pred_labels", pred_labels), ("score_kind_evidence", score_kind_evidence),
+                            ("_scores", logits), ("_probs", None)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def probs(self) -> np.ndarray:  # type: ignore[override]
+        if self._probs is None:
+            object.__setattr__(self, "_probs", scores_to_probs(self._scores, ScoreKind.LOGITS, self.task)[0])
+        return self._probs
+
+    def subset(self, rows: np.ndarray) -> "Predictions":
+        """The same predictions restricted to ``rows``; still lazy when the probabilities were not computed."""
+        if self._probs is not None:
+            return super().subset(rows)
+        return LazyPredictions(self._scores[rows], self.labels[rows], self.classes, self.task,
+                               None if self.pred_labels is None else self.pred_labels[rows], self.score_kind_evidence)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calibcli.predictions import Predictions, ScoreKind, Task, clip_probabilities, scores_to_probs
+from calibcli.predictions import LazyPredictions, Predictions, ScoreKind, Task, clip_probabilities, scores_to_probs
 from calibcli.stats.problems import ProblemLog
 from calibcli.validation.columns import ColumnSpec
 from calibcli.validation.labels import KeyTable, class_table
@@ -457,6 +457,9 @@ def convert(raw: RawBatch, d: Decisions, file_offset: int) -> tuple[Predictions,
         s, labels, rows = s[keep], labels[keep], rows[keep]
         pred = None if pred is None else pred[keep]
         ids = None if ids is None else ids[keep]
-    probs, logits = scores_to_probs(s, d.kind, d.task)
-    preds = Predictions(probs, labels, d.classes, d.task, d.kind, logits, pred, d.evidence)
+    if d.kind is ScoreKind.LOGITS and d.task is not Task.TOP_LABEL:  # softmax on first use of probs: passes that need only logits skip it
+        preds = LazyPredictions(s, labels, d.classes, d.task, pred, d.evidence)
+    else:
+        probs, logits = scores_to_probs(s, d.kind, d.task)
+        preds = Predictions(probs, labels, d.classes, d.task, d.kind, logits, pred, d.evidence)
     return preds, rows, ids
