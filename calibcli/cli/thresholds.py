@@ -107,6 +107,9 @@ def _infer_format(fmt: str | None, output: str | None) -> str:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default=None,
               help="Output format  [default: table; with -o, from its suffix (.csv, .json)]")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the output to this file instead of stdout.")
+@click.option("--keep-going", is_flag=True,
+              help="With -o: when some files fail, still write the results of the others (the exit code stays 2). "
+                   "Without it a failed file means no output file.")
 def thresholds(files, **opts):
     """Recommend decision thresholds for the predictions in FILES.
 
@@ -143,11 +146,15 @@ def thresholds(files, **opts):
         results, failures = _run(paths, opts, spec, calibrator, err)
         failures = sorted(missing + failures, key=lambda f: rank[f[0]])  # input order
         text = _render(fmt, results, failures, spec, output)
-        if output:
+        written = bool(output) and (not failures or opts["keep_going"])
+        if written:
             out.add("-o", output, text)
             out.commit()
-    if output:
+    if written:
         err.print(f"wrote {output}", highlight=False)
+    elif output:
+        err.print(f"calib: no output written to {output}: some files failed (--keep-going writes the others' results).",
+                  highlight=False, markup=False)
     elif fmt == "table":
         out_console().print(text)
     else:

@@ -112,6 +112,7 @@ SETTINGS: dict[str, Spec] = {
     "plots": _PATH,
     "output": _PATH,
     "per-file": _BOOL,
+    "keep-going": _BOOL,
     "quiet": _BOOL,
     "max-classes": Spec("int", 0),
     "max-class-panels": Spec("int", 1),
