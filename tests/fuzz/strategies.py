@@ -229,7 +229,8 @@ def mutated_table(draw, seed: Seed, values_only: bool = False) -> tuple[list[str
             c = _pick(_label_cols(cols, seed), 0)
             for i, row in enumerate(rows):
                 v = row[c]
-                row[c] = [v, str(v), float(v) if isinstance(v, int) else v, f" {v}"][i % 4]
+                t = _text(v)  # never the repr of bytes (b'...'): that would put "b'" into the file itself
+                row[c] = [v, t, float(v) if isinstance(v, int) else v, f" {t}"][i % 4]
             notes.append(f"{cols[c]!r} mixed types")
         elif op == "to_logits":
             for c in _score_cols(cols, seed):
@@ -364,15 +365,15 @@ def to_jsonl(cols: list[object], rows: list[list[object]]) -> bytes:
             return v.decode("latin-1")
         return v
 
-    lines = [json.dumps({str(c): val(v) for c, v in zip(cols, r)}, allow_nan=True) for r in rows]
+    lines = [json.dumps({_text(c): val(v) for c, v in zip(cols, r)}, allow_nan=True) for r in rows]
     return ("\n".join(lines) + "\n").encode()
 
 
 def to_npz(cols: list[object], rows: list[list[object]], seed: Seed, keys: tuple[str, str]) -> bytes:
     import numpy as np
 
-    li = _label_cols([str(c) for c in cols], seed)[0]
-    labels = [r[li] for r in rows]
+    li = _label_cols(cols, seed)[0]
+    labels = [v.decode("latin-1") if isinstance(v, bytes) else v for v in (r[li] for r in rows)]
     scores = []
     for r in rows:
         row = []
