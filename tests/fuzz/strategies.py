@@ -655,6 +655,7 @@ def thresholds_options(cols: list[str], seed: Seed, inputs: list[str], extra_fil
         "--format": st.sampled_from(["table", "csv", "json", "xml"]),
         "-o": output_path(inputs, ".csv"),
         "--calibrator": st.sampled_from(["cal.json"] + inputs + ["missing.json"]),
+        "--keep-going": st.none(),
     })
     return opts
 
