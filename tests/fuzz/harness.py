@@ -166,7 +166,7 @@ def _judge_files(before: dict[str, str], after: dict[str, str], reads: set[str],
                 what = "deleted" if path not in after else "modified"
                 problems.append(Problem("input_modified", f"{step.args[0] if step.args else ''}: input {what} "
                                                           f"(written as an output)", f"{Path(path).name}"))
-    if step.exit_code == 2:
+    if step.exit_code == 2 and "--keep-going" not in step.args:  # --keep-going writes the others' results
         created = sorted(set(after) - set(before))
         if created:
             problems.append(Problem("partial_output", f"{_command(step.args)}: exit 2 left output files",
