@@ -198,14 +198,15 @@ def test_json_of_every_command_validates(corpus, validator, tmp_path, name, comm
     path = corpus / f"{name}.csv"
     out = tmp_path / "out.json"
     extra = [str(path) if a == "{file}" else a for a in extra]
-    written = ["--json-out", out] if command == "audit" else ["-o", out]
+    # thresholds: --keep-going so a failing file still writes its JSON (failures listed) to validate
+    written = ["--json-out", out] if command == "audit" else ["-o", out, "--keep-going"]
     res, shown = _calib([command, path, *extra, "--format", "json", *written])
     what = f"calib {command} {name}.csv {' '.join(extra)}"
     _check(res, shown, what)
     if res.exit_code == 2 and command == "audit":
         assert not out.exists(), f"{what}: exit 2 left {out.name} behind"
         return
-    if res.exit_code == 2:  # calib thresholds reports a file that fails in "failures" and exits 2
+    if res.exit_code == 2:  # calib thresholds --keep-going reports a file that fails in "failures" and exits 2
         doc = json.loads(out.read_text())
         assert doc["failures"] and not doc["results"], what
     docs = [json.loads(out.read_text())]
