@@ -34,7 +34,7 @@ def _examples(default: int) -> int:
 
 
 def bounded(default: int):
-    """Deterministic (derandomized, no example database), no deadline, no shrinking limits."""
+    """Deterministic settings: derandomized, no example database, no deadline (runs vary in speed)."""
     return settings(max_examples=_examples(default), deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck), print_blob=False)
 

@@ -302,7 +302,8 @@ def _arrow_column(values: list[object], force: str | None):
         arr = pa.array(values, pa.bool_())
     elif kinds <= {int} and all(-(2**63) <= v < 2**63 for v in values if v is not None):  # type: ignore[operator]
         arr = pa.array(values, pa.int64())
-    elif kinds <= {int, float} and all(abs(v) < 2**63 or isinstance(v, float) for v in values if v is not None):  # type: ignore[arg-type]
+    elif kinds <= {int, float} and all(isinstance(v, float) or abs(v) < 2**63  # type: ignore[arg-type]
+                                       for v in values if v is not None):
         arr = pa.array([None if v is None else float(v) for v in values], pa.float64())  # type: ignore[arg-type]
     elif bytes in kinds:
         arr = pa.array([None if v is None else (v if isinstance(v, bytes) else str(v).encode()) for v in values],
@@ -310,7 +311,8 @@ def _arrow_column(values: list[object], force: str | None):
     else:
         arr = pa.array([None if v is None else str(v) for v in values], pa.string())
     if force:
-        target = {"float32": pa.float32(), "float16": pa.float16(), "string": pa.string(), "large_string": pa.large_string(),
+        target = {"float32": pa.float32(), "float16": pa.float16(), "string": pa.string(),
+                  "large_string": pa.large_string(),
                   "int32": pa.int32(), "int8": pa.int8(), "uint64": pa.uint64(), "bool": pa.bool_(),
                   "decimal": pa.decimal128(38, 18), "timestamp": pa.timestamp("ms"),
                   "dictionary": pa.dictionary(pa.int32(), pa.string())}[force]
@@ -431,7 +433,8 @@ def byte_mutations(draw, data: bytes) -> tuple[bytes, list[str]]:
 
 
 @st.composite
-def prediction_file(draw, seed: Seed, allow_bytes: bool = True, clean: bool | str = False) -> tuple[str, bytes, list[str], list[str]]:
+def prediction_file(draw, seed: Seed, allow_bytes: bool = True,
+                    clean: bool | str = False) -> tuple[str, bytes, list[str], list[str]]:
     """(suffix, bytes, column names, notes): a mutated table written in a (possibly wrong) format.
 
     ``clean``: the seed's table as it is, as plain CSV or Parquet; ``"values"``: with values changed only.
@@ -941,7 +944,8 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
             args += ["--plots", draw(plot_dirs)]
         steps.append(tuple(args))
     elif command == "thresholds":
-        args = ["thresholds", *inputs, *base, *draw(options(thresholds_options(cols, seed, inputs, extra, odd), max_options))]
+        table = thresholds_options(cols, seed, inputs, extra, odd)
+        args = ["thresholds", *inputs, *base, *draw(options(table, max_options))]
         if focus == "calibrator" and "--calibrator" not in args:
             args += ["--calibrator", "cal.json"]
         if "--calibrator" in args:
@@ -958,7 +962,8 @@ def _cases(draw, commands: tuple[str, ...] = ("audit", "audit", "audit", "thresh
     elif command == "fit":
         out = draw(_mostly(st.just("cal.json"), st.sampled_from(["adir", inputs[0], "missing_dir/cal.json",
                                                                    "/proc/cal.json", "cal.csv", "", "alias.out"])))
-        steps.append(("fit", *inputs, *base, "-o", out, *draw(options(fit_options(cols, seed, inputs, odd), max_options))))
+        table = fit_options(cols, seed, inputs, odd)
+        steps.append(("fit", *inputs, *base, "-o", out, *draw(options(table, max_options))))
     else:  # apply: fit on the valid seed, maybe damage the calibrator, apply to the mutated file
         method = draw(st.sampled_from(CALIBRATORS))
         fit_on = draw(st.sampled_from(["seed.csv", inp]))
