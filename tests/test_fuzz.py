@@ -83,43 +83,43 @@ def test_seed_is_a_valid_input(seed, tmp_path):
 # ------------------------------------------------------------------ bounded fuzz
 
 
-@bounded(300)
+@bounded(500)
 @given(cases(commands=("audit",)))
 def test_fuzz_audit_on_mutated_files(case):
     check(case, KNOWN)
 
 
-@bounded(150)
+@bounded(250)
 @given(cases(commands=("thresholds", "fit", "apply")))
 def test_fuzz_thresholds_fit_apply_on_mutated_files(case):
     check(case, KNOWN)
 
 
-@bounded(150)
+@bounded(250)
 @given(cases(focus="config"))
 def test_fuzz_config_files_and_environment(case):
     check(case, KNOWN)
 
 
-@bounded(150)
+@bounded(250)
 @given(cases(focus="rules"))
 def test_fuzz_gate_rules(case):
     check(case, KNOWN)
 
 
-@bounded(150)
+@bounded(250)
 @given(cases(focus="deep", max_options=8))
 def test_fuzz_numerics_on_parseable_files(case):
     check(case, KNOWN)
 
 
-@bounded(120)
+@bounded(200)
 @given(cases(focus="calibrator"))
 def test_fuzz_calibrator_files(case):
     check(case, KNOWN)
 
 
-@bounded(5)
+@bounded(8)
 @given(cases(commands=("audit",), plots="always", max_options=3))
 def test_fuzz_audit_with_plots(case):
     check(case, KNOWN)
