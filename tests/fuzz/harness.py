@@ -191,7 +191,7 @@ def _command(args: tuple[str, ...]) -> str:
 # ------------------------------------------------------------------ judging output
 
 TRACEBACK = "Traceback (most recent call last)"
-BYTES_REPR = re.compile(r"""(?<![A-Za-z0-9_])b(['"])[^'"\n]{0,40}\1""")
+BYTES_REPR = re.compile(r"""(?<!\w)b(['"])[^'"\n]{0,40}\1""")  # \w: any letter, so 'Äb' is no bytes repr
 #: Python or pyarrow internals in a message meant for users
 INTERNALS = re.compile(r"object has no attribute|pyarrow\.lib\.|'NoneType'|unhashable type|<class '|\[Errno \d+\]"
                        r"|object is not (subscriptable|iterable|callable)|takes \d+ positional argument")
