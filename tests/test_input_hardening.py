@@ -547,3 +547,15 @@ def test_adjustments_record_clipping_within_tolerance(tmp_path):
     (clip,) = loaded.adjustments
     assert (clip.kind, clip.rows) == ("clipped", 2) and clip.largest_change == pytest.approx(4e-5)
     assert loaded.predictions.probs[:, 1].tolist() == [1.0, 0.0, 0.7, 0.2]
+
+
+def test_an_existing_file_whose_name_looks_like_a_glob_is_read(tmp_path):
+    import shutil
+
+    from calibcli.reading import expand_inputs
+
+    path = tmp_path / "in[1].csv"
+    from pathlib import Path
+
+    shutil.copy(Path(__file__).resolve().parent.parent / "sample_data" / "binary.csv", path)
+    assert list(expand_inputs([str(path)])) == [str(path)]

@@ -69,7 +69,7 @@ def expand_inputs(patterns: list[str] | tuple[str, ...]) -> InputPaths:
     for pat in patterns:
         if pat == STDIN:
             matches = [STDIN]
-        elif any(ch in pat for ch in "*?["):
+        elif any(ch in pat for ch in "*?[") and not os.path.exists(pat):  # an existing file named in[1].csv is itself
             matches = sorted(glob.glob(pat, recursive=True))
             if not matches:
                 raise InputError(f"{pat}: the pattern matches no file. Check the path and quote the pattern so the shell does not expand it.")
