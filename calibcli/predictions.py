@@ -140,18 +140,23 @@ def scaled_softmax(z: np.ndarray, t_row: np.ndarray | float = 1.0) -> np.ndarray
 NARROW_COLUMNS = 32  # up to this many columns, row reductions loop over columns (numpy's axis=1 reductions are slow on narrow rows)
 
 
+def _row_reduce(z: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+    """``ufunc.reduce(z, axis=1)``, looping over the columns left to right when there are few of them."""
+    if z.shape[1] > NARROW_COLUMNS or z.shape[1] == 0:
+        return ufunc.reduce(z, axis=1)
+    m = z[:, 0].copy()
+    for j in range(1, z.shape[1]):
+        ufunc(m, z[:, j], out=m)
+    return m
+
+
 def row_max(z: np.ndarray) -> np.ndarray:
     """Maximum of each row of a 2-D array (as ``z.max(axis=1)``, faster for few columns).
 
     >>> row_max(np.array([[1.0, 3.0, 2.0], [0.0, -1.0, -2.0]])).tolist()
     [3.0, 0.0]
     """
-    if z.shape[1] > NARROW_COLUMNS or z.shape[1] == 0:
-        return z.max(axis=1)
-    m = z[:, 0].copy()
-    for j in range(1, z.shape[1]):
-        np.maximum(m, z[:, j], out=m)
-    return m
+    return _row_reduce(z, np.maximum)
 
 
 def row_sum(z: np.ndarray) -> np.ndarray:
@@ -160,12 +165,7 @@ def row_sum(z: np.ndarray) -> np.ndarray:
     >>> row_sum(np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
     [3.0, 7.0]
     """
-    if z.shape[1] > NARROW_COLUMNS or z.shape[1] == 0:
-        return z.sum(axis=1)
-    m = z[:, 0].copy()
-    for j in range(1, z.shape[1]):
-        np.add(m, z[:, j], out=m)
-    return m
+    return _row_reduce(z, np.add)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
