@@ -68,9 +68,45 @@ def encoding_option(fn):
     return click.option("--encoding", default=None, callback=_encoding, metavar="NAME", help=ENCODING_HELP)(fn)
 
 
+ENGINES = ("local", "dask")
+
+
+def _storage_option(ctx, param, values) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for v in values or ():
+        key, sep, val = str(v).partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{key.strip() or '(empty)'!s}: write KEY=VALUE, e.g. --storage-option anon=true",
+                                     ctx, param)
+        pairs.append((key.strip(), val))
+    return tuple(pairs)
+
+
+def engine_options(fn):
+    """--engine, --scheduler, --workers, --storage-option (into ``engine_options``, an ``EngineOptions``)."""
+
+    @click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+                  help="Run the passes here (local) or on a Dask cluster (dask; pip install 'calibcli[dask]').")
+    @click.option("--scheduler", default=None, metavar="ADDRESS",
+                  help="Address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786); with --engine dask.")
+    @click.option("--workers", type=click.IntRange(1), default=None, metavar="N",
+                  help="Start a local Dask cluster of N worker processes for this run; with --engine dask.")
+    @click.option("--storage-option", "storage_option", multiple=True, metavar="KEY=VALUE", callback=_storage_option,
+                  help="Option for reading URLs (s3://, gs://, az://, https://), e.g. anon=true; repeatable. "
+                       "Values are never printed.")
+    @functools.wraps(fn)
+    def wrapper(*args, engine, scheduler, workers, storage_option, **kwargs):
+        from calibcli.validation.options import EngineOptions
+
+        kwargs["engine_options"] = EngineOptions(engine, scheduler, workers, tuple(storage_option))
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def input_options(fn):
     """--label-col, --score-cols, --classes, --task, --score-kind, --renormalize, --drop-invalid, --encoding,
-    --batch-rows, --memory-limit (all into ``load_options``, a ``LoadOptions``)."""
+    --batch-rows, --memory-limit and the engine options (all into ``load_options``, a ``LoadOptions``)."""
 
     @click.option("--label-col", default="label", show_default=True, help="Column holding the true label (integer index or class name).")
     @click.option("--score-cols", default=None, help="Score columns: comma-separated names or globs (default: columns prefixed p_, prob_, proba_ or logit_).")
@@ -84,9 +120,10 @@ def input_options(fn):
                   help=BATCH_ROWS_HELP)
     @click.option("--memory-limit", default=MEMORY_LIMIT_DEFAULT, show_default=True, metavar="SIZE",
                   callback=_memory_limit, help=MEMORY_LIMIT_HELP)
+    @engine_options
     @functools.wraps(fn)
     def wrapper(*args, label_col, score_cols, classes_, task, score_kind, renormalize, drop_invalid, encoding,
-                batch_rows, memory_limit, **kwargs):
+                batch_rows, memory_limit, engine_options, **kwargs):
         from calibcli.loading import LoadOptions
         from calibcli.predictions import ScoreKind, Task
 
@@ -101,6 +138,7 @@ def input_options(fn):
             encoding=encoding or "utf-8",
             batch_rows=batch_rows,
             memory_limit=memory_limit,
+            engine=engine_options,
         )
         return fn(*args, **kwargs)
 

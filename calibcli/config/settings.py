@@ -104,6 +104,10 @@ SETTINGS: dict[str, Spec] = {
     "encoding": Spec("encoding"),
     "batch-rows": Spec("int", 1),
     "memory-limit": _STR,
+    "engine": Spec("choice", choices=("local", "dask")),
+    "scheduler": _STR,
+    "workers": Spec("int", 1),
+    "storage-option": Spec("str", multiple=True),
     # outputs and display
     "format": Spec("choice", choices=("table", "json", "csv")),
     "json-out": _PATH,

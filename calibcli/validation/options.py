@@ -11,6 +11,26 @@ DEFAULT_MEMORY_LIMIT = 512 * 2**20  # bytes of decoded batches kept between pass
 
 
 @dataclass(frozen=True)
+class EngineOptions:
+    """Where the passes run and how remote inputs are opened (``--engine``, ``--scheduler``,
+    ``--workers``, ``--storage-option``).
+
+    ``storage_options`` are (key, value) pairs handed to fsspec / pyarrow filesystems for
+    URLs (s3://, gs://, az://, https://); values may be credentials and are never printed.
+    """
+
+    engine: str = "local"  # 'local' | 'dask'
+    scheduler: str | None = None  # address of a running dask.distributed scheduler
+    workers: int | None = None  # start a LocalCluster with this many workers for the run
+    storage_options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def storage_dict(self) -> dict[str, str]:
+        """The storage options as a dict (for fsspec / pyarrow)."""
+        return dict(self.storage_options)
+
+
+@dataclass(frozen=True)
 class LoadOptions:
     """How to interpret the input columns (mirrors the CLI's input options).
 
@@ -30,6 +50,7 @@ class LoadOptions:
     encoding: str = "utf-8"  # text encoding of CSV / JSON Lines input (--encoding)
     batch_rows: int = DEFAULT_BATCH_ROWS
     memory_limit: int | None = None
+    engine: EngineOptions = EngineOptions()
 
 
 @dataclass(frozen=True)
