@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from calibcli.cli import audit_calibration, audit_gate, audit_plots, audit_thresholds
+from calibcli.cli import audit_calibration, audit_gate, audit_html, audit_plots, audit_thresholds
 from calibcli.cli.consoles import err_console, out_console
 from calibcli.cli.options import binning_options, input_options
 
@@ -28,6 +28,7 @@ from calibcli.cli.options import binning_options, input_options
 @audit_thresholds.options
 @audit_gate.options
 @audit_plots.options
+@audit_html.options
 def audit(files, **opts):
     """Audit the calibration of predictions in FILES (CSV/TSV, Parquet, Arrow/Feather, JSON Lines, .npz; '-' for stdin).
 
@@ -58,6 +59,7 @@ def audit(files, **opts):
             if path:
                 out.plan(option, path)
         plot_folders = audit_plots.plan_outputs(opts, paths, out)
+        audit_html.plan_outputs(opts, out)
 
         groups = [[p] for p in paths] if opts["per_file"] else [paths]
         for note in paths.notes if opts["per_file"] else ():  # pooled runs report them in LoadedInput.warnings
@@ -77,6 +79,7 @@ def audit(files, **opts):
             out.add("--json-out", json_out, text)
         annotations = audit_gate.write_outputs(reports, opts, paths, out)
         plots_note = audit_plots.write_outputs(reports, opts, plot_folders, out)
+        html_note = audit_html.write_outputs(reports, opts, paths, out)
         warnings = out.commit()
     err = err_console()
     for line in annotations:
@@ -98,6 +101,8 @@ def audit(files, **opts):
             err.print(plots_note, highlight=False, markup=False)
         if json_out:
             err.print(f"wrote {json_out}", highlight=False, markup=False)
+        if html_note:
+            err.print(html_note, highlight=False, markup=False)
     return audit_gate.outcome(reports, opts)
 
 

@@ -1,0 +1,505 @@
+"""The HTML report: one self-contained document (inline CSS, inline SVG figures, no network).
+
+Built from the typed :class:`calibcli.report.AuditReport` (figures, worst-first
+order) and its JSON dict (:func:`calibcli.render.jsonout.report_dict`, every
+number). Sections, in order: verdict, headline metrics with intervals, figures
+(reliability before/after, per-class small multiples, confidence), per-class
+table, thresholds, calibrator comparison, gate, subgroups (when present),
+conventions, provenance. The same input and options give the same bytes: no
+clock, no random ids, figures saved without dates. Renderers compute nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from html import escape
+from typing import Any, Iterable, Sequence
+
+from calibcli.render.html_tables import (METRIC_NAMES, fmt, fmt_ci, fmt_int, interval_of, metric_rows, table)
+
+__all__ = ["FileRecord", "Provenance", "file_records", "render_html", "render_thresholds_html"]
+
+HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One input file for the provenance section: its name as given, size in bytes and SHA-256
+    (``None`` for standard input, URLs and data held in memory; ``note`` says which)."""
+
+    name: str
+    size: int | None = None
+    sha256: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a report came from: the input files, the command (or Python call) and the tool version."""
+
+    files: tuple[FileRecord, ...] = ()
+    command: str = ""
+
+
+def file_records(paths: Iterable[str]) -> tuple[FileRecord, ...]:
+    """Size and SHA-256 of each local input file, read in 1 MiB chunks (never whole into memory).
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile(delete=False) as fh:
+    ...     _ = fh.write(b"abc")
+    >>> r = file_records([fh.name])[0]; os.unlink(fh.name)
+    >>> r.size, r.sha256[:16]
+    (3, 'ba7816bf8f01cfea')
+    >>> file_records(["-"])[0].note
+    'standard input (not hashed)'
+    """
+    out = []
+    for p in paths:
+        if p == "-":
+            out.append(FileRecord(p, note="standard input (not hashed)"))
+            continue
+        if "://" in p:
+            out.append(FileRecord(p, note="remote (not hashed)"))
+            continue
+        try:
+            digest = hashlib.sha256()
+            size = 0
+            with open(p, "rb") as fh:
+                while chunk := fh.read(HASH_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except OSError as exc:
+            out.append(FileRecord(p, note=f"not hashed ({exc.strerror or exc})"))
+            continue
+        out.append(FileRecord(p, size, digest.hexdigest()))
+    return tuple(out)
+
+
+# ------------------------------------------------------------------ document
+def _document(title: str, body: str) -> str:
+    from calibcli.render.html_style import CSS, SCRIPT
+
+    csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+           "base-uri 'none'; form-action 'none'")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        "<meta name=\"color-scheme\" content=\"light dark\">\n"
+        f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n"
+        f"<body class=\"calib-body\">\n<div class=\"calib-report\">\n{body}</div>\n"
+        f"<script>{SCRIPT}</script>\n</body>\n</html>\n"
+    )
+
+
+def _files_title(files: Sequence[str]) -> str:
+    if not files:
+        return "(no file)"
+    return files[0] if len(files) == 1 else f"{files[0]} (+{len(files) - 1} more)"
+
+
+def render_html(reports: Sequence[Any], provenance: Provenance | None = None, max_panels: int = 25,
+                figures: bool = True) -> str:
+    """The HTML report of one or more audit reports (``--per-file``: one article each, with a contents list).
+
+    Parameters
+    ----------
+    reports : ``AuditReport`` objects.
+    provenance : input files with their SHA-256, and the command line.
+    max_panels : most per-class panels in the small multiples (worst ECE first).
+    figures : draw the figures (False: tables only, faster).
+
+    Returns
+    -------
+    str
+        A complete HTML5 document, the same bytes for the same reports and arguments.
+    """
+    from calibcli.render.jsonout import report_dict
+
+    provenance = provenance or Provenance()
+    parts = []
+    many = len(reports) > 1
+    if many:
+        parts.append("<h1>Calibration audit</h1>\n<p class=\"sub\">" + f"{len(reports)} reports, one per file</p>\n")
+        items = "".join(f"<li><a href=\"#r{i + 1}\">{escape(_files_title(r.input.files))}</a></li>"
+                        for i, r in enumerate(reports))
+        parts.append(f"<nav aria-label=\"Reports\"><ol>{items}</ol></nav>\n")
+    for i, report in enumerate(reports):
+        prefix = f"r{i + 1}-" if many else ""
+        parts.append(_audit_article(report, report_dict(report), provenance, prefix, max_panels, figures, many))
+    title = "calib report: " + _files_title([f for r in reports for f in r.input.files])
+    return _document(title, "".join(parts))
+
+
+# ------------------------------------------------------------------ sections
+def _section(sid: str, title: str, content: str, level: int = 2) -> str:
+    return (f"<section id=\"{sid}\" aria-labelledby=\"{sid}-h\">\n<h{level} id=\"{sid}-h\">{escape(title)}</h{level}>\n"
+            f"{content}</section>\n")
+
+
+def _p(text: str, cls: str = "") -> str:
+    return f"<p{f' class={chr(34)}{cls}{chr(34)}' if cls else ''}>{escape(text)}</p>\n"
+
+
+def _metric_name(key: str) -> str:
+    return METRIC_NAMES.get(key, key)
+
+
+def _audit_article(report, d: dict, prov: Provenance, prefix: str, max_panels: int, figures: bool, many: bool) -> str:
+    inp = d["input"]
+    title = _files_title(inp["files"]) if inp["files"] else "in-memory data"
+    out = [f"<article id=\"{prefix.rstrip('-') or 'report'}\">\n"]
+    out.append(f"<h1>{'Calibration audit: ' if not many else ''}{escape(title)}</h1>\n")
+    out.append(_p(f"{fmt_int(inp['n_samples'])} rows · {inp['n_classes']} classes · {inp['task']} · "
+                  f"scores read as {inp['score_kind']} · {d['binning']['n_bins']} {d['binning']['strategy']} bins · "
+                  f"calib {d['tool']['version']}", "sub"))
+    out.append(_verdict(d, prefix))
+    out.append(_headline(d, prefix))
+    if figures:
+        out.append(_figures(report, prefix, max_panels))
+    out.append(_classes(report, d, prefix))
+    if d.get("thresholds"):
+        out.append(_thresholds(d["thresholds"], prefix))
+    if d.get("calibration"):
+        out.append(_calibration(d["calibration"], prefix))
+    if d.get("gate"):
+        out.append(_gate(d["gate"], prefix))
+    if d.get("groups"):
+        out.append(_groups(d, prefix))
+    out.append(_conventions(d, prefix))
+    out.append(_provenance(d, prov, prefix))
+    out.append("</article>\n")
+    return "".join(out)
+
+
+def _verdict_lines(v) -> list[str]:
+    """Lines of a ``verdict`` entry of any shape (text, list of texts or of objects with a text)."""
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, dict):
+        for key in ("text", "line", "summary", "message"):
+            if isinstance(v.get(key), str):
+                return [v[key]]
+        lines = []
+        for key in ("lines", "uses", "items"):
+            if isinstance(v.get(key), list):
+                for item in v[key]:
+                    lines += _verdict_lines(item)
+        return lines or [", ".join(f"{k}: {fmt(x) if isinstance(x, float) else x}" for k, x in v.items()
+                                   if not isinstance(x, (dict, list)))]
+    if isinstance(v, list):
+        return [line for item in v for line in _verdict_lines(item)]
+    return [str(v)]
+
+
+def _verdict(d: dict, prefix: str) -> str:
+    gate = d.get("gate")
+    lines, cls, head = [], "", ""
+    if d.get("verdict") is not None:
+        lines = _verdict_lines(d["verdict"])
+        head = "Verdict"
+    if gate:
+        failed = [r for r in gate["rules"] if r["status"] == "fail"]
+        warned = [r for r in gate["rules"] if r["status"] == "warn"]
+        cls = "pass" if gate["passed"] and not warned else ("fail" if not gate["passed"] else "warn")
+        n = len(gate["rules"])
+        word = "Gate passed" if gate["passed"] else "Gate failed"
+        summary = (f"{word}: {n - len(failed) - len(warned)} of {n} rule{'s' if n != 1 else ''} hold"
+                   + (f", {len(failed)} failed" if failed else "") + (f", {len(warned)} warned" if warned else "") + ".")
+        badge = f"<span class=\"badge {cls}\">{'PASS' if gate['passed'] else 'FAIL'}</span> "
+        items = "".join(f"<li>{escape(r['message'])}</li>" for r in failed + warned)
+        gate_html = f"<p>{badge}{escape(summary)}</p>" + (f"<ul>{items}</ul>" if items else "")
+    else:
+        gate_html = ""
+    if not lines and not gate_html:
+        lines = [_summary_line(d)]
+        head = "Summary"
+    body = "".join(f"<p>{escape(line)}</p>" for line in lines) + gate_html
+    title = head if head and not gate_html else ("Verdict" if lines else "Gate")
+    return (f"<section id=\"{prefix}verdict\" aria-labelledby=\"{prefix}verdict-h\">\n<h2 id=\"{prefix}verdict-h\">"
+            f"{escape(title)}</h2>\n<div class=\"verdict {cls}\" role=\"status\">{body}</div>\n</section>\n")
+
+
+def _summary_line(d: dict) -> str:
+    m = d["metrics"]
+    inp = d["input"]
+    key = "ece" if m.get("ece") is not None else "classwise_ece"
+    line = f"{_metric_name(key)} {fmt(m.get(key))} on {fmt_int(inp['n_samples'])} rows ({inp['task']})"
+    ci = interval_of((d.get("intervals") or {}).get(key))
+    if ci:
+        line += f", 95% interval {fmt_ci(ci)}"
+    cal = d.get("calibration")
+    if cal and cal.get("after", {}).get(key) is not None:
+        line += (f"; {cal['method']} calibration brings it to {fmt(cal['after'][key])} on held-out rows "
+                 f"(from {fmt(cal['before'][key])})")
+    worst = max((c for c in d["classes"] if c.get("ece") is not None), key=lambda c: c["ece"], default=None)
+    if worst is not None and inp["task"] != "binary":
+        line += f"; worst class {worst['name']} (ECE {fmt(worst['ece'])}, {worst['direction']['verdict']})"
+    return line + "."
+
+
+def _headline(d: dict, prefix: str) -> str:
+    cal = d.get("calibration") or {}
+    intervals = d.get("intervals") or {}
+    n = d["input"]["n_samples"]
+    evaluated = (cal.get("fit") or {}).get("evaluated_rows")
+    same_rows = evaluated is None or evaluated == n
+    columns = ["Metric", "Value"]
+    if intervals:
+        columns.append("95% interval")
+    if cal and not same_rows:
+        columns.append("Before (evaluated rows)")
+    if cal:
+        columns.append(f"After {cal['method']}")
+    rows = []
+    for key, value in metric_rows(d["metrics"]):
+        row = [(_metric_name(key), None), (fmt(value), value)]
+        if intervals:
+            ci = interval_of(intervals.get(key))
+            row.append((fmt_ci(ci), None, "ci"))
+        if cal and not same_rows:
+            v = (cal.get("before") or {}).get(key)
+            row.append((fmt(v), v))
+        if cal:
+            v = (cal.get("after") or {}).get(key)
+            row.append((fmt(v), v))
+        rows.append(row)
+    caption = "Headline metrics over all rows"
+    if cal:
+        caption += (f"; after: {cal['method']} fitted and measured on disjoint rows "
+                    f"({fmt_int(evaluated) if evaluated is not None else 'all'} rows evaluated)")
+    content = table(columns, rows, caption, label="Headline metrics")
+    if not intervals:
+        content += _p("Intervals appear here when the report carries them.", "note")
+    return _section(f"{prefix}headline", "Headline metrics", content)
+
+
+def _figures(report, prefix: str, max_panels: int) -> str:
+    from calibcli.render.html_figures import report_figures
+
+    titles = {"reliability": "Reliability diagram", "classes": "Per class", "confidence": "Confidence"}
+    parts = []
+    for fig in report_figures(report, max_panels):
+        parts.append(
+            f"<figure id=\"{prefix}fig-{fig.key}\">\n<img src=\"{fig.uri}\" alt=\"{escape(fig.alt)}\" "
+            f"width=\"{fig.width}\" height=\"{fig.height}\" loading=\"eager\" decoding=\"sync\">\n"
+            f"<figcaption>{escape(titles[fig.key])}: {escape(fig.caption)}</figcaption>\n</figure>\n")
+    return _section(f"{prefix}figures", "Figures", "".join(parts))
+
+
+def _classes(report, d: dict, prefix: str) -> str:
+    from calibcli.report import count_note
+
+    by_name = {c["name"]: c for c in d["classes"]}
+    cal = d.get("calibration") or {}
+    after = {c["name"]: c for c in cal.get("classes") or ()}
+    has_ci = any(c.get("intervals") for c in d["classes"])
+    columns = ["Class", "Support", "Predicted", "ECE"] + (["95% interval"] if has_ci else []) + ["Brier", "Direction"]
+    if after:
+        columns.append(f"ECE after {cal['method']}")
+    rows = []
+    for c in report.classes_worst_first():
+        x = by_name[c.name]
+        row = [(x["name"], None), (fmt_int(x["support"]), x["support"]), (fmt_int(x["predicted"]), x["predicted"]),
+               (fmt(x["ece"]), x["ece"])]
+        if has_ci:
+            row.append((fmt_ci(interval_of((x.get("intervals") or {}).get("ece"))), None, "ci"))
+        row += [(fmt(x["brier"]), x["brier"]), (x["direction"].get("text") or x["direction"].get("verdict", ""), None, "text")]
+        if after:
+            v = (after.get(c.name) or {}).get("ece_after")
+            row.append((fmt(v), v))
+        rows.append(row)
+    caption = "One row per class, worst ECE first (click a column head to sort)"
+    note = count_note(d["input"]["task"])
+    return _section(f"{prefix}classes", "Per-class calibration",
+                    table(columns, rows, caption, sortable=True, label="Per-class calibration") + _p(note, "note"))
+
+
+def _thresholds(t: dict, prefix: str) -> str:
+    from calibcli.render.html_tables import threshold_table
+
+    parts = [threshold_table(t["recommendations"], "Recommended thresholds")]
+    for note in [*(t.get("notes") or ()), t.get("scale_note")]:
+        if note:
+            parts.append(_p(note, "note"))
+    parts.append(_p(f"Rule: {t['rule']}.", "note"))
+    parts.append(_p(f"Intervals: {t['method']}.", "note"))
+    return _section(f"{prefix}thresholds", "Decision thresholds", "".join(parts))
+
+
+def _calibration(cal: dict, prefix: str) -> str:
+    parts = []
+    fit = cal.get("fit") or {}
+    facts = [("Method", cal["method"])]
+    if cal.get("temperature") is not None:
+        ci = cal.get("temperature_ci")
+        facts.append(("Temperature T", f"{cal['temperature']:.4f}" + (f" (95% interval {fmt_ci(ci)})" if ci else "")))
+    if cal.get("per_label_temperatures"):
+        facts.append(("Temperatures per label", "; ".join(f"{x[0]}: {fmt(x[1])} ({fmt_ci(x[2:4])})"
+                                                           for x in cal["per_label_temperatures"])))
+    if fit.get("description"):
+        facts.append(("Rows", fit["description"]))
+    if cal.get("accuracy_unchanged") is not None:
+        facts.append(("Accuracy unchanged", "yes" if cal["accuracy_unchanged"] else "no"))
+    parts.append(_dl(facts))
+    comparison = cal.get("comparison") or []
+    if comparison:
+        keys = [k for k in ("nll", "ece", "classwise_ece", "brier", "mce", "accuracy") if k in comparison[0]]
+        columns = ["Calibrator"] + [_metric_name(k) for k in keys] + ["Best"]
+        rows = [[(s["method"], None)] + [(fmt(s.get(k)), s.get(k)) for k in keys] + [("best" if s.get("best") else "", None)]
+                for s in comparison]
+        parts.append(table(columns, rows, "Every calibrator on the same held-out rows; best = lowest NLL, only if "
+                                           "below the uncalibrated scores'", sortable=True, label="Calibrator comparison"))
+        if cal.get("none_helps"):
+            parts.append(_p("No calibrator lowers the held-out NLL below the uncalibrated scores'.", "note"))
+    for w in cal.get("warnings") or ():
+        parts.append(_p(f"warning: {w}", "note"))
+    return _section(f"{prefix}calibration", "Calibrator comparison" if comparison else "Calibration", "".join(parts))
+
+
+def _gate(g: dict, prefix: str) -> str:
+    columns = ["Rule", "Value", "95% interval", "Severity", "Status", "Source"]
+    rows = []
+    for r in g["rules"]:
+        status = r["status"]
+        rows.append([(f"{r['metric']} {r['op']} {fmt(r['limit'])}", None), (fmt(r.get("value")), r.get("value")),
+                     (fmt_ci(interval_of(r.get("interval"))), None, "ci"), (r["severity"], None, "text"),
+                     (("✓ " if status == "pass" else "✗ ") + status, None, "text " + ("pass-text" if status == "pass" else "fail-text")),
+                     (r.get("source") or "", None, "text")])
+    caption = f"Each rule fails when it holds; compared on the {'point estimate' if g['on'] == 'point' else 'pessimistic interval end'}"
+    parts = [table(columns, rows, caption, label="Gate rules")]
+    base = g.get("baseline")
+    if base:
+        parts.append(_p(f"Baseline: {', '.join(base.get('files', [])) if isinstance(base, dict) else base}", "note"))
+    return _section(f"{prefix}gate", "Gate results", "".join(parts))
+
+
+def _groups(d: dict, prefix: str) -> str:
+    groups = d["groups"] if isinstance(d["groups"], list) else []
+    keys: list[str] = []
+    for g in groups:
+        for k, v in (g.get("metrics") or {}).items():
+            if isinstance(v, (int, float)) and k not in keys:
+                keys.append(k)
+    columns = ["Column", "Value", "Rows"] + [_metric_name(k) for k in keys]
+    rows = [[(str(g.get("column", "")), None), (str(g.get("value", "")), None, "text"), (fmt_int(g.get("n")), g.get("n"))]
+            + [(fmt((g.get("metrics") or {}).get(k)), (g.get("metrics") or {}).get(k)) for k in keys] for g in groups]
+    parts = [table(columns, rows, "One row per subgroup", sortable=True, label="Subgroups")]
+    if d.get("worst_group"):
+        parts.append(_p(f"Worst group: {_verdict_lines(d['worst_group'])[0]}", "note"))
+    return _section(f"{prefix}groups", "Subgroups", "".join(parts))
+
+
+def _dl(items: Sequence[tuple[str, str]], mono: Sequence[str] = ()) -> str:
+    body = "".join(f"<dt>{escape(k)}</dt><dd{' class=' + chr(34) + 'mono' + chr(34) if k in mono else ''}>{escape(str(v))}</dd>"
+                   for k, v in items)
+    return f"<dl>{body}</dl>\n"
+
+
+def _conventions(d: dict, prefix: str) -> str:
+    from calibcli.report import count_note
+
+    b = d["binning"]
+    items = [("bins", f"{b['n_bins']} {b['strategy']} bins; {b['edge_rule']}"
+              + ("" if b.get("edges_exact", True) else f" (edges from a sketch, rank error {fmt(b.get('edges_rank_error'))})"))]
+    items += [(k, v) for k, v in d["conventions"].items() if k != "bins"]
+    items.append(("counts", count_note(d["input"]["task"])))
+    return _section(f"{prefix}conventions", "Conventions", _dl(items))
+
+
+def _provenance(d: dict, prov: Provenance, prefix: str) -> str:
+    inp = d["input"]
+    records = {r.name: r for r in prov.files}
+    rows = []
+    for f in inp["files"] or [r.name for r in prov.files]:
+        r = records.get(f, FileRecord(f))
+        rows.append([(f, None, "text mono"), (fmt_int(r.size) if r.size is not None else "", r.size),
+                     (r.sha256 or r.note or "", None, "text mono")])
+    parts = [table(["File", "Bytes", "SHA-256"], rows, "Input files as given", label="Input files")]
+    items = [("Rows audited", fmt_int(inp["n_samples"]))]
+    if inp.get("dropped_rows"):
+        items.append(("Rows dropped", "; ".join(f"{k}: {fmt_int(v)}" for k, v in inp["dropped_rows"].items())))
+    for a in inp.get("adjustments") or ():
+        items.append(("Rows changed", f"{a['kind']}: {fmt_int(a['rows'])} rows" + (f" ({a['detail']})" if a.get("detail") else "")))
+    items.append(("Classes", ", ".join(inp["classes"])))
+    items.append(("Score kind", f"{inp['score_kind']} ({'; '.join(inp['score_kind_evidence'])})"
+                  if inp["score_kind_evidence"] else inp["score_kind"]))
+    seeds = _seeds(d)
+    if seeds:
+        items.append(("Seeds", seeds))
+    e = d.get("engine")
+    if e:
+        items.append(("Engine", f"{e['name']}, {fmt_int(e['batch_rows'])} rows per batch, {e['passes']} passes, "
+                                f"{fmt_int(e['rows_read'])} rows decoded" + (", later passes from memory" if e["cached"] else "")))
+    items.append(("Tool", f"{d['tool']['name']} {d['tool']['version']} (JSON schema {d['schema_version']})"))
+    if prov.command:
+        items.append(("Command", prov.command))
+    parts.append(_dl(items, mono=("Command",)))
+    for w in d.get("warnings") or ():
+        parts.append(_p(f"warning: {w}", "note"))
+    return _section(f"{prefix}provenance", "Provenance", "".join(parts))
+
+
+def _seeds(d: dict) -> str:
+    seeds = []
+    cal = d.get("calibration")
+    if cal and (cal.get("fit") or {}).get("seed") is not None:
+        seeds.append(f"calibration {cal['fit']['seed']}")
+    t = d.get("thresholds")
+    if t and (t.get("parameters") or {}).get("seed") is not None:
+        seeds.append(f"thresholds {t['parameters']['seed']}")
+    g = d.get("gate")
+    if g and g.get("replicates"):
+        seeds.append(f"gate {g['seed']}")
+    return ", ".join(seeds)
+
+
+# --------------------------------------------------------------- thresholds
+def render_thresholds_html(results: Sequence[tuple[str, Any]], failures: Sequence[tuple[str, str]], spec,
+                           provenance: Provenance | None = None) -> str:
+    """The HTML report of ``calib thresholds``: one table per file, the failures, the rule, provenance.
+
+    Parameters
+    ----------
+    results : (file, ThresholdReport) in input order.
+    failures : (file, error message) of the files that could not be read.
+    spec : the ``ThresholdSpec`` (objectives, costs, bootstrap).
+    provenance : input files with their SHA-256, and the command line.
+    """
+    from calibcli import __version__
+    from calibcli.render.jsonout import clean
+    from calibcli.thresholds import RULE, bootstrap_method
+
+    provenance = provenance or Provenance()
+    parts = ["<h1>Decision thresholds</h1>\n",
+             _p(f"{len(results)} file{'s' if len(results) != 1 else ''}"
+                + (f", {len(failures)} failed" if failures else "") + f" · calib {__version__}", "sub")]
+    if failures:
+        items = "".join(f"<li><code>{escape(f)}</code>: {escape(m)}</li>" for f, m in failures)
+        parts.append(f"<div class=\"verdict fail\" role=\"status\"><p>Some files failed:</p><ul>{items}</ul></div>\n")
+    from calibcli.render.html_tables import threshold_table
+
+    for i, (path, report) in enumerate(results):
+        t = clean(report.to_dict())
+        content = threshold_table(t["recommendations"], f"{fmt_int(t['n_rows'])} rows · {t['task']}")
+        for note in [*(t.get("notes") or ()), t.get("scale_note") if len(t.get("scales") or ()) > 1 else None]:
+            if note:
+                content += _p(note, "note")
+        parts.append(_section(f"f{i + 1}", path, content))
+    conv = _dl([("rule", RULE), ("intervals", bootstrap_method(spec))])
+    parts.append(_section("conventions", "Conventions", conv))
+    records = {r.name: r for r in provenance.files}
+    rows = [[(p, None, "text mono"), (fmt_int(records[p].size) if p in records and records[p].size is not None else "",
+                                      records[p].size if p in records else None),
+             ((records[p].sha256 or records[p].note) if p in records else "", None, "text mono")]
+            for p, _ in results]
+    prov = table(["File", "Bytes", "SHA-256"], rows, "Input files as given", label="Input files")
+    items = [("Tool", f"calib {__version__}")]
+    if provenance.command:
+        items.append(("Command", provenance.command))
+    parts.append(_section("provenance", "Provenance", prov + _dl(items, mono=("Command",))))
+    return _document("calib thresholds: " + _files_title([p for p, _ in results] + [f for f, _ in failures]), "".join(parts))
