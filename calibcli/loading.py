@@ -50,6 +50,24 @@ def _fill(parts: list, n: int) -> np.ndarray:
     return out
 
 
+class _Rows:
+    """Collects every validated batch's arrays (a local pass only: it holds an entry per row)."""
+
+    def __init__(self):
+        self.parts: dict[str, list] = {"probs": [], "labels": [], "logits": [], "pred": [], "ids": []}
+
+    def update(self, b) -> None:
+        p = b.predictions
+        self.parts["probs"].append(p.probs)
+        self.parts["labels"].append(p.labels)
+        if p.logits is not None:
+            self.parts["logits"].append(p.logits)
+        if p.pred_labels is not None:
+            self.parts["pred"].append(p.pred_labels)
+        if b.ids is not None:
+            self.parts["ids"].append(b.ids)
+
+
 def load_predictions(inputs: list[str] | tuple[str, ...], options: LoadOptions = LoadOptions()) -> LoadedInput:
     """Read, validate and convert prediction files into one pooled ``Predictions``.
 
@@ -63,21 +81,19 @@ def load_predictions(inputs: list[str] | tuple[str, ...], options: LoadOptions =
     InputError
         With every problem found, each naming file, column, rows and fix.
     """
+    from dataclasses import replace
+
+    from calibcli.engine.local import feed
     from calibcli.engine.streaming import open_source
 
-    with open_source(inputs, options) as source:
+    # every row ends up here in memory, so the rows are read locally whatever the engine (a cluster would only
+    # send them all to this process)
+    local = replace(options, engine=replace(options.engine, engine="local", scheduler=None, workers=None))
+    rows = _Rows()
+    with open_source(inputs, local) as source:
         info = source.info
-        parts: dict[str, list] = {"probs": [], "labels": [], "logits": [], "pred": [], "ids": []}
-        for b in source.batches():
-            p = b.predictions
-            parts["probs"].append(p.probs)
-            parts["labels"].append(p.labels)
-            if p.logits is not None:
-                parts["logits"].append(p.logits)
-            if p.pred_labels is not None:
-                parts["pred"].append(p.pred_labels)
-            if b.ids is not None:
-                parts["ids"].append(b.ids)
+        feed(source, rows)
+    parts = rows.parts
     n = info.n_rows
     joined = {k: _fill(v, n) if v else None for k, v in parts.items()}
     preds = Predictions(joined["probs"], joined["labels"], info.classes, info.task, info.score_kind, joined["logits"],

@@ -1,4 +1,9 @@
-"""The local engine: one pass over a source is a loop of ``update`` calls; merges form a tree."""
+"""The local engine: one pass over a source is a loop of ``update`` calls; merges form a tree.
+
+``feed`` and ``run_pass`` are the only ways a pass runs: given a source that runs its
+passes itself (``source.run(consumers)``: a :class:`~calibcli.engine.dask.DaskSource`)
+they hand it the unfed consumers instead of looping over batches here.
+"""
 
 from __future__ import annotations
 
@@ -26,9 +31,39 @@ def run_pass(source: BatchSource, new_state: Callable[[], S], update: Callable[[
     [2, 1]
     """
     state = new_state()
+    if _remote(source):  # a source whose passes run elsewhere (Dask): the state travels, not the rows
+        holder = StateConsumer(state, update)
+        source.run([holder])
+        return holder.state
     for batch in source.batches():
         update(state, batch)
     return state
+
+
+class StateConsumer:
+    """A state and its update function as a pass consumer (``update(batch)``, ``merge(other)``), for ``run_pass``.
+
+    ``state.merge(other)`` may add in place and return the state, or return a new state.
+    """
+
+    def __init__(self, state, update: Callable[[object, Batch], object]):
+        self.state = state
+        self.update_fn = update
+
+    def update(self, batch: Batch) -> "StateConsumer":
+        self.update_fn(self.state, batch)
+        return self
+
+    def merge(self, other: "StateConsumer") -> "StateConsumer":
+        merged = self.state.merge(other.state)
+        if merged is not None:
+            self.state = merged
+        return self
+
+
+def _remote(source) -> bool:
+    """Whether ``source`` runs its passes itself (``run(consumers)``: the Dask engine)."""
+    return callable(getattr(source, "run", None))
 
 
 def tree_merge(states: Sequence[S] | Iterable[S], merge: Callable[[S, S], S], fan_in: int = FAN_IN) -> S:
@@ -71,6 +106,8 @@ def feed(source: BatchSource, *consumers) -> int:
     3
     3
     """
+    if _remote(source):  # a source whose passes run elsewhere (Dask): replicas per partition, merged
+        return source.run(list(consumers))
     rows = 0
     for batch in source.batches():
         for consumer in consumers:

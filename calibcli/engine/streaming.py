@@ -23,13 +23,16 @@ Memory is set by ``batch_rows`` and ``memory_limit``, not by the input size:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from calibcli.engine.batches import DEFAULT_BATCH_ROWS, Batch, SourceInfo
 from calibcli.errors import InputError
 from calibcli.validation.options import DEFAULT_MEMORY_LIMIT, LoadOptions
+
+if TYPE_CHECKING:
+    from calibcli.engine.dask import DaskSource
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,25 @@ class EngineStats:
     def to_dict(self) -> dict:
         return {"name": self.name, "batch_rows": self.batch_rows, "passes": self.passes,
                 "rows_read": self.rows_read, "cached": self.cached, "reread": not self.cached and self.passes > 1}
+
+
+def check_file_columns(i: int, f, names: list[str], spec, options: LoadOptions, first) -> None:
+    """The checks of one input file's columns against the spec resolved from the first file (``InputError``)."""
+    from calibcli.validation.columns import check_duplicates
+
+    if i > 0:
+        check_duplicates(names, options.label_col, options.score_cols, f.display)
+    if options.id_col and names.count(options.id_col) > 1:
+        raise InputError(f"{f.display}: the column name '{options.id_col}' (given by --id-col) appears "
+                         f"{names.count(options.id_col)} times in the header. Rename or remove the repeated column.")
+    missing = [c for c in spec.needed if c not in names]
+    if missing:
+        raise InputError(
+            f"{f.display}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing[:6])}, which "
+            f"{first.display} has. Pooled files need the same columns; audit it separately or use --per-file."
+        )
+    if options.id_col and options.id_col not in names:
+        raise InputError(f"{f.display}: no column '{options.id_col}' (given by --id-col). Columns: {', '.join(names[:12])}.")
 
 
 class StreamingSource:
@@ -81,7 +103,7 @@ class StreamingSource:
 
     # ------------------------------------------------------------------ open
     def _open(self, inputs: tuple[str, ...], notes: tuple[str, ...]) -> None:
-        from calibcli.validation.columns import check_duplicates, check_roles, resolve_columns
+        from calibcli.validation.columns import check_roles, resolve_columns
         from calibcli.validation.labels import KeyTable
         from calibcli.validation.decide import decide
         from calibcli.validation.scan import Context, Decoder, FileScan
@@ -101,19 +123,7 @@ class StreamingSource:
         offset = 0
         for i, f in enumerate(self._files):
             names = first_names if i == 0 else f.column_names()
-            if i > 0:
-                check_duplicates(names, options.label_col, options.score_cols, f.display)
-            if options.id_col and names.count(options.id_col) > 1:
-                raise InputError(f"{f.display}: the column name '{options.id_col}' (given by --id-col) appears "
-                                 f"{names.count(options.id_col)} times in the header. Rename or remove the repeated column.")
-            missing = [c for c in spec.needed if c not in names]
-            if missing:
-                raise InputError(
-                    f"{f.display}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing[:6])}, which "
-                    f"{first.display} has. Pooled files need the same columns; audit it separately or use --per-file."
-                )
-            if options.id_col and options.id_col not in names:
-                raise InputError(f"{f.display}: no column '{options.id_col}' (given by --id-col). Columns: {', '.join(names[:12])}.")
+            check_file_columns(i, f, names, spec, options, first)
             scans.append(self._scan_file(i, f, decoder, ctx, FileScan))
             self._offsets.append(offset)
             offset += scans[-1].rows
@@ -240,7 +250,7 @@ class StreamingSource:
 
 
 def open_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: int | None = None,
-                memory_limit: int | None = None) -> StreamingSource:
+                memory_limit: int | None = None) -> "StreamingSource | DaskSource":
     """Open prediction files as a validated, multi-pass batch source (pass 1 runs here).
 
     Parameters
@@ -253,7 +263,7 @@ def open_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: int | 
 
     Returns
     -------
-    StreamingSource
+    StreamingSource (or, with ``options.engine.engine == 'dask'``, a :class:`~calibcli.engine.dask.DaskSource`)
         ``info`` (classes, task, score kind, rows kept, warnings, adjustments),
         ``batches()`` (one pass per call), ``engine_stats()`` and ``close()``.
 
@@ -262,6 +272,13 @@ def open_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: int | 
     InputError
         With every problem found, each naming file, column, rows and fix.
     """
+    from calibcli.engine.cluster_options import check_engine_options
+
+    check_engine_options(options.engine)
+    if options.engine.engine == "dask":  # the passes run on a Dask cluster
+        from calibcli.engine.dask import open_dask_source
+
+        return open_dask_source(inputs, options, batch_rows, memory_limit)
     from calibcli.sources.files import InputFile
     from calibcli.sources.paths import STDIN, STDIN_DISPLAY, Spill, expand_inputs
     from calibcli.sources.sniffing import normalize_encoding
