@@ -10,6 +10,7 @@ import functools
 
 import click
 
+from calibcli.cli import audit_html
 from calibcli.cli.options import input_options
 from calibcli.cli.paramtypes import FiniteFloat
 
@@ -110,6 +111,7 @@ def _infer_format(fmt: str | None, output: str | None) -> str:
 @click.option("--keep-going", is_flag=True,
               help="With -o: when some files fail, still write the results of the others (the exit code stays 2). "
                    "Without it a failed file means no output file.")
+@audit_html.options
 def thresholds(files, **opts):
     """Recommend decision thresholds for the predictions in FILES.
 
@@ -138,6 +140,7 @@ def thresholds(files, **opts):
     with OutputSet([*reads, *config_reads()]) as out:
         if output:
             out.plan("-o", output)  # before any work
+        audit_html.plan_outputs(opts, out)
         calibrator = load_calibrator_file(opts["calibrator"]) if opts["calibrator"] else None
 
         err = err_console()
@@ -149,7 +152,12 @@ def thresholds(files, **opts):
         written = bool(output) and (not failures or opts["keep_going"])
         if written:
             out.add("-o", output, text)
+        html_note = audit_html.write_thresholds(results, failures, spec, opts, paths, out) if (
+            not failures or opts["keep_going"]) else None
+        if written or html_note:
             out.commit()
+    if html_note:
+        err.print(html_note, highlight=False, markup=False)
     if written:
         err.print(f"wrote {output}", highlight=False)
     elif output:
