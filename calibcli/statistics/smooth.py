@@ -280,6 +280,6 @@ def smece(y_true, y_prob, *, sample_weight=None, n_bins: int = DEFAULT_FINE_BINS
     Examples
     --------
     >>> round(smece([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.3]), 4)
-    0.1637
+    0.1596
     """
     return SmoothECEState(n_bins).update(y_prob, y_true, sample_weight).finalize().smece
