@@ -179,6 +179,9 @@ class EngineInfo:
     rows_read: int
     cached: bool
     reread: bool
+    partitions: int | None = None  # the Dask engine: input partitions, workers, bytes gathered by the client
+    workers: int | None = None
+    bytes_to_client: int | None = None
 
 
 @dataclass(frozen=True)
