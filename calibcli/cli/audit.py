@@ -123,4 +123,5 @@ def engine_info(source):
     from calibcli.report import EngineInfo
 
     st = source.engine_stats().to_dict()
-    return EngineInfo(st["name"], st["batch_rows"], st["passes"], st["rows_read"], st["cached"], st["reread"])
+    return EngineInfo(st["name"], st["batch_rows"], st["passes"], st["rows_read"], st["cached"], st["reread"],
+                      st.get("partitions"), st.get("workers"), st.get("bytes_to_client"))

@@ -98,7 +98,7 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
         "warnings": list(report.warnings),
     }
     if report.engine is not None:
-        out["engine"] = asdict(report.engine)
+        out["engine"] = {k: v for k, v in asdict(report.engine).items() if v is not None}  # Dask-only fields when set
     for key in ("calibration", "thresholds", "gate"):
         value = getattr(report, key)
         if value is not None:
