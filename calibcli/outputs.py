@@ -16,6 +16,10 @@ end. The rules (DESIGN.md, "Outputs"):
   FIFO or other non-regular file is opened and written through, never replaced;
 - an output can also be streamed: :meth:`OutputSet.staged_path` gives a
   temporary file that a writer fills batch by batch, committed like the rest;
+- an output can be a folder of parts (``calib apply --engine dask``):
+  :meth:`OutputSet.staged_dir` gives a temporary folder next to it that writers
+  (on any machine sharing the file system) fill; the commit renames it into
+  place, replacing only a folder that holds nothing but Parquet parts;
 - a failed or interrupted run (any exception, KeyboardInterrupt included) leaves
   no output file: staged temporary files are removed, and when a rename fails
   half-way the files already renamed are restored from backups.
@@ -64,6 +68,7 @@ class _Staged:
     tmp: str | None  # temporary file next to the target (regular targets)
     data: bytes | None  # bytes to write through (non-regular targets)
     spool: str | None = None  # temporary file whose bytes are written through (streamed non-regular targets)
+    folder: bool = False  # ``tmp`` is a temporary folder (a folder of parts)
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -323,6 +328,68 @@ class OutputSet:
             os.close(fd)
         return tmp
 
+    def plan_dir(self, option: str, path: str | os.PathLike) -> PlannedOutput:
+        """Check an output folder of parts before any work (``UsageError`` says why it cannot be written).
+
+        An existing folder is replaced only when it holds nothing but ``*.parquet``
+        parts (what an earlier run wrote) and none of them is read by this command.
+        """
+        path = os.fspath(path)
+        if not path:
+            raise UsageError(f"{option}: the output path is empty. Give a folder name.")
+        real = os.path.realpath(path)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise UsageError(f"{option} {path} is a file; this output is a folder of Parquet parts. Choose a folder name.")
+        if os.path.isdir(path):
+            try:
+                entries = os.listdir(path)
+            except OSError as exc:
+                raise UsageError(f"{option} {path}: cannot use this folder ({_reason(exc)}). Choose another path.") from None
+            for e in entries:
+                ident = _identity(os.path.join(path, e))
+                if ident in self._reads:
+                    what, read = self._reads[ident]
+                    raise UsageError(f"{option} {path} holds {what} ({read}); calib never overwrites its input. "
+                                     "Choose another output folder.")
+            other = [e for e in entries if not (e.endswith(".parquet") and os.path.isfile(os.path.join(path, e)))]
+            if other:
+                raise UsageError(f"{option} {path} is a folder holding other files than Parquet parts ({', '.join(sorted(other)[:3])}); "
+                                 "calib replaces only a folder of parts it wrote. Choose a new folder name.")
+            if not os.access(real, os.W_OK):
+                raise UsageError(f"{option} {path} is read-only. Choose another path, or make it writable.")
+        for ident, (what, read) in self._reads.items():
+            if os.path.realpath(read) == real:
+                raise UsageError(f"{option} {path} is {what}; calib never overwrites its input. Choose another output folder.")
+        self._check_folder(option, path, os.path.dirname(real.rstrip(os.sep)))
+        planned = PlannedOutput(option, path, real, False)
+        key = ("path", real)
+        other_plan = self._planned.get(key)
+        if other_plan is not None and (other_plan.option, other_plan.path) != (option, path):
+            raise UsageError(f"{option} {path} and {other_plan.option} {other_plan.path} name the same path. Give each output its own path.")
+        self._planned.setdefault(key, planned)
+        return planned
+
+    def staged_dir(self, option: str, path: str | os.PathLike) -> str:
+        """A temporary folder (next to ``path``) for writers to fill; it becomes the folder ``path`` at :meth:`commit`.
+
+        On any error or interrupt before the commit the folder and its files are removed.
+
+        Returns
+        -------
+        str
+            The folder to write into.
+        """
+        target = self.plan_dir(option, path)
+        parent = os.path.dirname(target.real.rstrip(os.sep)) or "."
+        try:
+            self._makedirs(parent)
+            tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target.real)}.", suffix=_TMP_SUFFIX, dir=parent)
+            self._staged.append(_Staged(target, tmp, None, folder=True))
+            os.chmod(tmp, 0o777 & ~self._mask)
+        except OSError as exc:
+            raise UsageError(f"{option} {target.path}: cannot write ({_reason(exc)}). Choose a path you can write to.") from None
+        return tmp
+
     def append(self, what: str, path: str, text: str) -> None:
         """Append ``text`` to ``path`` at commit time, best effort (the CI job summary).
 
@@ -362,7 +429,7 @@ class OutputSet:
                 current = s
                 # recorded before the rename, so an interrupt right after it is undone too
                 # (restoring the backup of a file not yet replaced only puts the same file back)
-                renamed.append((s.target.real, self._backup(s.target.real)))
+                renamed.append((s.target.real, self._backup(s.target.real, s.folder)))
                 os.replace(s.tmp, s.target.real)
             for s in self._staged:
                 if s.data is None and s.spool is None:
@@ -377,9 +444,11 @@ class OutputSet:
         except BaseException as exc:
             for real, backup in reversed(renamed):
                 try:
+                    if os.path.isdir(real) and not os.path.islink(real):
+                        shutil.rmtree(real)  # a folder output renamed into place (an old folder, moved aside, comes back)
                     if backup is not None:
                         os.replace(backup, real)
-                    else:
+                    elif os.path.lexists(real):
                         os.unlink(real)
                 except OSError:
                     pass
@@ -391,7 +460,7 @@ class OutputSet:
             raise
         for _, backup in renamed:
             if backup is not None:
-                _unlink(backup)
+                _remove(backup)
         for s in self._staged:
             if s.spool is not None:
                 _unlink(s.spool)
@@ -399,12 +468,16 @@ class OutputSet:
         self._staged = []
         return self._run_appends()
 
-    def _backup(self, real: str) -> str | None:
-        """A hard link (or copy) of an existing file about to be replaced, for a rollback."""
-        if not os.path.isfile(real):
-            return None
+    def _backup(self, real: str, folder_output: bool = False) -> str | None:
+        """A hard link (or copy) of an existing file about to be replaced, for a rollback; an existing
+        folder about to be replaced by a folder output is moved aside."""
         folder, name = os.path.split(real)
         backup = os.path.join(folder, f".{name}.{secrets.token_hex(6)}{_BAK_SUFFIX}")
+        if folder_output and os.path.isdir(real):
+            os.replace(real, backup)
+            return backup
+        if not os.path.isfile(real):
+            return None
         try:
             os.link(real, backup)
         except OSError:
@@ -432,7 +505,7 @@ class OutputSet:
         for s in self._staged:
             for tmp in (s.tmp, s.spool):
                 if tmp is not None:
-                    _unlink(tmp)
+                    _remove(tmp)
         self._staged = []
         for d in reversed(self._made_dirs):
             try:
@@ -447,6 +520,14 @@ def _unlink(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def _remove(path: str) -> None:
+    """Remove a file, or a folder with its files (a staged or backed-up folder of parts)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        _unlink(path)
 
 
 def config_reads() -> list[tuple[str, str]]:
