@@ -19,6 +19,9 @@ Formats and how they are streamed:
 - gzip, bz2 and zstd: decompressed as they are read; a compressed file of a
   random-access format (Parquet, Arrow file, .npz) is first decompressed to a
   temporary file.
+- URLs (:class:`calibcli.sources.remote.RemoteURL`): the same readers over fsspec
+  file objects; text streams, random-access formats use ranged reads (a temporary
+  copy only when an HTTP server does not answer range requests).
 
 Text columns that pyarrow could not decode (bytes not valid in the encoding) are
 decoded here; bad cells are collected over the whole file and reported together
@@ -27,59 +30,100 @@ decoded here; bad cells are collected over the whole file and reported together
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Iterator
 
 from calibcli.errors import InputError
+from calibcli.sources.decoding import BadText, decode_binary, invalid_text_as_binary
 from calibcli.sources.messages import bad_bytes_error, bad_text, unreadable
 from calibcli.sources.paths import STDIN_DISPLAY, Spill
 from calibcli.sources.probe import Probe, probe
-from calibcli.sources.sniffing import byte_desc, printable
+from calibcli.sources.remote import RemoteURL, open_remote, remote_error, remote_size, scheme_of, seekable
+from calibcli.sources.sniffing import printable
+from calibcli.sources.text import TextFormats
 
-NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
-MIN_BLOCK = 1 << 20  # smallest text block read at once (bytes)
-MAX_BLOCK = 1 << 28
-MAX_BAD_SHOWN = 5
-_CSV_TYPE_ERROR = re.compile(r"In CSV column #(\d+): .*CSV conversion error to (\w+)")
 
 
 class TypesWidened(Exception):
     """A text column did not fit the type read from the first block; the file must be read again."""
 
 
-@dataclass
-class _BadText:
-    count: int = 0
-    shown: list = field(default_factory=list)
+def open_input(path: str, storage_options=(), encoding: str = "utf-8") -> "InputFile":
+    """One input file or URL, ready to read in any process (nothing is opened until it is read).
+
+    Parameters
+    ----------
+    path : a local path, a ``file://`` URL, a URL (s3://, gs://, az://, abfs://, http(s)://)
+        or a :class:`~calibcli.sources.remote.RemoteURL` from ``expand_inputs``.
+    storage_options : (key, value) pairs for the URL's filesystem (ignored for local paths
+        and for a ``RemoteURL``, which carries its own).
+    encoding : text encoding of CSV and JSON Lines.
+    """
+    return InputFile(path, encoding, storage_options=storage_options)
 
 
-class InputFile:
-    """One input file (for stdin: the temporary file it was spilled to).
+class InputFile(TextFormats):
+    """One input file (for stdin: the temporary file it was spilled to), local or a URL.
 
     Parameters
     ----------
     path : str
-        Where the bytes are.
+        Where the bytes are: a local path, or a URL (a plain URL string is opened with
+        ``storage_options``; a ``RemoteURL`` carries its own).
     encoding : str
         Text encoding of CSV and JSON Lines (and of binary columns of Parquet or Arrow files).
     display : str, optional
-        The name used in messages (default ``path``; ``'<stdin>'`` for standard input).
+        The name used in messages (default ``path``, redacted for URLs; ``'<stdin>'`` for standard input).
+    storage_options : tuple of (key, value), optional
+        Options of the URL's filesystem (``--storage-option``); never shown.
+
+    The object pickles without its temporary files (a worker process reads the file itself).
     """
 
-    def __init__(self, path: str, encoding: str = "utf-8", display: str | None = None):
+    def __init__(self, path: str, encoding: str = "utf-8", display: str | None = None, storage_options=()):
+        scheme = None if isinstance(path, RemoteURL) else scheme_of(path)
+        if scheme == "file":
+            from calibcli.sources.paths import _file_url_path
+
+            path = _file_url_path(path)
+        if isinstance(storage_options, dict):
+            storage_options = tuple(storage_options.items())
+        if scheme is not None and scheme != "file":
+            path = RemoteURL(path, storage_options)
+        self.remote: RemoteURL | None = path if isinstance(path, RemoteURL) else None
         self.path = path
         self.encoding = encoding
-        self.display = display or path
+        self.display = display or str(path)
         self._types: dict[str, object] = {}  # CSV: column -> widened pyarrow type
         self._spill: Spill | None = None
         self._table = None  # .npz and Feather v1: the whole table
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_spill"] = None  # temporary files stay with the process that made them
+        state["_table"] = None
+        return state
+
+    def scrub(self, text: str) -> str:
+        """``text`` (e.g. a library's error message) with the URL redacted and its secrets masked."""
+        return self.remote.scrub(text) if self.remote is not None else text
+
+    def open_raw(self, sequential: bool = True):
+        """A binary file object over the raw (possibly compressed) bytes; the caller closes it."""
+        if self.remote is None:
+            return open(self.path, "rb")
+        return open_remote(self.remote.url, self.remote.storage_options, sequential)
+
     # ---------------------------------------------------------------- format
     @cached_property
     def probe(self) -> Probe:
-        return probe(self.path, self.display, self.encoding, stdin=self.display == STDIN_DISPLAY)
+        if self.remote is None:
+            return probe(self.path, self.display, self.encoding, stdin=self.display == STDIN_DISPLAY)
+        try:
+            return probe(self.path, self.display, self.encoding, opener=self.open_raw)
+        except InputError as exc:
+            raise InputError(self.scrub(str(exc))) from None
 
     @property
     def format(self) -> str:
@@ -95,20 +139,63 @@ class InputFile:
         """A fresh pyarrow input stream over the (decompressed) bytes."""
         import pyarrow as pa
 
-        return pa.input_stream(self.path, compression=self.probe.compression)
+        if self.remote is None:
+            return pa.input_stream(self.path, compression=self.probe.compression)
+        return pa.input_stream(self.open_raw(sequential=True), compression=self.probe.compression)
 
-    def _local_path(self) -> str:
-        """A path to the decompressed bytes (random-access formats)."""
+    @contextmanager
+    def _random_access(self):
+        """A local path or a seekable binary file object holding the decompressed bytes (random-access
+        formats). A compressed file, or a URL whose server does not answer range requests, is first
+        copied to a temporary file (kept until :meth:`close`)."""
+        if self._spill is not None:
+            yield self._spill.path
+            return
         if not self.probe.compression:
-            return self.path
-        if self._spill is None:
-            try:
-                with self.open_stream() as s:
-                    self._spill = Spill.of_stream(s, ".decompressed")
-            except OSError as exc:
-                raise InputError(f"{self.display}: cannot decompress the {self.probe.compression} data "
-                                 f"({printable(str(exc))}). The file may be truncated; write it again.") from None
-        return self._spill.path
+            if self.remote is None:
+                yield self.path
+                return
+            f = self.open_raw(sequential=False)
+            if seekable(f):
+                with f:
+                    yield f
+                return
+            f.close()
+        what = f"decompress the {self.probe.compression} data" if self.probe.compression else "copy the file"
+        try:
+            with self.open_stream() as s:
+                self._spill = Spill.of_stream(s, ".decompressed" if self.probe.compression else ".download")
+        except InputError:
+            raise
+        except OSError as exc:
+            raise InputError(f"{self.display}: cannot {what} ({printable(self.scrub(str(exc)))}). "
+                             "The file may be truncated; write it again.") from None
+        except Exception as exc:  # noqa: BLE001 - network libraries raise their own types
+            if self.remote is None:
+                raise
+            raise remote_error(self.remote.url, self.remote.storage_options, exc, "cannot read") from None
+        yield self._spill.path
+
+    def _local_path(self):
+        """A path (local files, temporary copies) or a seekable file object (URLs) for random-access
+        readers; prefer :meth:`_parquet_file`. A file object is closed when it is garbage-collected."""
+        if self.remote is not None and not self.probe.compression and self._spill is None:
+            f = self.open_raw(sequential=False)
+            if seekable(f):
+                return f
+            f.close()
+        with self._random_access() as src:  # a local path or a temporary copy
+            return src
+
+    def _parquet_file(self):
+        """A ``pyarrow.parquet.ParquetFile`` over this file (``pre_buffer=False``: bounded memory)."""
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(self._local_path(), pre_buffer=False)
+
+    def _decode_binary(self, batch, row0: int, bad: dict[str, BadText]):
+        """Binary columns decoded with the encoding (see :func:`calibcli.sources.decoding.decode_binary`)."""
+        return decode_binary(batch, self.probe.encoding, row0, bad)
 
     def close(self) -> None:
         """Delete temporary files made for this file (its data can still be read again; they are remade)."""
@@ -126,10 +213,12 @@ class InputFile:
             if fmt == "parquet":
                 import pyarrow.parquet as pq
 
-                return int(pq.ParquetFile(self._local_path()).metadata.num_rows)
+                with self._random_access() as src:
+                    return int(pq.ParquetFile(src).metadata.num_rows)
             if fmt in ("npz", "feather_v1"):
                 return int(self._whole_table().num_rows)
-            size = os.path.getsize(self.path)
+            size = (os.path.getsize(self.path) if self.remote is None
+                    else remote_size(self.remote.url, self.remote.storage_options) or 0)
         except InputError:
             raise
         except Exception:
@@ -147,11 +236,12 @@ class InputFile:
             if fmt == "parquet":
                 import pyarrow.parquet as pq
 
-                return list(pq.ParquetFile(self._local_path()).schema_arrow.names)
+                with self._random_access() as src:
+                    return list(pq.ParquetFile(src).schema_arrow.names)
             if fmt == "ipc_file":
                 import pyarrow as pa
 
-                with pa.OSFile(self._local_path()) as f:
+                with self._random_access() as src, (pa.OSFile(src) if isinstance(src, str) else src) as f:
                     return list(pa.ipc.open_file(f).schema.names)
             if fmt == "ipc_stream":
                 import pyarrow as pa
@@ -189,7 +279,7 @@ class InputFile:
         fmt = self.format
         reader = {"parquet": self._parquet, "ipc_file": self._ipc_file, "ipc_stream": self._ipc_stream,
                   "feather_v1": self._whole, "npz": self._whole, "jsonl": self._json, "csv": self._csv}[fmt]
-        bad: dict[str, _BadText] = {}
+        bad: dict[str, BadText] = {}
         rows = 0
         it = reader(columns, batch_rows, numeric)
         while True:
@@ -211,7 +301,7 @@ class InputFile:
                 except (pa.ArrowInvalid, pa.ArrowException) as exc:
                     raise unreadable(self, exc) from None
             if fmt != "csv":  # pyarrow's CSV reader checks UTF-8 itself (a column with bad bytes is binary)
-                batch = self._invalid_text_as_binary(batch)
+                batch = invalid_text_as_binary(batch, (lambda: bad_text(self, None)) if fmt == "jsonl" else None)
             batch = self._decode_binary(batch, rows, bad)
             for start in range(0, batch.num_rows, batch_rows):
                 yield batch.slice(start, batch_rows) if batch.num_rows > batch_rows else batch
@@ -241,13 +331,14 @@ class InputFile:
     def _parquet(self, columns, batch_rows, numeric):
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(self._local_path(), pre_buffer=False)
-        yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+        with self._random_access() as src:
+            pf = pq.ParquetFile(src, pre_buffer=False)
+            yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
 
     def _ipc_file(self, columns, batch_rows, numeric):
         import pyarrow as pa
 
-        with pa.OSFile(self._local_path()) as f:
+        with self._random_access() as src, (pa.OSFile(src) if isinstance(src, str) else src) as f:
             reader = pa.ipc.open_file(f)
             for i in range(reader.num_record_batches):
                 b = reader.get_batch(i)
@@ -268,7 +359,10 @@ class InputFile:
                 import pyarrow.feather as feather
 
                 try:
-                    self._table = feather.read_table(self._local_path(), memory_map=False)
+                    with self._random_access() as src:
+                        self._table = feather.read_table(src, memory_map=False)
+                except InputError:
+                    raise
                 except Exception as exc:
                     raise unreadable(self, exc) from None
         return self._table
@@ -279,188 +373,7 @@ class InputFile:
         yield from table.to_batches(max_chunksize=batch_rows)
 
     def _read_npz(self):
-        import numpy as np
+        from calibcli.sources.npz import read_npz
 
-        try:
-            with np.load(self._local_path(), allow_pickle=False) as npz:
-                arrays = {}
-                for key in npz.files:
-                    try:
-                        arrays[key] = npz[key]
-                    except ValueError:
-                        raise InputError(
-                            f"{self.display}: the array '{key}' holds Python objects (pickled), which calib never loads. "
-                            "Save plain arrays: integers or np.array(labels, dtype=str) for labels, floats for scores."
-                        ) from None
-        except InputError:
-            raise
-        except Exception as exc:
-            raise InputError(f"{self.display}: cannot read the file as NumPy .npz ({printable(str(exc))}). "
-                             "It may be truncated; save it again with np.savez.") from None
-        from calibcli.sources.npz import npz_to_table
-
-        return npz_to_table(arrays, self.display, self.probe.encoding)
-
-    # ------------------------------------------------------------------- text
-    def _block_size(self, batch_rows: int) -> int:
-        return int(min(MAX_BLOCK, max(MIN_BLOCK, self.probe.line_bytes * batch_rows * 1.1)))
-
-    def _csv_options(self, columns, batch_rows: int, numeric=(), plan: bool = True):
-        import pyarrow as pa
-        import pyarrow.csv as pcsv
-
-        p = self.probe
-        enc = "utf8" if p.encoding == "utf-8" else p.encoding  # utf8: pyarrow reads without transcoding
-        read = pcsv.ReadOptions(encoding=enc, block_size=self._block_size(batch_rows))
-        parse = pcsv.ParseOptions(delimiter=p.delimiter)
-        types = {c: pa.float64() for c in numeric}
-        if plan:
-            types.update(self._types)
-        convert = pcsv.ConvertOptions(include_columns=columns, column_types=types, strings_can_be_null=True,
-                                      null_values=NULL_VALUES, decimal_point=p.decimal)
-        return read, parse, convert
-
-    def _csv_header(self) -> list[str]:
-        import pyarrow.csv as pcsv
-
-        read, parse, convert = self._csv_options(None, 1, plan=False)
-        read.block_size = 1 << 16
-        with self.open_stream() as s:
-            with pcsv.open_csv(s, read_options=read, parse_options=parse, convert_options=convert) as reader:
-                return list(reader.schema.names)  # first block only
-
-    def _csv(self, columns, batch_rows, numeric):
-        import pyarrow.csv as pcsv
-
-        read, parse, convert = self._csv_options(columns, batch_rows, numeric)
-        with self.open_stream() as s:
-            with pcsv.open_csv(s, read_options=read, parse_options=parse, convert_options=convert) as reader:
-                yield from reader
-
-    def _widen(self, exc: Exception, columns) -> bool:
-        """Widen the CSV column a conversion error names; False when the error is not one."""
-        import pyarrow as pa
-
-        m = _CSV_TYPE_ERROR.search(str(exc))
-        if not m:
-            return False
-        names = self._csv_header()
-        i = int(m.group(1))
-        if i >= len(names):
-            return False
-        name, was = names[i], m.group(2)
-        wider = {"int8": pa.float64(), "int16": pa.float64(), "int32": pa.float64(), "int64": pa.float64(),
-                 "uint8": pa.float64(), "uint16": pa.float64(), "uint32": pa.float64(), "uint64": pa.float64(),
-                 "null": pa.float64(), "string": pa.binary(), "binary": None}.get(was, pa.string())
-        if wider is None or self._types.get(name) == wider:
-            return False
-        self._types[name] = wider
-        return True
-
-    def _json_stream(self):
-        import pyarrow as pa
-
-        p = self.probe
-        s = self.open_stream()
-        if p.encoding != "utf-8":
-            return pa.transcoding_input_stream(s, p.encoding, "utf-8")
-        return s
-
-    def _json_first_schema(self):
-        import pyarrow.json as pj
-
-        if not hasattr(pj, "open_json"):
-            return self._json_whole().schema
-        with self._json_stream() as s:
-            with pj.open_json(s, read_options=pj.ReadOptions(block_size=MIN_BLOCK)) as reader:
-                return reader.schema
-
-    def _json_whole(self):
-        import pyarrow.json as pj
-
-        if self._table is None:
-            with self._json_stream() as s:
-                self._table = pj.read_json(s)
-        return self._table
-
-    def _json(self, columns, batch_rows, numeric):
-        import pyarrow as pa
-        import pyarrow.json as pj
-
-        if not hasattr(pj, "open_json"):  # pyarrow < 20: read whole
-            table = self._json_whole()
-            table = table.select(columns) if columns is not None else table
-            yield from table.to_batches(max_chunksize=batch_rows)
-            return
-        first = self._json_first_schema()
-        fields = []
-        for f in first:
-            if columns is not None and f.name not in columns:
-                continue
-            t = f.type
-            if pa.types.is_integer(t) or (f.name in numeric and (pa.types.is_null(t) or pa.types.is_floating(t))):
-                t = pa.float64()  # numbers: an integer column may hold a fraction further down
-            fields.append(pa.field(f.name, t))
-        parse = pj.ParseOptions(explicit_schema=pa.schema(fields), unexpected_field_behavior="ignore")
-        with self._json_stream() as s:
-            with pj.open_json(s, read_options=pj.ReadOptions(block_size=self._block_size(batch_rows) * 2),
-                              parse_options=parse) as reader:
-                for b in reader:
-                    yield b.select(columns) if columns is not None else b
-
-    def _invalid_text_as_binary(self, batch):
-        """Text columns holding bytes that are not UTF-8 (pyarrow's JSON and Parquet readers pass them
-        through) become binary, to be decoded and reported by :meth:`_decode_binary`; in JSON Lines
-        the error names the line instead."""
-        import pyarrow as pa
-
-        arrays = list(batch.columns)
-        changed = False
-        for i, col in enumerate(arrays):
-            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-                try:
-                    col.validate(full=True)
-                except pa.ArrowInvalid:
-                    if self.format == "jsonl":
-                        raise bad_text(self, None) from None
-                    arrays[i] = col.view(pa.binary() if pa.types.is_string(col.type) else pa.large_binary())
-                    changed = True
-        return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names) if changed else batch
-
-    # -------------------------------------------------------------- encoding
-    def _decode_binary(self, batch, row0: int, bad: dict[str, _BadText]):
-        """Binary columns (text pyarrow could not decode as UTF-8) decoded with the encoding; bad cells
-        become null and are recorded in ``bad`` (rows numbered from 1 within the file)."""
-        import pyarrow as pa
-
-        enc = self.probe.encoding
-        if not any(pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
-                   for t in batch.schema.types):
-            return batch
-        arrays = list(batch.columns)
-        for i, fld in enumerate(batch.schema):
-            t = fld.type
-            if not (pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)):
-                continue
-            col = arrays[i]
-            if enc == "utf-8":
-                try:
-                    arrays[i] = col.cast(pa.string())
-                    continue
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    pass
-            values = []
-            for r, v in enumerate(col.to_pylist()):
-                if v is None:
-                    values.append(None)
-                    continue
-                try:
-                    values.append(v.decode(enc))
-                except UnicodeDecodeError as exc:
-                    b = bad.setdefault(fld.name, _BadText())
-                    b.count += 1
-                    if len(b.shown) < MAX_BAD_SHOWN:
-                        b.shown.append((row0 + r + 1, byte_desc(exc)))
-                    values.append(None)
-            arrays[i] = pa.array(values, type=pa.string())
-        return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+        with self._random_access() as src:
+            return read_npz(src, self.display, self.probe.encoding)

@@ -113,7 +113,7 @@ def first_bad_json_line(file) -> int | None:
 def unreadable(file, exc: Exception, rows_before: int = 0) -> InputError:
     """The error for a file pyarrow cannot parse (``rows_before``: JSON rows read before the failing block)."""
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    msg = printable(msg)
+    msg = printable(file.scrub(msg) if hasattr(file, "scrub") else msg)
     fmt = file.probe.format
     display = file.display
     if fmt == "parquet":

@@ -137,3 +137,31 @@ def _label_array(a, encoding: str, source: str, key: str):
     if a.dtype.kind == "f" and a.dtype.itemsize == 2:
         a = a.astype("float32")
     return pa.array(a)
+
+
+def read_npz(src, display: str, encoding: str = "utf-8"):
+    """The table of a NumPy ``.npz`` file (``src``: a path or a seekable binary file object).
+
+    Arrays holding Python objects (pickled) are refused, never loaded.
+    """
+    import numpy as np
+
+    from calibcli.sources.sniffing import printable
+
+    try:
+        with np.load(src, allow_pickle=False) as npz:
+            arrays = {}
+            for key in npz.files:
+                try:
+                    arrays[key] = npz[key]
+                except ValueError:
+                    raise InputError(
+                        f"{display}: the array '{key}' holds Python objects (pickled), which calib never loads. "
+                        "Save plain arrays: integers or np.array(labels, dtype=str) for labels, floats for scores."
+                    ) from None
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{display}: cannot read the file as NumPy .npz ({printable(str(exc))}). "
+                         "It may be truncated; save it again with np.savez.") from None
+    return npz_to_table(arrays, display, encoding)

@@ -40,18 +40,73 @@ def _file_key(path: str) -> tuple[int, int] | str:
     return (st.st_dev, st.st_ino)
 
 
-def expand_inputs(patterns: list[str] | tuple[str, ...]) -> InputPaths:
-    """Expand globs, keep order, read each file once; ``-`` stands for stdin.
+def is_part_file(name: str) -> bool:
+    """Whether a file found in a directory of parts holds data: not ``_SUCCESS``, ``_metadata``,
+    hidden files or checksums.
+
+    >>> [is_part_file(n) for n in ("part-0.parquet", "_SUCCESS", ".part-0.crc", "x.csv")]
+    [True, False, False, True]
+    """
+    return not name.startswith(("_", ".")) and not name.endswith(".crc")
+
+
+def _directory_parts(path: str) -> list[str]:
+    """The data files under a local directory (recursively, hidden folders skipped), in sorted order."""
+    found = []
+    for root, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        found.extend(os.path.join(root, n) for n in names if is_part_file(n))
+    found.sort()
+    if not found:
+        raise InputError(f"{path}: the directory holds no data files (names starting with _ or . are skipped). "
+                         f"Pass a directory of Parquet or CSV parts, or the files themselves, e.g. '{os.path.join(path, '*.parquet')}'.")
+    return found
+
+
+def _file_url_path(url: str) -> str:
+    """The local path of a file:// URL."""
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise InputError(f"{url}: a file:// URL must name a local file (file:///path/to/file), not host '{parts.netloc}'.")
+    return url2pathname(parts.path)
+
+
+def _local_matches(pat: str) -> list[str]:
+    if any(ch in pat for ch in "*?[") and not os.path.exists(pat):  # an existing file named in[1].csv is itself
+        matches = sorted(glob.glob(pat, recursive=True))
+        if not matches:
+            raise InputError(f"{pat}: the pattern matches no file. Check the path and quote the pattern so the shell does not expand it.")
+        return matches
+    if not os.path.exists(pat):
+        raise InputError(f"{pat}: no such file. Check the path (the working directory is {os.getcwd()}).")
+    if os.path.isdir(pat):
+        return _directory_parts(pat)
+    return [pat]
+
+
+def expand_inputs(patterns: list[str] | tuple[str, ...], storage_options: tuple[tuple[str, str], ...] = ()) -> InputPaths:
+    """Expand globs, directories of parts and URLs; keep order, read each file once; ``-`` stands for stdin.
 
     A file named twice, under the same or another spelling (``x.csv ./x.csv``, a
     symlink, a hard link, a glob that also matches it: the same device and inode),
     is kept once under its first spelling; each such repeat under another spelling
     adds a sentence to ``notes``. A pattern with glob characters that matches
-    nothing is an error, as is a plain path that does not exist.
+    nothing is an error, as is a plain path that does not exist. A directory stands
+    for the data files under it (sorted; ``_SUCCESS``, ``_metadata`` and hidden files
+    skipped), as Spark, Dask and pyarrow write Parquet or CSV parts.
+
+    URLs: ``file://`` is a local path; s3://, gs://, az://, abfs:// and http(s)://
+    become :class:`calibcli.sources.remote.RemoteURL` items (a ``str`` holding the
+    redacted URL, safe to print; the real URL and ``storage_options`` are attributes).
+    Globs and directories on buckets are listed through fsspec.
 
     Parameters
     ----------
-    patterns : file names, globs or ``-``.
+    patterns : file names, globs, directories, URLs or ``-``.
+    storage_options : (key, value) pairs for the filesystems of URLs (``--storage-option``).
 
     Returns
     -------
@@ -63,24 +118,25 @@ def expand_inputs(patterns: list[str] | tuple[str, ...]) -> InputPaths:
     >>> expand_inputs(["-"])
     ['-']
     """
+    from calibcli.sources.remote import RemoteURL, expand_url, scheme_of
+
     out = InputPaths()
     notes: list[str] = list(getattr(patterns, "notes", ()))
-    seen: dict[tuple[int, int] | str, str] = {}
+    seen: dict[object, str] = {}
     for pat in patterns:
-        if pat == STDIN:
+        scheme = None if isinstance(pat, RemoteURL) else scheme_of(pat)
+        if pat == STDIN and not isinstance(pat, RemoteURL):
             matches = [STDIN]
-        elif any(ch in pat for ch in "*?[") and not os.path.exists(pat):  # an existing file named in[1].csv is itself
-            matches = sorted(glob.glob(pat, recursive=True))
-            if not matches:
-                raise InputError(f"{pat}: the pattern matches no file. Check the path and quote the pattern so the shell does not expand it.")
-        else:
-            if not os.path.exists(pat):
-                raise InputError(f"{pat}: no such file. Check the path (the working directory is {os.getcwd()}).")
-            if os.path.isdir(pat):
-                raise InputError(f"{pat}: is a directory, not a prediction file. Pass the files inside it, e.g. '{os.path.join(pat, '*.parquet')}'.")
+        elif isinstance(pat, RemoteURL):
             matches = [pat]
+        elif scheme == "file":
+            matches = _local_matches(_file_url_path(pat))
+        elif scheme is not None:
+            matches = expand_url(pat, storage_options)
+        else:
+            matches = _local_matches(pat)
         for m in matches:
-            key = STDIN if m == STDIN else _file_key(m)
+            key = ("url", m.url) if isinstance(m, RemoteURL) else STDIN if m == STDIN else _file_key(m)
             first = seen.get(key)
             if first is None:
                 seen[key] = m

@@ -45,28 +45,42 @@ def unsupported(display: str, what: str, hint: str) -> InputError:
     return InputError(f"{display}: unsupported format ({what}). calib reads {SUPPORTED}." + (f" {hint}" if hint else ""))
 
 
-def _read_head(path: str, display: str, compression: str | None) -> bytes:
+def _read_head(path: str, display: str, compression: str | None, opener=None) -> bytes:
     import pyarrow as pa
 
     try:
         if compression is None:
-            with open(path, "rb") as fh:
+            with (opener() if opener is not None else open(path, "rb")) as fh:
                 return fh.read(HEAD_BYTES)
-        with pa.input_stream(path, compression=compression) as s:
+        with pa.input_stream(opener() if opener is not None else path, compression=compression) as s:
             return s.read(HEAD_BYTES)
+    except InputError:
+        raise
     except OSError as exc:
+        if opener is not None:
+            raise _remote_failure(display, exc) from None
         if compression is None:
             raise InputError(f"{display}: cannot open the file ({exc.strerror or exc}). Check its permissions.") from None
         raise InputError(f"{display}: cannot decompress the {compression} data ({printable(str(exc))}). "
                          "The file may be truncated; write it again.") from None
     except Exception as exc:
+        if opener is not None and compression is None:
+            raise _remote_failure(display, exc) from None
         raise InputError(f"{display}: cannot decompress the {compression} data ({printable(str(exc))}). "
                          "The file may be truncated; write it again.") from None
 
 
-def probe(path: str, display: str, encoding: str = "utf-8", stdin: bool = False) -> Probe:
-    """The format of the file at ``path`` (``display`` names it in messages; ``stdin``: it holds standard input)."""
-    head = _read_head(path, display, None)
+def _remote_failure(display: str, exc: BaseException) -> InputError:
+    """A read of a URL failed: the reason, without the URL's secrets (``display`` is redacted)."""
+    from calibcli.sources.remote import remote_error
+
+    return remote_error(getattr(display, "url", display), getattr(display, "storage_options", ()), exc, "cannot read")
+
+
+def probe(path: str, display: str, encoding: str = "utf-8", stdin: bool = False, opener=None) -> Probe:
+    """The format of the file at ``path`` (``display`` names it in messages; ``stdin``: it holds standard input;
+    ``opener``: a callable returning a binary file object over the bytes, for URLs)."""
+    head = _read_head(path, display, None, opener)
     if not head and stdin:
         raise InputError("<stdin>: no data arrived on standard input. Pipe a prediction file into calib "
                          "(e.g. calib audit - < preds.csv), or pass a file name.")
@@ -74,7 +88,7 @@ def probe(path: str, display: str, encoding: str = "utf-8", stdin: bool = False)
         raise InputError(f"{display}: the file is empty. Write the predictions with a header row and at least one data row.")
     compression = compression_of(head)
     if compression:
-        head = _read_head(path, display, compression)
+        head = _read_head(path, display, compression, opener)
         if not head:
             raise InputError(f"{display}: the file is empty once decompressed. Write the predictions with a header row and at least one data row.")
     lower = display.lower()
@@ -87,7 +101,7 @@ def probe(path: str, display: str, encoding: str = "utf-8", stdin: bool = False)
     if head.startswith(b"\xff\xff\xff\xff") and len(head) >= 8:
         return Probe("ipc_stream", compression)
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return Probe(zip_kind(path, display, compression), compression)
+        return Probe(zip_kind(path, display, compression, opener), compression)
     if head.startswith(b"\x80") and len(head) > 1 and 2 <= head[1] <= 5:
         raise unsupported(display, "a Python pickle", "calib never unpickles files (unsafe); write the predictions "
                           "with DataFrame.to_parquet or to_csv, or np.savez for arrays.")
@@ -116,7 +130,7 @@ def probe(path: str, display: str, encoding: str = "utf-8", stdin: bool = False)
     return Probe("csv", compression, delimiter, encoding, "," if decimal_comma(lines, delimiter) else ".", line_bytes)
 
 
-def zip_kind(path: str, display: str, compression: str | None) -> str:
+def zip_kind(path: str, display: str, compression: str | None, opener=None) -> str:
     """'npz' for a NumPy .npz archive; any other zip archive is an unsupported-format error."""
     import io
     import zipfile
@@ -125,12 +139,14 @@ def zip_kind(path: str, display: str, compression: str | None) -> str:
         if compression:
             import pyarrow as pa
 
-            with pa.input_stream(path, compression=compression) as s:
+            with pa.input_stream(opener() if opener is not None else path, compression=compression) as s:
                 src = io.BytesIO(s.read())
         else:
-            src = path
+            src = opener() if opener is not None else path
         with zipfile.ZipFile(src) as zf:
             names = zf.namelist()
+        if opener is not None and not compression:
+            src.close()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise InputError(f"{display}: the file starts like a zip archive but cannot be read as one "
                          f"({printable(str(exc))}). It may be truncated; write it again.") from None
