@@ -48,7 +48,7 @@ def audit(files, **opts):
     from calibcli.reading import expand_inputs
     from calibcli.render.jsonout import render_json
 
-    paths = expand_inputs(files)
+    paths = expand_inputs(files, opts["load_options"].engine.storage_options)
     json_out, fmt, quiet = opts["json_out"], opts["fmt"], opts["quiet"]
     with OutputSet(_reads(paths, opts)) as out:
         # every output path is checked before any work; all are written together at the end

@@ -43,7 +43,7 @@ def fit(files, load_options, method, output, per_label, n_bins, seed, quiet):
     from calibcli.outputs import OutputSet, config_reads
     from calibcli.reading import expand_inputs
 
-    paths = expand_inputs(files)
+    paths = expand_inputs(files, load_options.engine.storage_options)
     with OutputSet([*(("one of the input files", p) for p in paths), *config_reads()]) as out:
         out.plan("-o", output)  # before any work
         with open_source(paths, load_options) as source:

@@ -131,7 +131,7 @@ def thresholds(files, **opts):
 
     objectives = asked_objectives(opts) or DEFAULT_OBJECTIVES
     spec = spec_from_opts(opts, objectives, opts["n_bootstrap"], opts["seed"])
-    paths, missing, rank = _expand_each(files)
+    paths, missing, rank = _expand_each(files, opts["load_options"].engine.storage_options)
     output = opts["output"]
     fmt = _infer_format(opts["fmt"], output)
     reads = [("one of the input files", p) for p in paths]
@@ -175,17 +175,19 @@ def thresholds(files, **opts):
     return Outcome(failed_inputs=len(failures))
 
 
-def _expand_each(patterns) -> tuple[list[str], list[tuple[str, str]], dict[str, tuple[int, int]]]:
+def _expand_each(patterns, storage_options=()) -> tuple[list[str], list[tuple[str, str]], dict[str, tuple[int, int]]]:
     """Files of each pattern in order, the patterns that name no file (with why),
     and each name's place in the input (pattern index, index within the pattern)."""
     from calibcli.errors import InputError
     from calibcli.reading import expand_inputs
+    from calibcli.sources.remote import redact
 
     paths, missing, rank = [], [], {}
     for i, pattern in enumerate(patterns):
         try:
-            found = expand_inputs([pattern])
+            found = expand_inputs([pattern], storage_options)
         except InputError as exc:
+            pattern = redact(pattern)  # a URL's credentials are never shown
             if pattern not in rank:
                 missing.append((pattern, str(exc)))
                 rank[pattern] = (i, 0)

@@ -292,7 +292,7 @@ def open_dask_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: i
     batch_rows = int(batch_rows or options.batch_rows or DEFAULT_BATCH_ROWS)
     memory_limit = int(memory_limit if memory_limit is not None else (options.memory_limit if options.memory_limit is not None
                                                                        else DEFAULT_MEMORY_LIMIT))
-    paths = expand_inputs(inputs if isinstance(inputs, list) else list(inputs))
+    paths = expand_inputs(inputs if isinstance(inputs, list) else list(inputs), options.engine.storage_options)
     if STDIN in paths:
         raise UsageError("-: standard input cannot be read by Dask workers. Write it to a file (or a bucket) first, "
                          "or run with --engine local.")

@@ -288,7 +288,8 @@ def open_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: int | 
         raise ValueError(f"batch_rows must be at least 1, got {batch_rows}")
     memory_limit = DEFAULT_MEMORY_LIMIT if memory_limit is None and options.memory_limit is None else (
         memory_limit if memory_limit is not None else options.memory_limit)
-    paths = expand_inputs(inputs if isinstance(inputs, list) else list(inputs))  # keeps the notes of InputPaths
+    paths = expand_inputs(inputs if isinstance(inputs, list) else list(inputs),  # keeps the notes of InputPaths
+                          options.engine.storage_options)
     encoding = normalize_encoding(options.encoding)
     spills = []
     files = []

@@ -53,9 +53,11 @@ def redact(url: str) -> str:
 
     >>> redact("https://user:pw@host/x.csv?X-Amz-Signature=abc&v=1")
     'https://***@host/x.csv?X-Amz-Signature=***&v=***'
-    >>> redact("s3://bucket/runs/a.parquet")
-    's3://bucket/runs/a.parquet'
+    >>> redact("s3://bucket/runs/a.parquet"), redact("runs/a?.csv")
+    ('s3://bucket/runs/a.parquet', 'runs/a?.csv')
     """
+    if scheme_of(url) is None:
+        return str(url)  # a local path or glob: nothing to hide
     try:
         parts = urlsplit(str(url))
     except ValueError:
