@@ -47,11 +47,15 @@ class ApplyResult:
     rows : rows written.
     batch_rows : rows per input record batch.
     passes : times the input was read (1, plus one per restart after a column type widened).
+    partitions : input partitions (``--engine dask``: one output part each; 1 locally).
+    bytes_to_client : bytes the client gathered from the workers (``--engine dask``).
     """
 
     rows: int
     batch_rows: int
     passes: int
+    partitions: int = 1
+    bytes_to_client: int = 0
 
 
 class _Restart(Exception):
@@ -72,6 +76,18 @@ def output_format(path: str) -> str:
     if lower.endswith(".csv"):
         return "csv"
     raise UsageError(f"-o {path}: unknown output format; end the name with .parquet, .pq, .csv or .csv.gz.")
+
+
+def folder_format(path: str) -> str:
+    """'parquet' for an output folder of parts (``--engine dask``); ``UsageError`` for a CSV name.
+
+    >>> folder_format("calibrated/"), folder_format("calibrated.parquet")
+    ('parquet', 'parquet')
+    """
+    if str(path).lower().endswith((".csv", ".csv.gz")):
+        raise UsageError(f"-o {path}: with --engine dask, calib apply writes a folder of Parquet parts (one per input "
+                         "partition); give a folder name such as calibrated/ or calibrated.parquet.")
+    return "parquet"
 
 
 def score_columns(cf, names: list[str], source: str, score_cols: tuple[str, ...] | None) -> list[str]:
@@ -298,8 +314,13 @@ def _check(scans, ctx, names: tuple[str, ...], src: str, cols: list[str], forced
 
 def apply_files(cf, inputs: list[str], output: str, staged: str, score_cols: tuple[str, ...] | None = None,
                 score_kind: ScoreKind | None = None, renormalize: bool = False, replace: bool = False,
-                encoding: str = "utf-8", batch_rows: int | None = None) -> ApplyResult:
+                encoding: str = "utf-8", batch_rows: int | None = None, engine=None,
+                partition_rows: int | None = None) -> ApplyResult:
     """Write the rows of ``inputs`` with the calibrator's probabilities to ``staged``, batch by batch.
+
+    With ``engine`` (an ``EngineOptions``) naming Dask, ``staged`` is a folder
+    (``OutputSet.staged_dir``): the workers write one Parquet part per input
+    partition into it (see :mod:`calibcli.engine.apply_parts`).
 
     Parameters
     ----------
@@ -310,6 +331,8 @@ def apply_files(cf, inputs: list[str], output: str, staged: str, score_cols: tup
     staged : the path to write (``OutputSet.staged_path``); left incomplete on error.
     score_cols, score_kind, renormalize, replace, encoding : as ``calib apply``'s options.
     batch_rows : rows per record batch (default ``DEFAULT_BATCH_ROWS``).
+    engine : ``EngineOptions`` (None: local).
+    partition_rows : with Dask, a Parquet partition takes whole row groups until it holds this many rows.
 
     Returns
     -------
@@ -325,20 +348,28 @@ def apply_files(cf, inputs: list[str], output: str, staged: str, score_cols: tup
     from calibcli.sources.paths import STDIN, STDIN_DISPLAY, Spill
     from calibcli.sources.sniffing import normalize_encoding
 
-    fmt = output_format(output)
+    dask = engine is not None and engine.engine == "dask"
+    fmt = folder_format(output) if dask else output_format(output)
     batch_rows = int(batch_rows or DEFAULT_BATCH_ROWS)
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be at least 1, got {batch_rows}")
     encoding = normalize_encoding(encoding or "utf-8")
+    if dask and STDIN in inputs:
+        raise UsageError("-: standard input cannot be read by Dask workers. Write it to a file first, or run with --engine local.")
     spills, files = [], []
     try:
         for p in inputs:
-            if p == STDIN:
+            if dask:
+                from calibcli.engine.partitions import open_file
+
+                files.append(open_file(p, encoding, p, tuple(engine.storage_options)))
+            elif p == STDIN:
                 spills.append(Spill.of_stdin())
                 files.append(InputFile(spills[-1].path, encoding, STDIN_DISPLAY))
             else:
                 files.append(InputFile(p, encoding))
-        return _apply(cf, files, fmt, staged, score_cols, score_kind, renormalize, replace, batch_rows)
+        return _apply(cf, files, fmt, staged, score_cols, score_kind, renormalize, replace, batch_rows,
+                      (engine, encoding, partition_rows) if dask else None)
     finally:
         for f in files:
             f.close()
@@ -346,7 +377,7 @@ def apply_files(cf, inputs: list[str], output: str, staged: str, score_cols: tup
             s.close()
 
 
-def _apply(cf, files, fmt, staged, score_cols, score_kind, renormalize, replace, batch_rows) -> ApplyResult:
+def _apply(cf, files, fmt, staged, score_cols, score_kind, renormalize, replace, batch_rows, dask=None) -> ApplyResult:
     from calibcli.validation.columns import ColumnSpec, prefix_kind
     from calibcli.validation.options import LoadOptions
 
@@ -365,6 +396,13 @@ def _apply(cf, files, fmt, staged, score_cols, score_kind, renormalize, replace,
     forced = score_kind if score_kind is not None else (cal.input_kind if prefix is None else None)
     spec = ColumnSpec(cal.task, tuple(cols), tuple(cal.classes), prefix, label_col=None)
     options = LoadOptions(label_col=None, score_kind=forced, renormalize=renormalize)
+    if dask is not None:  # one part per input partition, written on the workers
+        from calibcli.engine.apply_parts import apply_dask
+
+        engine, encoding, partition_rows = dask
+        rows, passes, parts, gathered = apply_dask(cf, files, names, src, cols, spec, options, placed, forced, prefix, staged,
+                                                   batch_rows, encoding, engine, partition_rows)
+        return ApplyResult(rows, batch_rows, passes, parts, gathered)
     schema = None
     for passes in range(1, MAX_RESTARTS + 1):
         try:
@@ -431,4 +469,4 @@ def _one_pass(cal, files, names, src, cols, spec, options, placed, fmt, staged, 
             writer.close(ok=False)
 
 
-__all__ = ["ApplyResult", "ROW_GROUP_ROWS", "apply_files", "output_format", "score_columns"]
+__all__ = ["ApplyResult", "ROW_GROUP_ROWS", "apply_files", "folder_format", "output_format", "score_columns"]
