@@ -196,6 +196,11 @@ class OutputSet:
         path = os.fspath(path)
         if not path:
             raise UsageError(f"{option}: the output path is empty. Give a file name.")
+        from calibcli.sources.remote import redact, scheme_of
+
+        if scheme_of(path):
+            raise UsageError(f"{option} {redact(path)}: outputs are written to local files, not to URLs. "
+                             "Write a local file, then copy it (e.g. aws s3 cp, gcloud storage cp, azcopy).")
         real = os.path.realpath(path)
         st = None
         try:

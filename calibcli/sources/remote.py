@@ -32,6 +32,14 @@ SCHEMES = {
     "az": ("az", "adlfs"), "abfs": ("abfs", "adlfs"), "abfss": ("abfs", "adlfs"),
     "http": ("http", "aiohttp"), "https": ("https", "aiohttp"),
 }
+#: package -> where its credentials come from, for "permission denied" messages
+CREDENTIALS_HINT = {
+    "s3fs": "AWS_PROFILE or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or --storage-option key=... secret=...",
+    "gcsfs": "GOOGLE_APPLICATION_CREDENTIALS or gcloud auth application-default login, or --storage-option token=...",
+    "adlfs": "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN, or --storage-option "
+             "account_name=... account_key=...",
+    "aiohttp": "a signed URL's query, or a header such as --storage-option headers.Authorization='Bearer ...'",
+}
 REMOTE_BLOCK = 1 << 22  # bytes per ranged read
 MASK = "***"
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -74,6 +82,7 @@ def redact(url: str) -> str:
 def secrets_of(url: str, storage_options=()) -> list[str]:
     """The substrings of ``url`` and the storage option values that must never be shown."""
     out = [str(v) for _, v in storage_options]
+    out += [w for v in list(out) for w in v.split() if len(w) >= 8]  # a token inside "Bearer <token>"
     try:
         parts = urlsplit(str(url))
         if "@" in parts.netloc:
@@ -174,14 +183,17 @@ def filesystem(url: str, storage_options=()):
 def remote_error(url: str, storage_options, exc: BaseException, doing: str = "cannot open") -> InputError:
     """An ``InputError`` naming the (redacted) URL and why it could not be read; never a secret."""
     shown = redact(url)
-    status = getattr(exc, "status", None) or getattr(exc, "code", None)
     if isinstance(exc, ImportError):
         return _missing_package(scheme_of(url) or "", exc)
-    if isinstance(exc, FileNotFoundError) or status == 404:
+    cause = exc.__cause__  # fsspec's HTTP filesystem reports every failure as FileNotFoundError from the cause
+    if isinstance(exc, FileNotFoundError) and cause is not None and not isinstance(cause, FileNotFoundError):
+        exc = cause
+    status = getattr(exc, "status", None) or getattr(exc, "code", None)
+    if status == 404 or (isinstance(exc, FileNotFoundError) and status is None):
         return InputError(f"{shown}: no such file (not found on the server). Check the URL, bucket and key.")
     if isinstance(exc, PermissionError) or status in (401, 403):
-        return InputError(f"{shown}: permission denied. Check the credentials (environment variables such as AWS_PROFILE "
-                          "or AWS_ACCESS_KEY_ID, or --storage-option) and that they may read this object.")
+        hint = CREDENTIALS_HINT.get(SCHEMES.get(scheme_of(url) or "", ("", ""))[1], "")
+        return InputError(f"{shown}: permission denied. Check the credentials ({hint}) and that they may read this object.")
     reason = printable(scrub(str(exc) or type(exc).__name__, url, storage_options))
     return InputError(f"{shown}: {doing} the URL ({type(exc).__name__}: {reason}). "
                       "Check the address, the network and the --storage-option values.")
