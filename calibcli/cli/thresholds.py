@@ -206,6 +206,7 @@ def _run(paths, opts, spec, calibrator, err):
     from calibcli.engine.streaming import open_source
     from calibcli.errors import CalibError
     from calibcli.thresholds import recommend_source
+    from calibcli.thresholds.passes import TransformWith
 
     results, failures = [], []
     show = err.is_terminal and len(paths) > 1
@@ -215,7 +216,7 @@ def _run(paths, opts, spec, calibrator, err):
         for path in paths:
             progress.update(task, description=path)
             try:
-                calibrate = None if calibrator is None else (lambda batch: calibrator.transform(batch.predictions))
+                calibrate = None if calibrator is None else TransformWith(calibrator)  # picklable, for any engine
                 with open_source([path], opts["load_options"]) as source:  # streamed: batches, bounded memory
                     results.append((path, recommend_source(source, spec, tuple(opts["classes"]) or None, calibrate)))
             except CalibError as exc:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -30,44 +30,23 @@ from calibcli.thresholds.intervals import bootstrap, bootstrap_method, with_inte
 from calibcli.thresholds.refine import Known, cut_segments, equivalent_on_other_scale, open_segments, pick_ranges
 from calibcli.thresholds.select import _cost, _headline, _none, _Rows, _select
 from calibcli.thresholds.spec import HEADLINES, RULE, Recommendation, ThresholdReport, ThresholdSpec
-from calibcli.thresholds.tables import DEFAULT_MAX_DISTINCT, CountTable
+from calibcli.thresholds.passes import (
+    CalibrateEach,
+    Layout,
+    PairedRows,
+    RawRows,
+    ThresholdCounts,
+    target_names,
+    targets,
+)
+from calibcli.thresholds.tables import DEFAULT_MAX_DISTINCT
 
 if TYPE_CHECKING:
     from calibcli.engine.batches import Batch, BatchSource
 
 UNLIMITED = 1 << 62  # a table's budget when the rows are in memory anyway
 MAX_ROUNDS = 4096  # refinement always ends far sooner; this only turns a bug into an error
-Columns = dict[int, tuple[np.ndarray, np.ndarray, "np.ndarray | None"]]
-PassFn = Callable[[list[int]], Iterator[tuple[int, Columns]]]
-
-
-def targets(preds: Predictions) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """The binary problems of a prediction set: (name, scores, positive).
-
-    Binary: the positive class (column 1). Multiclass: each class one-vs-rest.
-    Multilabel: each label. Top-label files: the confidence, positive = the
-    predicted label is correct.
-    """
-    if preds.task is Task.BINARY:
-        return [(preds.classes[1], preds.probs[:, 1], preds.labels == 1)]
-    if preds.task is Task.MULTILABEL:
-        return [(c, preds.probs[:, k], preds.labels[:, k] == 1) for k, c in enumerate(preds.classes)]
-    if preds.task is Task.TOP_LABEL:
-        return [("top-label correct", preds.probs[:, 0], preds.pred_labels == preds.labels)]
-    return [(c, preds.probs[:, k], preds.labels == k) for k, c in enumerate(preds.classes)]
-
-
-def target_names(task: Task, classes: tuple[str, ...]) -> list[str]:
-    """Names of :func:`targets` without the data.
-
-    >>> target_names(Task.BINARY, ("neg", "pos")), target_names(Task.MULTICLASS, ("a", "b", "c"))
-    (['pos'], ['a', 'b', 'c'])
-    """
-    if task is Task.BINARY:
-        return [classes[1]]
-    if task is Task.TOP_LABEL:
-        return ["top-label correct"]
-    return list(classes)
+Run = Callable[[ThresholdCounts], ThresholdCounts]  # one pass: feed the consumer every batch, return it
 
 
 def equivalent_threshold(src: np.ndarray, dst: np.ndarray, threshold: float) -> float | None:
@@ -96,22 +75,15 @@ def equivalent_threshold(src: np.ndarray, dst: np.ndarray, threshold: float) -> 
 # --------------------------------------------------------------------------- passes
 
 
-def _solve(run_pass: PassFn, n_tables: int, spec: ThresholdSpec, budget: int, companion: bool):
-    """Final known curves, counts at or above the Bayes threshold, rows, passes and refinement rounds."""
-    bayes = spec.bayes_threshold()
-    tables = [CountTable(budget, companion=companion) for _ in range(n_tables)]
-    at_bayes = np.zeros((n_tables, 2), dtype=np.int64)
-    n_rows = 0
-    for n_batch, cols in run_pass(list(range(n_tables))):
-        n_rows += n_batch
-        for t, (s, y, other) in cols.items():
-            tables[t].update(s, y, other)
-            if bayes is not None:
-                above = s >= bayes
-                k = int(np.count_nonzero(above))
-                hit = int(np.count_nonzero(above & y))
-                at_bayes[t] += (hit, k - hit)
-    knowns = [Known.from_segments(t.finalize()) for t in tables]
+def _solve(run: Run, layout: Layout, spec: ThresholdSpec, budget: int):
+    """Final known curves, counts at or above the Bayes threshold, rows, passes and refinement rounds.
+
+    ``run(consumer)`` is one pass over the rows (:func:`calibcli.engine.local.feed` or any
+    engine) that returns the fed consumer; every pass is a fresh :class:`ThresholdCounts`.
+    """
+    first = run(ThresholdCounts(layout, budget, spec.bayes_threshold()))
+    knowns = [Known.from_segments(t.finalize()) for t in first.tables]
+    at_bayes, n_rows = first.at_bayes, first.n_rows
     passes = rounds = 0
     while True:
         passes += 1
@@ -138,13 +110,10 @@ def _solve(run_pass: PassFn, n_tables: int, spec: ThresholdSpec, budget: int, co
         rounds += 1
         if rounds > MAX_ROUNDS:
             raise RuntimeError("threshold refinement did not converge")
-        gather = {t: CountTable(budget, ranges=(knowns[t].lo[m][::-1], knowns[t].hi[m][::-1]), companion=companion)
-                  for t, m in chosen.items()}
-        for _, cols in run_pass(sorted(gather)):
-            for t, (s, y, other) in cols.items():
-                gather[t].update(s, y, other)
-        for t, m in chosen.items():
-            knowns[t] = knowns[t].replaced(m, gather[t].finalize())
+        gather = run(ThresholdCounts(layout, budget, ranges={
+            t: (knowns[t].lo[m][::-1], knowns[t].hi[m][::-1]) for t, m in chosen.items()}))
+        for t, table in zip(gather.want, gather.tables):
+            knowns[t] = knowns[t].replaced(chosen[t], table.finalize())
 
 
 def _recommend_one(known: Known, at_bayes: np.ndarray, spec: ThresholdSpec, target: str, scale: str,
@@ -220,12 +189,12 @@ def _translated(rec: Recommendation, known: Known, j: int, low: int | None) -> R
                    other_scale_threshold_low=None if low is None else equivalent_on_other_scale(known, low))
 
 
-def _report(run_pass: PassFn, names: list[tuple[int, str]], calibrated: bool, spec: ThresholdSpec,
+def _report(run: Run, names: list[tuple[int, str]], view, calibrated: bool, spec: ThresholdSpec,
             budget: int | None, task: str) -> ThresholdReport:
     scales = ("raw", "calibrated") if calibrated else ("raw",)
-    n_tables = len(names) * len(scales)
-    per_table = UNLIMITED if budget is None else max(2, budget // max(1, n_tables))
-    knowns, at_bayes, n_rows, passes, rounds = _solve(run_pass, n_tables, spec, per_table, calibrated)
+    layout = Layout(tuple(k for k, _ in names), len(scales), view)
+    per_table = UNLIMITED if budget is None else max(2, budget // max(1, layout.n_tables))
+    knowns, at_bayes, n_rows, passes, rounds = _solve(run, layout, spec, per_table)
     recs: list[Recommendation] = []
     for idx, (k, name) in enumerate(names):
         tabs = [idx * len(scales) + s for s in range(len(scales))]
@@ -255,14 +224,16 @@ def _check_classes(names: list[str], classes: tuple[str, ...] | None) -> list[tu
 
 def recommend_source(source: "BatchSource", spec: ThresholdSpec, classes: tuple[str, ...] | None = None,
                      calibrate: "Callable[[Batch], Predictions] | None" = None,
-                     max_distinct: int | None = DEFAULT_MAX_DISTINCT) -> ThresholdReport:
+                     max_distinct: int | None = DEFAULT_MAX_DISTINCT,
+                     pairs: "Callable[[Batch], tuple[Batch, Batch] | None] | None" = None) -> ThresholdReport:
     """Recommend thresholds for every class (or the chosen ``classes``) of a batch source.
 
     Parameters
     ----------
     source : BatchSource
         Validated batches (:mod:`calibcli.engine.batches`); read once, plus once
-        per refinement round when a table exceeds its budget.
+        per refinement round when a table exceeds its budget. Every pass is
+        :func:`calibcli.engine.local.feed` of a :class:`~calibcli.thresholds.passes.ThresholdCounts`.
     spec : ThresholdSpec
     classes : tuple of str, optional
         Restrict to these class (label) names.
@@ -275,6 +246,10 @@ def recommend_source(source: "BatchSource", spec: ThresholdSpec, classes: tuple[
         Memory budget: entries over all count tables of a pass (each table gets
         an equal share, at least 2). Beyond it tables count buckets and further
         passes refine them; results are the same. None: no budget (one pass).
+    pairs : callable, optional
+        Instead of ``calibrate``: ``pairs(batch)`` gives the rows of the batch to
+        use and the same rows calibrated, as two batches, or None to skip the
+        batch (an audit's evaluated rows, calibrated out of fold).
 
     Returns
     -------
@@ -292,25 +267,21 @@ def recommend_source(source: "BatchSource", spec: ThresholdSpec, classes: tuple[
     >>> r.target, r.threshold, r.precision, r.recall, rep.passes
     ('pos', 0.6, 0.5, 1.0, 1)
     """
+    from calibcli.engine.local import feed
+
+    if calibrate is not None and pairs is not None:
+        raise ValueError("give calibrate or pairs, not both")
     spec = spec.validated()
     info = source.info
     names = _check_classes(target_names(info.task, info.classes), classes)
-    picks = [k for k, _ in names]
-    n_scales = 2 if calibrate is not None else 1
+    view = RawRows() if calibrate is None and pairs is None else (
+        CalibrateEach(calibrate) if pairs is None else PairedRows(pairs))
 
-    def run_pass(want: list[int]) -> Iterator[tuple[int, Columns]]:
-        for batch in source.batches():
-            raw = targets(batch.predictions)
-            cal = targets(calibrate(batch)) if calibrate is not None else None
-            cols: Columns = {}
-            for t in want:
-                k, s = picks[t // n_scales], t % n_scales
-                _, scores, y = (raw, cal)[s][k]
-                other = None if cal is None else (cal, raw)[s][k][1]
-                cols[t] = (np.asarray(scores, dtype=np.float64), np.asarray(y, dtype=bool), other)
-            yield batch.n_rows, cols
+    def run(counts: ThresholdCounts) -> ThresholdCounts:
+        feed(source, counts)
+        return counts
 
-    return _report(run_pass, names, calibrate is not None, spec, max_distinct, info.task.value)
+    return _report(run, names, view, not isinstance(view, RawRows), spec, max_distinct, info.task.value)
 
 
 def recommend(preds: Predictions, spec: ThresholdSpec, classes: tuple[str, ...] | None = None,
@@ -364,16 +335,22 @@ def recommend_binary(scores: np.ndarray, positive: np.ndarray, spec: ThresholdSp
     >>> r.threshold, r.headline_value
     (0.35, 0.8)
     """
+    from calibcli.engine.batches import InMemorySource
+    from calibcli.engine.local import feed
+    from calibcli.predictions import ScoreKind
+
     spec = spec.validated()
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     positive = np.asarray(positive, dtype=bool).reshape(-1)
-    size = batch_rows or max(1, scores.size)
+    # one binary problem as a top-label prediction set: confidence = the score, correct = positive
+    preds = Predictions(scores[:, None], positive.astype(np.int64), ("other", target), Task.TOP_LABEL,
+                        ScoreKind.PROBS, pred_labels=np.ones(scores.size, dtype=np.int64))
+    source = InMemorySource.from_predictions(preds, batch_rows or max(1, scores.size))
 
-    def run_pass(want: list[int]) -> Iterator[tuple[int, Columns]]:
-        for start in range(0, max(1, scores.size), size):
-            sl = slice(start, start + size)
-            yield scores[sl].size, {t: (scores[sl], positive[sl], None) for t in want}
+    def run(counts: ThresholdCounts) -> ThresholdCounts:
+        feed(source, counts)
+        return counts
 
     budget = UNLIMITED if max_distinct is None else max_distinct
-    known, at_bayes, *_ = _solve(run_pass, 1, spec, budget, False)
+    known, at_bayes, *_ = _solve(run, Layout((0,)), spec, budget)
     return [r for r, _, _ in _recommend_one(known[0], at_bayes[0], spec, target, scale, seed_key)]
