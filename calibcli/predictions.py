@@ -109,8 +109,13 @@ def scaled_softmax(z: np.ndarray, t_row: np.ndarray | float = 1.0) -> np.ndarray
     [[0.75, 0.25]]
     >>> scaled_softmax(np.array([[1e308, -1e308]]), 1e308).round(4).tolist()  # sigmoid(2)
     [[0.8808, 0.1192]]
+
+    ``z`` may be float32 (a file's logits): each block is widened to float64 exactly as it is
+    used, so the result is the same as for ``z.astype(np.float64)`` without that copy.
     """
-    z = np.asarray(z, dtype=np.float64)
+    z = np.asarray(z)
+    if z.dtype != np.float32 and z.dtype != np.float64:
+        z = z.astype(np.float64)
     n, k = z.shape
     out = np.empty((n, k))
     unit = np.ndim(t_row) == 0 and float(t_row) == 1.0  # T = 1: z - max needs no scaling
@@ -120,16 +125,16 @@ def scaled_softmax(z: np.ndarray, t_row: np.ndarray | float = 1.0) -> np.ndarray
             zc = z[s:s + SOFTMAX_BLOCK_ROWS]
             o = out[s:s + SOFTMAX_BLOCK_ROWS]
             ib = inv[s:s + SOFTMAX_BLOCK_ROWS]
-            zmax = row_max(zc)[:, None]
+            zmax = row_max(zc).astype(np.float64)[:, None]  # the max of float32 values is exact
             big = max(float(zmax.max(initial=0.0)), -float(zc.min(initial=0.0))) > 2.0 ** HUGE_EXP
             if big:  # exact: divide the logits by 2^24 and multiply 1/T by it
-                np.multiply(zc, 2.0 ** -24, out=o)
+                np.multiply(zc, 2.0 ** -24, out=o, dtype=np.float64)
                 o -= zmax * 2.0 ** -24
                 # 1/T * 2^24 may overflow to inf: the row's maxima stay 0 (not 0 * inf), the rest go to -inf
                 scale = np.minimum(ib * 2.0 ** 24, np.finfo(np.float64).max)
                 o *= scale[:, None]
             else:
-                np.subtract(zc, zmax, out=o)
+                np.subtract(zc, zmax, out=o, dtype=np.float64)
                 if not unit:
                     o *= ib[:, None]
             np.exp(o, out=o)
@@ -229,33 +234,65 @@ def scores_to_probs(scores: np.ndarray, kind: ScoreKind, task: Task) -> tuple[np
     return softmax(scores), scores
 
 
+def exact_logits(preds: Predictions) -> np.ndarray | None:
+    """The logits of a softmax task in the file's dtype (float32 stays float32), or None.
+
+    For callers that widen each block to float64 as they use it (:func:`scaled_softmax`, the
+    temperature derivative sums), so that a float32 batch is not copied to float64 whole; any
+    float64 arithmetic on the widened values gives the same numbers as on ``preds.logits``.
+    Read only. None when ``preds`` hold no logits or the task is not a softmax of the columns
+    (multilabel, top-label, one-column binary): use ``preds.logits`` then.
+    """
+    if isinstance(preds, LazyPredictions):
+        z = preds._scores
+        return z if preds.task is not Task.MULTILABEL and z.ndim == 2 and z.shape[1] >= 2 else None
+    if preds.logits is None or preds.task in (Task.MULTILABEL, Task.TOP_LABEL):
+        return None
+    return preds.logits
+
+
 class LazyPredictions(Predictions):
-    """``Predictions`` of logits whose ``probs`` are computed on first use (then kept).
+    """``Predictions`` of logits whose ``probs`` (and float64 ``logits``) are computed on first use (then kept).
 
     A streaming pass that needs only the logits (the Newton passes of temperature
     scaling) then skips the softmax of every batch; the probabilities, when used,
-    are exactly those of :func:`scores_to_probs`.
+    are exactly those of :func:`scores_to_probs`. The scores may stay in the file's
+    dtype (float32): ``logits`` is their float64 copy, made on first use, and a
+    softmax task's probabilities are computed from them block by block
+    (:func:`scaled_softmax`, the same numbers).
 
     >>> p = LazyPredictions(np.array([[0.0, 0.0]]), np.array([0]), ("a", "b"), Task.MULTICLASS)
     >>> p.probs.tolist(), p.score_kind is ScoreKind.LOGITS
     ([[0.5, 0.5]], True)
+    >>> q = LazyPredictions(np.array([[1.0, 0.0]], dtype=np.float32), np.array([0]), ("a", "b"), Task.MULTICLASS)
+    >>> q.logits.dtype.name, bool(np.array_equal(q.probs, softmax(np.array([[1.0, 0.0]]))))
+    ('float64', True)
     """
 
     def __init__(self, logits: np.ndarray, labels: np.ndarray, classes: tuple[str, ...], task: Task,
                  pred_labels: np.ndarray | None = None, score_kind_evidence: tuple[str, ...] = ()):
         if task is Task.TOP_LABEL:
             raise ValueError("top-label files hold confidences, not logits")
-        one_column = logits.shape[1] == 1 and task is not Task.MULTILABEL
-        kept = np.column_stack([np.zeros(len(logits)), logits[:, 0]]) if one_column else logits
         for name, value in (("labels", labels), ("classes", classes), ("task", task), ("score_kind", ScoreKind.LOGITS),
-                            ("logits", kept), ("pred_labels", pred_labels), ("score_kind_evidence", score_kind_evidence),
-                            ("_scores", logits), ("_probs", None)):
+                            ("pred_labels", pred_labels), ("score_kind_evidence", score_kind_evidence),
+                            ("_scores", logits), ("_probs", None), ("_logits64", None)):
             object.__setattr__(self, name, value)
+
+    @property
+    def logits(self) -> np.ndarray:  # type: ignore[override]
+        if self._logits64 is None:
+            z = np.array(self._scores, dtype=np.float64)  # a copy: callers may write to it
+            one_column = z.shape[1] == 1 and self.task is not Task.MULTILABEL
+            object.__setattr__(self, "_logits64", np.column_stack([np.zeros(len(z)), z[:, 0]]) if one_column else z)
+        return self._logits64
 
     @property
     def probs(self) -> np.ndarray:  # type: ignore[override]
         if self._probs is None:
-            object.__setattr__(self, "_probs", scores_to_probs(self._scores, ScoreKind.LOGITS, self.task)[0])
+            fast = exact_logits(self)
+            probs = softmax(fast) if fast is not None else scores_to_probs(
+                np.asarray(self._scores, dtype=np.float64), ScoreKind.LOGITS, self.task)[0]
+            object.__setattr__(self, "_probs", probs)
         return self._probs
 
     def subset(self, rows: np.ndarray) -> "Predictions":

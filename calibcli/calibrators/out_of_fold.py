@@ -45,13 +45,15 @@ class OutOfFold:
             from calibcli.calibrators.base import log_scores
 
             cals[0].check_compatible(preds)
+            from calibcli.predictions import exact_logits
+
             t_row = np.array([c.temperature[0] for c in cals])[model]
-            z = log_scores(preds)
             if preds.task is Task.MULTILABEL:
                 with np.errstate(over="ignore"):
-                    probs = sigmoid(z / t_row[:, None])
+                    probs = sigmoid(log_scores(preds) / t_row[:, None])
             else:
-                probs = scaled_softmax(z, t_row)
+                z = exact_logits(preds)  # float32 logits are widened block by block (the same numbers)
+                probs = scaled_softmax(log_scores(preds) if z is None else z, t_row)
             return with_probs(preds, probs, method)
         probs = np.empty(preds.probs.shape)
         for m, cal in enumerate(cals):

@@ -141,6 +141,14 @@ class RowsView:
 
         return self._get("log_scores", log_scores)
 
+    def exact_log_scores(self) -> np.ndarray:
+        """``log_scores`` in the file's dtype when they are a softmax task's logits (float32 stays float32,
+        not copied: for callers that widen each block to float64 exactly), else ``log_scores()``."""
+        from calibcli.predictions import exact_logits
+
+        z = exact_logits(self.preds)
+        return self.log_scores() if z is None else z
+
     def ovr_log_odds(self) -> np.ndarray:
         from calibcli.calibrators.base import ovr_log_odds
 

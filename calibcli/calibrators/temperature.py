@@ -383,8 +383,13 @@ class TemperatureScaling(Calibrator):
         return cls(preds.task, preds.classes, preds.score_kind, tuple(float(t) for t in f.temperature))
 
     def _transform_probs(self, preds: Predictions) -> np.ndarray:
-        z = log_scores(preds)
+        from calibcli.predictions import exact_logits
+
         t = np.asarray(self.temperature)
+        if self.task is not Task.MULTILABEL:
+            z = exact_logits(preds)  # float32 logits are widened block by block (the same numbers)
+            return scaled_softmax(log_scores(preds) if z is None else z, t[0])
+        z = log_scores(preds)
         if self.task is Task.MULTILABEL:
             with np.errstate(over="ignore"):  # |z / T| beyond 1e308 is +-inf: sigmoid 0 or 1, as it should be
                 return sigmoid(z / t[None, :] if t.size > 1 else z / t[0])

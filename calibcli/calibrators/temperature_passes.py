@@ -81,7 +81,7 @@ def softmax_row_derivs(z: np.ndarray, labels: np.ndarray, beta_row: np.ndarray,
             zc = z[s:s + chunk]
             c = zc.shape[0]
             d, e = d_buf[:c], e_buf[:c]
-            np.multiply(zc, inv_scale, out=d)  # exact: a power of two (also converts float32 to float64)
+            np.multiply(zc, inv_scale, out=d, dtype=np.float64)  # exact: a power of two (float32 widened first)
             zmax = row_max(d)
             dy = np.take(d, flat_row[:c] + labels[s:s + c]) - zmax  # the label's logit (a flat take: fast)
             d -= zmax[:, None]  # d <= 0, so exp never overflows

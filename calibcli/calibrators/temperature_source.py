@@ -94,7 +94,7 @@ class _FirstState:
 
     def update(self, view: RowsView) -> "_FirstState":
         layers = self.layers(view)
-        self.gaps.update(view.log_scores(), layers)
+        self.gaps.update(view.exact_log_scores(), layers)  # widened to float64 exactly
         for layer in layers:
             self.rows += np.bincount(layer[layer >= 0], minlength=self.rows.size)
         return self
@@ -118,7 +118,8 @@ class TemperaturePass:
 
     def update(self, view: RowsView) -> "TemperaturePass":
         y = outcomes(self.plan.task, view.preds.labels)
-        accumulate(self.sums, self.plan, view.log_scores(), y, self.layers(view), self.beta, self.active, self.inv_scale)
+        accumulate(self.sums, self.plan, view.exact_log_scores(), y, self.layers(view), self.beta, self.active,
+                   self.inv_scale)  # float32 logits are widened to float64 block by block (the same sums)
         return self
 
     def merge(self, other: "TemperaturePass") -> "TemperaturePass":

@@ -410,7 +410,8 @@ class Decisions:
 def convert(raw: RawBatch, d: Decisions, file_offset: int) -> tuple[Predictions, np.ndarray, np.ndarray | None] | None:
     """Validated predictions of the rows of ``raw`` that are kept, their global row keys
     (``file_offset`` + row within the file) and ids; None when no row is kept."""
-    s = np.array(raw.scores, dtype=np.float64)
+    lazy = d.kind is ScoreKind.LOGITS and d.task is not Task.TOP_LABEL  # read only below: float32 stays float32
+    s = raw.scores if lazy and raw.scores.dtype in (np.float32, np.float64) else np.array(raw.scores, dtype=np.float64)
     n = s.shape[0]
     bad = None
     if d.drop:
