@@ -110,6 +110,7 @@ class CalibrationResult:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     out_of_fold: OutOfFold | None = field(default=None, repr=False, compare=False)
     memory: Any = field(default=None, repr=False, compare=False)  # the in-memory source, for the two properties below
+    measured: Measurement | None = field(default=None, repr=False, compare=False)  # ``before_state`` finalized
 
     @property
     def best(self) -> str | None:
@@ -227,7 +228,7 @@ def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperatur
                     fit_on: BatchSource | None = None, fit_on_files: tuple[str, ...] = (), seed: int = DEFAULT_SEED,
                     folds: int = DEFAULT_FOLDS, per_label: bool = False, n_bins: int = 15, strategy: str = "uniform",
                     before: Measurement | None = None, n_boot: int = N_BOOT, first_pass: tuple = (),
-                    after_pass: tuple = ()) -> CalibrationResult:
+                    after_pass: tuple = (), before_state=None) -> CalibrationResult:
     """Fit calibrators and measure them on rows not used for fitting, in passes over ``source``.
 
     Parameters
@@ -243,6 +244,10 @@ def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperatur
     n_bins, strategy : binning of the before/after measurements.
     before : the measurement of all of ``source`` when already computed (reused
         when all rows are evaluated).
+    before_state : instead of ``before``, an unfed measurement state of all of ``source``
+        (e.g. ``calibcli.audit.audit_state``), fed in the first pass over ``source`` (so the
+        before-measurement costs no pass of its own), finalized once into the result's
+        ``measured`` and reused as ``before`` when all rows are evaluated.
     n_boot : bootstrap replicates for the interval of T.
     first_pass : other consumers (``update(batch)``) fed in the first pass over ``source``.
     after_pass : consumers fed in the after pass with ``update_pair(raw, calibrated)``: the
@@ -272,18 +277,22 @@ def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperatur
                           with_all=(cross and m == "temperature")) for m in methods}
 
     all_evaluated = layout.scheme != "split"
-    reuse_before = before is not None and all_evaluated
+    reuse_before = (before is not None or before_state is not None) and all_evaluated
     quantile = strategy != "uniform"
     before_edges_state = None
     if not reuse_before and quantile and fit_on is None:
         before_edges_state = EvaluatedOnly(EdgeState(info.task, len(info.classes), n_bins), eval_layout)
-    extra = (*first_pass, *(() if before_edges_state is None else (before_edges_state,))) if fit_on is None else ()
+    mine = (*first_pass, *(() if before_state is None else (before_state,)))
+    extra = (*mine, *(() if before_edges_state is None else (before_edges_state,))) if fit_on is None else ()
     run = fit_source(fit_src, layout, fits, seed=seed, n_expected=n_exp, extra_first=extra,
                      check=lambda facts: _check_split(facts, layout, n))
     passes = run.passes
-    if fit_on is not None and first_pass:
-        feed(source, *first_pass)
+    if fit_on is not None and mine:
+        feed(source, *mine)
         passes += 1
+    measured = None if before_state is None else before_state.finalize()
+    if before is None:
+        before = measured
 
     oof = OutOfFold(eval_layout, {m: tuple(f.calibrator(i) for i in range(layout.n_models)) for m, f in fits.items()})
     # edges of the after (and before) measurements
@@ -352,7 +361,7 @@ def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperatur
         method=primary, methods=methods, fit=scheme, before=before_m, after=after[primary],
         temperature=temperature, temperature_ci=temperature_ci, per_label_temperatures=per_label_t,
         comparison=comparison, accuracy_unchanged=accuracy_unchanged, warnings=tuple(warnings), out_of_fold=oof,
-        memory=source if isinstance(source, InMemorySource) else None)
+        memory=source if isinstance(source, InMemorySource) else None, measured=measured)
 
 
 def compare(before: MetricSet, after: dict[str, MetricSet]) -> tuple[MethodScore, ...]:

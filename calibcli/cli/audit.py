@@ -40,7 +40,6 @@ def audit(files, **opts):
       calib audit 'runs/*.csv' --per-file --format json
       calib audit preds.csv --json-out report.json --bins 10
     """
-    from calibcli.audit import build_audit
     from dataclasses import replace
 
     from calibcli.engine.streaming import open_source
@@ -67,8 +66,7 @@ def audit(files, **opts):
         reports = []
         for group in groups:
             with open_source(group, opts["load_options"]) as source:  # streamed: batches, bounded memory
-                report = build_audit(source, opts["n_bins"], opts["strategy"])
-                report = audit_calibration.attach(report, source, opts)
+                report = audit_calibration.build(source, opts)  # the measurement shares the calibration's first pass
                 report = audit_thresholds.attach(report, source, opts)
                 report = audit_gate.attach(report, source, opts)
                 report = replace(report, engine=engine_info(source))

@@ -2,6 +2,8 @@
 
 Contract used by ``calibcli.cli.audit``:
 - ``options(fn)``: decorator adding this feature's click options to ``audit``.
+- ``build(loaded, opts) -> AuditReport``: the audit report with ``calibration``
+  set, the before-measurement fed in the calibration's first pass (no pass of its own).
 - ``attach(report, loaded, opts) -> AuditReport``: returns the report with
   ``calibration`` set (or unchanged); ``loaded`` is a ``BatchSource`` or validated
   input in memory (read in batches of ``opts["batch_rows"]``). ``opts`` holds all
@@ -67,13 +69,11 @@ def _source(data, opts: dict):
     return InMemorySource.from_loaded(data, rows)
 
 
-def attach(report, loaded, opts: dict):
-    """The report with ``calibration`` set, unless skipped (top-label file, --no-calibration).
+def _plan(source, opts: dict) -> tuple[str, ...] | str | None:
+    """The calibrators to run (a tuple), or why not: None (skipped, nothing to say) or a warning.
 
-    ``loaded`` is the audited input: a ``BatchSource``, or validated input in memory.
+    Raises ``UsageError`` for options that contradict each other or the input.
     """
-    from dataclasses import replace
-
     from calibcli.errors import UsageError
     from calibcli.predictions import Task
 
@@ -84,26 +84,30 @@ def attach(report, loaded, opts: dict):
     if opts.get("no_calibration"):
         if explicit:
             raise UsageError(f"--no-calibration skips calibration, but {', '.join(explicit)} asks for it; drop one of them.")
-        return report
-    source = _source(loaded, opts)
+        return None
     info = source.info
     if info.task is Task.TOP_LABEL:
         if explicit:
             raise UsageError(f"{', '.join(explicit)}: calibration needs full score vectors, but this is a top-label file "
                              "(confidence and pred_label only). Export p_<class> or logit_<class> columns, or drop the option.")
-        return report
+        return None
     methods = _methods(opts.get("calibrators"))
     if opts.get("per_label") and info.task is not Task.MULTILABEL:
         raise UsageError(f"--per-label fits one temperature per label and only applies to multilabel files; this one is {info.task.value}.")
     if opts.get("calibration_split") is not None and opts.get("fit_on"):
         raise UsageError("--calibration-split and --fit-on both say which rows fit the calibrator; give only one.")
 
-    from calibcli.calibration_stage import MIN_ROWS, run_calibration
+    from calibcli.calibration_stage import MIN_ROWS
 
     if not explicit and info.n_rows < MIN_ROWS:
-        return replace(report, warnings=(*report.warnings,
-                                         f"calibration skipped: {info.n_rows} rows are too few to fit on some and evaluate on others"))
+        return f"calibration skipped: {info.n_rows} rows are too few to fit on some and evaluate on others"
+    return methods
+
+
+def _run(source, opts: dict, methods: tuple[str, ...], before=None, before_state=None):
     from contextlib import nullcontext
+
+    from calibcli.calibration_stage import run_calibration
 
     fit_on_ctx = nullcontext(None)
     if opts.get("fit_on"):
@@ -111,7 +115,7 @@ def attach(report, loaded, opts: dict):
 
         fit_on_ctx = open_source([opts["fit_on"]], opts["load_options"])  # streamed: read in the fitting passes only
     with fit_on_ctx as fit_on:
-        result = run_calibration(
+        return run_calibration(
             source,
             methods,
             split=opts.get("calibration_split"),
@@ -121,6 +125,45 @@ def attach(report, loaded, opts: dict):
             per_label=bool(opts.get("per_label")),
             n_bins=opts["n_bins"],
             strategy=opts["strategy"],
-            before=report.measurement,
+            before=before,
+            before_state=before_state,
         )
+
+
+def build(loaded, opts: dict):
+    """The audit report (``calibcli.audit.build_audit``) with ``calibration`` attached (unless skipped).
+
+    The before-measurement of every row is fed in the calibration's first pass over
+    the audited rows instead of a pass of its own.
+    """
+    from dataclasses import replace
+
+    from calibcli.audit import audit_state, build_audit
+    from calibcli.measure import source_edges
+
+    source = _source(loaded, opts)
+    plan = _plan(source, opts)
+    if not isinstance(plan, tuple):
+        report = build_audit(source, opts["n_bins"], opts["strategy"])
+        return report if plan is None else replace(report, warnings=(*report.warnings, plan))
+    edges = source_edges(source, opts["n_bins"], opts["strategy"])
+    result = _run(source, opts, plan, before_state=audit_state(source, edges))
+    report = build_audit(source, opts["n_bins"], opts["strategy"], edges=edges, measurement=result.measured)
+    return replace(report, calibration=result, warnings=(*report.warnings, *result.warnings))
+
+
+def attach(report, loaded, opts: dict):
+    """The report with ``calibration`` set, unless skipped (top-label file, --no-calibration).
+
+    ``loaded`` is the audited input: a ``BatchSource``, or validated input in memory;
+    ``report.measurement`` is reused as the before-measurement (see :func:`build`,
+    which saves that pass).
+    """
+    from dataclasses import replace
+
+    source = _source(loaded, opts)
+    plan = _plan(source, opts)
+    if not isinstance(plan, tuple):
+        return report if plan is None else replace(report, warnings=(*report.warnings, plan))
+    result = _run(source, opts, plan, before=report.measurement)
     return replace(report, calibration=result, warnings=(*report.warnings, *result.warnings))
