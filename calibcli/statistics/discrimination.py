@@ -88,7 +88,7 @@ class DiscriminationState:
 
     def update(self, conf, outcome=None, weight=None) -> "DiscriminationState":
         """Add rows: ``(conf, outcome[, weight])`` arrays, or a ``Batch`` read through ``curve``."""
-        self.table.update(*binary_arrays(conf, outcome, weight, self.curve))
+        self.table.update(*binary_arrays(conf, outcome, weight, self.curve, probabilities=False))
         return self
 
     def merge(self, other: "DiscriminationState") -> "DiscriminationState":
@@ -120,7 +120,7 @@ def auroc(y_true, y_prob, *, sample_weight=None, max_distinct: int = DEFAULT_MAX
     y_true : array-like of shape (n,)
         Outcomes in {0, 1}.
     y_prob : array-like of shape (n,)
-        Scores in [0, 1] (only their order matters).
+        Finite scores (only their order matters: probabilities or logits).
     sample_weight : array-like of shape (n,), optional
     max_distinct : int
         Distinct scores held exactly; beyond it see :mod:`calibcli.statistics.discrimination`.
@@ -146,7 +146,7 @@ def average_precision(y_true, y_prob, *, sample_weight=None, max_distinct: int =
     y_true : array-like of shape (n,)
         Outcomes in {0, 1}.
     y_prob : array-like of shape (n,)
-        Scores in [0, 1].
+        Finite scores (probabilities or logits).
     sample_weight : array-like of shape (n,), optional
     max_distinct : int
         Distinct scores held exactly.

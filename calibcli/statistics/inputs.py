@@ -58,11 +58,11 @@ def curve_arrays(batch: Any, curve: Curve) -> tuple[np.ndarray, np.ndarray]:
 
 
 def binary_arrays(conf: Any, outcome: Any, weight: Any = None, curve: Curve = "positive",
-                  name: str = "y_prob") -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                  name: str = "y_prob", probabilities: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Validated float64 ``(conf, outcome, weight)``; ``outcome=None`` reads ``conf`` as a batch.
 
     Raises ``ValueError`` naming the argument for mismatched shapes, values of
-    ``conf`` outside [0, 1] or not finite, outcomes outside [0, 1] and negative weights.
+    ``conf`` not finite or (when ``probabilities``) outside [0, 1], outcomes outside [0, 1] and negative weights.
     """
     if outcome is None:
         conf, outcome = curve_arrays(conf, curve)
@@ -70,8 +70,10 @@ def binary_arrays(conf: Any, outcome: Any, weight: Any = None, curve: Curve = "p
     y = np.asarray(outcome, dtype=np.float64).reshape(-1)
     if p.shape != y.shape:
         raise ValueError(f"y_true has {y.size} values and {name} has {p.size}; they must have the same length")
-    if p.size and not (np.all(np.isfinite(p)) and p.min() >= 0.0 and p.max() <= 1.0):
-        raise ValueError(f"{name} must hold finite probabilities in [0, 1]")
+    if p.size and not np.all(np.isfinite(p)):
+        raise ValueError(f"{name} must hold finite values")
+    if probabilities and p.size and not (p.min() >= 0.0 and p.max() <= 1.0):
+        raise ValueError(f"{name} must hold probabilities in [0, 1] (found {p.min():.6g} .. {p.max():.6g})")
     if y.size and not (np.all(np.isfinite(y)) and y.min() >= 0.0 and y.max() <= 1.0):
         raise ValueError("y_true must hold outcomes in {0, 1} (or frequencies in [0, 1])")
     if weight is None:

@@ -1,8 +1,8 @@
 """``ScoreTable``: per distinct probability, rows and weighted positives, negatives and sum of p.
 
 Exact while the distinct values fit ``max_distinct``; beyond it the table
-*coarsens*: a probability's key is its float64 bit pattern (order-preserving for
-values >= 0) shifted right by ``level`` bits, so each coarsening merges pairs of
+*coarsens*: a score's key is its float64 bit pattern made order-preserving (sign
+bit set for values >= 0, every bit flipped for negative ones) shifted right by ``level`` bits, so each coarsening merges pairs of
 neighbouring cells and a cell at level ``L`` spans a relative width of at most
 ``2**(L - 52)`` (about ``resolution``). The table keeps the exact weighted sum of p
 per cell, so means and expected counts stay exact; only the *order within a cell*
@@ -28,6 +28,23 @@ from calibcli.stats.distinct import DEFAULT_MAX_DISTINCT
 
 MANTISSA_BITS = 52
 MIN_FLUSH = 1 << 16
+_SIGN = np.uint64(1 << 63)
+
+
+def to_keys(values: np.ndarray) -> np.ndarray:
+    """Order-preserving uint64 keys of finite float64 values (-0.0 and 0.0 share a key).
+
+    >>> k = to_keys(np.array([-2.0, -0.5, 0.0, 0.25, 3.0])); bool(np.all(np.diff(k) > 0))
+    True
+    """
+    bits = (np.asarray(values, dtype=np.float64) + 0.0).view(np.uint64)
+    return np.where(bits & _SIGN, ~bits, bits | _SIGN)
+
+
+def from_keys(keys: np.ndarray) -> np.ndarray:
+    """The float64 values of :func:`to_keys` keys."""
+    bits = np.where(keys & _SIGN, keys & ~_SIGN, ~keys)
+    return bits.view(np.float64)
 
 
 @dataclass(frozen=True)
@@ -96,7 +113,7 @@ class ScoreTable:
         return int(self.cells[0].size)
 
     def update(self, p: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> "ScoreTable":
-        """Add validated probabilities ``p`` (>= 0), outcomes ``y`` and weights ``w`` (float64, shape (n,))."""
+        """Add validated finite scores ``p``, outcomes ``y`` and weights ``w`` (float64, shape (n,))."""
         n = p.size
         self.total_rows += n
         if n == 0:
@@ -104,7 +121,7 @@ class ScoreTable:
         wy = y if w is None else w * y
         wn = (1.0 - y) if w is None else w * (1.0 - y)
         wp = p if w is None else w * p
-        keys = np.ascontiguousarray(p, dtype=np.float64).view(np.uint64) >> np.uint64(self.level)
+        keys = to_keys(p) >> np.uint64(self.level)
         self.pending.append(_combine(keys, np.ones(n), wy, wn, wp))
         if sum(c[0].size for c in self.pending) >= max(self.size, MIN_FLUSH):
             self._flush()
@@ -145,9 +162,9 @@ class ScoreTable:
         keys, rows, pos, neg, sp = self.cells
         w = pos + neg
         if self.level == 0:
-            values = keys.view(np.float64)
+            values = from_keys(keys)
         else:
-            lo = (keys << np.uint64(self.level)).view(np.float64)
+            lo = from_keys(keys << np.uint64(self.level))
             with np.errstate(invalid="ignore", divide="ignore"):
                 values = np.where(w > 0, sp / np.where(w > 0, w, 1.0), lo)
         return TableResult(values.copy(), rows.copy(), pos.copy(), neg.copy(), sp.copy(), self.total_rows, self.level)
