@@ -51,7 +51,7 @@ def command_line() -> str:
     ctx = click.get_current_context(silent=True)
     if ctx is None:
         return ""
-    words = [ctx.command_path or "calib"]
+    words = (ctx.command_path or "calib").split()
     for param in ctx.command.params:
         if ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
             continue

@@ -248,7 +248,7 @@ def _headline(d: dict, prefix: str) -> str:
     n = d["input"]["n_samples"]
     evaluated = (cal.get("fit") or {}).get("evaluated_rows")
     same_rows = evaluated is None or evaluated == n
-    columns = ["Metric", "Value"]
+    columns = ["Metric", "All rows" if cal else "Value"]
     if intervals:
         columns.append("95% interval")
     if cal and not same_rows:
@@ -273,21 +273,20 @@ def _headline(d: dict, prefix: str) -> str:
         caption += (f"; after: {cal['method']} fitted and measured on disjoint rows "
                     f"({fmt_int(evaluated) if evaluated is not None else 'all'} rows evaluated)")
     content = table(columns, rows, caption, label="Headline metrics")
-    if not intervals:
-        content += _p("Intervals appear here when the report carries them.", "note")
     return _section(f"{prefix}headline", "Headline metrics", content)
 
 
 def _figures(report, prefix: str, max_panels: int) -> str:
     from calibcli.render.html_figures import report_figures
 
-    titles = {"reliability": "Reliability diagram", "classes": "Per class", "confidence": "Confidence"}
+    titles = {"reliability": "Figure 1. Reliability diagram", "classes": "Figure 2. Reliability per class",
+              "confidence": "Figure 3. Confidence histogram"}
     parts = []
     for fig in report_figures(report, max_panels):
         parts.append(
             f"<figure id=\"{prefix}fig-{fig.key}\">\n<img src=\"{fig.uri}\" alt=\"{escape(fig.alt)}\" "
             f"width=\"{fig.width}\" height=\"{fig.height}\" loading=\"eager\" decoding=\"sync\">\n"
-            f"<figcaption>{escape(titles[fig.key])}: {escape(fig.caption)}</figcaption>\n</figure>\n")
+            f"<figcaption>{escape(titles[fig.key])}</figcaption>\n</figure>\n")
     return _section(f"{prefix}figures", "Figures", "".join(parts))
 
 

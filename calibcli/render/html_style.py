@@ -17,7 +17,7 @@ CSS = """
 .calib-report{--bg:#ffffff;--ink:#1f1f1f;--muted:#595959;--line:#d0d0d0;--soft:#f3f5f7;--accent:%(accent)s;
   --pass:%(pass)s;--fail:%(fail)s;--warn:%(warn)s;
   color:var(--ink);background:var(--bg);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",
-  "DejaVu Sans",sans-serif;max-width:62rem;margin:0 auto;padding:1rem 1.25rem 3rem;box-sizing:border-box;
+  "DejaVu Sans",sans-serif;max-width:72rem;margin:0 auto;padding:1rem 1.25rem 3rem;box-sizing:border-box;
   overflow-wrap:break-word;color-scheme:light dark}
 .calib-report *{box-sizing:border-box}
 body.calib-body{margin:0;background:#ffffff}
@@ -48,7 +48,10 @@ body.calib-body{margin:0;background:#ffffff}
 .calib-report th:first-child,.calib-report td:first-child,.calib-report td.text,.calib-report th.text{text-align:left}
 .calib-report thead th{background:var(--soft);font-weight:600;white-space:nowrap}
 .calib-report tbody th{font-weight:600}
-.calib-report td.ci{color:var(--muted);white-space:nowrap}
+.calib-report td{white-space:nowrap}
+.calib-report td.text{white-space:normal;min-width:8rem}
+.calib-report td.mono{min-width:12rem}
+.calib-report td.ci{color:var(--muted)}
 .calib-report th button{all:inherit;cursor:pointer;text-decoration:underline dotted}
 .calib-report th[aria-sort=ascending] button::after{content:" \\25B2"}
 .calib-report th[aria-sort=descending] button::after{content:" \\25BC"}

@@ -115,7 +115,10 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Sequence]], caption: s
     <tr><th scope="row">x</th><td>1</td></tr>
     </tbody></table></div>
     """
-    head = "".join(f"<th scope=\"col\">{escape(c)}</th>" for c in columns)
+    rows = [list(r) for r in rows]
+    kinds = [(rows[0][j][2] if rows and len(rows[0]) > j and len(rows[0][j]) > 2 else "") for j in range(len(columns))]
+    head = "".join(f"<th scope=\"col\"{' class=' + chr(34) + 'text' + chr(34) if j and 'text' in kinds[j].split() else ''}>"
+                   f"{escape(c)}</th>" for j, c in enumerate(columns))
     body = "".join("<tr>" + "".join(_cell("th" if j == 0 else "td", c, sortable, "row" if j == 0 else "")
                                     for j, c in enumerate(row)) + "</tr>\n" for row in rows)
     cls = " class=\"sortable\"" if sortable else ""
@@ -135,7 +138,7 @@ def threshold_table(recommendations: Sequence[dict], caption: str) -> str:
     """The recommended thresholds, one row per class x objective x scale, with their intervals."""
     scales = {r.get("scale") for r in recommendations}
     columns = ["Class", "Objective"] + (["Scale"] if len(scales) > 1 else []) + [
-        "Threshold", "95% interval", "Value", "95% interval ", "Precision", "Recall", "Flagged"]
+        "Threshold", "95% interval", "Objective value", "95% interval", "Precision", "Recall", "Flagged"]
     rows = []
     for r in recommendations:
         row = [(str(r["target"]), None), (r["objective"], None, "text")]

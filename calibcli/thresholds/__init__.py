@@ -40,3 +40,16 @@ __all__ = [
     "ThresholdReport", "ThresholdSpec", "bootstrap_method", "build_curve", "equivalent_threshold", "recommend",
     "recommend_binary", "recommend_source", "target_names", "targets",
 ]
+
+
+class _CallablePackage(__import__("types").ModuleType):
+    """``calibcli.thresholds(...)`` is the Python API's function (:func:`calibcli.api.thresholds`), while
+    ``calibcli.thresholds`` stays this package: ``import calibcli.thresholds`` binds the package to that name."""
+
+    def __call__(self, *args, **kwargs):
+        from calibcli.api import thresholds
+
+        return thresholds(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallablePackage
