@@ -40,11 +40,15 @@ class Batch:
         Global row keys (0-based index over all inputs, before dropped rows).
     ids : ndarray or None
         The ``--id-col`` values as text, when one is given.
+    extra : dict of str to pyarrow.Array, or None
+        The ``LoadOptions.extra_cols`` columns of these rows as read (Arrow type kept:
+        text, numbers, timestamps with their zone), when some are asked for (``--by``).
     """
 
     predictions: Predictions
     rows: np.ndarray
     ids: np.ndarray | None = None
+    extra: "dict[str, object] | None" = None
 
     @property
     def n_rows(self) -> int:

@@ -51,6 +51,7 @@ class LoadOptions:
     batch_rows: int = DEFAULT_BATCH_ROWS
     memory_limit: int | None = None
     engine: EngineOptions = EngineOptions()
+    extra_cols: tuple[str, ...] = ()  # more columns read with each batch as Arrow arrays (``Batch.extra``; --by)
 
 
 @dataclass(frozen=True)
