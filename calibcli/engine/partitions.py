@@ -172,7 +172,7 @@ def scan_partition(part: Partition, setup: ReadSetup) -> PartScan:
 
     spec = setup.spec
     keys = KeyTable()
-    decoder = Decoder(spec, setup.options.id_col, keys)
+    decoder = Decoder(spec, setup.options.id_col, keys, setup.options.extra_cols)
     ctx = Context(spec, setup.options, keys)
     f = _open(part, setup)
     try:
@@ -262,7 +262,7 @@ def partition_batches(part: Partition, setup: PassSetup) -> Iterator[Batch]:
     keys = KeyTable()
     for k in setup.keys:
         keys.code(k)
-    decoder = Decoder(read.spec, read.options.id_col, keys)
+    decoder = Decoder(read.spec, read.options.id_col, keys, read.options.extra_cols)
     d = setup.decisions
     f = _open(part, read)
     start = part.start

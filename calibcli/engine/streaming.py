@@ -73,6 +73,10 @@ def check_file_columns(i: int, f, names: list[str], spec, options: LoadOptions, 
         )
     if options.id_col and options.id_col not in names:
         raise InputError(f"{f.display}: no column '{options.id_col}' (given by --id-col). Columns: {', '.join(names[:12])}.")
+    if options.extra_cols:
+        from calibcli.validation.extra_columns import check_extra_columns
+
+        check_extra_columns(names, options.extra_cols, f.display)
 
 
 class StreamingSource:
@@ -115,7 +119,7 @@ class StreamingSource:
         check_roles(spec, first.display, options.id_col)
         self.spec = spec
         keys = KeyTable()
-        decoder = Decoder(spec, options.id_col, keys)
+        decoder = Decoder(spec, options.id_col, keys, options.extra_cols)
         ctx = Context(spec, options, keys)
         if self._cache is not None and self._estimated_bytes(spec, first_names) > self.memory_limit:
             self._cache = None  # will not fit: do not fill memory only to drop it

@@ -57,6 +57,7 @@ class RawBatch:
     nonnum : (n, m) bool, cells that were not numbers (pass 1 only; not cached).
     float32 : the score columns are stored as float32 (or float16).
     columns : the score columns as decoded (pass 1 only; not cached).
+    extra : the ``LoadOptions.extra_cols`` columns as Arrow arrays (``--by``), or None.
     """
 
     file: int
@@ -68,6 +69,7 @@ class RawBatch:
     nonnum: np.ndarray | None = None
     float32: bool = False
     columns: list | None = None
+    extra: dict | None = None
 
     @property
     def n(self) -> int:
@@ -82,21 +84,25 @@ class RawBatch:
                 total += a.nbytes
         if self.ids is not None:
             total += self.ids.size * ID_BYTES
+        for a in (self.extra or {}).values():
+            total += a.nbytes
         return int(total)
 
     def compact(self) -> "RawBatch":
         """The form kept between passes (without the pass-1 mask)."""
-        return RawBatch(self.file, self.start, self.scores, self.labels, self.pred, self.ids, None, self.float32, None)
+        return RawBatch(self.file, self.start, self.scores, self.labels, self.pred, self.ids, None, self.float32, None, self.extra)
 
 
 class Decoder:
     """Arrow record batches -> :class:`RawBatch` for one column spec."""
 
-    def __init__(self, spec: ColumnSpec, id_col: str | None, keys: KeyTable):
+    def __init__(self, spec: ColumnSpec, id_col: str | None, keys: KeyTable, extra_cols: tuple[str, ...] = ()):
         self.spec = spec
         self.id_col = id_col
         self.keys = keys
+        self.extra_cols = tuple(extra_cols)
         self.columns = list(spec.needed) + ([id_col] if id_col and id_col not in spec.needed else [])
+        self.columns += [c for c in dict.fromkeys(self.extra_cols) if c not in self.columns]
         self.numeric = tuple(spec.score_cols) + tuple(spec.label_cols)
 
     def decode(self, rb, file: int, start: int, display: str) -> RawBatch:
@@ -135,7 +141,8 @@ class Decoder:
         ids = None
         if self.id_col:
             ids = np.array([None if v is None else str(v) for v in col(self.id_col).to_pylist()], dtype=object)
-        return RawBatch(file, start, scores, labels, pred, ids, nonnum, any(f32), values)
+        extra = {c: col(c) for c in self.extra_cols} if self.extra_cols else None
+        return RawBatch(file, start, scores, labels, pred, ids, nonnum, any(f32), values, extra)
 
 
 class Context:
@@ -407,9 +414,9 @@ class Decisions:
     warnings: tuple[str, ...]
 
 
-def convert(raw: RawBatch, d: Decisions, file_offset: int) -> tuple[Predictions, np.ndarray, np.ndarray | None] | None:
+def convert(raw: RawBatch, d: Decisions, file_offset: int) -> tuple[Predictions, np.ndarray, np.ndarray | None, dict | None] | None:
     """Validated predictions of the rows of ``raw`` that are kept, their global row keys
-    (``file_offset`` + row within the file) and ids; None when no row is kept."""
+    (``file_offset`` + row within the file), ids and extra columns; None when no row is kept."""
     lazy = d.kind is ScoreKind.LOGITS and d.task is not Task.TOP_LABEL  # read only below: float32 stays float32
     s = raw.scores if lazy and raw.scores.dtype in (np.float32, np.float64) else np.array(raw.scores, dtype=np.float64)
     n = s.shape[0]
@@ -440,7 +447,7 @@ def convert(raw: RawBatch, d: Decisions, file_offset: int) -> tuple[Predictions,
             if d.drop:
                 bad |= off
     rows = file_offset + raw.start + np.arange(n, dtype=np.int64)
-    ids = raw.ids
+    ids, extra = raw.ids, raw.extra
     pred = None
     if raw.labels is None or (d.task is Task.MULTILABEL and raw.labels.shape[1] != len(d.classes)):
         # scores only (calib apply): placeholder labels
@@ -458,9 +465,10 @@ def convert(raw: RawBatch, d: Decisions, file_offset: int) -> tuple[Predictions,
         s, labels, rows = s[keep], labels[keep], rows[keep]
         pred = None if pred is None else pred[keep]
         ids = None if ids is None else ids[keep]
+        extra = None if extra is None else {c: a.filter(keep) for c, a in extra.items()}
     if d.kind is ScoreKind.LOGITS and d.task is not Task.TOP_LABEL:  # softmax on first use of probs: passes that need only logits skip it
         preds = LazyPredictions(s, labels, d.classes, d.task, pred, d.evidence)
     else:
         probs, logits = scores_to_probs(s, d.kind, d.task)
         preds = Predictions(probs, labels, d.classes, d.task, d.kind, logits, pred, d.evidence)
-    return preds, rows, ids
+    return preds, rows, ids, extra
