@@ -54,6 +54,7 @@ from calibcli.errors import UsageError
 from calibcli.validation.options import DEFAULT_MEMORY_LIMIT, EngineOptions, LoadOptions
 
 _CLIENTS: dict = {}
+CONNECT_TIMEOUT = "20s"  # how long to try reaching --scheduler
 
 
 def get_client(engine: EngineOptions):
@@ -68,7 +69,7 @@ def get_client(engine: EngineOptions):
     cluster = None
     if engine.scheduler:
         try:
-            client = Client(engine.scheduler, timeout="20s", set_as_default=False)
+            client = Client(engine.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             raise UsageError(f"--scheduler {engine.scheduler}: cannot connect to a Dask scheduler ({type(exc).__name__}: "
                              f"{str(exc)[:200]}). Check the address (e.g. tcp://10.0.0.5:8786) and that the scheduler runs.") from None

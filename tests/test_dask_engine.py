@@ -1,0 +1,388 @@
+"""The Dask engine (--engine dask) against the local engine, on a 2-worker LocalCluster on loopback.
+
+Real files from tests/data/real (and sample_data for multilabel and text labels) are
+split into many Parquet parts (several row groups each) or CSV files; every command
+must give the local engine's numbers (1e-9 relative), whatever the partitioning.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from cli_helpers import run
+from conftest import SAMPLES
+
+pytest.importorskip("distributed")
+
+REAL = os.path.join(os.path.dirname(__file__), "data", "real")
+
+
+def _lacking_merge(*names: str) -> list[str]:
+    """Pass consumers (module:Class) without ``merge``: a pass that feeds them cannot run on Dask yet."""
+    import importlib
+
+    out = []
+    for name in names:
+        mod, cls = name.split(":")
+        if not callable(getattr(getattr(importlib.import_module(mod), cls, None), "merge", None)):
+            out.append(cls)
+    return out
+
+
+# consumers other helpers are making mergeable; the tests below run for real once they have merge()
+CALIBRATION_PENDING = _lacking_merge("calibcli.calibrators.fit_passes:_Consumer")
+FIT_PENDING = CALIBRATION_PENDING + _lacking_merge("calibcli.calibrator_file:DataFingerprint")
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """One LocalCluster for the module: 2 worker processes, 1 thread each, on 127.0.0.1."""
+    from distributed import LocalCluster
+
+    from calibcli.engine.dask import close_clients
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, silence_logs=50)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        close_clients()
+        cluster.close()
+
+
+def _split_parquet(src: str, folder, parts: int, row_group: int) -> list[str]:
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(src)
+    os.makedirs(folder, exist_ok=True)
+    out = []
+    for i in range(parts):
+        a, b = i * t.num_rows // parts, (i + 1) * t.num_rows // parts
+        path = os.path.join(folder, f"part-{i}.parquet")
+        pq.write_table(t.slice(a, b - a), path, row_group_size=row_group)
+        out.append(path)
+    return out
+
+
+def _split_csv(src: str, folder, parts: int) -> list[str]:
+    with open(src, encoding="utf-8") as fh:
+        header, *lines = fh.read().splitlines()
+    os.makedirs(folder, exist_ok=True)
+    out = []
+    for i in range(parts):
+        a, b = i * len(lines) // parts, (i + 1) * len(lines) // parts
+        path = os.path.join(folder, f"part-{i}.csv")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("\n".join([header, *lines[a:b]]) + "\n")
+        out.append(path)
+    return out
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """shape -> list of part files (in order)."""
+    root = tmp_path_factory.mktemp("dask_inputs")
+    return {
+        "binary": _split_parquet(os.path.join(REAL, "netcal_coco_faster-rcnn-resnet-50_iou0.60", "data.parquet"), root / "binary", 5, 900),
+        "multiclass": _split_parquet(os.path.join(REAL, "plambda_cifar10_vgg16", "data.parquet"), root / "multiclass", 7, 600),
+        "top_label": _split_parquet(os.path.join(REAL, "hollance_markus93_resnet110_c10", "data.parquet"), root / "top_label", 6, 700),
+        "multilabel": _split_csv(os.path.join(SAMPLES, "multilabel.csv"), root / "multilabel", 3),
+        "top_label_text": _split_csv(os.path.join(SAMPLES, "top_label.csv"), root / "top_label_text", 4),
+    }
+
+
+def _close(a, b, path="") -> None:
+    """Equal JSON values; numbers to 1e-9 relative."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), (path, sorted(set(a) ^ set(b)))
+        for k in a:
+            _close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (path, a, b)
+    else:
+        assert a == b, (path, a, b)
+
+
+def _json(args) -> dict:
+    r = run(args)
+    assert r.exit_code in (0, 1), r.stderr
+    return json.loads(r.stdout)
+
+
+def _dask(scheduler) -> list[str]:
+    return ["--engine", "dask", "--scheduler", scheduler]
+
+
+SHAPES = ["binary", "multiclass", "top_label", "multilabel", "top_label_text"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_audit_measurement_matches_local(scheduler, inputs, shape):
+    args = ["audit", *inputs[shape], "--format", "json", "--no-calibration", "--batch-rows", "1000"]
+    local, dask = _json(args), _json([*args, *_dask(scheduler)])
+    engine = dask.pop("engine")
+    local.pop("engine")
+    _close(local, dask)
+    assert engine["name"] == "dask" and engine["partitions"] >= len(inputs[shape]) and engine["passes"] >= 2
+    assert 0 < engine["bytes_to_client"] < 2_000_000 and engine["workers"] == 2
+
+
+@pytest.mark.xfail(bool(CALIBRATION_PENDING), reason=f"{CALIBRATION_PENDING} lack merge()", strict=False)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_audit_with_calibration_matches_local(scheduler, inputs, shape):
+    args = ["audit", *inputs[shape], "--format", "json", "--batch-rows", "1000"]
+    local, dask = _json(args), _json([*args, *_dask(scheduler)])
+    dask.pop("engine")
+    local.pop("engine")
+    _close(local, dask)
+
+
+@pytest.mark.parametrize("shape", ["binary", "multiclass", "multilabel"])
+def test_thresholds_match_local(scheduler, inputs, shape):
+    args = ["thresholds", *inputs[shape], "--objective", "f1", "--format", "json", "--bootstrap", "20"]
+    local, dask = _json(args), _json([*args, *_dask(scheduler)])
+    for d in (local, dask):
+        d.pop("engine", None)
+    _close(local, dask)
+
+
+def _strip_engine(obj):
+    if isinstance(obj, dict):
+        return {k: _strip_engine(v) for k, v in obj.items() if k != "engine"}
+    if isinstance(obj, list):
+        return [_strip_engine(v) for v in obj]
+    return obj
+
+
+@pytest.mark.parametrize("shape,method", [("binary", "platt"), ("multiclass", "temperature"), ("multiclass", "vector"),
+                                          ("multilabel", "temperature"), ("top_label", "histogram")])
+@pytest.mark.xfail(bool(FIT_PENDING), reason=f"{FIT_PENDING} lack merge()", strict=False)
+def test_fit_matches_local(scheduler, inputs, tmp_path, shape, method):
+    a, b = tmp_path / "local.json", tmp_path / "dask.json"
+    base = ["fit", *inputs[shape], "--method", method, "-q", "--batch-rows", "1000"]
+    assert run([*base, "-o", a]).exit_code == 0
+    r = run([*base, "-o", b, *_dask(scheduler)])
+    assert r.exit_code == 0, r.stderr
+    _close(_strip_engine(json.loads(a.read_text())), _strip_engine(json.loads(b.read_text())))
+
+
+@pytest.mark.parametrize("shape", ["binary", "multiclass", "multilabel"])
+def test_apply_writes_one_part_per_partition_with_local_values(scheduler, inputs, tmp_path, shape):
+    import pyarrow.parquet as pq
+
+    cal = tmp_path / "cal.json"
+    assert run(["fit", *inputs[shape], "-o", cal, "-q"]).exit_code == 0
+    local, folder = tmp_path / "local.parquet", tmp_path / "calibrated"
+    assert run(["apply", cal, *inputs[shape], "-o", local, "-q"]).exit_code == 0
+    r = run(["apply", cal, *inputs[shape], "-o", folder, *_dask(scheduler)])
+    assert r.exit_code == 0, r.stderr
+    parts = sorted(os.listdir(folder))
+    assert parts == [f"part-{i:05d}.parquet" for i in range(len(parts))] and len(parts) >= len(inputs[shape])
+    assert f"in {len(parts)} Parquet parts" in r.stderr
+    expected, got = pq.read_table(local), pq.read_table(folder)
+    assert got.schema.names == expected.schema.names
+    assert got.equals(expected.cast(got.schema))
+    # no staged folder is left next to it; a second run replaces the folder of parts
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".")] == []
+    assert run(["apply", cal, *inputs[shape], "-o", folder, "-q", *_dask(scheduler)]).exit_code == 0
+    assert sorted(os.listdir(folder)) == parts
+
+
+def test_apply_bad_scores_leave_no_folder_and_name_the_first_rows(scheduler, inputs, tmp_path):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    cal = tmp_path / "cal.json"
+    assert run(["fit", *inputs["multiclass"], "-o", cal, "-q"]).exit_code == 0
+    files = [str(tmp_path / os.path.basename(p)) for p in inputs["multiclass"]]
+    for p, q in zip(inputs["multiclass"], files):
+        shutil.copy(p, q)
+    t = pq.read_table(files[3])
+    col = t.column("p_2").to_numpy().copy()
+    col[[650, 1200]] = np.nan  # in the second and third row groups of the fourth file
+    pq.write_table(t.set_column(t.schema.get_field_index("p_2"), "p_2", pc.cast(col, t.schema.field("p_2").type)), files[3],
+                   row_group_size=600)
+    folder = tmp_path / "out"
+    local = run(["apply", cal, *files, "-o", tmp_path / "local.parquet"])
+    dask = run(["apply", cal, *files, "-o", folder, *_dask(scheduler)])
+    assert local.exit_code == dask.exit_code == 2
+    assert dask.stderr == local.stderr and "row 651, 1201" in dask.stderr
+    assert not folder.exists() and [n for n in os.listdir(tmp_path) if n.startswith(".")] == []
+
+
+def test_input_errors_have_the_local_messages(scheduler, inputs, tmp_path):
+    """Problems found in later partitions (a bad label, a NaN score) are reported as the local engine reports them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = [str(tmp_path / os.path.basename(p)) for p in inputs["multiclass"]]
+    for p, q in zip(inputs["multiclass"], files):
+        shutil.copy(p, q)
+    t = pq.read_table(files[5])
+    labels = t.column("label").to_numpy().copy()
+    labels[[10, 900]] = 11
+    scores = t.column("p_0").to_numpy().copy()
+    scores[1300] = np.inf
+    t = t.set_column(0, "label", pa.array(labels)).set_column(1, "p_0", pa.array(scores, type=t.schema.field("p_0").type))
+    pq.write_table(t, files[5], row_group_size=600)
+    args = ["audit", *files, "--no-calibration"]
+    local, dask = run(args), run([*args, *_dask(scheduler)])
+    assert local.exit_code == dask.exit_code == 2
+    assert dask.stderr == local.stderr
+    dropped_local = _json([*args, "--drop-invalid", "--format", "json"])
+    dropped_dask = _json([*args, "--drop-invalid", "--format", "json", *_dask(scheduler)])
+    dropped_local.pop("engine")
+    dropped_dask.pop("engine")
+    _close(dropped_local, dropped_dask)
+
+
+# ------------------------------------------------------------------ partitioning and states
+def _audit_dict(source) -> dict:
+    from calibcli.audit import build_audit
+    from calibcli.render.jsonout import report_dict
+
+    d = report_dict(build_audit(source, 15, "uniform"))
+    d.pop("engine", None)
+    return d
+
+
+@pytest.mark.parametrize("shape", ["multiclass", "multilabel"])
+def test_partition_count_does_not_change_numbers(scheduler, inputs, shape):
+    from calibcli.engine.dask import open_dask_source
+    from calibcli.engine.streaming import open_source
+    from calibcli.validation.options import EngineOptions, LoadOptions
+
+    local = LoadOptions(batch_rows=333, memory_limit=0)
+    with open_source(inputs[shape], local) as src:
+        expected = _audit_dict(src)
+    opts = LoadOptions(batch_rows=257, engine=EngineOptions("dask", scheduler))
+    counts = []
+    for partition_rows in (1, 1000, 10**9):
+        with open_dask_source(inputs[shape], opts, partition_rows=partition_rows) as src:
+            _close(expected, _audit_dict(src))
+            counts.append(len(src.partitions))
+    if shape == "multiclass":  # Parquet: one partition per row group, per run of row groups, per file
+        assert counts[0] > counts[1] > counts[2] == len(inputs[shape])
+
+
+class _RowKeys:
+    """A compliant consumer: a sum of row keys and a count (scalars)."""
+
+    def __init__(self):
+        self.n = 0
+        self.key_sum = 0
+
+    def update(self, batch):
+        self.n += batch.n_rows
+        self.key_sum += int(batch.rows.sum())
+
+    def merge(self, other):
+        self.n += other.n
+        self.key_sum += other.key_sum
+        return self
+
+
+class _KeepsRows(_RowKeys):
+    """A consumer that breaks the contract: it keeps an entry per row."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows = np.empty(0, dtype=np.int64)
+
+    def update(self, batch):
+        super().update(batch)
+        self.rows = np.concatenate([self.rows, batch.rows])
+
+    def merge(self, other):
+        super().merge(other)
+        self.rows = np.concatenate([self.rows, other.rows])
+        return self
+
+
+def test_only_partial_states_reach_the_client(scheduler, inputs, tmp_path):
+    """What the client gathers does not grow with the rows (the audit's measurement pass, pass 1);
+    a consumer keeping rows shows that the check can fail."""
+    from calibcli.engine.dask import open_dask_source
+    from calibcli.engine.local import feed
+    from calibcli.validation.options import EngineOptions, LoadOptions
+
+    doubled = []
+    for i in range(2):  # the same rows twice, as other files (a file named twice is read once)
+        for p in inputs["multiclass"]:
+            q = tmp_path / f"{i}-{os.path.basename(p)}"
+            shutil.copy(p, q)
+            doubled.append(str(q))
+    opts = LoadOptions(engine=EngineOptions("dask", scheduler))
+    largest, sent = [], []
+    for files in (doubled[: len(doubled) // 2], doubled):
+        with open_dask_source(files, opts) as src:
+            _audit_dict(src)
+            largest.append(max(g.largest_array for g in src.gathered))
+            sent.append(src.engine_stats().bytes_to_client)
+            keys, kept = _RowKeys(), _KeepsRows()
+            assert feed(src, keys, kept) == src.info.n_rows
+            n = src.info.n_rows
+            assert keys.n == n and keys.key_sum == n * (n - 1) // 2  # global row keys 0..n-1, each once
+            assert src.gathered[-1].largest_array == n  # the contract-breaking consumer is seen
+    assert largest[0] == largest[1] < 10_000
+    assert sent[1] < 1.5 * sent[0]
+
+
+def test_run_pass_and_merge_returning_a_new_state(scheduler, inputs):
+    """run_pass's state may merge into a new object (PairingFingerprint does); the client's result has every row."""
+    from calibcli.engine.dask import open_dask_source
+    from calibcli.engine.local import run_pass
+    from calibcli.engine.streaming import open_source
+    from calibcli.gate.baseline import PairingFingerprint
+    from calibcli.validation.options import EngineOptions, LoadOptions
+
+    def fingerprint(src):
+        k = len(src.info.classes)
+        return run_pass(src, lambda: PairingFingerprint(k, by_id=False), lambda s, b: s.update(b)).finalize()
+
+    with open_source(inputs["multiclass"]) as src:
+        expected = fingerprint(src)
+    with open_dask_source(inputs["multiclass"], LoadOptions(engine=EngineOptions("dask", scheduler)), partition_rows=1) as src:
+        assert fingerprint(src) == expected
+        with pytest.raises(RuntimeError, match="feed or run_pass"):
+            next(iter(src.batches()))
+
+
+# ----------------------------------------------------------------------------- usage
+def test_cluster_options_without_engine_dask_are_usage_errors(inputs):
+    for extra in (["--workers", "2"], ["--scheduler", "tcp://127.0.0.1:1"]):
+        r = run(["audit", *inputs["binary"], *extra])
+        assert r.exit_code == 2 and "add --engine dask" in r.stderr
+    r = run(["audit", *inputs["binary"], "--engine", "dask", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"])
+    assert r.exit_code == 2 and "give one of them" in r.stderr
+
+
+def test_without_dask_engine_dask_says_how_to_install(inputs, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    for args in (["audit", *inputs["binary"]], ["fit", *inputs["binary"], "-o", tmp_path / "c.json"],
+                 ["thresholds", *inputs["binary"], "--objective", "f1"],
+                 ["apply", tmp_path / "cal.json", *inputs["binary"], "-o", tmp_path / "o"]):
+        r = run([*args, "--engine", "dask"])
+        assert r.exit_code == 2, (args, r.stderr)
+        assert "pip install 'calibcli[dask]'" in r.stderr
+    assert not (tmp_path / "c.json").exists() and not (tmp_path / "o").exists()
+
+
+def test_stdin_and_unreachable_scheduler_are_usage_errors(scheduler, inputs, monkeypatch):
+    monkeypatch.setattr("calibcli.engine.dask.CONNECT_TIMEOUT", "2s")
+    with open(os.path.join(SAMPLES, "binary.csv"), "rb") as fh:
+        r = run(["audit", "-", *_dask(scheduler)], stdin=fh.read())
+    assert r.exit_code == 2 and "standard input cannot be read by Dask workers" in r.stderr
+    r = run(["audit", *inputs["binary"], "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"])
+    assert r.exit_code == 2 and "cannot connect to a Dask scheduler" in r.stderr
