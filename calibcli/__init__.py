@@ -18,10 +18,10 @@ _API = frozenset({"audit", "fit", "thresholds", "Report", "FittedCalibrator"})
 
 def __getattr__(name: str):
     """Load the API (pandas, pyarrow, numpy) only when one of its names is used."""
-    if name == "thresholds":  # the package, callable as the API function (see calibcli/thresholds/__init__.py)
-        import calibcli.thresholds as package
+    if name in ("audit", "thresholds"):  # modules of those names, callable as the API functions (see their ends)
+        import importlib
 
-        return package
+        return importlib.import_module(f"calibcli.{name}")
     if name in _API:
         from calibcli import api
 

@@ -259,8 +259,9 @@ def open_data(data=None, *, y_true=None, y_prob=None, options: "LoadOptions | No
         raise UsageError("give either data or y_true/y_prob, not both.")
     if y_true is not None:
         table, label = _arrays_table(y_true, y_prob, options.classes, options.score_kind and options.score_kind.value)
+        one_column = np.ndim(y_prob) == 1  # the column's name gives the positive class; the reader names the other
         options = replace(options, label_col=label or options.label_col,
-                          score_cols=None if options.score_cols is None else options.score_cols)
+                          classes=None if one_column else options.classes)
         name = name or "arrays"
     elif isinstance(data, (str, os.PathLike)) or (isinstance(data, (list, tuple)) and data
                                                   and all(isinstance(d, (str, os.PathLike)) for d in data)):

@@ -87,3 +87,16 @@ def build_audit(source: BatchSource | LoadedInput, n_bins: int = 15, strategy: s
         conventions=dict(CONVENTIONS),
         warnings=tuple(info.warnings),
     )
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """``calibcli.audit(...)`` is the Python API's function (:func:`calibcli.api.audit`), while
+    ``calibcli.audit`` stays this module: ``import calibcli.audit`` binds the module to that name."""
+
+    def __call__(self, *args, **kwargs):
+        from calibcli.api import audit
+
+        return audit(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule
