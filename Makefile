@@ -6,6 +6,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
 .PHONY: demo test fuzz install bench bench-memory clean samples
+.PHONY: test-browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,15 @@ demo: $(STAMP_RUN)
 
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest
+
+# the HTML report in headless Chromium (tests/test_browser.py; skipped by `make test` when Chromium is absent):
+# installs Debian's chromium and chromium-driver first where it can (as root, with apt-get)
+test-browser: $(STAMP_TEST)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "note: chromium and chromedriver are not installed and cannot be installed here; the browser tests skip"
+	$(BIN)/python -m pytest -q -rs tests/test_browser.py
 
 # the long fuzz run: 10,000 mutated inputs in-process and 300 as real subprocesses (minutes);
 # FUZZ_EXAMPLES, FUZZ_SUBPROCESS and FUZZ_SEED change it; the report goes to out/fuzz/
