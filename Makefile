@@ -6,6 +6,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
 .PHONY: demo test fuzz install bench bench-memory clean samples
+.PHONY: test-remote
 .PHONY: test-browser
 
 $(BIN)/python:
@@ -55,3 +56,9 @@ bench-memory: $(STAMP_RUN)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+# remote inputs against an S3 server on loopback (moto's server mode) as well as HTTP: moto[server] and
+# s3fs take minutes to install, so they are not in the test extra (without them the S3 tests are skipped)
+test-remote: $(STAMP_TEST)
+	$(BIN)/python -m pip install --quiet 'moto[server]' s3fs
+	$(BIN)/python -m pytest tests/test_remote_inputs.py -rs
