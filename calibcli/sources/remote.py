@@ -20,7 +20,7 @@ ranged reads, or a temporary copy when an HTTP server does not answer range requ
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from calibcli.errors import InputError
 from calibcli.sources.sniffing import printable
@@ -73,9 +73,7 @@ def redact(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = MASK + "@" + netloc.rpartition("@")[2]
-    query = "&".join(f"{k}={MASK}" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
-    if parts.query and not query:
-        query = MASK
+    query = "&".join(f"{p.partition('=')[0]}={MASK}" if "=" in p else MASK for p in parts.query.split("&")) if parts.query else ""
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
@@ -88,7 +86,7 @@ def secrets_of(url: str, storage_options=()) -> list[str]:
         if "@" in parts.netloc:
             out.append(parts.netloc.rpartition("@")[0])
             out.extend(parts.netloc.rpartition("@")[0].split(":"))
-        out.extend(v for _, v in parse_qsl(parts.query, keep_blank_values=True))
+        out.extend(p.partition("=")[2] if "=" in p else p for p in parts.query.split("&"))
         if parts.query:
             out.append(parts.query)
     except ValueError:
@@ -189,6 +187,14 @@ def remote_error(url: str, storage_options, exc: BaseException, doing: str = "ca
     if isinstance(exc, FileNotFoundError) and cause is not None and not isinstance(cause, FileNotFoundError):
         exc = cause
     status = getattr(exc, "status", None) or getattr(exc, "code", None)
+    code = ((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code") if isinstance(
+        getattr(exc, "response", None), dict) else None  # botocore's ClientError
+    if code in ("NoSuchBucket", "ContainerNotFound", "BucketNotFound"):
+        return InputError(f"{shown}: no such bucket or container. Check the URL and the region or endpoint.")
+    if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AuthorizationFailure"):
+        status = 403
+    if code in ("NoSuchKey", "404"):
+        status = 404
     if status == 404 or (isinstance(exc, FileNotFoundError) and status is None):
         return InputError(f"{shown}: no such file (not found on the server). Check the URL, bucket and key.")
     if isinstance(exc, PermissionError) or status in (401, 403):
@@ -234,6 +240,49 @@ def expand_url(pattern: str, storage_options=()) -> list[RemoteURL]:
     return [RemoteURL(pattern, storage_options)]
 
 
+class FullReads:
+    """A streamed file whose ``read(n)`` returns n bytes unless the data ends (a network stream
+    returns what has arrived): the CSV reader's blocks, hence the batches and the order of every
+    sum, are then those of the same file read from disk, so the numbers are equal to the last bit."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            return self._f.read()
+        chunks, got = [], 0
+        while got < n:
+            chunk = self._f.read(n - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    @property
+    def closed(self) -> bool:
+        return self._f.closed
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> "FullReads":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def open_remote(url: str, storage_options=(), sequential: bool = False):
     """A binary file object reading ``url`` (``sequential``: read once from the start; HTTP then
     streams one GET instead of ranged requests). The caller closes it."""
@@ -241,7 +290,9 @@ def open_remote(url: str, storage_options=(), sequential: bool = False):
     fs, path = filesystem(url, storage_options)
     try:
         if scheme in ("http", "https"):
-            return fs.open(path, "rb", block_size=0 if sequential else REMOTE_BLOCK)
+            if sequential:
+                return FullReads(fs.open(path, "rb", block_size=0))
+            return fs.open(path, "rb", block_size=REMOTE_BLOCK)
         return fs.open(path, "rb", block_size=REMOTE_BLOCK, cache_type="readahead" if sequential else "bytes")
     except Exception as exc:  # noqa: BLE001
         raise remote_error(url, storage_options, exc) from None
