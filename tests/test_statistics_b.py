@@ -308,3 +308,20 @@ def test_merge_refuses_mismatched_states():
         FineHistogram(8).merge(FineHistogram(16))
     with pytest.raises(ValueError):
         IciState(degree=1).merge(IciState(degree=2))
+
+
+def test_modules_import_no_heavy_dependency():
+    import subprocess
+    import sys
+
+    code = ("import sys, calibcli.statistics.smooth, calibcli.statistics.corp, calibcli.statistics.ecce, "
+            "calibcli.statistics.ici, calibcli.render.corp_plot; "
+            "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "[]"
+
+
+def test_scores_outside_the_unit_interval_stay_in_the_end_buckets():
+    h = FineHistogram(4).update(np.array([-1e-17, 1.0 + 1e-15]), np.array([0, 1])).finalize()
+    assert h.sum_w.tolist() == [1.0, 0.0, 0.0, 1.0]

@@ -98,7 +98,7 @@ class FineHistogram:
         self.rows += p.size
         if p.size == 0:
             return self
-        idx = np.minimum((p * self.n_bins).astype(np.int64), self.n_bins - 1)
+        idx = np.clip((p * self.n_bins).astype(np.int64), 0, self.n_bins - 1)
         wp, wy = w * p, w * y
         for i, values in enumerate((w, wp, wy, wp * p, wp * y)):
             self.sums[i] += np.bincount(idx, weights=values, minlength=self.n_bins)
