@@ -323,5 +323,5 @@ def test_modules_import_no_heavy_dependency():
 
 
 def test_scores_outside_the_unit_interval_stay_in_the_end_buckets():
-    h = FineHistogram(4).update(np.array([-1e-17, 1.0 + 1e-15]), np.array([0, 1])).finalize()
+    h = FineHistogram(4).update(np.array([-0.3, 1.0 + 1e-15]), np.array([0, 1])).finalize()
     assert h.sum_w.tolist() == [1.0, 0.0, 0.0, 1.0]
