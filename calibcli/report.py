@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from calibcli.calibration_stage import CalibrationResult
     from calibcli.gate.results import GateResult
     from calibcli.loading import Adjustment
+    from calibcli.subgroups.result import SubgroupReport
     from calibcli.thresholds.spec import ThresholdReport
 
 SCHEMA_VERSION = 1
@@ -198,6 +199,7 @@ class AuditReport:
     thresholds: ThresholdReport | None = None
     gate: GateResult | None = None
     engine: EngineInfo | None = None
+    groups: "SubgroupReport | None" = None  # calib audit --by (calibcli.subgroups)
 
     @property
     def metrics(self) -> MetricSet:
