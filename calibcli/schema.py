@@ -50,6 +50,8 @@ def report_schema() -> dict[str, Any]:
     >>> s["$defs"]["report"]["properties"]["schema_version"]["const"] == SCHEMA_VERSION
     True
     """
+    from calibcli.subgroups.schema import group_properties
+
     tool = _obj({"name": {"const": "calib"}, "version": STR})
     direction = _obj({
         "verdict": {"enum": ["overconfident", "underconfident", "calibrated", "uncertain", "insufficient data"]},
@@ -195,6 +197,7 @@ def report_schema() -> dict[str, Any]:
             "calibration": {"$ref": "#/$defs/calibration"},
             "thresholds": {"$ref": "#/$defs/thresholds"},
             "gate": {"$ref": "#/$defs/gate"},
+            **group_properties(),  # calib audit --by (calibcli.subgroups.schema)
         },
         required=["schema_version", "tool", "input", "binning", "conventions", "metrics", "reliability", "classes", "warnings"],
     )

@@ -103,6 +103,8 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
         value = getattr(report, key)
         if value is not None:
             out[key] = clean(value)
+    if getattr(report, "groups", None) is not None:  # calib audit --by: groups, worst_group, multicalibration
+        out.update(clean(report.groups.to_dict()))
     return out
 
 

@@ -6,7 +6,6 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
 from calibcli.direction import Direction
 from calibcli.report import Interval, MetricSet, Reliability
 
