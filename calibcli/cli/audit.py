@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from calibcli.cli import audit_calibration, audit_gate, audit_html, audit_plots, audit_thresholds
+from calibcli.cli import audit_calibration, audit_gate, audit_groups, audit_html, audit_plots, audit_thresholds
 from calibcli.cli.consoles import err_console, out_console
 from calibcli.cli.options import binning_options, input_options
 
@@ -29,6 +29,7 @@ from calibcli.cli.options import binning_options, input_options
 @audit_gate.options
 @audit_plots.options
 @audit_html.options
+@audit_groups.options
 def audit(files, **opts):
     """Audit the calibration of predictions in FILES (CSV/TSV, Parquet, Arrow/Feather, JSON Lines, .npz; '-' for stdin).
 
@@ -58,6 +59,7 @@ def audit(files, **opts):
             if path:
                 out.plan(option, path)
         plot_folders = audit_plots.plan_outputs(opts, paths, out)
+        audit_groups.plan_outputs(opts, plot_folders, out)
         audit_html.plan_outputs(opts, out)
 
         groups = [[p] for p in paths] if opts["per_file"] else [paths]
@@ -68,6 +70,7 @@ def audit(files, **opts):
             with open_source(group, opts["load_options"]) as source:  # streamed: batches, bounded memory
                 report = audit_calibration.build(source, opts)  # the measurement shares the calibration's first pass
                 report = audit_thresholds.attach(report, source, opts)
+                report = audit_groups.attach(report, source, opts)  # before the gate: rules on groups
                 report = audit_gate.attach(report, source, opts)
                 report = replace(report, engine=engine_info(source))
             reports.append(report)
@@ -77,6 +80,7 @@ def audit(files, **opts):
             out.add("--json-out", json_out, text)
         annotations = audit_gate.write_outputs(reports, opts, paths, out)
         plots_note = audit_plots.write_outputs(reports, opts, plot_folders, out)
+        groups_note = audit_groups.write_outputs(reports, opts, plot_folders, out)
         html_note = audit_html.write_outputs(reports, opts, paths, out)
         warnings = out.commit()
     err = err_console()
@@ -94,9 +98,12 @@ def audit(files, **opts):
             if i:
                 console.rule()
             console.print(render_audit(r, opts["max_classes"]))
+            audit_groups.print_terminal(console, r)
     if not quiet:
         if plots_note:
             err.print(plots_note, highlight=False, markup=False)
+        if groups_note:
+            err.print(groups_note, highlight=False, markup=False)
         if json_out:
             err.print(f"wrote {json_out}", highlight=False, markup=False)
         if html_note:
