@@ -313,7 +313,8 @@ def open_dask_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: i
         for f in files:
             f.close()
     client = get_client(options.engine)
-    read = ReadSetup(spec, options, batch_rows, encoding, storage)
+    # the storage options travel once, in ReadSetup (whose repr hides them), not inside the options as well
+    read = ReadSetup(spec, replace(options, engine=EngineOptions("dask")), batch_rows, encoding, storage)
     tag = f"calib-scan-{uuid.uuid4().hex[:10]}"
     setup_d = delayed(read, name=f"{tag}-setup", traverse=False)
     leaves = [delayed(scan_partition, pure=False)(p, setup_d, dask_key_name=f"{tag}-part-{p.index}") for p in parts]
