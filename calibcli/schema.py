@@ -50,6 +50,7 @@ def report_schema() -> dict[str, Any]:
     >>> s["$defs"]["report"]["properties"]["schema_version"]["const"] == SCHEMA_VERSION
     True
     """
+    from calibcli.comparison import comparison_schema
     from calibcli.subgroups.schema import group_properties
 
     tool = _obj({"name": {"const": "calib"}, "version": STR})
@@ -205,7 +206,8 @@ def report_schema() -> dict[str, Any]:
         "schema_version": {"const": SCHEMA_VERSION},
         "tool": {"$ref": "#/$defs/tool"},
         "reports": {"type": "array", "items": {"$ref": "#/$defs/report"}, "minItems": 1},
-    })
+        "comparison": comparison_schema(),  # --per-file / --models (calibcli.comparison)
+    }, required=["schema_version", "tool", "reports"])
     thresholds_command = _obj({
         "schema_version": {"const": SCHEMA_VERSION},
         "tool": {"$ref": "#/$defs/tool"},

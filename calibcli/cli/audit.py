@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import click
 
-from calibcli.cli import audit_calibration, audit_gate, audit_groups, audit_html, audit_plots, audit_thresholds
+from calibcli.cli import (audit_calibration, audit_compare, audit_gate, audit_groups, audit_html, audit_plots,
+                          audit_thresholds)
 from calibcli.cli.consoles import err_console, out_console
 from calibcli.cli.options import binning_options, input_options
 
@@ -30,6 +31,7 @@ from calibcli.cli.options import binning_options, input_options
 @audit_plots.options
 @audit_html.options
 @audit_groups.options
+@audit_compare.options
 def audit(files, **opts):
     """Audit the calibration of predictions in FILES (CSV/TSV, Parquet, Arrow/Feather, JSON Lines, .npz; '-' for stdin).
 
@@ -58,24 +60,27 @@ def audit(files, **opts):
         for option, path in (("--md-out", g.md_out if g else None), ("--junit-out", g.junit_out if g else None)):
             if path:
                 out.plan(option, path)
-        plot_folders = audit_plots.plan_outputs(opts, paths, out)
+        compare = audit_compare.Collector(paths, opts)  # the audits to run: pooled, per file, per model (--models)
+        plot_folders = audit_plots.plan_outputs(*compare.plot_args(opts, paths), out)
         audit_groups.plan_outputs(opts, plot_folders, out)
         audit_html.plan_outputs(opts, out)
 
-        groups = [[p] for p in paths] if opts["per_file"] else [paths]
         for note in paths.notes if opts["per_file"] else ():  # pooled runs report them in LoadedInput.warnings
             err_console().print(f"warning: {note}", style="yellow", highlight=False, markup=False)
         reports = []
-        for group in groups:
-            with open_source(group, opts["load_options"]) as source:  # streamed: batches, bounded memory
+        for job in compare.jobs:
+            with open_source(list(job.files), job.load_options) as source:  # streamed: batches, bounded memory
                 report = audit_calibration.build(source, opts)  # the measurement shares the calibration's first pass
                 report = audit_thresholds.attach(report, source, opts)
                 report = audit_groups.attach(report, source, opts)  # before the gate: rules on groups
                 report = audit_gate.attach(report, source, opts)
                 report = replace(report, engine=engine_info(source))
+                compare.add(report, source)  # with --models: the row-keyed bootstrap of the paired intervals
             reports.append(report)
+        opts["comparison"] = comparison = compare.comparison(reports)  # --per-file / --models: best first
+        opts["report_names"] = compare.names
 
-        text = render_json(reports, opts["per_file"]) if (fmt == "json" or json_out) else None
+        text = render_json(reports, compare.active, comparison) if (fmt == "json" or json_out) else None
         if json_out:
             out.add("--json-out", json_out, text)
         annotations = audit_gate.write_outputs(reports, opts, paths, out)
@@ -95,10 +100,11 @@ def audit(files, **opts):
 
         console = out_console()
         for i, r in enumerate(reports):
-            if i:
-                console.rule()
+            if i or compare.models:
+                console.rule(compare.names[i] if compare.models else "")
             console.print(render_audit(r, opts["max_classes"]))
             audit_groups.print_terminal(console, r)
+        audit_compare.print_terminal(console, comparison)
     if not quiet:
         if plots_note:
             err.print(plots_note, highlight=False, markup=False)

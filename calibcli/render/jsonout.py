@@ -113,9 +113,13 @@ def dumps(data: Any) -> str:
     return json.dumps(clean(data), indent=2, allow_nan=False) + "\n"
 
 
-def render_json(reports: list[AuditReport], per_file: bool = False) -> str:
-    """One report as an object; ``--per-file`` as ``{"schema_version", "reports": [...]}``."""
+def render_json(reports: list[AuditReport], per_file: bool = False, comparison=None) -> str:
+    """One report as an object; ``--per-file`` (and ``--models``) as ``{"schema_version", "reports": [...]}``,
+    with ``comparison`` (:class:`calibcli.comparison.Comparison`) when given."""
     if per_file:
-        return dumps({"schema_version": SCHEMA_VERSION, "tool": {"name": "calib", "version": __version__},
-                      "reports": [report_dict(r) for r in reports]})
+        doc = {"schema_version": SCHEMA_VERSION, "tool": {"name": "calib", "version": __version__},
+               "reports": [report_dict(r) for r in reports]}
+        if comparison is not None:
+            doc["comparison"] = comparison.to_dict()
+        return dumps(doc)
     return dumps(report_dict(reports[0]))
