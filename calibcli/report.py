@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -95,7 +95,14 @@ class Reliability:
 
 @dataclass(frozen=True)
 class MetricSet:
-    """Headline metrics; ``None`` where a metric does not apply to the task."""
+    """Headline metrics; ``None`` where a metric does not apply to the task.
+
+    ``ece`` and ``mce`` are the headline curve's: binary files, the positive
+    class's curve (P(y=1) against the observed frequency); multi-class and
+    top-label files, the top-label curve; multilabel, all (row, label) pairs
+    pooled. ``ece_top_label`` is the top-label ECE (binary: confidence =
+    max(p, 1-p)); None for multilabel.
+    """
 
     accuracy: float | None
     ece: float | None
@@ -103,6 +110,23 @@ class MetricSet:
     classwise_ece: float | None
     brier: float | None
     nll: float | None
+    ece_top_label: float | None = None
+
+
+Interval = tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class IntervalInfo:
+    """How the 95% intervals were made: method, level, replicates, bootstrap groups
+    (blocks of rows), seed, and what the groups are keyed on (``row`` or ``id``)."""
+
+    method: str
+    level: float
+    replicates: int
+    groups: int
+    seed: int
+    keyed_on: str
 
 
 @dataclass(frozen=True)
@@ -127,15 +151,29 @@ class ClassReport:
     brier: float | None
     direction: Direction
     reliability: Reliability
+    intervals: dict[str, Interval] = field(default_factory=dict)  # "ece", "brier" (not for top-label files)
+    noise_floor: float | None = None  # the ECE a perfectly calibrated model would show here by chance
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """Metrics plus the curves behind them, for one set of predictions."""
+    """Metrics plus the curves behind them, for one set of predictions.
+
+    ``intervals``: a 95% interval per metric name of ``metrics`` (None where
+    undefined; empty without a bootstrap); ``noise_floor``: per binned error
+    (``ece``, ``ece_top_label``, ``mce``, ``classwise_ece``) its expected value for
+    a perfectly calibrated model with these scores, rows and bins; ``interval_info``:
+    how the intervals were made. ``state``: the partial state behind it (with
+    bootstrap blocks), so other replicates can be formed without another pass.
+    """
 
     metrics: MetricSet
     reliability: Reliability
     classes: tuple[ClassReport, ...]
+    intervals: dict[str, Interval] = field(default_factory=dict)
+    noise_floor: dict[str, float | None] = field(default_factory=dict)
+    interval_info: IntervalInfo | None = None
+    state: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

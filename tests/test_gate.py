@@ -222,15 +222,22 @@ ALL_METRICS = {"ece", "mce", "classwise_ece", "class_ece", "accuracy", "brier", 
                                   "top_label.csv", "cifar10_vgg16_real.csv"])
 @pytest.mark.parametrize("strategy", ["uniform", "quantile"])
 def test_each_replicate_is_the_measurement_of_rows_repeated_by_their_weights(name, strategy):
-    """Replicate r of the bootstrap = the metrics of the rows each repeated w_r(row) times, on the same edges."""
+    """Replicate r of the grouped bootstrap = the metrics of the rows each repeated w_r(group of the row) times,
+    on the same edges; also from a measurement that carries its own grouped state (no pass)."""
     from calibcli.gate.bootstrap import edges_of, replicate_values
-    from calibcli.measure import MeasureState
-    from calibcli.stats.rng import poisson1_weights16
+    from calibcli.measure import DEFAULT_BLOCKS, MeasureState, measure_source
+    from calibcli.stats.rng import group_of, group_poisson1_weights
 
     p = _preds(name)
     m = measure(p, 12, strategy)
-    reps = replicate_values(InMemorySource.from_predictions(p, 500), m, ALL_METRICS, 12, 3, key_on_ids=False)
-    w = poisson1_weights16(3, np.arange(p.n_samples), 12).astype(int)
+    src = InMemorySource.from_predictions(p, 500)
+    reps = replicate_values(src, m, ALL_METRICS, 12, 3, key_on_ids=False)
+    own = measure_source(src, 12, strategy, intervals=True)
+    assert own.state is not None
+    reps_own = replicate_values(None, own, ALL_METRICS, 12, 3, key_on_ids=False)  # no source needed: no pass
+    for key in ALL_METRICS:
+        np.testing.assert_allclose(reps_own[key], reps[key], rtol=1e-9, atol=1e-12)
+    w = group_poisson1_weights(3, 12, DEFAULT_BLOCKS)[:, group_of(np.arange(p.n_samples), DEFAULT_BLOCKS)].T.astype(int)
     for r in (0, 11):
         idx = np.repeat(np.arange(p.n_samples), w[:, r])
         dup = MeasureState(p.task, p.classes, edges_of(m, p.task)).update(Batch(p.subset(idx), idx)).finalize()

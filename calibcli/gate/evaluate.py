@@ -1,10 +1,11 @@
 """Evaluating gate rules on an audit: point values or bootstrap bounds, deltas against a baseline, verdicts.
 
 ``--on point`` compares the point estimate; ``--on upper`` compares the
-pessimistic end of a seeded percentile-bootstrap 95% interval
-(:mod:`calibcli.gate.bootstrap`): the upper end for rules that fail when a
-metric is too large, the lower end for rules that fail when it is too small
-(``accuracy < 0.9``). Bin edges stay those of the full data.
+pessimistic end of a seeded basic-bootstrap 95% interval from the grouped
+bootstrap (:mod:`calibcli.gate.bootstrap`; the audit's own replicates, so no
+extra pass): the upper end for rules that fail when a metric is too large, the
+lower end for rules that fail when it is too small (``accuracy < 0.9``). Bin
+edges stay those of the full data.
 
 Baseline rules (``ece_increase > 0.01``) compare with the previous model's
 predictions for the same items (:mod:`calibcli.gate.baseline`).
@@ -19,7 +20,7 @@ import numpy as np
 from calibcli.engine.batches import BatchSource, InMemorySource
 from calibcli.errors import UsageError
 from calibcli.gate.baseline import Baseline
-from calibcli.gate.bootstrap import interval as percentile_interval, replicate_values
+from calibcli.gate.bootstrap import interval as boot_interval, replicate_values
 from calibcli.gate.results import BaselineInfo, GateResult, RuleResult
 from calibcli.gate.rules import BASE_METRICS, DELTA_METRICS, METRICS, ON_CHOICES, Rule, format_limit, format_value
 from calibcli.predictions import Predictions, Task
@@ -33,7 +34,7 @@ def point_metrics(measurement: Measurement, n_samples: int) -> dict[str, float |
     m = measurement.metrics
     eces = [c.ece for c in measurement.classes if c.ece is not None]
     return {
-        "ece": m.ece, "classwise_ece": m.classwise_ece, "class_ece": max(eces) if eces else None,
+        "ece": m.ece, "ece_top_label": m.ece_top_label, "classwise_ece": m.classwise_ece, "class_ece": max(eces) if eces else None,
         "mce": m.mce, "brier": m.brier, "nll": m.nll, "accuracy": m.accuracy, "samples": float(n_samples),
     }
 
@@ -88,10 +89,12 @@ def evaluate_gate(
     measurement : their measurement.
     rules : the rules; an empty list passes.
     on : 'point' compares point estimates; 'upper' the pessimistic end of a
-        percentile-bootstrap 95% interval of ``replicates`` replicates, each row
-        weighted Poisson(1) by a draw keyed on ``seed`` and the row (its global
-        row index, or its id when the source has ids): the same seed gives the
-        same verdict, whatever the batching. One more pass over ``source``.
+        basic-bootstrap 95% interval of ``replicates`` replicates of the grouped
+        bootstrap (each row in one of 128 groups by its key: its global row index,
+        or its id when the source has ids; each group weighted Poisson(1) by a draw
+        keyed on ``seed``): the same seed gives the same verdict, whatever the
+        batching. Formed from the measurement's grouped sums (no pass over
+        ``source`` when it has them).
     strict : warn-severity rules fail too.
     n_bins, strategy : binning of the baseline measurements.
     baseline : paired baseline predictions; required by ``*_increase`` rules.
@@ -128,8 +131,10 @@ def evaluate_gate(
     if baseline is not None:
         from calibcli.measure import measure_source
 
-        m_new = measurement if baseline.whole else measure_source(baseline.new, n_bins, strategy)
-        m_old = measure_source(baseline.old, n_bins, strategy)
+        boot = on == "upper"
+        m_new = measurement if baseline.whole else measure_source(baseline.new, n_bins, strategy, intervals=boot, seed=seed,
+                                                                  key_on_ids=baseline.key_on_ids)
+        m_old = measure_source(baseline.old, n_bins, strategy, intervals=boot, seed=seed, key_on_ids=baseline.key_on_ids)
         pn, po = point_metrics(m_new, baseline.n_matched), point_metrics(m_old, baseline.n_matched)
         delta_point = {m: _delta(m, _none_if_nan(pn[m]), _none_if_nan(po[m])) for m in BASE_METRICS}
         base_info = BaselineInfo(baseline.files, baseline.matched_by, baseline.n_matched,
@@ -146,12 +151,17 @@ def evaluate_gate(
         boot_delta = delta_needed - {"samples"}
         if boot_base:
             reps = replicate_values(source, measurement, boot_base, replicates, seed, source.info.has_ids)
-            intervals.update({m: percentile_interval(v) for m, v in reps.items()})
+            info = measurement.interval_info
+            same = info is not None and (info.seed, info.replicates) == (seed, replicates)
+            for m, v in reps.items():  # the audit's own interval when it is the same bootstrap
+                own = same and m in measurement.intervals
+                intervals[m] = measurement.intervals[m] if own else boot_interval(_none_if_nan(point.get(m)), v, m)
         if boot_delta:
             new = replicate_values(baseline.new, m_new, boot_delta, replicates, seed, baseline.key_on_ids)
             old = replicate_values(baseline.old, m_old, boot_delta, replicates, seed, baseline.key_on_ids)
             for m in boot_delta:  # the same key weighs the same in both: a paired bootstrap
-                intervals[DELTA_NAME[m]] = percentile_interval(old[m] - new[m] if m == "accuracy" else new[m] - old[m])
+                name = DELTA_NAME[m]
+                intervals[name] = boot_interval(delta_point.get(m), old[m] - new[m] if m == "accuracy" else new[m] - old[m], name)
 
     results = []
     for r in rules:

@@ -18,6 +18,7 @@ from calibcli.errors import UsageError
 #: metric name -> (display label, the comparison that means "bad" for --max/--min flags)
 BASE_METRICS: dict[str, str] = {
     "ece": "ECE",
+    "ece_top_label": "top-label ECE",
     "classwise_ece": "classwise ECE",
     "class_ece": "worst class ECE",
     "mce": "MCE",
@@ -34,7 +35,7 @@ METRICS: dict[str, str] = {**BASE_METRICS, **DELTA_METRICS}
 #: the values a metric can take (lo, hi): a rule's limit must lie within them, or the
 #: rule could never fail (or never pass). Deltas may be negative (an improvement).
 METRIC_RANGES: dict[str, tuple[float, float]] = {
-    "ece": (0.0, 1.0), "classwise_ece": (0.0, 1.0), "class_ece": (0.0, 1.0), "mce": (0.0, 1.0),
+    "ece": (0.0, 1.0), "ece_top_label": (0.0, 1.0), "classwise_ece": (0.0, 1.0), "class_ece": (0.0, 1.0), "mce": (0.0, 1.0),
     "brier": (0.0, math.inf), "nll": (0.0, math.inf), "accuracy": (0.0, 1.0), "samples": (0.0, math.inf),
     "ece_increase": (-1.0, 1.0), "classwise_ece_increase": (-1.0, 1.0), "class_ece_increase": (-1.0, 1.0),
     "mce_increase": (-1.0, 1.0), "accuracy_decrease": (-1.0, 1.0),

@@ -7,6 +7,18 @@ and ``w * outcome**2`` (for debiased and L2 estimators). With ``n_replicates = R
 it also holds ``R`` copies of the first three sums, each row weighted by its
 bootstrap weight (see :func:`calibcli.stats.rng.poisson1_weights`).
 
+The grouped bootstrap (``n_blocks = M > 0``, the default of the audit): every row
+belongs to one of ``M`` bootstrap blocks (a fixed random partition of the row
+keys, :func:`calibcli.stats.rng.group_of`), and the state keeps its sums per
+block, ``(G, M, B)``: the row count and the sums of ``w``, ``w*c``, ``w*y``,
+``w*c**2`` and ``w*c*y`` (``blocks``). One ``bincount`` over (group, block, bin)
+fills them; the totals (``count``, ``sums``) are their sums over blocks.
+Replicate ``r`` weighs block ``m`` by a Poisson(1) draw keyed on ``(seed, r, m)``
+(:func:`calibcli.stats.rng.group_poisson1_weights`), so any statistic that is a
+function of per-bin sums gets its replicate values at finalize
+(:meth:`BinStats.block_replicates`: one matrix product), for any seed and number
+of replicates, without another pass.
+
 Bins follow the project's rule (``calibcli.binning.assign_bins``): a confidence goes
 to the bin with ``lo < c <= hi``; the first bin also takes its lower edge.
 Equal-width edges come from :meth:`BinStats.uniform`; quantile edges are passed in
@@ -25,6 +37,7 @@ from calibcli.stats.base import Arrays, scalar
 _FIRST = ("sum_w", "sum_wc", "sum_wy")
 _SECOND = ("sum_w2", "sum_wcc", "sum_wyy")
 _REPLICATE = ("rep_w", "rep_wc", "rep_wy")
+_BLOCK = ("n", "w", "wc", "wy", "wcc", "wcy")  # per (group, block, bin): rows, sums of w, w*c, w*y, w*c*c, w*c*y
 
 
 def curve_errors(w: np.ndarray, wc: np.ndarray, wy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,6 +151,8 @@ class BinStats:
         Number of bootstrap replicates ``R`` (0: none).
     moments : {1, 2}
         2 also keeps the second-moment sums.
+    n_blocks : int
+        Bootstrap blocks ``M`` of the grouped bootstrap (0: none); exclusive with ``n_replicates``.
 
     Examples
     --------
@@ -147,25 +162,31 @@ class BinStats:
     ([[1, 2]], [[0.0, 0.5]], 0.266667)
     """
 
-    def __init__(self, edges, n_groups: int = 1, n_replicates: int = 0, moments: int = 1):
+    def __init__(self, edges, n_groups: int = 1, n_replicates: int = 0, moments: int = 1, n_blocks: int = 0):
         e = np.array(edges, dtype=np.float64)
         if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)) or not np.all(np.diff(e) > 0):
             raise ValueError("edges must be a 1-D strictly increasing finite array of at least 2 values")
         if n_groups < 1 or n_replicates < 0 or moments not in (1, 2):
             raise ValueError(f"need n_groups >= 1, n_replicates >= 0, moments in (1, 2); got {n_groups}, {n_replicates}, {moments}")
+        if n_blocks < 0 or (n_blocks and n_replicates):
+            raise ValueError(f"need n_blocks >= 0 and not both n_blocks and n_replicates; got {n_blocks}, {n_replicates}")
         e.flags.writeable = False
         self.edges = e
         self.n_groups, self.n_replicates, self.moments = int(n_groups), int(n_replicates), int(moments)
+        self.n_blocks = int(n_blocks)
         shape = (self.n_groups, self.n_bins)
         self.count = np.zeros(shape, dtype=np.int64)
         self.sums = {name: np.zeros(shape) for name in self._sum_names()}
         rep_shape = (self.n_groups, self.n_replicates, self.n_bins)
         self.replicates = {name: np.zeros(rep_shape) for name in _REPLICATE}
+        block_shape = (self.n_groups, self.n_blocks, self.n_bins)
+        self.blocks = {name: np.zeros(block_shape) for name in (_BLOCK if self.n_blocks else ())}
 
     @classmethod
-    def uniform(cls, n_bins: int = 15, n_groups: int = 1, n_replicates: int = 0, moments: int = 1) -> "BinStats":
+    def uniform(cls, n_bins: int = 15, n_groups: int = 1, n_replicates: int = 0, moments: int = 1,
+                n_blocks: int = 0) -> "BinStats":
         """A state with ``n_bins`` equal-width bins on [0, 1]."""
-        return cls(uniform_edges(n_bins), n_groups, n_replicates, moments)
+        return cls(uniform_edges(n_bins), n_groups, n_replicates, moments, n_blocks)
 
     @property
     def n_bins(self) -> int:
@@ -174,15 +195,18 @@ class BinStats:
     def _sum_names(self) -> tuple[str, ...]:
         return _FIRST + (_SECOND if self.moments == 2 else ())
 
-    def _flat_bins(self, conf: np.ndarray, group) -> np.ndarray:
-        """Index ``g * B + b`` of each confidence (same shape as ``conf``)."""
+    def _flat_bins(self, conf: np.ndarray, group, block=None) -> np.ndarray:
+        """Index ``g * B + b`` of each confidence (same shape as ``conf``); with blocks ``(g * M + m) * B + b``."""
         idx = assign_bins(conf, self.edges)
+        stride = self.n_bins * max(self.n_blocks, 1)
+        if block is not None:
+            idx += block * self.n_bins if conf.ndim == 1 else (block * self.n_bins)[:, None]
         if conf.ndim == 2:
             if group is not None:
                 raise ValueError("group must be None when conf has one column per group")
             if conf.shape[1] != self.n_groups:
                 raise ValueError(f"conf has {conf.shape[1]} columns but the state has {self.n_groups} groups")
-            idx += (np.arange(self.n_groups) * self.n_bins)[None, :]
+            idx += (np.arange(self.n_groups) * stride)[None, :]
             return idx
         if group is None:
             if self.n_groups != 1:
@@ -193,10 +217,11 @@ class BinStats:
             raise ValueError(f"group has shape {g.shape}, conf {conf.shape}")
         if g.size and (g.min() < 0 or g.max() >= self.n_groups):
             raise ValueError(f"group values must be within 0 .. {self.n_groups - 1}")
-        idx += g.astype(np.intp) * self.n_bins
+        idx += g.astype(np.intp) * stride
         return idx
 
-    def update(self, conf, outcome=None, weight=None, group=None, replicate_weights=None, labels=None) -> "BinStats":
+    def update(self, conf, outcome=None, weight=None, group=None, replicate_weights=None, labels=None,
+               block=None) -> "BinStats":
         """Add a batch of rows (processed in cache-sized blocks of ``BLOCK_ROWS`` rows).
 
         Parameters
@@ -214,6 +239,9 @@ class BinStats:
         labels : int array of shape (n,), optional
             One-vs-rest outcomes for 2-D ``conf``: ``outcome[:, g] = (labels == g)``, summed
             from the n true-class entries only (faster than passing the one-hot array).
+        block : int array of shape (n,), optional
+            Bootstrap block of each row in ``0 .. M-1`` (required when ``M > 0``;
+            :func:`calibcli.stats.rng.group_of` of the row keys).
         """
         conf = np.asarray(conf)
         if conf.ndim not in (1, 2):
@@ -236,11 +264,26 @@ class BinStats:
         if w is not None and w.shape != (n,):
             raise ValueError(f"weight has shape {w.shape}, expected ({n},)")
         rw = self._check_replicate_weights(replicate_weights, n)
+        blk = self._check_block(block, n)
         for a in range(0, max(n, 1), BLOCK_ROWS):
             b = slice(a, a + BLOCK_ROWS)
             pick = lambda x: None if x is None else x[b]  # noqa: E731
-            self._add_block(conf[b], pick(y), pick(lab), pick(w), pick(group), pick(rw))
+            self._add_block(conf[b], pick(y), pick(lab), pick(w), pick(group), pick(rw), pick(blk))
         return self
+
+    def _check_block(self, block, n: int) -> np.ndarray | None:
+        if self.n_blocks == 0:
+            if block is not None:
+                raise ValueError("block given but the state has no bootstrap blocks")
+            return None
+        if block is None:
+            raise ValueError(f"block (n,) in 0 .. {self.n_blocks - 1} is required with n_blocks = {self.n_blocks}")
+        blk = np.asarray(block)
+        if blk.shape != (n,) or blk.dtype.kind not in "iu":
+            raise ValueError(f"block must be an integer array of shape ({n},), got {blk.dtype} {blk.shape}")
+        if n and (blk.min() < 0 or blk.max() >= self.n_blocks):
+            raise ValueError(f"block values must be within 0 .. {self.n_blocks - 1}")
+        return blk.astype(np.intp, copy=False)
 
     def _check_replicate_weights(self, replicate_weights, n: int) -> np.ndarray | None:
         if self.n_replicates == 0:
@@ -254,8 +297,11 @@ class BinStats:
             raise ValueError(f"replicate_weights has shape {rw.shape}, expected ({n}, {self.n_replicates})")
         return rw
 
-    def _add_block(self, conf, y, labels, w, group, rw) -> None:
-        """Add one block; ``y`` per entry (like ``conf``) or ``labels`` per row (one-vs-rest)."""
+    def _add_block(self, conf, y, labels, w, group, rw, blk=None) -> None:
+        """Add one block of rows; ``y`` per entry (like ``conf``) or ``labels`` per row (one-vs-rest)."""
+        if self.n_blocks:
+            self._add_blocked(conf, y, labels, w, group, blk)
+            return
         size, shape = self.n_groups * self.n_bins, self.count.shape
         idx = self._flat_bins(conf, group)
         flat = idx.ravel()
@@ -295,20 +341,78 @@ class BinStats:
             for j, name in enumerate(_REPLICATE):  # sums: (size, 3, R) -> (G, R, B)
                 self.replicates[name] += sums[:, j, :].reshape(self.n_groups, self.n_bins, -1).transpose(0, 2, 1)
 
+    def _add_blocked(self, conf, y, labels, w, group, blk) -> None:
+        """``_add_block`` with bootstrap blocks: one bincount per sum over (group, block, bin)."""
+        m, shape = self.n_blocks, (self.n_groups, self.n_blocks, self.n_bins)
+        size = self.n_groups * m * self.n_bins
+        idx = self._flat_bins(conf, group, blk)
+        flat = idx.ravel()
+        c = conf.astype(np.float64, copy=False).ravel()
+        wf = None if w is None else (np.repeat(w, self.n_groups) if conf.ndim == 2 else w)
+        counts = np.bincount(flat, minlength=size)
+
+        def bins_of(values, where=flat):
+            return np.bincount(where, weights=values, minlength=size).reshape(shape)
+
+        wc = c if wf is None else wf * c
+        add = {"n": counts.reshape(shape), "w": counts.reshape(shape) if wf is None else bins_of(wf),
+               "wc": bins_of(wc), "wcc": bins_of(wc * c)}
+        if labels is not None:  # 0/1 outcomes: the true-class entry of each row
+            rows = np.arange(labels.shape[0])
+            y_at = idx[rows, labels]
+            c_true = conf[rows, labels].astype(np.float64, copy=False)
+            add["wy"] = bins_of(w, y_at)
+            add["wcy"] = bins_of(c_true if w is None else w * c_true, y_at)
+        else:
+            yf = y.astype(np.float64, copy=False).ravel()
+            wy = yf if wf is None else wf * yf
+            add["wy"] = bins_of(wy)
+            add["wcy"] = bins_of(wy * c)
+        for name, v in add.items():
+            self.blocks[name] += v
+        self.count += add["n"].sum(axis=1)
+        self.sums["sum_w"] += add["w"].sum(axis=1)
+        self.sums["sum_wc"] += add["wc"].sum(axis=1)
+        self.sums["sum_wy"] += add["wy"].sum(axis=1)
+        if self.moments == 2:
+            self.sums["sum_wcc"] += add["wcc"].sum(axis=1)
+            self.sums["sum_w2"] += add["n"].sum(axis=1) if wf is None else bins_of(wf * wf).sum(axis=1)
+            self.sums["sum_wyy"] += add["wy"].sum(axis=1) if labels is not None else bins_of(
+                (yf * yf) if wf is None else wf * yf * yf).sum(axis=1)
+
+    def block_replicates(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """The block sums re-weighted: ``{name: (G, R, B)}`` for ``weights`` ``(R, M)`` (one block weight per replicate).
+
+        Names: ``n`` (rows), ``w``, ``wc``, ``wy``, ``wcc``, ``wcy`` (see the module docstring).
+        """
+        if not self.n_blocks:
+            raise ValueError("the state has no bootstrap blocks")
+        wt = np.asarray(weights, dtype=np.float64)
+        if wt.ndim != 2 or wt.shape[1] != self.n_blocks:
+            raise ValueError(f"weights must have shape (R, {self.n_blocks}), got {wt.shape}")
+        names = list(self.blocks)
+        stacked = np.stack([self.blocks[k] for k in names], axis=0)  # (S, G, M, B)
+        s, g, m, b = stacked.shape
+        got = wt @ stacked.transpose(2, 0, 1, 3).reshape(m, s * g * b)  # (R, S*G*B): one matrix product
+        got = got.reshape(wt.shape[0], s, g, b).transpose(1, 2, 0, 3)  # (S, G, R, B)
+        return dict(zip(names, got))
+
     def _check_compatible(self, other: "BinStats") -> None:
         if not isinstance(other, BinStats):
             raise TypeError(f"cannot merge BinStats with {type(other).__name__}")
-        same = (self.n_groups, self.n_replicates, self.moments) == (other.n_groups, other.n_replicates, other.moments)
+        same = (self.n_groups, self.n_replicates, self.moments, self.n_blocks) == \
+            (other.n_groups, other.n_replicates, other.moments, other.n_blocks)
         if not same or not np.array_equal(self.edges, other.edges):
-            raise ValueError("cannot merge BinStats with different edges, groups, replicates or moments")
+            raise ValueError("cannot merge BinStats with different edges, groups, replicates, moments or blocks")
 
     def merge(self, other: "BinStats") -> "BinStats":
         """A new state for the rows of both (same edges, groups, replicates and moments)."""
         self._check_compatible(other)
-        out = BinStats(self.edges, self.n_groups, self.n_replicates, self.moments)
+        out = BinStats(self.edges, self.n_groups, self.n_replicates, self.moments, self.n_blocks)
         out.count = self.count + other.count
         out.sums = {k: self.sums[k] + other.sums[k] for k in self.sums}
         out.replicates = {k: self.replicates[k] + other.replicates[k] for k in self.replicates}
+        out.blocks = {k: self.blocks[k] + other.blocks[k] for k in self.blocks}
         return out
 
     def finalize(self) -> BinResult:
@@ -335,14 +439,17 @@ class BinStats:
     def to_arrays(self) -> Arrays:
         """Plain arrays and scalars (see :mod:`calibcli.stats.base`)."""
         return {"edges": np.array(self.edges), "n_groups": self.n_groups, "n_replicates": self.n_replicates,
-                "moments": self.moments, "count": self.count.copy(),
-                **{k: v.copy() for k, v in self.sums.items()}, **{k: v.copy() for k, v in self.replicates.items()}}
+                "moments": self.moments, "n_blocks": self.n_blocks, "count": self.count.copy(),
+                **{k: v.copy() for k, v in self.sums.items()}, **{k: v.copy() for k, v in self.replicates.items()},
+                **{f"block_{k}": v.copy() for k, v in self.blocks.items()}}
 
     @classmethod
     def from_arrays(cls, arrays: Arrays) -> "BinStats":
         """The state ``to_arrays`` described."""
-        out = cls(arrays["edges"], scalar(arrays["n_groups"]), scalar(arrays["n_replicates"]), scalar(arrays["moments"]))
+        out = cls(arrays["edges"], scalar(arrays["n_groups"]), scalar(arrays["n_replicates"]), scalar(arrays["moments"]),
+                  scalar(arrays.get("n_blocks", 0)))
         out.count = np.array(arrays["count"], dtype=np.int64).reshape(out.count.shape)
         out.sums = {k: np.array(arrays[k], dtype=np.float64).reshape(out.count.shape) for k in out.sums}
         out.replicates = {k: np.array(arrays[k], dtype=np.float64).reshape(out.replicates[k].shape) for k in out.replicates}
+        out.blocks = {k: np.array(arrays[f"block_{k}"], dtype=np.float64).reshape(out.blocks[k].shape) for k in out.blocks}
         return out

@@ -28,6 +28,8 @@ STREAM_FOLD = 1
 STREAM_SPLIT = 2
 STREAM_POISSON = 3 << 32  # replicate r uses stream STREAM_POISSON + r
 STREAM_POISSON16 = 4 << 32  # replicates 4j .. 4j+3 of poisson1_weights16 use stream STREAM_POISSON16 + j
+STREAM_GROUP_WEIGHTS = 5 << 32  # replicate r of group_poisson1_weights uses stream STREAM_GROUP_WEIGHTS + r
+_GROUP_SALT = 0x6A09E667F3BCC909  # sqrt(2)'s fraction: xored into keys before the group hash
 
 
 def _mix_int(z: int) -> int:
@@ -329,3 +331,54 @@ def hash_ids(values) -> np.ndarray:
     length = np.char.str_len(a).astype(np.int64)
     return _hash_codepoints(codes, length)
 
+
+
+# ---------------------------------------------------------------- grouped bootstrap
+
+def group_of(rows, n_groups: int) -> np.ndarray:
+    """Bootstrap group ``0 .. n_groups-1`` of each row key (seed-independent), ``intp``.
+
+    ``((mix64((key * GAMMA) ^ salt) >> 32) * n_groups) >> 32``: a fixed random
+    partition of the keys (row indices or :func:`hash_ids` output), so a paired
+    baseline keyed on the same ids puts the same item in the same group. The seed
+    enters only through the groups' weights (:func:`group_poisson1_weights`).
+
+    >>> g = group_of(np.arange(100_000), 128)
+    >>> int(g.min()), int(g.max()), bool(np.bincount(g).min() > 600)
+    (0, 127, True)
+    >>> bool((group_of(np.arange(5, 9), 128) == g[5:9]).all())
+    True
+    """
+    if not 1 <= n_groups < 2 ** 32:
+        raise ValueError(f"n_groups must be between 1 and 2**32 - 1, got {n_groups}")
+    z = as_keys(rows).astype(np.uint64, copy=True)
+    np.multiply(z, np.uint64(GAMMA), out=z)
+    np.bitwise_xor(z, np.uint64(_GROUP_SALT), out=z)
+    mix64(z, out=z)
+    np.right_shift(z, np.uint64(32), out=z)
+    np.multiply(z, np.uint64(n_groups), out=z)
+    np.right_shift(z, np.uint64(32), out=z)
+    return z.astype(np.intp)
+
+
+def group_poisson1_weights(seed: int, n_replicates: int, n_groups: int) -> np.ndarray:
+    """Poisson(1) weight of every group in every replicate, shape ``(n_replicates, n_groups)`` (float64).
+
+    Weight ``(r, g)`` is the Poisson(1) inverse CDF (as :func:`poisson1_weights`) of
+    the high 32 bits of ``random_bits(seed, STREAM_GROUP_WEIGHTS + r, g)``: a pure
+    function of ``(seed, r, g)``.
+
+    >>> w = group_poisson1_weights(3, 2000, 128)
+    >>> w.shape, bool(abs(w.mean() - 1) < 0.02), bool(abs(w.var() - 1) < 0.05)
+    ((2000, 128), True, True)
+    >>> bool((group_poisson1_weights(3, 5, 128) == w[:5]).all())
+    True
+    """
+    if n_replicates < 0 or n_groups < 1:
+        raise ValueError(f"need n_replicates >= 0 and n_groups >= 1, got {n_replicates}, {n_groups}")
+    base = row_hash(seed, np.arange(n_groups, dtype=np.uint64))
+    out = np.empty((n_replicates, n_groups))
+    for r in range(n_replicates):
+        bits = random_bits(seed, STREAM_GROUP_WEIGHTS + r, None, base=base)
+        out[r] = _poisson1_of_uint32((bits >> np.uint64(32)).astype(np.uint32))
+    return out
