@@ -41,13 +41,21 @@ def measure(preds: Predictions, n_bins: int = 15, strategy: str = "uniform") -> 
     return measure_source(InMemorySource.from_predictions(preds, max(preds.n_samples, 1)), n_bins, strategy)
 
 
-def audit_state(source: BatchSource, edges):
+def audit_state(source: BatchSource, edges, intervals: bool = True, seed: int = 0):
     """The unfed state of the audit's measurement of every row of ``source`` (``build_audit`` feeds it in
-    one pass; a caller may feed it in a pass of its own, e.g. the calibration's first pass)."""
-    from calibcli.measure import MeasureState
+    one pass; a caller may feed it in a pass of its own, e.g. the calibration's first pass).
+
+    ``intervals``: with the grouped bootstrap (``DEFAULT_BLOCKS`` groups keyed on the row keys,
+    or on id hashes when the source has ids; ``DEFAULT_REPLICATES`` replicates of seed ``seed``),
+    so the measurement carries 95% intervals and noise floors, filled in the same pass.
+    """
+    from calibcli.measure import DEFAULT_BLOCKS, DEFAULT_REPLICATES, MeasureState
 
     info = source.info
-    return MeasureState(info.task, info.classes, edges)
+    if not intervals:
+        return MeasureState(info.task, info.classes, edges)
+    return MeasureState(info.task, info.classes, edges, DEFAULT_REPLICATES, seed, bool(info.has_ids),
+                        n_blocks=DEFAULT_BLOCKS)
 
 
 def build_audit(source: BatchSource | LoadedInput, n_bins: int = 15, strategy: str = "uniform", *,

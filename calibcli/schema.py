@@ -15,9 +15,12 @@ NUM = {"type": "number"}
 NUM_OR_NULL = {"type": ["number", "null"]}
 STR = {"type": "string"}
 INT0 = {"type": "integer", "minimum": 0}
-METRIC_KEYS = ("accuracy", "ece", "mce", "classwise_ece", "brier", "nll")
+METRIC_KEYS = ("accuracy", "ece", "mce", "classwise_ece", "brier", "nll", "ece_top_label")
+NOISE_FLOOR_KEYS = ("ece", "ece_top_label", "mce", "classwise_ece")
+INTERVAL = {"oneOf": [{"type": "null"}, {"type": "array", "items": NUM, "minItems": 2, "maxItems": 2}],
+            "description": "95% interval [low, high] for the population value (see conventions.intervals); null when undefined"}
 RULE_METRICS = (
-    "ece", "classwise_ece", "class_ece", "mce", "brier", "nll", "accuracy", "samples",
+    "ece", "ece_top_label", "classwise_ece", "class_ece", "mce", "brier", "nll", "accuracy", "samples",
     "ece_increase", "classwise_ece_increase", "class_ece_increase", "mce_increase", "brier_increase", "nll_increase",
     "accuracy_decrease",
 )
@@ -185,6 +188,11 @@ def report_schema() -> dict[str, Any]:
                            required=["name", "batch_rows", "passes", "rows_read", "cached", "reread"]),
             "conventions": {"type": "object", "additionalProperties": STR},
             "metrics": _metric_set(),
+            "intervals": _obj({k: INTERVAL for k in METRIC_KEYS}),
+            "noise_floor": _obj({k: NUM_OR_NULL for k in NOISE_FLOOR_KEYS}),
+            "interval_method": {"oneOf": [{"type": "null"}, _obj({
+                "method": STR, "level": NUM, "replicates": INT0, "groups": INT0, "seed": INT0,
+                "keyed_on": {"enum": ["row", "id"]}})]},
             "reliability": _bins("accuracy"),
             "classes": {"type": "array", "items": _obj({
                 "name": STR,
@@ -192,6 +200,8 @@ def report_schema() -> dict[str, Any]:
                 "predicted": {**INT0, "description": "rows predicted as the class (top-label: pred_label; argmax; "
                                                      "multilabel: P >= 0.5); a top-label file's ece and direction are over these rows"},
                 "ece": NUM_OR_NULL, "brier": NUM_OR_NULL,
+                "intervals": _obj({"ece": INTERVAL, "brier": INTERVAL}),
+                "noise_floor": NUM_OR_NULL,
                 "direction": {"$ref": "#/$defs/direction"}, "reliability": _bins("observed_frequency"),
             })},
             "warnings": {"type": "array", "items": STR},
@@ -200,7 +210,7 @@ def report_schema() -> dict[str, Any]:
             "gate": {"$ref": "#/$defs/gate"},
             **group_properties(),  # calib audit --by (calibcli.subgroups.schema)
         },
-        required=["schema_version", "tool", "input", "binning", "conventions", "metrics", "reliability", "classes", "warnings"],
+        required=["schema_version", "tool", "input", "binning", "conventions", "metrics", "intervals", "noise_floor", "interval_method", "reliability", "classes", "warnings"],
     )
     per_file = _obj({
         "schema_version": {"const": SCHEMA_VERSION},

@@ -53,6 +53,18 @@ def bins_dict(stats: Reliability, outcome_key: str) -> list[dict[str, Any]]:
     ]
 
 
+NOISE_FLOOR_KEYS = ("ece", "ece_top_label", "mce", "classwise_ece")
+
+
+def _interval(iv) -> list | None:
+    return None if iv is None else [clean(iv[0]), clean(iv[1])]
+
+
+def intervals_dict(measurement) -> dict[str, list | None]:
+    """``{metric: [low, high] or None}`` with the same names as ``metrics``."""
+    return {k: _interval(measurement.intervals.get(k)) for k in asdict(measurement.metrics)}
+
+
 def report_dict(report: AuditReport) -> dict[str, Any]:
     """The report as plain JSON-ready data."""
     inp = report.input
@@ -82,6 +94,9 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
         },
         "conventions": dict(report.conventions),
         "metrics": clean(asdict(report.metrics)),
+        "intervals": intervals_dict(report.measurement),
+        "noise_floor": {k: clean(report.measurement.noise_floor.get(k)) for k in NOISE_FLOOR_KEYS},
+        "interval_method": clean(report.measurement.interval_info),
         "reliability": bins_dict(report.measurement.reliability, "accuracy"),
         "classes": [
             {
@@ -90,6 +105,8 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
                 "predicted": c.predicted,
                 "ece": clean(c.ece),
                 "brier": clean(c.brier),
+                "intervals": {k: _interval(c.intervals.get(k)) for k in ("ece", "brier")},
+                "noise_floor": clean(c.noise_floor),
                 "direction": clean(asdict(c.direction)),
                 "reliability": bins_dict(c.reliability, "observed_frequency"),
             }
