@@ -78,7 +78,7 @@ def audit(files, **opts):
                 compare.add(report, source)  # with --models: the row-keyed bootstrap of the paired intervals
             reports.append(report)
         opts["comparison"] = comparison = compare.comparison(reports)  # --per-file / --models: best first
-        opts["report_names"] = compare.names
+        opts["report_names"] = compare.names if compare.models else None  # section titles (default: the files)
 
         text = render_json(reports, compare.active, comparison) if (fmt == "json" or json_out) else None
         if json_out:

@@ -115,6 +115,11 @@ def match_models(names: list[str], patterns: tuple[str, ...], source: str) -> li
     return out
 
 
+def _files_title(files) -> str:
+    """A report's files as one name (as the reports show them: stdin as <stdin>, URLs redacted)."""
+    return files[0] if len(files) == 1 else f"{files[0]} (+{len(files) - 1} more)"
+
+
 def _file_name(path: str) -> str:
     from calibcli.cli.audit_plots import subfolder_names
 
@@ -186,7 +191,8 @@ class Collector:
             return None
         from calibcli.comparison import compare
 
-        return compare(reports, [j.name for j in self.jobs], self.sort_by, rows_of=self.rows_of,
+        names = self.names if self.models else [_files_title(r.input.files) for r in reports]
+        return compare(reports, names, self.sort_by, rows_of=self.rows_of,
                        states=self.states or None, score_columns=[j.score_columns for j in self.jobs])
 
     @property

@@ -213,7 +213,7 @@ def write_outputs(reports, opts: dict, inputs: list[str], out) -> list[str]:
     if g.md_out:
         from calibcli.render.markdown import render_markdown
 
-        markdown = render_markdown(reports)
+        markdown = render_markdown(reports, opts.get("comparison"), opts.get("report_names"))
         out.add("--md-out", g.md_out, markdown)
     if g.junit_out:
         from calibcli.render.junit import render_junit
@@ -228,22 +228,22 @@ def write_outputs(reports, opts: dict, inputs: list[str], out) -> list[str]:
         if markdown is None:
             from calibcli.render.markdown import render_markdown
 
-            markdown = render_markdown(reports)
+            markdown = render_markdown(reports, opts.get("comparison"), opts.get("report_names"))
         out.append("GITHUB_STEP_SUMMARY", summary, summary_text(markdown))
     return annotations(reports)
 
 
-def rule_lines(reports) -> list[str]:
+def rule_lines(reports, names=None) -> list[str]:
     """One stderr line per failed or violated rule (``calib: gate failed: ...``), in rule order.
 
-    With several reports (``--per-file``) each line names its file.
+    With several reports (``--per-file``, ``--models``) each line names its file (or ``names[i]``).
     """
     lines = []
-    for r in reports:
+    for i, r in enumerate(reports):
         if r.gate is None:
             continue
         f = r.input.files
-        where = (f[0] if len(f) == 1 else f"{f[0]} (+{len(f) - 1} more)") + ": " if len(reports) > 1 else ""
+        where = (names[i] if names else f[0] if len(f) == 1 else f"{f[0]} (+{len(f) - 1} more)") + ": " if len(reports) > 1 else ""
         for x in r.gate.rules:
             if x.status != "pass":
                 lines.append(f"calib: gate {'failed' if x.status == 'fail' else 'warning'}: {where}{x.message}")
@@ -257,6 +257,6 @@ def outcome(reports, opts: dict) -> Outcome:
     rule to stderr, one line each, even with ``-q`` or ``--format json``: a
     failing gate is never silent.
     """
-    for line in rule_lines(reports):
+    for line in rule_lines(reports, opts.get("report_names")):
         click.echo(line, err=True)
     return Outcome(gate_failed=any(r.gate is not None and not r.gate.passed for r in reports))

@@ -89,7 +89,8 @@ def write_outputs(reports, opts: dict, inputs, out) -> str | None:
         return None
     from calibcli.render.html import render_html
 
-    out.add(OPTION, path, render_html(reports, _provenance(list(inputs)), opts.get("max_class_panels", 25)))
+    out.add(OPTION, path, render_html(reports, _provenance(list(inputs)), opts.get("max_class_panels", 25),
+                                      comparison=opts.get("comparison"), names=opts.get("report_names")))
     return f"wrote {path}"
 
 

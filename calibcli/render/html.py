@@ -101,8 +101,9 @@ def _files_title(files: Sequence[str]) -> str:
 
 
 def render_html(reports: Sequence[Any], provenance: Provenance | None = None, max_panels: int = 25,
-                figures: bool = True) -> str:
-    """The HTML report of one or more audit reports (``--per-file``: one article each, with a contents list).
+                figures: bool = True, comparison: Any = None, names: Sequence[str] | None = None) -> str:
+    """The HTML report of one or more audit reports (``--per-file``, ``--models``: one article each, with a
+    contents list, after the comparison table when given).
 
     Parameters
     ----------
@@ -110,6 +111,9 @@ def render_html(reports: Sequence[Any], provenance: Provenance | None = None, ma
     provenance : input files with their SHA-256, and the command line.
     max_panels : most per-class panels in the small multiples (worst ECE first).
     figures : draw the figures (False: tables only, faster).
+    comparison : a :class:`calibcli.comparison.Comparison` of the reports: a table first, each row
+        linking to its report's article.
+    names : one title per report (``--models``: the model names); default: its files.
 
     Returns
     -------
@@ -121,14 +125,20 @@ def render_html(reports: Sequence[Any], provenance: Provenance | None = None, ma
     provenance = provenance or Provenance()
     parts = []
     many = len(reports) > 1
+    titles = list(names) if names else [_files_title(r.input.files) for r in reports]
     if many:
-        parts.append("<h1>Calibration audit</h1>\n<p class=\"sub\">" + f"{len(reports)} reports, one per file</p>\n")
-        items = "".join(f"<li><a href=\"#r{i + 1}\">{escape(_files_title(r.input.files))}</a></li>"
-                        for i, r in enumerate(reports))
+        per = "model" if names else "file"
+        parts.append("<h1>Calibration audit</h1>\n<p class=\"sub\">" + f"{len(reports)} reports, one per {per}</p>\n")
+        if comparison is not None:
+            from calibcli.render.html_comparison import comparison_section
+
+            parts.append(comparison_section(comparison, [f"#r{i + 1}" for i in range(len(reports))]))
+        items = "".join(f"<li><a href=\"#r{i + 1}\">{escape(titles[i])}</a></li>" for i in range(len(reports)))
         parts.append(f"<nav aria-label=\"Reports\"><ol>{items}</ol></nav>\n")
     for i, report in enumerate(reports):
         prefix = f"r{i + 1}-" if many else ""
-        parts.append(_audit_article(report, report_dict(report), provenance, prefix, max_panels, figures, many))
+        parts.append(_audit_article(report, report_dict(report), provenance, prefix, max_panels, figures, many,
+                                    titles[i] if names else None))
     title = "calib report: " + _files_title([f for r in reports for f in r.input.files])
     return _document(title, "".join(parts))
 
@@ -147,12 +157,14 @@ def _metric_name(key: str) -> str:
     return METRIC_NAMES.get(key, key)
 
 
-def _audit_article(report, d: dict, prov: Provenance, prefix: str, max_panels: int, figures: bool, many: bool) -> str:
+def _audit_article(report, d: dict, prov: Provenance, prefix: str, max_panels: int, figures: bool, many: bool,
+                   name: str | None = None) -> str:
     inp = d["input"]
-    title = _files_title(inp["files"]) if inp["files"] else "in-memory data"
+    title = name or (_files_title(inp["files"]) if inp["files"] else "in-memory data")
     out = [f"<article id=\"{prefix.rstrip('-') or 'report'}\">\n"]
     out.append(f"<h1>{'Calibration audit: ' if not many else ''}{escape(title)}</h1>\n")
-    out.append(_p(f"{fmt_int(inp['n_samples'])} rows · {inp['n_classes']} classes · {inp['task']} · "
+    out.append(_p((f"{_files_title(inp['files'])} · " if name and inp["files"] else "") +
+                  f"{fmt_int(inp['n_samples'])} rows · {inp['n_classes']} classes · {inp['task']} · "
                   f"scores read as {inp['score_kind']} · {d['binning']['n_bins']} {d['binning']['strategy']} bins · "
                   f"calib {d['tool']['version']}", "sub"))
     out.append(_verdict(d, prefix))

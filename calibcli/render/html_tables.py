@@ -1,7 +1,8 @@
 """Number formats and tables of the HTML report (escaped text only; no statistics).
 
-A table cell is ``(text, value)`` or ``(text, value, css_class)``: ``text`` is
-shown, ``value`` (a number) is what a sortable column sorts by. Wide tables sit
+A table cell is ``(text, value)``, ``(text, value, css_class)`` or
+``(text, value, css_class, href)``: ``text`` is shown (a link to ``href`` when
+given), ``value`` (a number) is what a sortable column sorts by. Wide tables sit
 in a scrolling region of their own, so the page never scrolls sideways.
 """
 
@@ -102,7 +103,10 @@ def _cell(tag: str, cell: Sequence, sortable: bool, scope: str = "") -> str:
             attrs += f" data-v=\"{float(value)!r}\""
         elif value is None and text in ("n/a", ""):
             attrs += " data-v=\"\""
-    return f"<{tag}{attrs}>{escape(str(text))}</{tag}>"
+    inner = escape(str(text))
+    if len(cell) > 3 and cell[3]:
+        inner = f"<a href=\"{escape(cell[3])}\">{inner}</a>"
+    return f"<{tag}{attrs}>{inner}</{tag}>"
 
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[Sequence]], caption: str, sortable: bool = False,

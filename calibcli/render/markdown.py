@@ -159,11 +159,13 @@ def _section(report: AuditReport, level: int, title: str) -> list[str]:
     return lines
 
 
-def render_markdown(reports: list[AuditReport]) -> str:
-    """The Markdown report of one or several (``--per-file``) audits.
+def render_markdown(reports: list[AuditReport], comparison=None, names: list[str] | None = None) -> str:
+    """The Markdown report of one or several (``--per-file``, ``--models``) audits.
 
     The first line is the verdict: ``## ✅ calib gate passed: ...``,
     ``## ❌ calib gate failed: ...`` or ``## ℹ️ calib audit: no gate rules``.
+    ``comparison`` (:class:`calibcli.comparison.Comparison`) comes next when given;
+    ``names`` title each report's section (default: its files).
     """
     if len(reports) == 1:
         r = reports[0]
@@ -172,14 +174,20 @@ def render_markdown(reports: list[AuditReport]) -> str:
         return "\n".join(_section(r, 2, title)).rstrip() + "\n"
     failed = sum(1 for r in reports if r.gate is not None and not r.gate.passed)
     gated = sum(1 for r in reports if r.gate is not None)
+    what = "models" if comparison is not None and any(r.score_columns for r in comparison.rows) else "files"
     if not gated:
-        head = f"## ℹ️ calib audit: {len(reports)} files, no gate rules"
+        head = f"## ℹ️ calib audit: {len(reports)} {what}, no gate rules"
     elif failed:
-        head = f"## ❌ calib gate failed: {failed} of {len(reports)} files"
+        head = f"## ❌ calib gate failed: {failed} of {len(reports)} {what}"
     else:
-        head = f"## ✅ calib gate passed: all {len(reports)} files"
+        head = f"## ✅ calib gate passed: all {len(reports)} {what}"
     lines = [head, ""]
-    for r in reports:
+    if comparison is not None and len(comparison.rows) > 1:
+        from calibcli.render.comparison import comparison_markdown
+
+        lines += comparison_markdown(comparison)
+    for i, r in enumerate(reports):
         emoji, words = _verdict(r)
-        lines += _section(r, 3, f"{emoji} {_files(r)}: {'gate ' if r.gate is not None else ''}{words}")
+        title = md_escape(names[i]) if names else _files(r)
+        lines += _section(r, 3, f"{emoji} {title}: {'gate ' if r.gate is not None else ''}{words}")
     return "\n".join(lines).rstrip() + "\n"
