@@ -174,6 +174,8 @@ def test_redact_and_scrub():
     assert "ABCDEFGH" not in got and "AKIA12345678" not in got and "tok-123456789" not in got
     r = RemoteURL("s3://b/k.csv?x=SECRETVALUE", [("secret", "SECRETVALUE2")])
     assert str(r) == "s3://b/k.csv?x=***" and "SECRET" not in repr(r) and "SECRET" not in f"{r}"
+    assert isinstance(str(r), RemoteURL) and str(r).url == r.url  # str() of an input name keeps the real URL
+    assert pickle.loads(pickle.dumps(r)).storage_options == (("secret", "SECRETVALUE2"),)
     assert fs_kwargs([("anon", "True"), ("a.b.c", "1")]) == {"anon": True, "a": {"b": {"c": "1"}}}
 
 

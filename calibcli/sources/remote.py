@@ -126,6 +126,11 @@ class RemoteURL(str):
     def __repr__(self) -> str:
         return f"RemoteURL({str.__repr__(self)})"
 
+    def __str__(self) -> str:
+        # str(url) keeps the object (its value is already the redacted text), so code that converts input
+        # names with str() still passes a URL that can be opened, with its storage options
+        return self
+
     def scrub(self, text: str) -> str:
         """``text`` with this URL redacted and its secrets masked."""
         return scrub(text, self.url, self.storage_options)
@@ -222,7 +227,7 @@ def expand_url(pattern: str, storage_options=()) -> list[RemoteURL]:
 
     try:
         if any(ch in path for ch in "*?["):
-            found = sorted(p for p in fs.glob(path) if not fs.isdir(p))
+            found = sorted(p for p, info in fs.glob(path, detail=True).items() if info.get("type") != "directory")
             if not found:
                 raise InputError(f"{redact(pattern)}: the pattern matches no file. Check the bucket and prefix.")
             return [RemoteURL(url_of(p), storage_options) for p in found]
