@@ -282,9 +282,9 @@ def compare(reports: Sequence[Any], names: Sequence[str], sort_by: str = "ece", 
                   "description": f"{sort_by} of the row minus {sort_by} of the best row, both measured on the same "
                                  "bootstrap replicates of the shared rows (row-keyed weights)"}
     elif n > 1 and len(set(map(_hashable, rows_of))) == n:
-        notes.append("the reports audit different rows, so differences have no paired interval")
+        notes.append("The reports audit different rows, so their differences have no paired interval.")
     if best_value is None and n:
-        notes.append(f"no report has a value of {sort_by}")
+        notes.append(f"No report has a value of {sort_by}.")
     return Comparison(sort_by, not higher, tuple(rows), paired, tuple(notes))
 
 

@@ -105,7 +105,8 @@ def match_models(names: list[str], patterns: tuple[str, ...], source: str) -> li
         globbed = any(c in pat for c in "*?[")
         hits = [n for n in names if fnmatch.fnmatchcase(n, pat)] if globbed else [pat] if pat in names else []
         if not hits:
-            close = difflib.get_close_matches(pat, names, n=1, cutoff=0.5)
+            same_case = [n for n in names if n.lower() == pat.lower()]
+            close = same_case or difflib.get_close_matches(pat, names, n=1, cutoff=0.5)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise InputError(
                 f"{source}: --models names '{pat}', which matches no column.{hint} The columns are: "
@@ -168,8 +169,8 @@ class Collector:
             first = open_input(g[0], lo.engine.storage_options, lo.encoding)
             columns = match_models(list(first.column_names()), self.patterns, first.display)
             prefix = f"{_file_name(g[0])}:" if self.per_file and len(groups) > 1 else ""
-            for name, cols in zip(names, columns):
-                jobs.append(Job(prefix + name, tuple(map(str, g)), replace(lo, score_cols=cols), cols))
+            for pat, name, cols in zip(self.patterns, names, columns):  # the glob itself: classes are its suffixes
+                jobs.append(Job(prefix + name, tuple(map(str, g)), replace(lo, score_cols=(pat,)), cols))
         return [replace(j, name=n) for j, n in zip(jobs, _unique([j.name for j in jobs]))]
 
     def _paired(self) -> bool:

@@ -7,6 +7,7 @@ column folds); without a width limit (output not a terminal) every column is sho
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from typing import Callable
 
@@ -22,7 +23,7 @@ LABELS = {"accuracy": "accuracy", "ece": "ECE", "mce": "MCE", "classwise_ece": "
           "nll": "NLL"}
 SHORT = {"accuracy": "acc", "ece": "ECE", "mce": "MCE", "classwise_ece": "cw-ECE", "brier": "Brier", "nll": "NLL"}
 GATE_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
-MIN_NAME = 12  # the name column never gets narrower than this (it folds)
+MIN_NAME = 22  # on a narrow terminal the name column gets at least this (longer names fold)
 PAD = 2
 
 
@@ -45,6 +46,20 @@ def _outcome(r: ComparisonRow) -> str:
     return r.verdict if r.verdict else (r.gate or "-")
 
 
+def common_folder(names: list[str]) -> str:
+    """The folder all ``names`` (paths) share, with its trailing '/', or '' (shown once under the table).
+
+    >>> common_folder(["runs/a.csv", "runs/b.csv"]), common_folder(["a.csv", "runs/b.csv"]), common_folder(["x/a"])
+    ('runs/', '', '')
+    """
+    if len(names) < 2 or not all("/" in n for n in names):
+        return ""
+    folder = posixpath.commonpath([posixpath.dirname(n) or "." for n in names])
+    if not folder or folder == "." or any(not n.startswith(folder + "/") for n in names):
+        return ""
+    return folder + "/"
+
+
 @dataclass(frozen=True)
 class _Col:
     key: str
@@ -53,12 +68,12 @@ class _Col:
     right: bool = True
 
 
-def _columns(c: Comparison) -> list[_Col]:
-    """Every column with something to show, in display order."""
+def _columns(c: Comparison, folder: str = "") -> list[_Col]:
+    """Every column with something to show, in display order (names without ``folder``)."""
     s = c.sort_by
     cols = [
         _Col("rank", "#", lambda r: str(r.rank)),
-        _Col("name", "name", lambda r: r.name, right=False),
+        _Col("name", "name", lambda r: r.name[len(folder):], right=False),
         _Col("rows", "rows", lambda r: f"{r.n_samples:,}"),
         _Col("accuracy", "acc", lambda r: _f(r.accuracy)),
         _Col("ece", "ECE", lambda r: _f(r.ece)),
@@ -91,12 +106,12 @@ def _priority(c: Comparison) -> list[str]:
     return list(dict.fromkeys(first))
 
 
-def column_keys(c: Comparison, width: int | None) -> list[str]:
+def column_keys(c: Comparison, width: int | None, folder: str = "") -> list[str]:
     """The columns shown at ``width`` characters (None: no limit), in display order.
 
-    The name column counts at most its longest name and at least ``MIN_NAME``.
+    The name column counts its longest name, at most ``MIN_NAME``.
     """
-    cols = _columns(c)
+    cols = _columns(c, folder)
     widths = {}
     for col in cols:
         cells = [col.header] + [col.cell(r) for r in c.rows]
@@ -110,11 +125,11 @@ def column_keys(c: Comparison, width: int | None) -> list[str]:
     return [col.key for col in cols if col.key in keep]
 
 
-def _table(c: Comparison, width: int | None) -> Table:
-    keys = column_keys(c, width)
-    cols = {col.key: col for col in _columns(c)}
+def _table(c: Comparison, width: int | None, folder: str = "") -> Table:
+    keys = column_keys(c, width, folder)
+    cols = {col.key: col for col in _columns(c, folder)}
     table = Table(show_edge=False, box=None, pad_edge=False, padding=(0, PAD, 0, 0))
-    longest = max(len(x) for x in ["name"] + [r.name for r in c.rows])
+    longest = max(len(x) for x in ["name"] + [r.name[len(folder):] for r in c.rows])
     for k in keys:
         col = cols[k]
         if k == "name":
@@ -139,7 +154,7 @@ class _FitWidth:
         from calibcli.cli.consoles import UNBOUNDED
 
         width = options.max_width
-        yield _table(self.c, None if width >= UNBOUNDED else width)
+        yield _table(self.c, None if width >= UNBOUNDED else width, common_folder([r.name for r in self.c.rows]))
 
 
 def _title(c: Comparison) -> str:
@@ -147,8 +162,8 @@ def _title(c: Comparison) -> str:
     return f"Comparison, best first by {LABELS[c.sort_by]} ({order} first)"
 
 
-def _footer(c: Comparison) -> list[str]:
-    lines = []
+def _footer(c: Comparison, folder: str = "") -> list[str]:
+    lines = [f"Files in {folder}"] if folder else []
     if len(c.rows) > 1 and c.best is not None:
         lines.append(f"Δ: {LABELS[c.sort_by]} minus that of the best row ({c.best}).")
     if c.paired:
@@ -161,7 +176,7 @@ def _footer(c: Comparison) -> list[str]:
 def comparison_terminal(c: Comparison) -> Group:
     """The comparison as a rich renderable: title, table (fitted to the width), notes."""
     parts = [Text(_title(c), style="bold"), _FitWidth(c)]
-    parts += [Text(line, style="dim") for line in _footer(c)]
+    parts += [Text(line, style="dim") for line in _footer(c, common_folder([r.name for r in c.rows]))]
     return Group(*parts)
 
 
