@@ -13,7 +13,7 @@ A file looks like::
       "calibrator": {"method": "temperature", "task": "multiclass", "classes": [...],
                      "input_kind": "logits", "params": {"temperature": [1.7]}},
       "columns": ["logit_cat", "logit_dog", ...],
-      "fitted_on": {"files": [...], "rows": 10000, "sha256": "..."},
+      "fitted_on": {"files": [...], "rows": 10000, "sha256": "...", "scheme": "row-hash-sum-v2", ...},
       "fit": {...}
     }
 """
@@ -49,43 +49,102 @@ class CalibratorFile:
     tool_version: str | None = None
 
 
-HASH_OF = ("SHA-256 of the SHA-256 of the float64 validated scores (logits when the file held logits) in row order, "
-           "the SHA-256 of the int64 labels in row order, and the class names")
+FINGERPRINT_SCHEME = "row-hash-sum-v2"
+HASH_OF = ("SHA-256 of the scheme name, the row count, two sums modulo 2**64 of a 64-bit hash per row of (global row "
+           "index, float64 validated scores (logits when the file held logits), int64 labels), and the class names; "
+           "the same for any batch size or partitioning")
+_LANE_SEEDS = (0x243F6A8885A308D3, 0x13198A2E03707344)  # pi's fraction: the starting key of each lane
+_LABEL_SALT = 0xA4093822299F31D0
+
+
+def _row_hashes(rows: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per row of (row key, score bits, labels): SplitMix64 steps, vectorised over rows."""
+    from calibcli.stats.rng import GAMMA, as_keys, mix64
+
+    h = as_keys(rows).astype(np.uint64, copy=True)
+    np.multiply(h, np.uint64(GAMMA), out=h)
+    bits = np.ascontiguousarray(scores, dtype=np.float64).reshape(h.shape[0], -1)
+    bits = np.where(bits == 0.0, 0.0, bits).view(np.uint64)  # -0.0 and 0.0 hash alike
+    lab = np.ascontiguousarray(labels, dtype=np.int64).reshape(h.shape[0], -1).view(np.uint64)
+    for j in range(bits.shape[1]):
+        mix64(np.bitwise_xor(h, bits[:, j], out=h), out=h)
+        np.add(h, np.uint64(GAMMA), out=h)
+    for j in range(lab.shape[1]):
+        mix64(np.bitwise_xor(h, lab[:, j] ^ np.uint64(_LABEL_SALT), out=h), out=h)
+    return h
 
 
 class DataFingerprint:
-    """The fingerprint of the fitting data, fed batch by batch in row order (the same for any batch size).
+    """The fingerprint of the fitting data: ``update`` per batch, ``merge``, ``finalize`` (a pass consumer).
 
-    Two SHA-256 streams, one over the float64 validated scores (logits when the
-    file held logits) and one over the int64 labels, combined with the class
-    names at the end; it does not depend on the file format. A stream hash is
-    order-dependent: batches must arrive in row order (the local engine's order).
+    Every row gets a 64-bit hash of its global row key, its float64 validated
+    scores (logits when the file held logits) and its int64 labels; the state is
+    the row count and two sums of those hashes modulo 2**64 (the second of the
+    hashes re-mixed with another key), so it is the same for any batch size, any
+    partitioning and any merge order, and holds three integers whatever the rows.
+    ``finalize`` hashes them with the class names (SHA-256, 64 hex digits). It does
+    not depend on the file format; moving a row to another position changes it.
+
+    Files written by calib before this scheme hold a ``sha256`` of two row-order
+    streams and no ``scheme``; they load the same way (the fingerprint is
+    informational: nothing compares it).
+
+    >>> from calibcli.engine.batches import Batch
+    >>> from calibcli.predictions import ScoreKind
+    >>> p = Predictions(np.array([[0.2, 0.8], [0.6, 0.4]]), np.array([1, 0]), ("a", "b"), Task.BINARY, ScoreKind.PROBS)
+    >>> one = DataFingerprint(p.classes).update(Batch(p, np.arange(2)))
+    >>> two = DataFingerprint(p.classes).update(Batch(p.subset([1]), np.array([1])))
+    >>> two.merge(DataFingerprint(p.classes).update(Batch(p.subset([0]), np.array([0])))).finalize([]) == one.finalize([])
+    True
     """
 
     def __init__(self, classes: tuple[str, ...]):
         self.classes = tuple(classes)
-        self.scores, self.labels = hashlib.sha256(), hashlib.sha256()
+        self.sums = [0, 0]
         self.rows = 0
 
     def update(self, batch) -> "DataFingerprint":
-        """Add a ``Batch`` (or ``Predictions``) of the next rows."""
+        """Add a ``Batch`` (rows keyed by ``batch.rows``) or ``Predictions`` (the next rows, in order)."""
+        from calibcli.stats.rng import mix64
+
         preds = getattr(batch, "predictions", batch)
+        n = preds.n_samples
+        keys = getattr(batch, "rows", None)
+        if keys is None or batch is preds:
+            keys = np.arange(self.rows, self.rows + n, dtype=np.int64)
         scores = preds.logits if preds.logits is not None else preds.probs
-        self.scores.update(np.ascontiguousarray(scores, dtype=np.float64).tobytes())
-        self.labels.update(np.ascontiguousarray(preds.labels, dtype=np.int64).tobytes())
-        self.rows += preds.n_samples
+        h = _row_hashes(keys, scores, preds.labels)
+        first = int(h.sum(dtype=np.uint64)) if n else 0
+        mix64(np.bitwise_xor(h, np.uint64(_LANE_SEEDS[1]), out=h), out=h)
+        second = int(h.sum(dtype=np.uint64)) if n else 0
+        mask = (1 << 64) - 1
+        self.sums = [(self.sums[0] + first) & mask, (self.sums[1] + second) & mask]
+        self.rows += n
+        return self
+
+    def merge(self, other: "DataFingerprint") -> "DataFingerprint":
+        """Add the rows of ``other`` (a replica fed other rows), in place."""
+        if other.classes != self.classes:
+            raise ValueError("fingerprints of different class sets cannot merge")
+        mask = (1 << 64) - 1
+        self.sums = [(a + b) & mask for a, b in zip(self.sums, other.sums)]
+        self.rows += other.rows
         return self
 
     def finalize(self, files: tuple[str, ...] | list[str]) -> dict[str, Any]:
+        """The ``fitted_on`` object of a calibrator file: files, rows, ``sha256``, ``scheme`` and what it hashes."""
         h = hashlib.sha256()
-        h.update(self.scores.digest())
-        h.update(self.labels.digest())
+        h.update(FINGERPRINT_SCHEME.encode("ascii"))
+        h.update(int(self.rows).to_bytes(8, "little"))
+        for s in self.sums:
+            h.update(int(s).to_bytes(8, "little"))
         h.update("\x1f".join(self.classes).encode("utf-8"))
-        return {"files": [str(f) for f in files], "rows": self.rows, "sha256": h.hexdigest(), "hash_of": HASH_OF}
+        return {"files": [str(f) for f in files], "rows": self.rows, "sha256": h.hexdigest(),
+                "scheme": FINGERPRINT_SCHEME, "hash_of": HASH_OF}
 
 
 def data_fingerprint(preds: Predictions, files: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """Rows, files and a SHA-256 of the validated scores and labels (:class:`DataFingerprint` of one batch).
+    """Rows, files and a SHA-256 of the validated scores and labels (:class:`DataFingerprint` of rows 0..n-1).
 
     >>> from calibcli.predictions import ScoreKind
     >>> p = Predictions(np.array([[0.5, 0.5]]), np.array([0]), ("a", "b"), Task.BINARY, ScoreKind.PROBS)
@@ -215,6 +274,6 @@ def load_calibrator(path: str | os.PathLike) -> Calibrator:
     return read_calibrator_file(path).calibrator
 
 
-__all__ = ["CalibratorFile", "FORMAT", "FORMAT_VERSION", "DataFingerprint", "data_fingerprint", "calibrator_document",
+__all__ = ["CalibratorFile", "FORMAT", "FORMAT_VERSION", "FINGERPRINT_SCHEME", "DataFingerprint", "data_fingerprint", "calibrator_document",
            "calibrator_text", "save_calibrator", "parse_calibrator_document", "read_calibrator_file", "load_calibrator",
            "CalibError"]

@@ -24,22 +24,6 @@ pytest.importorskip("distributed")
 REAL = os.path.join(os.path.dirname(__file__), "data", "real")
 
 
-def _lacking_merge(*names: str) -> list[str]:
-    """Pass consumers (module:Class) without ``merge``: a pass that feeds them cannot run on Dask yet."""
-    import importlib
-
-    out = []
-    for name in names:
-        mod, cls = name.split(":")
-        if not callable(getattr(getattr(importlib.import_module(mod), cls, None), "merge", None)):
-            out.append(cls)
-    return out
-
-
-# consumers other helpers are making mergeable; the tests below run for real once they have merge()
-CALIBRATION_PENDING = _lacking_merge("calibcli.calibrators.fit_passes:_Consumer")
-FIT_PENDING = CALIBRATION_PENDING + _lacking_merge("calibcli.calibrator_file:DataFingerprint")
-
 
 @pytest.fixture(scope="module")
 def scheduler():
@@ -138,7 +122,6 @@ def test_audit_measurement_matches_local(scheduler, inputs, shape):
     assert 0 < engine["bytes_to_client"] < 2_000_000 and engine["workers"] == 2
 
 
-@pytest.mark.xfail(bool(CALIBRATION_PENDING), reason=f"{CALIBRATION_PENDING} lack merge()", strict=False)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_audit_with_calibration_matches_local(scheduler, inputs, shape):
     args = ["audit", *inputs[shape], "--format", "json", "--batch-rows", "1000"]
@@ -166,15 +149,24 @@ def _strip_engine(obj):
 
 
 @pytest.mark.parametrize("shape,method", [("binary", "platt"), ("multiclass", "temperature"), ("multiclass", "vector"),
-                                          ("multilabel", "temperature"), ("top_label", "histogram")])
-@pytest.mark.xfail(bool(FIT_PENDING), reason=f"{FIT_PENDING} lack merge()", strict=False)
+                                          ("multilabel", "temperature"), ("multiclass", "histogram"),
+                                          ("binary", "isotonic")])
 def test_fit_matches_local(scheduler, inputs, tmp_path, shape, method):
     a, b = tmp_path / "local.json", tmp_path / "dask.json"
     base = ["fit", *inputs[shape], "--method", method, "-q", "--batch-rows", "1000"]
     assert run([*base, "-o", a]).exit_code == 0
     r = run([*base, "-o", b, *_dask(scheduler)])
     assert r.exit_code == 0, r.stderr
-    _close(_strip_engine(json.loads(a.read_text())), _strip_engine(json.loads(b.read_text())))
+    local, dask = json.loads(a.read_text()), json.loads(b.read_text())
+    assert dask["fitted_on"]["sha256"] == local["fitted_on"]["sha256"] and dask["fitted_on"]["rows"] > 0
+    _close(_strip_engine(local), _strip_engine(dask))
+
+
+def test_fit_of_a_top_label_file_is_the_local_error(scheduler, inputs, tmp_path):
+    base = ["fit", *inputs["top_label"], "-q"]
+    local, dask = run([*base, "-o", tmp_path / "a.json"]), run([*base, "-o", tmp_path / "b.json", *_dask(scheduler)])
+    assert local.exit_code == dask.exit_code == 2 and dask.stderr == local.stderr and "top-label file" in dask.stderr
+    assert not (tmp_path / "b.json").exists()
 
 
 @pytest.mark.parametrize("shape", ["binary", "multiclass", "multilabel"])
