@@ -191,8 +191,13 @@ def test_input_file_pickles_and_reads_in_another_process_shape(http, served):
 
 
 def test_missing_package_is_exit_2_with_the_pip_command(monkeypatch):
+    import importlib
+
+    loaded = importlib.import_module("fsspec.registry")._registry  # (fsspec.registry is also a mapping's name)
     for scheme, module in (("s3", "s3fs"), ("gs", "gcsfs"), ("az", "adlfs")):
         monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+        for protocol in ("s3", "gcs", "az", "abfs"):  # and fsspec has no class loaded earlier in the session
+            monkeypatch.delitem(loaded, protocol, raising=False)
         r = run(["audit", f"{scheme}://bucket/preds/*.parquet"])
         assert r.exit_code == 2, r.stderr
         assert f"pip install {module}" in r.stderr and "Traceback" not in r.stderr
