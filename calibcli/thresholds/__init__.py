@@ -11,6 +11,8 @@ one job each:
 - :mod:`~calibcli.thresholds.select`: each objective's exact choice among the candidates of a curve.
 - :mod:`~calibcli.thresholds.refine`: bounds inside buckets; which buckets to gather exactly.
 - :mod:`~calibcli.thresholds.intervals`: bootstrap intervals from the merged counts.
+- :mod:`~calibcli.thresholds.passes`: the pass consumer (``ThresholdCounts``: deepcopy, update, merge) that
+  ``calibcli.engine.local.feed`` or another engine fills, and the views of a batch (raw, calibrated).
 - :mod:`~calibcli.thresholds.plan`: the pass plan over a ``BatchSource``
   (``recommend_source``) and the in-memory forms (``recommend``, ``recommend_binary``).
 """

@@ -12,8 +12,11 @@ The pass plan (:func:`recommend_source`):
 3. Recommendations, bootstrap intervals and the thresholds on the other scale
    come from the final tables alone (no further pass).
 
-The results equal the exact search over every distinct score for any
-``batch_rows``, batch order and budget.
+Every pass is :func:`calibcli.engine.local.feed` of a fresh
+:class:`~calibcli.thresholds.passes.ThresholdCounts` (a mergeable pass consumer),
+so an engine may feed replicas per partition and merge them. The results equal
+the exact search over every distinct score for any ``batch_rows``, batch order,
+partitioning and budget.
 """
 
 from __future__ import annotations
