@@ -28,14 +28,15 @@ GROUP_FILES = ("groups.png", "drift.png")
 
 
 def _panel_groups(report: SubgroupReport, limit: int) -> list[GroupResult]:
-    groups = list(report.groups) if report.time_columns else report.largest_first()
+    """Periods in time order when time is the only --by column; otherwise worst first."""
+    groups = list(report.groups) if report.time_columns == report.columns else report.largest_first()
     return groups[:limit]
 
 
 def groups_figure(report: SubgroupReport, max_panels: int = MAX_PANELS) -> "Figure":
     """Small multiples: each group's headline reliability curve (points sized by rows) on the diagonal.
 
-    Periods in time order, otherwise eligible groups worst first; the worst group's title in vermillion.
+    Periods alone in time order, otherwise eligible groups worst first; the worst group's title in vermillion.
     """
     groups = _panel_groups(report, max_panels)
     n = max(1, len(groups))
