@@ -116,6 +116,8 @@ SETTINGS: dict[str, Spec] = {
     "plots": _PATH,
     "output": _PATH,
     "per-file": _BOOL,
+    "models": _STR,  # calib audit --models / --sort-by (calibcli.cli.audit_compare)
+    "sort-by": Spec("choice", choices=("ece", "classwise_ece", "nll", "brier", "mce", "accuracy")),
     "keep-going": _BOOL,
     "quiet": _BOOL,
     "max-classes": Spec("int", 0),
