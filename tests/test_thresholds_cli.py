@@ -281,3 +281,31 @@ def test_extreme_beta_and_costs_render_without_numpy_warnings(capsys):
     assert code == 0, err
     assert "max Fβ, β=1e+200" in out and "F1e+200" not in out
     assert "Bayes threshold for calibrated scores 0.4" in out  # 1 / (1 + 1.5)
+
+
+def test_thresholds_streams_unless_memory_limit_is_set(tmp_path, monkeypatch):
+    """calib thresholds keeps no input cache by default (its memory stays flat as files grow);
+    an explicit --memory-limit (flag or environment) is honoured."""
+    import numpy as np
+    from click.testing import CliRunner
+
+    import calibcli.engine.streaming as streaming
+    from calibcli.cli.main import cli
+
+    rng = np.random.default_rng(1)
+    p = rng.random(300)
+    path = tmp_path / "s.csv"
+    path.write_text("label,p_1\n" + "".join(f"{int(rng.random() < q)},{q}\n" for q in p))
+    seen = []
+    real = streaming.open_source
+
+    def spy(inputs, options, *a, **k):
+        seen.append(options.memory_limit)
+        return real(inputs, options, *a, **k)
+
+    monkeypatch.setattr(streaming, "open_source", spy)
+    runner = CliRunner()
+    for args, env in (([], {}), (["--memory-limit", "64M"], {}), ([], {"CALIB_MEMORY_LIMIT": "32M"})):
+        result = runner.invoke(cli, ["thresholds", str(path), "--format", "json", *args], env=env)
+        assert result.exit_code == 0, result.output
+    assert seen == [0, 64 * 2**20, 32 * 2**20]
