@@ -357,3 +357,13 @@ def test_plots_go_to_one_folder_per_model(tmp_path):
     assert r.exit_code == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["RLR", "SVM"]
     assert (tmp_path / "p" / "SVM" / "reliability.png").exists()
+
+
+def test_models_baseline_and_fit_on_use_each_models_columns():
+    f = belt()
+    doc = audit_json(f, "--label-col", "target", "--models", "RLR,SVM", "--baseline", f, "--max-ece-increase", "0",
+                     "--fit-on", f)
+    for rep in doc["reports"]:
+        assert rep["gate"]["baseline"]["metrics"]["ece"] == rep["metrics"]["ece"]  # the model against itself
+        assert rep["calibration"]["temperature"] is not None
+    assert doc["reports"][0]["metrics"]["ece"] != doc["reports"][1]["metrics"]["ece"]

@@ -69,11 +69,12 @@ def audit(files, **opts):
             err_console().print(f"warning: {note}", style="yellow", highlight=False, markup=False)
         reports = []
         for job in compare.jobs:
+            o = {**opts, "load_options": job.load_options}  # --models: the model's columns (also for --fit-on, --baseline)
             with open_source(list(job.files), job.load_options) as source:  # streamed: batches, bounded memory
-                report = audit_calibration.build(source, opts)  # the measurement shares the calibration's first pass
-                report = audit_thresholds.attach(report, source, opts)
-                report = audit_groups.attach(report, source, opts)  # before the gate: rules on groups
-                report = audit_gate.attach(report, source, opts)
+                report = audit_calibration.build(source, o)  # the measurement shares the calibration's first pass
+                report = audit_thresholds.attach(report, source, o)
+                report = audit_groups.attach(report, source, o)  # before the gate: rules on groups
+                report = audit_gate.attach(report, source, o)
                 report = replace(report, engine=engine_info(source))
                 compare.add(report, source)  # with --models: the row-keyed bootstrap of the paired intervals
             reports.append(report)
