@@ -79,7 +79,7 @@ def _check_curve(cs, preds: Predictions, edges, with_ici: bool) -> None:
     p, y = curve_arrays(preds, cs.curve)
     want = _expected(y, p, edges)
     if with_ici:
-        r = ici(y, p)
+        r = ici(y, p, n_bins=4096 if cs.class_index is None else 1024)
         want.update(ici=r.ici, e50=r.e50, e90=r.e90, emax=r.emax)
     for name, value in want.items():
         got = cs.values[name]
@@ -328,3 +328,15 @@ def test_intervals_are_seeded_and_batch_invariant():
     for name in ("smece", "ece_l2", "ecce"):
         np.testing.assert_allclose(a[name], b[name], rtol=1e-9)
     assert a["smece"] != c["smece"]
+
+
+def test_top_label_files_have_the_top_curve_only():
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0.3, 1.0, 500)
+    pred = rng.integers(0, 3, 500)
+    labels = np.where(rng.uniform(size=500) < conf, pred, (pred + 1) % 3)
+    preds = Predictions(conf[:, None], labels, ("a", "b", "c"), Task.TOP_LABEL, ScoreKind.PROBS, pred_labels=pred)
+    src = InMemorySource.from_predictions(preds, 128)
+    r = measure_statistics(src, src.info, BinEdges.uniform(10), budget=FAST)
+    assert r.headline.curve == "top" and r.classes == ()
+    _check_curve(r.headline, preds, BinEdges.uniform(10).top, True)

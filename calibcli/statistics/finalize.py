@@ -126,6 +126,7 @@ def _pseudo_table(h: FineHistogramResult) -> TableResult:
                        h.sum_wp[keep], h.rows, 1)
 
 
+ICI_CLASS_BINS = 1024  # per-class ICI runs on 1024 buckets (the headline on 4096)
 ICI_BOOT_BINS = 256  # ICI replicates run loess on 256 buckets (its cost grows with the square of the points)
 ICI_REPLICATES = 100  # and on the first 100 replicates only
 
@@ -207,7 +208,8 @@ def _curve(bundle, i: int, full: bool, cox, weights: np.ndarray | None) -> tuple
     corp = corp_from_tables(dres, h)
     vals.update(corp_mcb=corp.mcb, corp_dsc=corp.dsc, corp_unc=corp.unc)
     if full:
-        r = ici_from_histogram(hs)
+        r = ici_from_histogram(hs if plan.headline or hs.sum_w.size <= ICI_CLASS_BINS
+                               else hs.coarsen(hs.sum_w.size // ICI_CLASS_BINS))
         vals.update(ici=r.ici, e50=r.e50, e90=r.e90, emax=r.emax)
     else:
         skipped.extend(ICI_NAMES)

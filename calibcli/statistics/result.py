@@ -130,7 +130,8 @@ def conventions(task: str, scheme: dict[str, Any]) -> dict[str, str]:
                 "tied scores entering together (mcgrad's ecce); exact from the distinct-score table, else read at "
                 "fine-bucket edges (a lower bound)",
         "ici": "ici, e50, e90, emax: mean, median, 90th percentile and maximum of |p - f(p)| (Austin & Steyerberg "
-               "2019), f a loess (span 0.75, degree 2, tricube) on the weighted means of a 4096-bucket histogram",
+               "2019), f a loess (span 0.75, degree 2, tricube) on the weighted means of a 4096-bucket histogram (1024 buckets "
+               "for class curves: the loess costs the square of the buckets)",
         "spiegelhalter": spiegelhalter.CONVENTION,
         "cox": cox.CONVENTION,
         "hosmer_lemeshow": hosmer_lemeshow.CONVENTION,
