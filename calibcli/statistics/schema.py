@@ -1,9 +1,10 @@
 """JSON Schema fragments of the statistics (issue 13) and of the decision verdict.
 
 To wire in: the report's ``metrics`` and ``intervals`` objects gain the keys of
-:func:`metric_properties` / :func:`interval_properties`, each ``classes[]`` entry gains
-``statistics`` (:func:`class_statistics_schema`), and the report gains the optional
-properties of :func:`statistics_properties` (``statistics``, ``verdict``).
+:func:`metric_properties` / :func:`interval_properties`; each ``classes[]`` entry gains the
+metric keys (flat, as its ``ece``) and its ``intervals`` the interval keys; the report
+gains the optional properties of :func:`statistics_properties` (``statistics``, ``verdict``).
+:func:`fragment_schema` validates ``StatisticsResult.to_dict()`` itself.
 """
 
 from __future__ import annotations
