@@ -39,15 +39,23 @@ def comparison_section(c: Any, anchors: Sequence[str]) -> str:
         "verdict": any(r.verdict for r in rows),
         "diff_ci": any(r.difference and r.difference.interval for r in rows),
     }
-    columns = ["Report", "Rank", "Rows", "Accuracy", "ECE"] + (["ECE 95% interval"] if has["ece_ci"] else []) + [
-        "Classwise ECE", "NLL", "Brier"] + (["MCE"] if c.sort_by == "mce" else []) + (["Fitted T"] if has["t"] else []) + (
-        ["Verdict"] if has["verdict"] else []) + (["Gate"] if has["gate"] else []) + [f"Δ {name} vs best"] + (
-        ["Δ 95% interval (paired)"] if has["diff_ci"] else [])
+    columns = (["Report", "Rank"] + (["Verdict"] if has["verdict"] else []) + (["Gate"] if has["gate"] else [])
+               + [f"Δ {name} vs best"] + (["Δ 95% (paired)"] if has["diff_ci"] else [])
+               + ["Accuracy", "ECE"] + (["ECE 95%"] if has["ece_ci"] else []) + ["Classwise ECE", "NLL", "Brier"]
+               + (["MCE"] if c.sort_by == "mce" else []) + (["Fitted T"] if has["t"] else []) + ["Rows"])
     body = []
     for r in rows:
         href = anchors[r.report] if r.report < len(anchors) else ""
-        row = [(r.name, None, "", href), (str(r.rank), r.rank), (fmt_int(r.n_samples), r.n_samples),
-               (fmt(r.accuracy), r.accuracy), (fmt(r.ece), r.ece)]
+        row = [(r.name, None, "", href), (str(r.rank), r.rank)]
+        if has["verdict"]:
+            row.append((r.verdict or "", None, "text"))
+        if has["gate"]:
+            row.append((r.gate.upper() if r.gate else "no rules", None, f"text gate-{r.gate or 'none'}"))
+        d = r.difference
+        row.append((_signed(d.value if d else None), d.value if d else None))
+        if has["diff_ci"]:
+            row.append((_signed_ci(d.interval if d else None), None, "ci"))
+        row += [(fmt(r.accuracy), r.accuracy), (fmt(r.ece), r.ece)]
         if has["ece_ci"]:
             row.append((fmt_ci(r.ece_interval), None, "ci"))
         row += [(fmt(r.classwise_ece), r.classwise_ece), (fmt(r.nll), r.nll), (fmt(r.brier), r.brier)]
@@ -55,14 +63,7 @@ def comparison_section(c: Any, anchors: Sequence[str]) -> str:
             row.append((fmt(r.mce), r.mce))
         if has["t"]:
             row.append((fmt(r.temperature, 3), r.temperature))
-        if has["verdict"]:
-            row.append((r.verdict or "", None, "text"))
-        if has["gate"]:
-            row.append(((r.gate or "none").upper() if r.gate else "no rules", None, f"text gate-{r.gate or 'none'}"))
-        d = r.difference
-        row.append((_signed(d.value if d else None), d.value if d else None))
-        if has["diff_ci"]:
-            row.append((_signed_ci(d.interval if d else None), None, "ci"))
+        row.append((fmt_int(r.n_samples), r.n_samples))
         body.append(row)
     order = "lowest" if c.ascending else "highest"
     caption = f"Reports side by side, best first by {name} ({order} first)"
