@@ -134,3 +134,53 @@ def nll_from_logits(y_true, logits) -> float:
         lse = m + np.log(np.sum(np.exp(z - m[:, None]), axis=1))
         nll = lse - z[np.arange(len(z)), y]
     return _mean(np.minimum(nll, -np.log(NLL_CLIP)))
+
+
+# ---------------------------------------------------------------- public API
+# The scikit-learn-style functions of calibcli.metrics_api replace the top-label-only
+# versions above (same names; binary input is now measured on the positive class, as the
+# audit's headline). The binary statistics are imported on first use (PEP 562).
+from calibcli.metrics_api import (  # noqa: E402
+    KINDS,
+    ReliabilityCurve,
+    accuracy,
+    brier_score,
+    classwise_ece,
+    curve_outcomes,
+    expected_calibration_error,
+    headline_metrics,
+    maximum_calibration_error,
+    negative_log_likelihood,
+    reliability_curve,
+)
+
+_STATISTICS = {
+    "ece_l2": "calibration_error", "ece_debiased": "calibration_error",
+    "spiegelhalter_z": "spiegelhalter", "spiegelhalter_p": "spiegelhalter",
+    "cox_calibration": "cox", "cox_slope": "cox", "cox_intercept": "cox", "calibration_in_the_large": "cox",
+    "hosmer_lemeshow": "hosmer_lemeshow", "hosmer_lemeshow_p": "hosmer_lemeshow",
+    "brier_decomposition": "brier", "brier_reliability": "brier", "brier_resolution": "brier",
+    "brier_uncertainty": "brier",
+    "auroc": "discrimination", "average_precision": "discrimination",
+    "smece": "smooth", "corp_decomposition": "corp", "ecce": "ecce", "ici": "ici",
+}
+
+__all__ = ["NLL_CLIP", "KINDS", "ReliabilityCurve", "accuracy", "brier_score", "classwise_ece", "curve_outcomes",
+           "expected_calibration_error", "headline_metrics", "maximum_calibration_error", "negative_log_likelihood",
+           "nll_from_logits", "reliability_curve", "top_label_stats", *_STATISTICS]
+
+
+def __getattr__(name: str):
+    """The binary statistics of :mod:`calibcli.statistics`, imported when first used."""
+    module = _STATISTICS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'calibcli.metrics' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"calibcli.statistics.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_STATISTICS))
