@@ -70,9 +70,24 @@ def test_reference_table_full_vector_files(name):
     # references were computed on the raw values: ECE and NLL move by < 1e-6, plus 5e-7 of rounding in the table
     tol = 1.5e-6 if name == "cleanlab_imdb_cv" else 1e-6
     assert m.accuracy == pytest.approx(ref["accuracy"], abs=1e-6)
-    assert m.ece == pytest.approx(ref["ece15_full"], abs=tol)
-    assert m.mce == pytest.approx(ref["mce15_full"], abs=1e-6)
+    # the published ece15/mce15 are top-label: binary files keep them as ece_top_label and the top-label curve
+    assert m.ece_top_label == pytest.approx(ref["ece15_full"], abs=tol)
+    assert report.measurement.reliability.mce() == pytest.approx(ref["mce15_full"], abs=1e-6)
     assert m.nll == pytest.approx(ref["nll_full"], abs=tol)
     assert m.brier == pytest.approx(ref["brier_full"], abs=1e-6)
-    if "ece15_pos_full" in ref:  # binary: the positive class's one-vs-rest ECE
+    if "ece15_pos_full" in ref:  # binary: the headline ECE is the positive class's one-vs-rest ECE
+        assert m.ece == pytest.approx(ref["ece15_pos_full"], abs=1e-6)
         assert report.measurement.classes[1].ece == pytest.approx(ref["ece15_pos_full"], abs=1e-6)
+        assert m.mce == pytest.approx(report.measurement.classes[1].reliability.mce(), abs=1e-12)
+    else:
+        assert m.ece == pytest.approx(ref["ece15_full"], abs=tol)
+        assert m.mce == pytest.approx(ref["mce15_full"], abs=1e-6)
+
+
+def test_coco_headline_is_the_positive_class_as_peers_read_it():
+    """COCO detections: peers (scikit-learn calibration_curve, netcal) say 0.1905; top-label says 0.0861."""
+    name = "netcal_coco_faster-rcnn-resnet-50_iou0.60"
+    ref = reference(name)
+    m = build_audit(load_predictions([str(real(name))])).metrics
+    assert m.ece == pytest.approx(0.190532, abs=1e-6) == pytest.approx(ref["ece15_pos_full"], abs=1e-6)
+    assert m.ece_top_label == pytest.approx(0.086074, abs=1e-6)

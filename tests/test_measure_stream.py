@@ -81,6 +81,7 @@ def reference(p: Predictions, n_bins: int, strategy: str) -> dict:
         sq = ((p.probs - p.labels) ** 2).mean(axis=0)
         pc = np.where(p.labels > 0, p.probs, 1 - p.probs)
         return {"accuracy": np.mean((p.probs >= 0.5) == (p.labels > 0)), "ece": _ece(*top), "mce": _mce(*top),
+                "ece_top_label": None,
                 "classwise_ece": np.nanmean(eces), "brier": sq.sum(), "nll": (-np.log(np.maximum(pc, NLL_CLIP))).mean(axis=0).sum(),
                 "top": top, "eces": eces, "briers": sq, "support": p.labels.sum(axis=0),
                 "predicted": (p.probs >= 0.5).sum(axis=0)}
@@ -90,7 +91,8 @@ def reference(p: Predictions, n_bins: int, strategy: str) -> dict:
     support = np.bincount(p.labels, minlength=k)
     if p.task is Task.TOP_LABEL:
         cls = [_curve(conf[p.pred_labels == j], correct[p.pred_labels == j], te) for j in range(k)]
-        return {"accuracy": correct.mean(), "ece": _ece(*top), "mce": _mce(*top), "classwise_ece": None, "brier": None,
+        return {"accuracy": correct.mean(), "ece": _ece(*top), "mce": _mce(*top), "ece_top_label": _ece(*top),
+                "classwise_ece": None, "brier": None,
                 "nll": None, "top": top, "eces": np.array([_ece(*c) for c in cls]), "briers": None, "support": support,
                 "predicted": np.bincount(p.pred_labels, minlength=k)}
     onehot = (p.labels[:, None] == np.arange(k)).astype(float)
@@ -98,7 +100,9 @@ def reference(p: Predictions, n_bins: int, strategy: str) -> dict:
            for j in range(k)]
     eces = np.array([_ece(*c) for c in cls])
     briers = ((p.probs - onehot) ** 2).mean(axis=0)
-    return {"accuracy": correct.mean(), "ece": _ece(*top), "mce": _mce(*top), "classwise_ece": eces.mean(),
+    head = cls[1] if p.task is Task.BINARY else top  # binary: the headline is the positive class's curve
+    return {"accuracy": correct.mean(), "ece": _ece(*head), "mce": _mce(*head), "ece_top_label": _ece(*top),
+            "classwise_ece": eces.mean(),
             "brier": briers.sum(), "nll": -np.log(np.maximum(p.probs[np.arange(n), p.labels], NLL_CLIP)).mean(),
             "top": top, "eces": eces, "briers": briers, "support": support, "predicted": np.bincount(p.probs.argmax(1), minlength=k)}
 
@@ -117,8 +121,11 @@ def test_measurement_equals_the_reference(task, strategy, batch_rows):
     p = make(task, 800 if batch_rows == 1 else 3000, seed=1)
     ref = reference(p, 10, strategy)
     m = measure_source(InMemorySource.from_predictions(p, batch_rows), 10, strategy)
-    for key in ("accuracy", "ece", "mce", "classwise_ece", "brier", "nll"):
+    for key in ("accuracy", "ece", "mce", "classwise_ece", "brier", "nll", "ece_top_label"):
         _close(getattr(m.metrics, key), ref[key])
+    grouped = measure_source(InMemorySource.from_predictions(p, batch_rows), 10, strategy, intervals=True)
+    for key in ("accuracy", "ece", "mce", "classwise_ece", "brier", "nll", "ece_top_label"):  # the same numbers with groups
+        _close(getattr(grouped.metrics, key), ref[key], rel=1e-9)
     count, sc, so = ref["top"]
     assert np.array_equal(m.reliability.count, count)
     np.testing.assert_allclose(m.reliability.sum_conf, sc, rtol=1e-12)
@@ -250,7 +257,7 @@ def test_class_replicates_are_optional():
     p = make(Task.MULTICLASS, 600, 8)
     s = MeasureState(Task.MULTICLASS, p.classes, BinEdges.uniform(10), 5, replicate_classes=False)
     got = s.update(Batch(p, np.arange(600))).replicate_metrics()
-    assert set(got) == {"ece", "mce", "accuracy", "brier", "nll"}
+    assert set(got) == {"ece", "mce", "accuracy", "brier", "nll", "ece_top_label"}
     full = _state(Task.MULTICLASS, p, BinEdges.uniform(10), 5, 0, 600).replicate_metrics()
     assert {"classwise_ece", "class_ece"} <= set(full)
 

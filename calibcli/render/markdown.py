@@ -11,6 +11,7 @@ import re
 from calibcli.report import AuditReport, count_note
 
 METRIC_ROWS = (("accuracy", "accuracy"), ("ece", "ECE"), ("mce", "MCE"), ("classwise_ece", "classwise ECE"), ("brier", "Brier"), ("nll", "NLL"))
+BINARY_ROWS = (("ece", "ECE (positive class)"), ("ece_top_label", "top-label ECE"))
 STATUS = {"pass": "✅ pass", "fail": "❌ fail", "warn": "⚠️ warn"}
 REQUIRED = {">": "≤", ">=": "<", "<": "≥", "<=": ">"}
 MAX_CLASS_ROWS = 200
@@ -90,11 +91,34 @@ def _rules_table(report: AuditReport) -> list[str]:
     return lines
 
 
+def _iv(interval) -> str:
+    return "–" if interval is None else f"[{interval[0]:.4f}, {interval[1]:.4f}]"
+
+
 def _metrics_table(report: AuditReport) -> list[str]:
-    lines = ["| metric | value |", "|---|--:|"]
-    for key, label in METRIC_ROWS:
+    m = report.measurement
+    rows = list(METRIC_ROWS)
+    if report.input.task == "binary":
+        rows[1:2] = BINARY_ROWS
+    if not m.intervals:
+        lines = ["| metric | value |", "|---|--:|"]
+        for key, label in rows:
+            value = getattr(report.metrics, key)
+            lines.append(f"| {label} | {_fmt(value) if value is not None else 'not defined for this input'} |")
+        return lines
+    lines = ["| metric | value | 95% interval | noise floor |", "|---|--:|--:|--:|"]
+    for key, label in rows:
         value = getattr(report.metrics, key)
-        lines.append(f"| {label} | {_fmt(value) if value is not None else 'not defined for this input'} |")
+        if value is None:
+            lines.append(f"| {label} | not defined for this input | | |")
+            continue
+        floor = m.noise_floor.get(key)
+        lines.append(f"| {label} | {_fmt(value)} | {_iv(m.intervals.get(key))} | {'' if floor is None else _fmt(floor)} |")
+    if m.interval_info is not None:
+        i = m.interval_info
+        lines += ["", f"Intervals: 95% for the population value (same bins), basic bootstrap, {i.replicates} replicates over "
+                      f"{i.groups} row groups, seed {i.seed}. Noise floor: what a perfectly calibrated model with these "
+                      "scores, rows and bins would show by chance alone."]
     return lines
 
 
@@ -122,6 +146,14 @@ def _calibration_table(report: AuditReport) -> list[str]:
     return lines + [""]
 
 
+def _fmt_ece(c) -> str:
+    """A class's ECE with its 95% interval: ``0.0412 [0.036, 0.047]``."""
+    iv = c.intervals.get("ece")
+    if c.ece is None or iv is None:
+        return _fmt(c.ece)
+    return f"{c.ece:.4f} [{iv[0]:.3f}, {iv[1]:.3f}]"
+
+
 def _class_table(report: AuditReport) -> list[str]:
     rows = report.classes_worst_first()
     task = report.input.task
@@ -130,12 +162,12 @@ def _class_table(report: AuditReport) -> list[str]:
         lines = [f"<details><summary>Per predicted class ({len(rows)}), worst ECE first</summary>", "",
                  md_escape(count_note(task)), "",
                  "| class | support | predicted | ECE | direction |", "|---|--:|--:|--:|---|"]
-        cells = [(c, f"{_fmt(c.ece)}") for c in rows[:MAX_CLASS_ROWS]]
+        cells = [(c, f"{_fmt_ece(c)}") for c in rows[:MAX_CLASS_ROWS]]
     else:
         lines = [f"<details><summary>Per {what} ({len(rows)}), worst ECE first</summary>", "",
                  md_escape(count_note(task)), "",
                  f"| {what} | support | predicted | ECE | Brier | direction |", "|---|--:|--:|--:|--:|---|"]
-        cells = [(c, f"{_fmt(c.ece)} | {_fmt(c.brier, 4)}") for c in rows[:MAX_CLASS_ROWS]]
+        cells = [(c, f"{_fmt_ece(c)} | {_fmt(c.brier, 4)}") for c in rows[:MAX_CLASS_ROWS]]
     for c, values in cells:
         lines.append(f"| {md_escape(c.name)} | {c.support:,} | {c.predicted:,} | {values} | {md_escape(c.direction.text)} |")
     if len(rows) > MAX_CLASS_ROWS:

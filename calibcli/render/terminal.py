@@ -11,10 +11,16 @@ from calibcli.report import AuditReport, count_note
 VARIANTS = {
     "accuracy": "argmax is correct",
     "ece": "top-label, {bins}",
+    "ece_top_label": "top-label, {bins}",
     "mce": "top-label, max gap over non-empty bins",
-    "classwise_ece": "mean of one-vs-rest ECEs, {bins}",
+    "classwise_ece": "mean of one-vs-rest ECEs",
     "brier": "sum over classes, mean over rows",
     "nll": "natural log, p clipped at 1e-12",
+}
+BINARY_VARIANTS = {
+    "ece": "positive class P({pos}), {bins}",
+    "mce": "positive class, max bin gap",
+    "ece_top_label": "top-label: confidence max(p, 1-p)",
 }
 ML_VARIANTS = {
     "accuracy": "per (row, label) at 0.5",
@@ -24,13 +30,26 @@ ML_VARIANTS = {
     "brier": "sum over labels, mean over rows",
     "nll": "binary cross-entropy summed over labels, mean over rows",
 }
-LABELS = {"accuracy": "accuracy", "ece": "ECE", "mce": "MCE", "classwise_ece": "classwise ECE", "brier": "Brier", "nll": "NLL"}
+LABELS = {"accuracy": "accuracy", "ece": "ECE", "ece_top_label": "top-label ECE", "mce": "MCE", "classwise_ece": "classwise ECE",
+          "brier": "Brier", "nll": "NLL"}
 DIRECTION_STYLE = {"overconfident": "red", "underconfident": "yellow", "calibrated": "green"}
 
 
 def fmt(x: float | None, digits: int = 5) -> str:
     """A metric value for display; '-' when it does not apply."""
     return "-" if x is None else f"{x:.{digits}f}"
+
+
+def fmt_interval(x: float | None, interval=None) -> str:
+    """``0.0412 [0.036, 0.047]``: the value and its 95% interval, compact; '-' when it does not apply.
+
+    >>> fmt_interval(0.04123, (0.0361, 0.0474)), fmt_interval(0.5), fmt_interval(None)
+    ('0.0412 [0.036, 0.047]', '0.5000', '-')
+    """
+    if x is None:
+        return "-"
+    text = f"{x:.4f}"
+    return text if interval is None else f"{text} [{interval[0]:.3f}, {interval[1]:.3f}]"
 
 
 def short_direction(d) -> str:
@@ -60,19 +79,48 @@ def summary(report: AuditReport) -> Group:
         head.append(f"\n{line}", style="yellow")
     if inp.dropped and not any(a.kind == "dropped" for a in inp.adjustments):
         head.append(f"\ndropped: {sum(inp.dropped.values()):,} invalid rows", style="yellow")
-    variants = ML_VARIANTS if inp.task == "multilabel" else VARIANTS
+    variants = ML_VARIANTS if inp.task == "multilabel" else (
+        {**VARIANTS, **BINARY_VARIANTS} if inp.task == "binary" else VARIANTS)
+    m = report.measurement
     table = Table(title=None, show_edge=False, box=None, pad_edge=False, padding=(0, 2, 0, 0))
     table.add_column("metric")
-    table.add_column("value", justify="right")
+    table.add_column("value [95% interval]" if m.intervals else "value", justify="right")
     table.add_column("variant", overflow="fold")
+    pos = inp.classes[1] if len(inp.classes) > 1 else ""
     for key, label in LABELS.items():
         value = getattr(report.metrics, key)
-        table.add_row(label, fmt(value), variants[key].format(bins=_bins_text(report)) if value is not None else "not defined for this input")
-    return Group(head, Text(""), table)
+        if key == "ece_top_label" and inp.task != "binary":
+            continue  # equal to the ECE (multi-class, top-label) or not defined (multilabel)
+        variant = variants[key].format(bins=_bins_text(report), pos=pos) if value is not None else "not defined for this input"
+        table.add_row(label, fmt_interval(value, m.intervals.get(key)), variant)
+    parts = [head, Text(""), table]
+    floor = noise_floor_line(report)
+    if floor:
+        parts.append(Text(floor, style="dim"))
+    return Group(*parts)
+
+
+def noise_floor_line(report: AuditReport) -> str | None:
+    """What a perfectly calibrated model of this size would show by chance, and what the intervals are for."""
+    m = report.measurement
+    nf = m.noise_floor
+    if not nf or nf.get("ece") is None:
+        return None
+    parts = [f"ECE {nf['ece']:.4f}"]
+    if nf.get("classwise_ece") is not None and report.metrics.classwise_ece is not None:
+        parts.append(f"classwise {nf['classwise_ece']:.4f}")
+    if nf.get("mce") is not None:
+        parts.append(f"MCE {nf['mce']:.4f}")
+    line = f"noise floor (a perfectly calibrated model, same scores and bins): {', '.join(parts)}."
+    if m.interval_info is not None:
+        i = m.interval_info
+        line += (f" Intervals: 95% for the population value, basic bootstrap, {i.replicates} replicates over "
+                 f"{i.groups} row groups, seed {i.seed}.")
+    return line
 
 
 NAME_WIDTH = 24  # the class-name column at 80 columns; wider terminals give it the rest of their width
-OTHER_COLUMNS_WIDTH = 76  # the other columns of the per-class table, padding included, at their usual widths
+OTHER_COLUMNS_WIDTH = 88  # the other columns of the per-class table, padding included, at their usual widths
 
 
 class _FitWidth:
@@ -92,12 +140,12 @@ def _class_rows_table(report: AuditReport, rows, width: int) -> Table:
     table.add_column(what, overflow="ellipsis", max_width=max(NAME_WIDTH, width - OTHER_COLUMNS_WIDTH))
     table.add_column("support", justify="right")
     table.add_column("predicted", justify="right")
-    table.add_column("ECE", justify="right")
+    table.add_column("ECE [95% interval]" if any(c.intervals for c in rows) else "ECE", justify="right")
     if not top_label:  # a top-label file has no Brier score
         table.add_column("Brier", justify="right")
     table.add_column("direction", overflow="fold")
     for c in rows:
-        cells = [Text(c.name), f"{c.support:,}", f"{c.predicted:,}", fmt(c.ece)]
+        cells = [Text(c.name), f"{c.support:,}", f"{c.predicted:,}", fmt_interval(c.ece, c.intervals.get("ece"))]
         if not top_label:
             cells.append(fmt(c.brier, 4))
         cells.append(Text(short_direction(c.direction), style=DIRECTION_STYLE.get(c.direction.verdict, "dim")))
