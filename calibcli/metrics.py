@@ -147,6 +147,9 @@ from calibcli.metrics_api import (  # noqa: E402
     brier_score,
     classwise_ece,
     curve_outcomes,
+    e50,
+    e90,
+    emax,
     expected_calibration_error,
     headline_metrics,
     maximum_calibration_error,
@@ -166,7 +169,7 @@ _STATISTICS = {
 }
 
 __all__ = ["NLL_CLIP", "KINDS", "ReliabilityCurve", "accuracy", "brier_score", "classwise_ece", "curve_outcomes",
-           "expected_calibration_error", "headline_metrics", "maximum_calibration_error", "negative_log_likelihood",
+           "e50", "e90", "emax", "expected_calibration_error", "headline_metrics", "maximum_calibration_error", "negative_log_likelihood",
            "nll_from_logits", "reliability_curve", "top_label_stats", *_STATISTICS]
 
 

@@ -38,8 +38,8 @@ KINDS = ("auto", "top_label", "positive", "pooled")
 ROW_SUM_TOL = 1e-3  # as calibcli.validation.scores.ROW_SUM_TOL (a test checks they agree)
 RANGE_TOL = 1e-4  # float noise accepted outside [0, 1] (as calibcli.validation.scores.RANGE_TOL), used as given
 
-__all__ = ["KINDS", "ReliabilityCurve", "accuracy", "brier_score", "classwise_ece", "curve_outcomes",
-           "expected_calibration_error", "headline_metrics", "maximum_calibration_error", "negative_log_likelihood",
+__all__ = ["KINDS", "ReliabilityCurve", "accuracy", "brier_score", "classwise_ece", "curve_outcomes", "e50", "e90",
+           "emax", "expected_calibration_error", "headline_metrics", "maximum_calibration_error", "negative_log_likelihood",
            "reliability_curve"]
 
 
@@ -195,7 +195,7 @@ def _validate(y_true: Any, y_prob: Any, sample_weight: Any = None):
         if bad.any():
             i = _first(bad)
             what = "0/1 labels" if p.ndim == 1 else f"class indices 0 .. {k - 1} (one per column of y_prob)"
-            raise ValueError(f"y_true must hold {what}; row {i} holds {y[i]!r}")
+            raise ValueError(f"y_true must hold {what}; row {i} holds {y[i].tolist()!r}")
         if p.ndim == 2:
             off = np.abs(p.sum(axis=1) - 1.0) > ROW_SUM_TOL
             if off.any():
@@ -211,7 +211,7 @@ def _validate(y_true: Any, y_prob: Any, sample_weight: Any = None):
         bad = ~np.isfinite(w) | (w < 0)
         if bad.any():
             i = _first(bad)
-            raise ValueError(f"sample_weight must hold finite non-negative values; row {i} holds {w[i]!r}")
+            raise ValueError(f"sample_weight must hold finite non-negative values; row {i} holds {w[i].tolist()!r}")
     classes = tuple(str(c) for c in range(probs.shape[1]))
     return Predictions(probs + 0.0, labels, classes, task, ScoreKind.PROBS), w
 
@@ -485,3 +485,46 @@ def curve_outcomes(y_true, y_prob, *, kind: Kind = "auto") -> tuple[np.ndarray, 
         which = "pooled" if preds.task.value == "multilabel" else "top"
     conf, outcome = curve_arrays(preds, which)
     return np.asarray(outcome, dtype=np.float64), np.asarray(conf, dtype=np.float64)
+
+
+def _ici_part(name: str, y_true, y_prob, sample_weight, n_bins: int | None) -> float:
+    from calibcli.statistics.ici import ici
+
+    fine = {} if n_bins is None else {"n_bins": n_bins}
+    return float(getattr(ici(y_true, y_prob, sample_weight=sample_weight, **fine), name))
+
+
+def e50(y_true, y_prob, *, sample_weight=None, n_bins: int | None = None) -> float:
+    """Median absolute gap between the loess-smoothed calibration curve and the scores (Austin & Steyerberg 2019).
+
+    Binary: ``y_true`` 0/1 and ``y_prob`` of shape (n,) (see :func:`curve_outcomes` for other
+    input); ``n_bins``: the fine buckets the loess runs on (default: ``ici``'s, 4096; the audit's
+    per-class curves use 1024). :func:`calibcli.statistics.ici.ici` gives ICI, E50, E90 and Emax at once.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(size=2000)
+    >>> y = (rng.uniform(size=2000) < p).astype(int)
+    >>> e50(y, p) <= e90(y, p) <= emax(y, p) < 0.1
+    True
+    """
+    return _ici_part("e50", y_true, y_prob, sample_weight, n_bins)
+
+
+def e90(y_true, y_prob, *, sample_weight=None, n_bins: int | None = None) -> float:
+    """90th percentile of the absolute gap of the loess-smoothed calibration curve (see :func:`e50`).
+
+    >>> round(e90([0, 1] * 200, [0.5] * 400), 6)
+    0.0
+    """
+    return _ici_part("e90", y_true, y_prob, sample_weight, n_bins)
+
+
+def emax(y_true, y_prob, *, sample_weight=None, n_bins: int | None = None) -> float:
+    """Largest absolute gap of the loess-smoothed calibration curve (see :func:`e50`).
+
+    >>> round(emax([0, 1] * 200, [0.5] * 400), 6)
+    0.0
+    """
+    return _ici_part("emax", y_true, y_prob, sample_weight, n_bins)
