@@ -309,12 +309,13 @@ def open_dask_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: i
         for i, f in enumerate(files):
             check_file_columns(i, f, first_names if i == 0 else f.column_names(), spec, options, first)
         parts = plan_partitions(files, partition_rows)
+        probes = {i: f.probe for i, f in enumerate(files)}
     finally:
         for f in files:
             f.close()
     client = get_client(options.engine)
     # the storage options travel once, in ReadSetup (whose repr hides them), not inside the options as well
-    read = ReadSetup(spec, replace(options, engine=EngineOptions("dask")), batch_rows, encoding, storage)
+    read = ReadSetup(spec, replace(options, engine=EngineOptions("dask")), batch_rows, encoding, storage, probes=probes)
     tag = f"calib-scan-{uuid.uuid4().hex[:10]}"
     setup_d = delayed(read, name=f"{tag}-setup", traverse=False)
     leaves = [delayed(scan_partition, pure=False)(p, setup_d, dask_key_name=f"{tag}-part-{p.index}") for p in parts]

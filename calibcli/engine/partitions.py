@@ -71,6 +71,7 @@ class ReadSetup:
     encoding: str
     storage_options: tuple[tuple[str, str], ...] = ()
     types: dict = field(default_factory=dict)  # file -> widened CSV column types (after pass 1)
+    probes: dict = field(default_factory=dict)  # file -> Probe: the client's sniffing, not redone by every partition
 
     def __repr__(self) -> str:  # never show storage option values
         return f"ReadSetup(batch_rows={self.batch_rows}, storage_options={len(self.storage_options)} keys)"
@@ -81,9 +82,12 @@ def _is_url(path: str) -> bool:
 
 
 def open_file(path: str, encoding: str, display: str, storage_options=(), row_groups=None, row_base: int = 0):
-    """An :class:`~calibcli.sources.files.InputFile` reading only ``row_groups`` (Parquet) when given."""
-    import inspect
+    """An :class:`~calibcli.sources.files.InputFile` reading only ``row_groups`` (Parquet) when given.
 
+    URLs (a :class:`~calibcli.sources.remote.RemoteURL`, or a URL string opened with
+    ``storage_options``) are read on the worker through fsspec: Parquet row groups by
+    ranged reads of the footer and of those row groups only.
+    """
     from calibcli.sources.files import InputFile
 
     class _PartFile(InputFile):
@@ -100,9 +104,7 @@ def open_file(path: str, encoding: str, display: str, storage_options=(), row_gr
         def _decode_binary(self, batch, row0, bad):  # rows numbered within the whole file
             return super()._decode_binary(batch, row0 + row_base, bad)
 
-    if storage_options and "storage_options" in inspect.signature(InputFile).parameters:
-        return _PartFile(path, encoding, display, storage_options=dict(storage_options))
-    return _PartFile(path, encoding, display)
+    return _PartFile(path, encoding, display, storage_options=tuple(storage_options))
 
 
 def plan_partitions(files, partition_rows: int = PARTITION_ROWS) -> list[Partition]:
@@ -144,6 +146,9 @@ def plan_partitions(files, partition_rows: int = PARTITION_ROWS) -> list[Partiti
 
 def _open(part: Partition, setup: ReadSetup):
     f = open_file(part.path, setup.encoding, part.display, setup.storage_options, part.row_groups, part.start)
+    probe = setup.probes.get(part.file)
+    if probe is not None:  # no sniffing GET per partition and pass (a URL's first bytes were read by the client)
+        f.__dict__["probe"] = probe
     if part.file in setup.types:
         f._types = dict(setup.types[part.file])
     return f
