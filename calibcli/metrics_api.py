@@ -150,10 +150,10 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))[0])
 
 
-def _numeric(x: Any, name: str) -> np.ndarray:
+def _numeric(x: Any, name: str, hint: str = "") -> np.ndarray:
     a = np.asarray(x)
     if a.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold numbers, got an array of dtype {a.dtype}")
+        raise ValueError(f"{name} must hold numbers, got an array of dtype {a.dtype}{hint}")
     return a
 
 
@@ -162,7 +162,8 @@ def _validate(y_true: Any, y_prob: Any, sample_weight: Any = None):
     from calibcli.predictions import Predictions, ScoreKind, Task
 
     p = _numeric(y_prob, "y_prob").astype(np.float64)
-    y = _numeric(y_true, "y_true")
+    y = _numeric(y_true, "y_true", " (class names? pass their column indices in y_prob, e.g. "
+                 "np.searchsorted(classes, y) for sorted classes)")
     if p.ndim not in (1, 2) or (p.ndim == 2 and p.shape[1] < 2):
         raise ValueError(f"y_prob must have shape (n,) (binary: P(y=1)) or (n, K) with K >= 2, got {p.shape}")
     n = p.shape[0]

@@ -350,3 +350,12 @@ def test_import_stays_light():
             "print(sorted(x for x in ('pandas', 'pyarrow', 'matplotlib', 'scipy', 'sklearn', 'dask') if x in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_lists_bools_and_float32_give_the_numbers_of_float64_arrays():
+    rng = np.random.default_rng(8)
+    p32 = rng.uniform(size=200).astype(np.float32)
+    y = rng.uniform(size=200) < p32
+    want = M.headline_metrics(y.astype(np.int64), p32.astype(np.float64))
+    assert M.headline_metrics(y, p32) == want
+    assert M.headline_metrics(y.tolist(), p32.astype(np.float64).tolist()) == want
