@@ -135,8 +135,10 @@ class EdgeState:
         return self
 
     def merge(self, other: "EdgeState") -> "EdgeState":
+        """A new state of the values of both (the inputs are left unchanged; a pass consumer that
+        holds one merges with ``calibcli.calibrators.rows.merge_into``)."""
         out = EdgeState(self.task, self.n_classes, self.n_bins, self.max_distinct, self.sketch_k, self.seed)
-        out.curves = [a.merged(b) for a, b in zip(self.curves, other.curves)]
+        out.curves = [a.merged(b) for a, b in zip(self.curves, other.curves, strict=True)]
         return out
 
     def finalize(self) -> BinEdges:

@@ -138,9 +138,9 @@ def make_edges(conf: np.ndarray, n_bins: int, strategy: str) -> np.ndarray:
 def assign_bins(conf: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Bin index of each confidence under the ``lo < c <= hi`` rule.
 
-    Equal-width edges take an arithmetic fast path (``ceil(c * B) - 1``); values
-    within 1e-9 of an edge are re-assigned by binary search against the edges
-    themselves, so the rule holds exactly.
+    Equal-width edges take an arithmetic fast path (``floor(c * B)``); values whose
+    ``c * B`` lies within 1e-9 of a whole number (an edge) are re-assigned by binary
+    search against the edges themselves, so the rule holds exactly.
 
     >>> assign_bins(np.array([0.0, 0.25, 0.26, 1.0]), uniform_edges(4)).tolist()
     [0, 0, 1, 3]
@@ -148,14 +148,11 @@ def assign_bins(conf: np.ndarray, edges: np.ndarray) -> np.ndarray:
     b = len(edges) - 1
     if b > 1 and edges[0] == 0.0 and edges[-1] == 1.0 and np.array_equal(edges, uniform_edges(b)):
         f = np.multiply(conf, b, dtype=np.float64)
-        idx_f = np.ceil(f)
-        idx_f -= 1.0
-        np.clip(idx_f, 0, b - 1, out=idx_f)
-        idx = idx_f.astype(np.intp)
-        np.rint(f, out=idx_f)
-        np.subtract(f, idx_f, out=f)
-        np.abs(f, out=f)
-        near = f < 1e-9
+        idx = f.astype(np.intp)  # floor(f) for f >= 0: the bin, unless f is (near) a whole number
+        f -= idx  # the fractional part (f < 0 only outside [0, 1], then clipped below)
+        near = (f < 1e-9) | (f > 1.0 - 1e-9)
+        np.maximum(idx, 0, out=idx)
+        np.minimum(idx, b - 1, out=idx)
         if near.any():
             idx[near] = _search_bins(conf[near], edges)
         return idx

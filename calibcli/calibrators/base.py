@@ -237,8 +237,10 @@ def one_hot(preds: Predictions) -> np.ndarray:
 
 def saturated_rows(preds: Predictions) -> int:
     """Rows holding a probability of exactly 0 or 1 (0 when the file held logits)."""
-    if preds.logits is not None or preds.task is Task.TOP_LABEL:
-        return 0
+    from calibcli.predictions import LazyPredictions
+
+    if isinstance(preds, LazyPredictions) or preds.logits is not None or preds.task is Task.TOP_LABEL:
+        return 0  # (lazy predictions hold logits: not widened only to be tested here)
     p = preds.probs
     return int(np.count_nonzero(np.any((p <= 0.0) | (p >= 1.0), axis=1)))
 

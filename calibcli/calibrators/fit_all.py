@@ -46,6 +46,13 @@ class _Calibrated:
     def update(self, batch: Batch) -> None:
         self.state.update(Batch(self.calibrator.transform(batch.predictions), batch.rows, batch.ids))
 
+    def merge(self, other: "_Calibrated") -> "_Calibrated":
+        """Add the rows of ``other`` (a replica fed other rows), in place."""
+        from calibcli.calibrators.rows import merge_into
+
+        merge_into(self.state, other.state)
+        return self
+
 
 def fit_all_rows(source: BatchSource, method: str = "temperature", per_label: bool = False, n_bins: int = 15,
                  seed: int = 0, n_boot: int = N_BOOT, fingerprint: bool = False) -> FitOutcome:

@@ -80,9 +80,25 @@ class FitFacts:
         return self
 
     def merge(self, other: "FitFacts") -> "FitFacts":
+        """A new state of the counts of both (the inputs are left unchanged)."""
         out = FitFacts(self.n_models, self.n_classes, self.task)
         out.rows, out.class_counts = self.rows + other.rows, self.class_counts + other.class_counts
         out.fit_rows, out.saturated = self.fit_rows + other.fit_rows, self.saturated + other.saturated
+        return out
+
+    def to_arrays(self) -> dict:
+        """Plain arrays and scalars (see :mod:`calibcli.stats.base`)."""
+        return {"n_models": self.n_models, "n_classes": self.n_classes, "task": self.task.value, "rows": self.rows.copy(),
+                "class_counts": self.class_counts.copy(), "fit_rows": self.fit_rows, "saturated": self.saturated}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "FitFacts":
+        from calibcli.stats.base import scalar
+
+        out = cls(scalar(arrays["n_models"]), scalar(arrays["n_classes"]), Task(str(scalar(arrays["task"]))))
+        out.rows = np.array(arrays["rows"], dtype=np.int64)
+        out.class_counts = np.array(arrays["class_counts"], dtype=np.int64).reshape(out.n_models, out.n_classes)
+        out.fit_rows, out.saturated = int(scalar(arrays["fit_rows"])), int(scalar(arrays["saturated"]))
         return out
 
     def outcome_counts(self) -> np.ndarray:
@@ -93,7 +109,11 @@ class FitFacts:
 
 
 class _Consumer:
-    """Feeds one view of each batch to several states (one pass, shared with other consumers)."""
+    """Feeds one view of each batch to several states (one pass, shared with other consumers).
+
+    A pass consumer: unfed when given to ``feed`` (a deep copy is an empty replica), ``merge``
+    adds a replica's rows to every state in place.
+    """
 
     def __init__(self, layout: FitLayout, states: list, sample: RowSample | None = None):
         self.layout, self.states, self.sample = layout, states, sample
@@ -104,6 +124,16 @@ class _Consumer:
             self.sample.update(view.preds, view.keys, view.member())
         for s in self.states:
             s.update(view)
+
+    def merge(self, other: "_Consumer") -> "_Consumer":
+        """Add the rows of ``other`` (a replica fed other rows) to every state, in place."""
+        from calibcli.calibrators.rows import merge_into
+
+        for s, o in zip(self.states, other.states, strict=True):
+            merge_into(s, o)
+        if self.sample is not None:
+            merge_into(self.sample, other.sample)
+        return self
 
 
 @dataclass

@@ -100,7 +100,24 @@ class _BinsState:
 
     def merge(self, other: "_BinsState") -> "_BinsState":
         out = _BinsState(0, len(self.cols), self.n_bins, self.cols)
-        out.bins = [a.merge(b) for a, b in zip(self.bins, other.bins)]
+        out.bins = [a.merge(b) for a, b in zip(self.bins, other.bins, strict=True)]
+        return out
+
+    def to_arrays(self) -> dict:
+        out = {"cols": np.array(self.cols, dtype=np.int64), "n_bins": self.n_bins, "n_models": len(self.bins)}
+        for m, b in enumerate(self.bins):
+            out.update({f"model{m}.{k}": v for k, v in b.to_arrays().items()})
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "_BinsState":
+        from calibcli.stats.base import scalar
+        from calibcli.stats.bins import BinStats
+
+        cols = [int(c) for c in np.asarray(arrays["cols"]).tolist()]
+        out = cls(0, len(cols), int(scalar(arrays["n_bins"])), cols)
+        out.bins = [BinStats.from_arrays({k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"model{m}.")})
+                    for m in range(int(scalar(arrays["n_models"])))]
         return out
 
 

@@ -175,7 +175,28 @@ class _TablesState:
 
     def merge(self, other: "_TablesState") -> "_TablesState":
         out = _TablesState(0, self.cols, self.budget)
-        out.tables = [[a.merged(b) for a, b in zip(ta, tb)] for ta, tb in zip(self.tables, other.tables)]
+        out.tables = [[a.merged(b) for a, b in zip(ta, tb, strict=True)] for ta, tb in zip(self.tables, other.tables, strict=True)]
+        return out
+
+    def to_arrays(self) -> dict:
+        out = {"cols": np.array(self.cols, dtype=np.int64), "budget": self.budget, "n_models": len(self.tables)}
+        for m, tables in enumerate(self.tables):
+            for j, t in enumerate(tables):
+                t.flush()
+                out.update({f"m{m}c{j}.{k}": v for k, v in t.table.to_arrays().items()})
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "_TablesState":
+        from calibcli.stats.base import scalar
+        from calibcli.stats.distinct import DistinctTable
+
+        cols = [int(c) for c in np.asarray(arrays["cols"]).tolist()]
+        out = cls(int(scalar(arrays["n_models"])), cols, int(scalar(arrays["budget"])))
+        for m, tables in enumerate(out.tables):
+            for j, t in enumerate(tables):
+                t.table = DistinctTable.from_arrays({k.split(".", 1)[1]: v for k, v in arrays.items()
+                                                     if k.startswith(f"m{m}c{j}.")})
         return out
 
 

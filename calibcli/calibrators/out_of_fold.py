@@ -89,6 +89,13 @@ class EvaluatedOnly:
             self.state.update(Batch(batch.predictions.subset(rows), batch.rows[rows],
                                     None if batch.ids is None else batch.ids[rows]))
 
+    def merge(self, other: "EvaluatedOnly") -> "EvaluatedOnly":
+        """Add the rows of ``other`` (a replica fed other rows), in place."""
+        from calibcli.calibrators.rows import merge_into
+
+        merge_into(self.state, other.state)
+        return self
+
     def finalize(self):
         return self.state.finalize()
 
@@ -115,3 +122,17 @@ class PairFeeder:
                 s.update(cal[m])
         for c in self.pair_consumers:
             c.update_pair(raw, cal[self.methods[0]])
+
+    def merge(self, other: "PairFeeder") -> "PairFeeder":
+        """Add the rows of ``other`` (a replica fed other rows) to every state, in place."""
+        from calibcli.calibrators.rows import merge_into
+
+        for m, states in self.per_method.items():
+            for s, o in zip(states, other.per_method[m], strict=True):
+                merge_into(s, o)
+        for s, o in zip(self.raw_states, other.raw_states, strict=True):
+            merge_into(s, o)
+        for c, o in zip(self.pair_consumers, other.pair_consumers, strict=True):
+            merge_into(c, o)
+        self.rows += other.rows
+        return self

@@ -173,6 +173,9 @@ class _ScaleState:
         out.absmax = np.maximum(self.absmax, other.absmax)
         return out
 
+    def to_arrays(self) -> dict:
+        return {"absmax": self.absmax.copy()}
+
 
 class LogisticPass:
     """One evaluation pass: per (model, column) and candidate, the summed loss, gradient and Hessian."""
@@ -201,9 +204,15 @@ class LogisticPass:
         return self
 
     def merge(self, other: "LogisticPass") -> "LogisticPass":
+        if not np.array_equal(self.points, other.points):
+            raise ValueError("cannot merge logistic passes evaluated at different points")
         out = LogisticPass(self.inputs, self.points, self.scale, self.active)
         out.sums, out.rows = self.sums + other.sums, self.rows + other.rows
         return out
+
+    def to_arrays(self) -> dict:
+        return {"points": self.points.copy(), "scale": self.scale.copy(), "active": self.active.copy(),
+                "sums": self.sums.copy(), "rows": self.rows.copy()}
 
 
 class LogisticColumnsMethod:

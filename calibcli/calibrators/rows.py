@@ -173,6 +173,15 @@ def concat_predictions(parts: list[Predictions], template: Predictions | None = 
                        cat("pred_labels"), first.score_kind_evidence)
 
 
+def merge_into(state, other):
+    """Merge ``other`` into ``state`` in place and return ``state``, whether ``state.merge`` works in place
+    (the pass-consumer contract) or returns a new state (the convention of :mod:`calibcli.stats`)."""
+    out = state.merge(other)
+    if out is not state:
+        state.__dict__.update(out.__dict__)
+    return state
+
+
 class RowSample:
     """Rows kept with probability ``rate`` (row-keyed), with their keys: bounded, mergeable, order-free.
 
@@ -200,6 +209,9 @@ class RowSample:
         return self
 
     def merge(self, other: "RowSample") -> "RowSample":
+        """A new sample of the rows of both (the inputs are left unchanged)."""
+        if (self.seed, self.rate) != (other.seed, other.rate):
+            raise ValueError("cannot merge row samples of different seeds or rates")
         out = RowSample(self.seed, self.rate)
         out.parts, out.keys = self.parts + other.parts, self.keys + other.keys
         return out

@@ -63,10 +63,9 @@ class ScaleGaps:
     def update(self, z: np.ndarray, model_layers: list[np.ndarray]) -> "ScaleGaps":
         if z.shape[0] == 0:
             return self
-        zq = np.multiply(z, GAP_PRESCALE, dtype=np.float64)
         lay = self.layout
         if lay.task is Task.MULTILABEL:
-            a = np.abs(zq)
+            a = np.abs(np.multiply(z, GAP_PRESCALE, dtype=np.float64))
             for model in model_layers:
                 member = model >= 0
                 if not member.any():
@@ -78,7 +77,10 @@ class ScaleGaps:
                 self.gap = np.maximum(self.gap, per)
                 self.absmax = max(self.absmax, float(a[member].max()) / GAP_PRESCALE)
             return self
-        hi, lo = row_max(zq), row_min(zq)
+        # row max and min in the logits' dtype, then scaled: scaling by 1/4 is monotone, so this equals the
+        # max and min of the scaled float64 logits, without widening the whole batch
+        hi = np.multiply(row_max(z), GAP_PRESCALE, dtype=np.float64)
+        lo = np.multiply(row_min(z), GAP_PRESCALE, dtype=np.float64)
         row_gap = hi - lo
         for model in model_layers:
             member = model >= 0
@@ -98,6 +100,15 @@ class ScaleGaps:
 
     def to_arrays(self) -> dict:
         return {"absmax": self.absmax, "gap": self.gap.copy()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, layout: ParamLayout) -> "ScaleGaps":
+        """The state ``to_arrays`` described, for the parameters of ``layout``."""
+        from calibcli.stats.base import scalar
+
+        out = cls(layout)
+        out.absmax, out.gap = float(scalar(arrays["absmax"])), np.array(arrays["gap"], dtype=np.float64)
+        return out
 
     def scale(self) -> float:
         """The power of two the logits are divided by."""

@@ -184,6 +184,16 @@ class _ScaleState:
         out.absmax = np.maximum(self.absmax, other.absmax)
         return out
 
+    def to_arrays(self) -> dict:
+        return {"absmax": self.absmax.copy()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "_ScaleState":
+        absmax = np.array(arrays["absmax"], dtype=np.float64)
+        out = cls(absmax.size)
+        out.absmax = absmax
+        return out
+
 
 class VectorPass:
     """One evaluation pass of softmax vector scaling: per model and candidate, summed loss, gradient, Hessian."""
@@ -211,12 +221,26 @@ class VectorPass:
         return self
 
     def merge(self, other: "VectorPass") -> "VectorPass":
+        if not np.array_equal(self.points, other.points):
+            raise ValueError("cannot merge vector passes evaluated at different points")
         out = VectorPass(self.points, self.scale, self.active)
         if self.sums is None or other.sums is None:
             out.sums = self.sums if other.sums is None else other.sums
         else:
             out.sums = self.sums + other.sums
         out.rows = self.rows + other.rows
+        return out
+
+    def to_arrays(self) -> dict:
+        return {"points": self.points.copy(), "scale": self.scale.copy(), "active": self.active.copy(),
+                "sums": np.zeros(0) if self.sums is None else self.sums.copy(), "rows": self.rows.copy()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "VectorPass":
+        out = cls(np.asarray(arrays["points"]), np.asarray(arrays["scale"]), np.asarray(arrays["active"]))
+        sums = np.asarray(arrays["sums"], dtype=np.float64)
+        out.sums = None if sums.size == 0 else sums
+        out.rows = np.array(arrays["rows"], dtype=np.int64)
         return out
 
 
