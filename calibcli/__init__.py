@@ -7,18 +7,19 @@ The Python API (imported on first use, so ``calib --help`` stays fast)::
     report.to_dict(); report.to_json(); report.to_html()
     calibrator = calibcli.fit(df, method="temperature"); calibrator.save("calibrator.json")
     calibcli.thresholds(df, objectives="f1")
+    calibcli.metrics.expected_calibration_error(y_true, y_prob)   # every metric, scikit-learn style
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "audit", "fit", "thresholds", "Report", "FittedCalibrator"]
+__all__ = ["__version__", "audit", "fit", "thresholds", "metrics", "Report", "FittedCalibrator"]
 
-_API = frozenset({"audit", "fit", "thresholds", "Report", "FittedCalibrator"})
+_API = frozenset({"audit", "fit", "thresholds", "metrics", "Report", "FittedCalibrator"})
 
 
 def __getattr__(name: str):
     """Load the API (pandas, pyarrow, numpy) only when one of its names is used."""
-    if name in ("audit", "thresholds"):  # modules of those names, callable as the API functions (see their ends)
+    if name in ("audit", "thresholds", "metrics"):  # modules of those names, callable as the API functions (see their ends)
         import importlib
 
         return importlib.import_module(f"calibcli.{name}")
