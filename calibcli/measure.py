@@ -362,7 +362,7 @@ class MeasureState:
     def _class_totals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``_block_totals`` of every class curve, ``(K, B)`` each."""
         parts = [self._block_totals(state) for state in self.per_class]
-        return tuple(np.concatenate([p[j] for p in parts], axis=0) for j in range(3))
+        return tuple(_pad_cat([p[j] for p in parts]) for j in range(3))
 
     def _block_totals(self, state: BinStats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per (group, bin): rows, sum of c and of c**2 (from the block sums)."""
@@ -410,7 +410,7 @@ class MeasureState:
         top = self.top.block_replicates(w)
         top_ece, top_mce, _ = curve_errors(top["w"], top["wc"], top["wy"])
         parts = [state.block_replicates(w) for state in self.per_class]
-        cat = {name: np.concatenate([p[name] for p in parts], axis=0) for name in ("w", "wc", "wy", "wcc", "wcy")}
+        cat = {name: _pad_cat([p[name] for p in parts]) for name in ("w", "wc", "wy", "wcc", "wcy")}
         cls_ece, cls_mce, _ = curve_errors(cat["w"], cat["wc"], cat["wy"])  # (K, R)
         sc = w @ self.block_scalars  # (R, 4)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -500,6 +500,14 @@ class MeasureState:
         out.class_a = np.array(arrays["class_a"], dtype=np.float64)
         out.class_b = np.array(arrays["class_b"], dtype=np.float64)
         return out
+
+
+def _pad_cat(arrays: list[np.ndarray]) -> np.ndarray:
+    """Concatenate along the first axis, padding the last (bin) axis with zeros (empty bins): per-class
+    quantile edges may give the classes different numbers of bins."""
+    width = max(a.shape[-1] for a in arrays)
+    pad = [np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, width - a.shape[-1])]) if a.shape[-1] < width else a for a in arrays]
+    return np.concatenate(pad, axis=0)
 
 
 def _finite(x) -> float | None:

@@ -146,6 +146,7 @@ class Panel:
     log_counts: bool
     size_text: str = ""
     predicted: int | None = None
+    ece_interval: str = ""  # ' [0.036, 0.047]': the 95% interval of the panel's ECE (one stage only)
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,16 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
 
 
+def _interval_text(st: list[tuple[str, Measurement]], index: int | None) -> str:
+    """' [0.182, 0.198]': the 95% interval of the headline ECE (``index`` None) or of class ``index``'s ECE,
+    for a single stage only ('' otherwise or without intervals)."""
+    if len(st) != 1:
+        return ""
+    m = st[0][1]
+    iv = m.intervals.get("ece") if index is None else m.classes[index].intervals.get("ece")
+    return "" if iv is None else f" [{iv[0]:.3f}, {iv[1]:.3f}]"
+
+
 def _values(curves: tuple[Curve, ...], attr: str) -> str:
     """'0.1234' for one stage, '0.1234 → 0.0456' for before and after."""
     return " → ".join(_fmt(getattr(c, attr)) for c in curves)
@@ -315,7 +326,7 @@ def reliability_data(report: AuditReport) -> ReliabilityFigure:
         variant = f"positive class {pos}" if pos.lstrip("-").isdigit() else f"positive class '{shorten(pos, 30)}'"
         x_label = f"mean predicted P({_class_words(pos)})"
         y_label = f"observed frequency of {_class_words(pos)}"
-        top = " → ".join(_fmt(m.metrics.ece) for _, m in st)
+        top = " → ".join(_fmt(m.metrics.ece_top_label) for _, m in st)
         subtitle = f"{source} · {inp.n_samples:,} rows · {bins} · top-label ECE {top}{_cal_text(report, calibrated)}"
         name = pos
     elif task == "multilabel":
@@ -332,7 +343,7 @@ def reliability_data(report: AuditReport) -> ReliabilityFigure:
         y_label = "observed accuracy"
         subtitle = f"{source} · {inp.n_samples:,} rows · {inp.n_classes} classes · {bins}{_cal_text(report, calibrated)}"
         name = "top label"
-    title = f"ECE ({variant}) {_values(curves, 'ece')}   MCE {_values(curves, 'mce')}"
+    title = f"ECE ({variant}) {_values(curves, 'ece')}{_interval_text(st, None)}   MCE {_values(curves, 'mce')}"
     panel = Panel(name, shorten(name), report.input.n_samples, curves, log_scale_for(curves), f"{report.input.n_samples:,} rows")
     return ReliabilityFigure(title, subtitle, x_label, y_label, "rows per bin", panel, calibrated)
 
@@ -377,7 +388,8 @@ def classes_data(report: AuditReport, max_panels: int = DEFAULT_MAX_CLASS_PANELS
         curves = tuple(curve_from_stats(m.classes[i].reliability, s, m.classes[i].ece) for s, m in st)
         c = first[i]
         size = f"support {c.support:,} · predicted {c.predicted:,}"
-        panels.append(Panel(c.name, shorten(c.name), c.support, curves, log_scale_for(curves), size, c.predicted))
+        panels.append(Panel(c.name, shorten(c.name), c.support, curves, log_scale_for(curves), size, c.predicted,
+                            _interval_text(st, i)))
     n = len(first)
     left_out = n - len(shown)
     rest = order[max_panels:]

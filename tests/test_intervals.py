@@ -205,3 +205,18 @@ def test_upper_gate_needs_no_pass_beyond_the_audit():
                       on="upper", replicates=200, seed=0)
     assert g.rules[0].interval == pytest.approx(m.intervals["ece"])
     assert all(r.interval is not None for r in g.rules)
+
+
+def test_quantile_bins_with_different_bin_counts_per_class_get_intervals():
+    """Per-class equal-mass edges may give classes different numbers of bins (ties): replicates and floors pad them."""
+    rs = np.random.default_rng(2)
+    n = 600
+    c = np.where(rs.random(n) < 0.5, 0.1, 0.2)  # class c: two distinct values only, so fewer bins
+    a = rs.random(n) * (1 - c)
+    probs = np.column_stack([a, 1 - c - a, c])
+    y = rs.integers(0, 3, n)
+    p = Predictions(probs, y, ("a", "b", "c"), Task.MULTICLASS, ScoreKind.PROBS)
+    m = measure_source(InMemorySource.from_predictions(p, 100), 8, "quantile", intervals=True)
+    assert len({cl.reliability.count.size for cl in m.classes}) > 1
+    assert all(cl.intervals["ece"] is not None and cl.noise_floor is not None for cl in m.classes)
+    assert m.intervals["classwise_ece"] is not None

@@ -361,7 +361,8 @@ def classes_figure(data: ClassesFigure, method: str = "") -> "Figure":
         _draw_curves(ax, panel.curves, marker_size=3.5, line_width=1.4, detail=detail)
         ax.tick_params(labelbottom=False)
         eces = " → ".join("n/a" if cv.ece is None else f"{cv.ece:.4f}" for cv in panel.curves)
-        ax.set_title(_t(f"{panel.title}\nECE {eces}\n{panel.size_text}"), **_font(FONT - 1, color=INK, pad=3, linespacing=1.15))
+        ax.set_title(_t(f"{panel.title}\nECE {eces}{panel.ece_interval}\n{panel.size_text}"),
+                     **_font(FONT - 1, color=INK, pad=3, linespacing=1.15))
         sx = _axes(fig, left, main_bottom - 0.04 - CELL_STRIP, CELL_MAIN, CELL_STRIP)
         _draw_counts(sx, panel.curves, panel.log_counts, FONT - 1.5)
         sx.set_xticks((0.0, 0.5, 1.0))
