@@ -238,6 +238,8 @@ class AuditReport:
     gate: GateResult | None = None
     engine: EngineInfo | None = None
     groups: "SubgroupReport | None" = None  # calib audit --by (calibcli.subgroups)
+    statistics: object | None = None  # calib audit --statistics (calibcli.statistics.result.StatisticsResult)
+    verdict: object | None = None  # the decision verdict (calibcli.verdict.Verdict; calib audit always sets it)
 
     @property
     def metrics(self) -> MetricSet:

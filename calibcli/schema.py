@@ -54,6 +54,7 @@ def report_schema() -> dict[str, Any]:
     True
     """
     from calibcli.comparison import comparison_schema
+    from calibcli.statistics.schema import interval_properties, metric_properties, statistics_properties
     from calibcli.subgroups.schema import group_properties
 
     tool = _obj({"name": {"const": "calib"}, "version": STR})
@@ -187,8 +188,8 @@ def report_schema() -> dict[str, Any]:
                             "partitions": INT0, "workers": INT0, "bytes_to_client": {**INT0, "description": "bytes of partial states gathered by the client (dask)"}},
                            required=["name", "batch_rows", "passes", "rows_read", "cached", "reread"]),
             "conventions": {"type": "object", "additionalProperties": STR},
-            "metrics": _metric_set(),
-            "intervals": _obj({k: INTERVAL for k in METRIC_KEYS}),
+            "metrics": _obj({**{k: NUM_OR_NULL for k in METRIC_KEYS}, **metric_properties()}, list(METRIC_KEYS)),
+            "intervals": _obj({**{k: INTERVAL for k in METRIC_KEYS}, **interval_properties()}, list(METRIC_KEYS)),
             "noise_floor": _obj({k: NUM_OR_NULL for k in NOISE_FLOOR_KEYS}),
             "interval_method": {"oneOf": [{"type": "null"}, _obj({
                 "method": STR, "level": NUM, "replicates": INT0, "groups": INT0, "seed": INT0,
@@ -200,15 +201,17 @@ def report_schema() -> dict[str, Any]:
                 "predicted": {**INT0, "description": "rows predicted as the class (top-label: pred_label; argmax; "
                                                      "multilabel: P >= 0.5); a top-label file's ece and direction are over these rows"},
                 "ece": NUM_OR_NULL, "brier": NUM_OR_NULL,
-                "intervals": _obj({"ece": INTERVAL, "brier": INTERVAL}),
+                "intervals": _obj({"ece": INTERVAL, "brier": INTERVAL, **interval_properties()}, ["ece", "brier"]),
                 "noise_floor": NUM_OR_NULL,
                 "direction": {"$ref": "#/$defs/direction"}, "reliability": _bins("observed_frequency"),
-            })},
+                **metric_properties(),  # calib audit --statistics: per class, flat
+            }, ["name", "support", "predicted", "ece", "brier", "intervals", "noise_floor", "direction", "reliability"])},
             "warnings": {"type": "array", "items": STR},
             "calibration": {"$ref": "#/$defs/calibration"},
             "thresholds": {"$ref": "#/$defs/thresholds"},
             "gate": {"$ref": "#/$defs/gate"},
             **group_properties(),  # calib audit --by (calibcli.subgroups.schema)
+            **statistics_properties(),  # calib audit --statistics; verdict (calibcli.statistics.schema)
         },
         required=["schema_version", "tool", "input", "binning", "conventions", "metrics", "intervals", "noise_floor", "interval_method", "reliability", "classes", "warnings"],
     )

@@ -115,8 +115,7 @@ def probability_line(ece: float | None, ece_interval=None, ece_after: float | No
         return VerdictLine("probabilities", "fail",
                            f"do not use as probabilities: ECE {before} exceeds {tol}, and {after} after {calibrator}", ev)
     return VerdictLine("probabilities", "fail",
-                       f"do not use as probabilities: ECE {before} exceeds {tol} (no calibrator was fitted; "
-                       "add --calibrate to try one)", ev)
+                       f"do not use as probabilities: ECE {before} exceeds {tol} (no calibrator was fitted)", ev)
 
 
 def ranking_line(auroc: float | None, auroc_interval=None) -> VerdictLine:

@@ -37,7 +37,7 @@ def test_probabilities_fail_even_after_calibrator():
 
 def test_probabilities_fail_without_calibrator():
     line = probability_line(0.05, None, tolerance=0.03)
-    assert line.status == "fail" and "exceeds 0.03 (no calibrator was fitted; add --calibrate" in line.sentence
+    assert line.status == "fail" and "exceeds 0.03 (no calibrator was fitted)" in line.sentence
 
 
 def test_probabilities_without_measurement():

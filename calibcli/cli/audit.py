@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from calibcli.cli import (audit_calibration, audit_compare, audit_gate, audit_groups, audit_html, audit_plots,
-                          audit_thresholds)
+                          audit_statistics, audit_thresholds)
 from calibcli.cli.consoles import err_console, out_console
 from calibcli.cli.options import binning_options, input_options
 
@@ -31,6 +31,7 @@ from calibcli.cli.options import binning_options, input_options
 @audit_plots.options
 @audit_html.options
 @audit_groups.options
+@audit_statistics.options
 @audit_compare.options
 def audit(files, **opts):
     """Audit the calibration of predictions in FILES (CSV/TSV, Parquet, Arrow/Feather, JSON Lines, .npz; '-' for stdin).
@@ -63,6 +64,7 @@ def audit(files, **opts):
         compare = audit_compare.Collector(paths, opts)  # the audits to run: pooled, per file, per model (--models)
         plot_folders = audit_plots.plan_outputs(*compare.plot_args(opts, paths), out)
         audit_groups.plan_outputs(opts, plot_folders, out)
+        audit_statistics.plan_outputs(opts, plot_folders, out)
         audit_html.plan_outputs(opts, out)
 
         for note in paths.notes if opts["per_file"] else ():  # pooled runs report them in LoadedInput.warnings
@@ -74,6 +76,7 @@ def audit(files, **opts):
                 report = audit_calibration.build(source, o)  # the measurement shares the calibration's first pass
                 report = audit_thresholds.attach(report, source, o)
                 report = audit_groups.attach(report, source, o)  # before the gate: rules on groups
+                report = audit_statistics.attach(report, source, o)  # --statistics; the verdict (always)
                 report = audit_gate.attach(report, source, o)
                 report = replace(report, engine=engine_info(source))
                 compare.add(report, source)  # with --models: the row-keyed bootstrap of the paired intervals
@@ -87,6 +90,7 @@ def audit(files, **opts):
         annotations = audit_gate.write_outputs(reports, opts, paths, out)
         plots_note = audit_plots.write_outputs(reports, opts, plot_folders, out)
         groups_note = audit_groups.write_outputs(reports, opts, plot_folders, out)
+        corp_note = audit_statistics.write_outputs(reports, opts, plot_folders, out)
         html_note = audit_html.write_outputs(reports, opts, paths, out)
         warnings = out.commit()
     err = err_console()
@@ -103,14 +107,16 @@ def audit(files, **opts):
         for i, r in enumerate(reports):
             if i or compare.models:
                 console.rule(compare.names[i] if compare.models else "")
+            audit_statistics.print_verdict(console, r)
             console.print(render_audit(r, opts["max_classes"]))
             audit_groups.print_terminal(console, r)
         audit_compare.print_terminal(console, comparison)
     if not quiet:
         if plots_note:
             err.print(plots_note, highlight=False, markup=False)
-        if groups_note:
-            err.print(groups_note, highlight=False, markup=False)
+        for note in (groups_note, corp_note):
+            if note:
+                err.print(note, highlight=False, markup=False)
         if json_out:
             err.print(f"wrote {json_out}", highlight=False, markup=False)
         if html_note:

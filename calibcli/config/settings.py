@@ -151,6 +151,9 @@ SETTINGS: dict[str, Spec] = {
     "bootstrap": Spec("int", 0, 100_000),
     "threshold-bootstrap": Spec("int", 0, 100_000),
     "threshold-seed": _SEED,
+    # statistics and the verdict (calib audit --statistics / --tolerance)
+    "statistics": _BOOL,
+    "tolerance": _TARGET,
     # gate (the ranges of the limits are those of the metrics, see calibcli.gate.METRIC_RANGES)
     "max-ece": _FRACTION,
     "max-classwise-ece": _FRACTION,

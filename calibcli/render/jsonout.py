@@ -122,7 +122,9 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
             out[key] = clean(value)
     if getattr(report, "groups", None) is not None:  # calib audit --by: groups, worst_group, multicalibration
         out.update(clean(report.groups.to_dict()))
-    return out
+    from calibcli.render.statistics_json import merge_statistics
+
+    return merge_statistics(out, report)  # --statistics: merged into metrics, intervals, classes; the verdict
 
 
 def dumps(data: Any) -> str:

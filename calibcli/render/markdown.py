@@ -176,9 +176,21 @@ def _class_table(report: AuditReport) -> list[str]:
     return lines
 
 
+def _statistics_parts(report: AuditReport, which: str, h: str) -> list[str]:
+    """The verdict or the statistics section (calibcli.render.statistics_terminal), headings one level below ``h``."""
+    value = getattr(report, which, None)
+    if value is None:
+        return []
+    from calibcli.render.statistics_terminal import statistics_markdown, verdict_markdown
+
+    text = (verdict_markdown if which == "verdict" else statistics_markdown)(value)
+    return [f"{h}#{line[2:]}" if line.startswith("## ") else line for line in text.splitlines()] + [""]
+
+
 def _section(report: AuditReport, level: int, title: str) -> list[str]:
     h = "#" * level
     lines = [f"{h} {title}", "", _input_line(report), ""]
+    lines += _statistics_parts(report, "verdict", h)  # the decision verdict opens the report
     if report.gate is not None:
         lines += _rules_table(report) + [""]
     lines += [f"{h}# Metrics", ""] + _metrics_table(report) + [""]
@@ -186,6 +198,7 @@ def _section(report: AuditReport, level: int, title: str) -> list[str]:
     if cal:
         lines += [f"{h}# Calibration", ""] + cal
     lines += _class_table(report) + [""]
+    lines += _statistics_parts(report, "statistics", h)  # calib audit --statistics
     if report.warnings:
         lines += [f"{h}# Warnings", ""] + [f"- {md_escape(w)}" for w in report.warnings] + [""]
     return lines

@@ -188,6 +188,10 @@ def adjustment_lines(report: AuditReport) -> list[str]:
 def render_audit(report: AuditReport, max_classes: int = 20) -> Group:
     """The whole terminal report."""
     parts = [summary(report), Text(""), class_table(report, max_classes)]
+    if getattr(report, "statistics", None) is not None:  # calib audit --statistics
+        from calibcli.render.statistics_terminal import statistics_renderable
+
+        parts += [Text(""), statistics_renderable(report.statistics)]
     if report.calibration is not None:
         from calibcli.render.calibration_terminal import calibration_section
 
