@@ -474,3 +474,35 @@ def test_http_parquet_row_groups_are_partitions_read_in_ranges_on_the_workers(sc
     # the client sniffs each file's format once (one streamed GET it stops reading); the workers only read ranges
     assert sorted(whole) == sorted(set(whole)) and len(whole) <= len(inputs["multiclass"])
     assert sum(e.status == 206 for e in gets) >= 2 * groups
+
+
+# ------------------------------------------------------------------ batches kept on the workers
+@pytest.mark.parametrize("shape", ["multiclass", "top_label_text"])
+def test_batches_kept_on_workers_within_the_memory_limit(scheduler, inputs, shape):
+    """Pass 1 keeps each partition's decoded batches on its worker while they fit the partition's share of
+    --memory-limit; later passes feed them (text labels recoded into the merged key table) instead of reading.
+    All kept, none kept, or some kept: the local engine's numbers."""
+    from calibcli.engine.dask import open_dask_source
+    from calibcli.engine.streaming import open_source
+    from calibcli.validation.options import EngineOptions, LoadOptions
+
+    with open_source(inputs[shape], LoadOptions(memory_limit=0)) as src:
+        expected = _audit_dict(src)
+    engine = EngineOptions("dask", scheduler)
+    with open_dask_source(inputs[shape], LoadOptions(engine=engine), partition_rows=1000) as src:
+        n_parts, n_rows = len(src.partitions), src.info.n_rows
+        _close(expected, _audit_dict(src))
+        stats = src.engine_stats()
+        assert src.kept_partitions == n_parts and stats.cached and stats.passes >= 2
+        assert stats.rows_read == sum(src.rows_per_file)  # every row decoded once (pass 1)
+        assert stats.to_dict()["reread"] is False
+    with open_dask_source(inputs[shape], LoadOptions(engine=engine, memory_limit=0), partition_rows=1000) as src:
+        _close(expected, _audit_dict(src))
+        stats = src.engine_stats()
+        assert src.kept_partitions == 0 and not stats.cached and stats.rows_read == stats.passes * sum(src.rows_per_file)
+    if shape == "multiclass":  # partitions of 1200 and of about 228 rows: a share between their sizes keeps only the small
+        share = 44 * 600  # 10 float32 scores and an int32 label a row: 1200 rows take 52,800 bytes
+        limit = share * n_parts // 2  # two workers
+        with open_dask_source(inputs[shape], LoadOptions(engine=engine, memory_limit=limit), partition_rows=1000) as src:
+            _close(expected, _audit_dict(src))
+            assert 0 < src.kept_partitions < n_parts and not src.engine_stats().cached

@@ -13,6 +13,9 @@ A pass over a :class:`DaskSource` (what :func:`calibcli.engine.local.feed` and
    merges it into its own consumers.
 
 Pass 1 (validation: problems, evidence, label keys, classes) runs the same way
+(:func:`~calibcli.engine.partitions.scan_and_keep`, persisted: each task also keeps
+its partition's compact decoded batches on its worker while they fit the
+partition's share of ``--memory-limit``; later passes feed those instead of reading)
 with :func:`~calibcli.engine.partitions.scan_partition` and
 :func:`~calibcli.engine.partitions.merge_scans`; the decisions are then made on
 the client by the same code as the local engine, so the messages are the same.
@@ -43,10 +46,12 @@ from calibcli.engine.partitions import (
     ReadSetup,
     feed_partition,
     merge_results,
+    kept_bytes,
     merge_scans,
     open_file,
     plan_partitions,
-    scan_partition,
+    scan_and_keep,
+    scan_result,
     with_counts,
 )
 from calibcli.engine.cluster_options import INSTALL_HINT, check_engine_options, require_dask
@@ -163,8 +168,8 @@ class DaskStats:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "batch_rows": self.batch_rows, "passes": self.passes, "rows_read": self.rows_read,
-                "cached": False, "reread": self.passes > 1, "partitions": self.partitions, "workers": self.workers,
-                "bytes_to_client": self.bytes_to_client}
+                "cached": self.cached, "reread": not self.cached and self.passes > 1, "partitions": self.partitions,
+                "workers": self.workers, "bytes_to_client": self.bytes_to_client}
 
 
 class DaskSource:
@@ -189,6 +194,8 @@ class DaskSource:
         self._passes = 1
         self._rows_read = rows_read
         self._closed = False
+        self.kept: list | None = None  # per partition: pass 1's task (PartScan, Kept), held on the workers
+        self.kept_partitions = 0  # partitions whose decoded batches the workers keep between passes
 
     # ------------------------------------------------------------------ passes
     def _tree(self, leaves, merge, tag: str):
@@ -222,8 +229,9 @@ class DaskSource:
         tag = f"calib-pass-{uuid.uuid4().hex[:10]}"
         blob = delayed(_dumps(list(consumers)), name=f"{tag}-consumers", traverse=False)
         setup = delayed(self.setup, name=f"{tag}-setup", traverse=False)
-        leaves = [delayed(feed_partition, pure=False)(p, setup, blob, dask_key_name=f"{tag}-part-{p.index}")
-                  for p in self.partitions]
+        kept = self.kept or [None] * len(self.partitions)
+        leaves = [delayed(feed_partition, pure=False)(p, setup, blob, k, dask_key_name=f"{tag}-part-{p.index}")
+                  for p, k in zip(self.partitions, kept)]
         result = _first_error(self._tree(leaves, merge_results, tag))
         for c, m in zip(consumers, result.consumers):
             r = c.merge(m)
@@ -239,12 +247,14 @@ class DaskSource:
     # ------------------------------------------------------------------- stats
     def engine_stats(self) -> DaskStats:
         workers = len(self.client.scheduler_info(n_workers=-1).get("workers", {})) if not self._closed else 0
-        return DaskStats("dask", self.batch_rows, self._passes, self._rows_read, False, self.memory_limit,
+        cached = bool(self.partitions) and self.kept_partitions == len(self.partitions)
+        return DaskStats("dask", self.batch_rows, self._passes, self._rows_read, cached, self.memory_limit,
                          len(self.partitions), workers, sum(g.bytes for g in self.gathered))
 
     def close(self) -> None:
-        """Forget the source (the cluster stays up for other sources of this process)."""
+        """Forget the source and release the batches kept on the workers (the cluster stays up)."""
         self._closed = True
+        self.kept = None
 
     def __enter__(self) -> "DaskSource":
         return self
@@ -268,7 +278,9 @@ def open_dask_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: i
     inputs : file names, globs, directories of parts or URLs (not stdin: workers cannot read it).
     options : column and interpretation settings; ``options.engine`` says which cluster.
     batch_rows : rows per record batch (default ``options.batch_rows``).
-    memory_limit : reported only (workers read every pass).
+    memory_limit : bytes of decoded batches each worker may keep between passes: pass 1 keeps a
+        partition's batches on its worker while they fit the partition's share
+        (``memory_limit * workers / partitions``); later passes feed kept batches instead of reading.
     partition_rows : a Parquet partition takes whole row groups until it holds this many rows.
 
     Raises
@@ -318,10 +330,20 @@ def open_dask_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: i
     read = ReadSetup(spec, replace(options, engine=EngineOptions("dask")), batch_rows, encoding, storage, probes=probes)
     tag = f"calib-scan-{uuid.uuid4().hex[:10]}"
     setup_d = delayed(read, name=f"{tag}-setup", traverse=False)
-    leaves = [delayed(scan_partition, pure=False)(p, setup_d, dask_key_name=f"{tag}-part-{p.index}") for p in parts]
+    n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+    keep = memory_limit * n_workers // max(len(parts), 1)  # a partition's share of the workers' --memory-limit
+    kept = client.persist([delayed(scan_and_keep, pure=False)(p, setup_d, keep, dask_key_name=f"{tag}-keep-{p.index}")
+                           for p in parts])
+    leaves = [delayed(scan_result, pure=True)(k, dask_key_name=f"{tag}-part-{p.index}") for p, k in zip(parts, kept)]
     source = DaskSource(client, parts, PassSetup(read, (), None), None, batch_rows, memory_limit, (), Gathered(0, 0), 0)
     source.gathered = []
     scan = _first_error(source._tree(leaves, merge_scans, tag))
+    if keep > 0:
+        sizes = client.compute([delayed(kept_bytes, pure=True)(k, dask_key_name=f"{tag}-kept-{p.index}")
+                                for p, k in zip(parts, kept)], sync=True)
+        if any(b >= 0 for b in sizes):
+            source.kept = kept
+            source.kept_partitions = sum(b >= 0 for b in sizes)
     keys = KeyTable()
     for k in scan.keys:
         keys.code(k)

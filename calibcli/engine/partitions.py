@@ -169,8 +169,44 @@ class PartScan:
     error: tuple | None = None  # (partition index, CalibError)
 
 
-def scan_partition(part: Partition, setup: ReadSetup) -> PartScan:
-    """Pass 1 over one partition: every check of :class:`~calibcli.validation.scan.FileScan`."""
+@dataclass
+class Kept:
+    """The compact decoded batches of one partition, kept on the worker between passes (None: not kept)."""
+
+    raws: list | None
+    nbytes: int = 0
+    keys: tuple = ()  # the partition's own label key table (the codes of the kept batches)
+
+
+def scan_and_keep(part: Partition, setup: ReadSetup, keep_bytes: int) -> tuple:
+    """Pass 1 over one partition, keeping its decoded batches while they take at most ``keep_bytes``.
+
+    Returns ``(PartScan, Kept)``; later passes feed the kept batches instead of reading the partition.
+    """
+    kept = Kept([] if keep_bytes > 0 else None)
+    scan = scan_partition(part, setup, kept, keep_bytes)
+    if scan.error is not None or kept.raws is None:
+        kept = Kept(None)
+    else:
+        kept.keys = tuple(scan.keys)
+    return scan, kept
+
+
+def scan_result(leaf: tuple) -> "PartScan":
+    """The ``PartScan`` of a :func:`scan_and_keep` result (what the tree of merges combines)."""
+    return leaf[0]
+
+
+def kept_bytes(leaf: tuple) -> int:
+    """Bytes of the batches a :func:`scan_and_keep` result keeps (-1: none kept)."""
+    return -1 if leaf[1].raws is None else int(leaf[1].nbytes)
+
+
+def scan_partition(part: Partition, setup: ReadSetup, kept: Kept | None = None, keep_bytes: int = 0) -> PartScan:
+    """Pass 1 over one partition: every check of :class:`~calibcli.validation.scan.FileScan`.
+
+    ``kept`` (optional) collects the compact decoded batches while they take at most ``keep_bytes``.
+    """
     from calibcli.sources.files import TypesWidened
     from calibcli.validation.labels import KeyTable
     from calibcli.validation.scan import Context, Decoder, FileScan
@@ -184,11 +220,18 @@ def scan_partition(part: Partition, setup: ReadSetup) -> PartScan:
         while True:
             scan = FileScan(part.file, len(spec.score_cols), len(spec.label_cols))
             start = part.start
+            if kept is not None and kept.raws is not None:
+                kept.raws, kept.nbytes = [], 0
             try:
                 for rb in f.record_batches(decoder.columns, setup.batch_rows, decoder.numeric):
                     raw = decoder.decode(rb, part.file, start, part.display)
                     start += raw.n
                     scan.update(raw, ctx)
+                    if kept is not None and kept.raws is not None:
+                        kept.raws.append(raw.compact())
+                        kept.nbytes += raw.nbytes
+                        if kept.nbytes > keep_bytes:
+                            kept.raws, kept.nbytes = None, 0  # over budget: later passes read the partition
             except TypesWidened:
                 continue
             break
@@ -257,6 +300,31 @@ def _changed(display: str) -> InputError:
                       "than the first). Audit a file that is not being written.")
 
 
+def kept_batches(part: Partition, setup: PassSetup, kept: Kept) -> Iterator[Batch]:
+    """Validated batches of one partition from the decoded batches pass 1 kept (no reading).
+
+    Label codes of the kept batches are the partition's own (first seen order); they are
+    renumbered into the merged key table of pass 1, as reading the partition again would.
+    """
+    from calibcli.validation.scan import convert
+
+    d = setup.decisions
+    index = {k: i for i, k in enumerate(setup.keys)}
+    codes = np.array([index[k] for k in kept.keys], dtype=np.int32)
+
+    def recode(a):
+        if a is None or a.ndim != 1 or not a.size:
+            return a
+        return np.where(a >= 0, codes[np.clip(a, 0, max(codes.size - 1, 0))], a).astype(a.dtype, copy=False)
+
+    for raw in kept.raws:
+        if codes.size:
+            raw = replace(raw, labels=recode(raw.labels), pred=recode(raw.pred))
+        out = convert(raw, d, part.offset)
+        if out is not None:
+            yield Batch(*out)
+
+
 def partition_batches(part: Partition, setup: PassSetup) -> Iterator[Batch]:
     """Validated batches of one partition with global row keys (``part.offset`` + row within the file)."""
     from calibcli.sources.files import TypesWidened
@@ -298,18 +366,25 @@ class PartResult:
     error: tuple | None = None  # (partition index, CalibError)
 
 
-def feed_partition(part: Partition, setup: PassSetup, consumers_blob: bytes) -> PartResult:
-    """One pass over one partition: fresh replicas of the consumers (unpickled), each batch to every one."""
+def feed_partition(part: Partition, setup: PassSetup, consumers_blob: bytes, kept: tuple | None = None) -> PartResult:
+    """One pass over one partition: fresh replicas of the consumers (unpickled), each batch to every one.
+
+    ``kept``: what :func:`scan_and_keep` returned for this partition; when it kept the
+    decoded batches they are fed instead of reading the partition again.
+    """
     consumers = pickle.loads(consumers_blob)
+    raws = None if kept is None else kept[1].raws
+    batches = partition_batches(part, setup) if raws is None else kept_batches(part, setup, kept[1])
+    read = part.rows or 0 if raws is None else 0
     rows = 0
     try:
-        for batch in partition_batches(part, setup):
+        for batch in batches:
             for c in consumers:
                 c.update(batch)
             rows += batch.n_rows
     except CalibError as exc:
-        return PartResult(consumers, rows, part.rows or 0, (part.index, exc))
-    return PartResult(consumers, rows, part.rows or 0)
+        return PartResult(consumers, rows, read, (part.index, exc))
+    return PartResult(consumers, rows, read)
 
 
 def merge_results(a: PartResult, b: PartResult) -> PartResult:
