@@ -198,3 +198,22 @@ def test_render_escapes_names(tmp_path):
     text = _audit(tmp_path, "e.html", [str(f), "--no-calibration", "--label-col", "label"], expect=(0, 1))
     _parse(text)
     assert "<b>x</b>" not in text and "&lt;b&gt;x&lt;/b&gt;" in text
+
+
+def test_command_line_in_html_never_shows_url_secrets():
+    """A signed URL typed on the command line is shown redacted in the report's provenance."""
+    import click
+
+    from calibcli.cli.audit_html import command_line
+
+    @click.command()
+    @click.argument("files", nargs=-1)
+    @click.option("--baseline", multiple=True)
+    def cmd(files, baseline):
+        return command_line()
+
+    ctx = cmd.make_context("calib", ["https://u:pw@h/x.csv?sig=SECRET", "--baseline", "s3://b/o.parquet?token=T0K"])
+    with ctx:
+        text = cmd.invoke(ctx)
+    assert "SECRET" not in text and "T0K" not in text and "pw" not in text
+    assert "https://***@h/x.csv?sig=***" in text and "s3://b/o.parquet?token=***" in text

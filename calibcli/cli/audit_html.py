@@ -73,7 +73,9 @@ def command_line() -> str:
             elif isinstance(v, (tuple, list)):
                 v = ",".join(str(x) for x in v)
             words += [name, str(v)]
-    return shlex.join(words)
+    from calibcli.sources.remote import redact
+
+    return shlex.join(redact(w) for w in words)  # URLs with user info or signed queries never shown
 
 
 def _provenance(inputs):
