@@ -22,7 +22,7 @@ from calibcli.errors import Outcome
 
 # flag key -> help
 _THRESHOLD_FLAGS = {
-    "max-ece": "Fail when the top-label ECE is above this.",
+    "max-ece": "Fail when the ECE is above this (binary: the positive class's; multi-class: top-label).",
     "max-classwise-ece": "Fail when the classwise ECE (mean over classes) is above this.",
     "max-class-ece": "Fail when the worst single class's ECE is above this.",
     "max-mce": "Fail when the MCE is above this.",
