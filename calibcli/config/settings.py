@@ -153,6 +153,14 @@ SETTINGS: dict[str, Spec] = {
     "threshold-seed": _SEED,
     # statistics and the verdict (calib audit --statistics / --tolerance)
     "statistics": _BOOL,
+    # subgroups (calib audit --by ...; calibcli.cli.audit_groups)
+    "by": Spec("str", multiple=True),
+    "by-bins": Spec("str", multiple=True),
+    "by-time": Spec("str", multiple=True),
+    "min-group-rows": Spec("int", 0),
+    "max-groups": Spec("int", 1),
+    # the HTML report (calib audit / thresholds --html-out)
+    "html-out": _PATH,
     "tolerance": _TARGET,
     # gate (the ranges of the limits are those of the metrics, see calibcli.gate.METRIC_RANGES)
     "max-ece": _FRACTION,
