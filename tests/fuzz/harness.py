@@ -33,7 +33,7 @@ from pathlib import Path
 from fuzz.case import Case, apply_json_edit
 
 ALLOWED_EXITS = frozenset({0, 1, 2})
-OUTPUT_OPTIONS = frozenset({"-o", "--output", "--json-out", "--md-out", "--junit-out", "--plots"})
+OUTPUT_OPTIONS = frozenset({"-o", "--output", "--json-out", "--md-out", "--junit-out", "--plots", "--html-out"})
 READ_OPTIONS = frozenset({"--fit-on", "--baseline", "--calibrator", "--config"})
 HARD = ("exit", "traceback", "escaped", "input_modified", "timeout", "signal")
 
@@ -74,6 +74,44 @@ class Outcome:
     @property
     def hard(self) -> list[Problem]:
         return [p for p in self.problems if p.hard]
+
+
+# ------------------------------------------------------------------ URL placeholders
+
+#: placeholders in a case's arguments, replaced when the step runs: the case folder served over HTTP
+#: (with and without range requests), a loopback port nobody listens on, the case folder's absolute path
+PLACEHOLDERS = ("@HTTP@", "@HTTPNR@", "@REFUSED@", "@CWD@")
+_SERVERS: dict[str, object] = {}
+
+
+def _servers() -> dict[str, str]:
+    """Start (once per process) the loopback HTTP servers over the temporary folder; their base addresses."""
+    if not _SERVERS:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for remote_servers
+        from remote_servers import FileServer, free_port
+
+        root = Path(tempfile.gettempdir()).resolve()
+        _SERVERS["@HTTP@"] = FileServer(root, ranges=True).start()
+        _SERVERS["@HTTPNR@"] = FileServer(root, ranges=False).start()
+        _SERVERS["@REFUSED@"] = f"http://127.0.0.1:{free_port()}"
+    return {k: (v if isinstance(v, str) else v.base) for k, v in _SERVERS.items()}
+
+
+def resolve(args: tuple[str, ...], cwd: Path) -> tuple[str, ...]:
+    """``args`` with the placeholders replaced for a case whose working directory is ``cwd``."""
+    if not any(p in a for a in args for p in PLACEHOLDERS):
+        return args
+    real = cwd.resolve()
+    rel = real.relative_to(Path(tempfile.gettempdir()).resolve()).as_posix()
+    bases = _servers()
+    values = {"@HTTP@": f"{bases['@HTTP@']}/{rel}", "@HTTPNR@": f"{bases['@HTTPNR@']}/{rel}",
+              "@REFUSED@": bases["@REFUSED@"], "@CWD@": str(real)}
+    out = []
+    for a in args:
+        for k, v in values.items():
+            a = a.replace(k, v)
+        out.append(a)
+    return tuple(out)
 
 
 # ------------------------------------------------------------------ files
@@ -331,6 +369,7 @@ def _run_steps_in_process(case: Case, root: Path, timeout: int, traceback_step: 
         os.chdir(cwd)
         with _environment(case.env):
             for i, step in enumerate(case.steps):
+                step = resolve(step, cwd)
                 args = ("--traceback", *step) if i == traceback_step else step
                 reads, writes = _roles(step, cwd, case.env)
                 before = _snapshot(root)
@@ -404,6 +443,7 @@ def run_subprocess(case: Case, calib: str, timeout: int = 300, explain: bool = T
         cwd = materialise(case, tmp)
         env = _clean_env(case.env)
         for i, step in enumerate(case.steps):
+            step = resolve(step, cwd)
             reads, writes = _roles(step, cwd, case.env)
             before = _snapshot(tmp)
             try:
@@ -442,6 +482,7 @@ def _explain_subprocess(case: Case, step_index: int, calib: str, timeout: int, c
         cwd = materialise(case, tmp)
         env = _clean_env(case.env)
         for i, step in enumerate(case.steps[: step_index + 1]):
+            step = resolve(step, cwd)
             args = ["--traceback", *step] if i == step_index else list(step)
             proc = subprocess.run([calib, *args], cwd=cwd, env=env, input=case.stdin or b"", capture_output=True,
                                   timeout=timeout)

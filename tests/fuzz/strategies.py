@@ -588,6 +588,23 @@ def streaming_options(odd: bool = True) -> dict[str, st.SearchStrategy]:
         "--batch-rows": v(["0", "-1", "abc", "1e3", ""], ["1", "2", "3", "7", "65536"]),
         "--memory-limit": v(["abc", "-1", "1e3", "1.5G", "1T", "", "0x10", "512 M", "999999999999G"],
                             ["0", "1", "1K", "512M", "2G", "100"]),
+        **engine_options(),
+    }
+
+
+STORAGE_OPTION_VALUES = ["anon=true", "anon=false", "=x", "k", "a=b=c", "key=", "headers={}", "block_size=-1",
+                         "\u00e9=1", "anon=maybe"]
+
+
+def engine_options() -> dict[str, st.SearchStrategy]:
+    """--engine, --scheduler, --workers, --storage-option on local files. The engine stays local here
+    (a Dask cluster takes seconds to start: ``fuzz.features.dask_cases`` covers it), so --scheduler and
+    --workers meet the check that they need --engine dask."""
+    return {
+        "--engine": _mostly(st.just("local"), st.sampled_from(["DASK", "spark", ""])),
+        "--scheduler": st.sampled_from(["tcp://127.0.0.1:1", "nonsense", "", "inp.csv"]),
+        "--workers": st.sampled_from(["1", "2", "0", "-1", "abc"]),
+        "--storage-option": st.sampled_from(STORAGE_OPTION_VALUES),
     }
 
 
@@ -637,8 +654,31 @@ def audit_options(cols: list[str], seed: Seed, inputs: list[str], extra_files: l
         "--max-accuracy-decrease": v(ODD_FLOATS),
         "--ci-summary": st.none(), "--no-ci-summary": st.none(),
         "--max-class-panels": v(["0", "-1"], ["1", "2", "25"]),
+        "--html-out": output_path(inputs, ".html"),
+        "--by": st.sampled_from(cols + ["nope", "", "label"]),
+        "--by-bins": v(["0", "-1", "abc", "", "nope=2", "label=x"], ["1", "2", "5", "label=3"]),
+        "--by-time": v(["", "abc", "0D", "1X", "label=1D"], ["1D", "1W", "1M", "6H"]),
+        "--min-group-rows": v(ODD_INTS),
+        "--max-groups": v(ODD_INTS),
+        "--models": st.sampled_from(["p_*", "*", "", ",", "p_*,p_*", "logit_*,p_*", "nope*", ",".join(cols[1:3])]),
+        "--sort-by": st.sampled_from(["ece", "classwise_ece", "nll", "brier", "mce", "accuracy", "ECE", ""]),
     })
+    if _has_option("audit", "--statistics"):
+        opts["--statistics"] = st.none()
+    if _has_option("audit", "--tolerance"):
+        opts["--tolerance"] = v(ODD_FLOATS + ["1.0001"], ["0.02", "0.05", "0.5", "1"])
     return opts
+
+
+@lru_cache(maxsize=None)
+def _has_option(command: str, name: str) -> bool:
+    """Whether ``calib COMMAND`` has option ``name`` now (options being wired are fuzzed once they exist)."""
+    import click
+
+    from calibcli.cli.main import cli
+
+    cmd = cli.get_command(click.Context(cli), command)
+    return any(name in p.opts for p in getattr(cmd, "params", ()))
 
 
 def thresholds_options(cols: list[str], seed: Seed, inputs: list[str], extra_files: list[str],
@@ -659,6 +699,7 @@ def thresholds_options(cols: list[str], seed: Seed, inputs: list[str], extra_fil
         "-o": output_path(inputs, ".csv"),
         "--calibrator": st.sampled_from(["cal.json"] + inputs + ["missing.json"]),
         "--keep-going": st.none(),
+        "--html-out": output_path(inputs, ".html"),
     })
     return opts
 
@@ -686,6 +727,7 @@ def apply_options(cols: list[str], seed: Seed, odd: bool = True) -> dict[str, st
         "--score-kind": st.sampled_from(["probs", "logits"]),
         "--renormalize": st.none(),
         "-q": st.none(),
+        **engine_options(),
     }
 
 
@@ -864,10 +906,18 @@ def cases(commands: tuple[str, ...] = ("audit", "audit", "audit", "thresholds", 
     ``calibrator`` (``calib apply`` or ``thresholds --calibrator`` with a damaged calibrator file),
     ``deep`` (values changed but the file still parses, so runs reach the numerics; more options).
 
+    Feature focuses (``fuzz.features``): ``groups`` (``--by`` on hostile group columns), ``models``
+    (``--models``), ``urls`` (URL inputs; ``urls_slow`` adds s3:// against a closed port), ``dirs``
+    (directories of parts), ``dask`` (``--engine dask``: seconds per case).
+
     Imports the CLI and reads the seeds now, not while hypothesis draws (imports may touch ``random``).
     """
     config_keys()
     load_seeds()
+    if focus in ("groups", "models", "urls", "urls_slow", "dirs", "dask"):
+        from fuzz.features import feature_cases
+
+        return feature_cases(focus)
     return _cases(commands, plots, allow_config, max_options, focus)
 
 
