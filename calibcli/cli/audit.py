@@ -1,8 +1,9 @@
-"""``calib audit``: read, validate, measure, (calibrate, recommend thresholds, gate), report.
+"""``calib audit``: parse the options, run the library's audit pipeline, write and print the reports.
 
-Each optional stage lives in its own hook module (``audit_calibration``,
-``audit_thresholds``, ``audit_gate``, ``audit_plots``) with its own options, so
-this command stays a short pipeline.
+The numbers come from :func:`calibcli.pipeline.run_audit` (the same function as
+``calibcli.audit(...)``); each hook module (``audit_calibration``, ``audit_thresholds``,
+``audit_gate``, ``audit_groups``, ``audit_statistics``, ``audit_compare``, ``audit_plots``,
+``audit_html``) holds one feature's click options, output planning and writing, and printing.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def audit(files, **opts):
 
     from calibcli.engine.streaming import open_source
     from calibcli.outputs import OutputSet
+    from calibcli.pipeline import run_audit
     from calibcli.reading import expand_inputs
     from calibcli.render.jsonout import render_json
 
@@ -70,15 +72,12 @@ def audit(files, **opts):
         for note in paths.notes if opts["per_file"] else ():  # pooled runs report them in LoadedInput.warnings
             err_console().print(f"warning: {note}", style="yellow", highlight=False, markup=False)
         reports = []
+        settings = audit_settings(opts)  # the options as typed settings of the library's pipeline
         for job in compare.jobs:
-            o = {**opts, "load_options": job.load_options}  # --models: the model's columns (also for --fit-on, --baseline)
             with open_source(list(job.files), job.load_options) as source:  # streamed: batches, bounded memory
-                report = audit_calibration.build(source, o)  # the measurement shares the calibration's first pass
-                report = audit_thresholds.attach(report, source, o)
-                report = audit_groups.attach(report, source, o)  # before the gate: rules on groups
-                report = audit_statistics.attach(report, source, o)  # --statistics; the verdict (always)
-                report = audit_gate.attach(report, source, o)
-                report = replace(report, engine=engine_info(source))
+                audit_gate.check_outputs(opts, list(source.info.files))
+                # --models: the model's columns (also for --fit-on, --baseline)
+                report = run_audit(source, replace(settings, load=job.load_options))
                 compare.add(report, source)  # with --models: the row-keyed bootstrap of the paired intervals
             reports.append(report)
         opts["comparison"] = comparison = compare.comparison(reports)  # --per-file / --models: best first
@@ -136,10 +135,21 @@ def _reads(paths: list[str], opts: dict) -> list[tuple[str, str]]:
     return reads + config_reads()
 
 
-def engine_info(source):
-    """The report's ``engine`` object from a source's reading statistics."""
-    from calibcli.report import EngineInfo
+def audit_settings(opts: dict):
+    """The library's ``AuditSettings`` from the parsed options of ``calib audit`` (messages name the flags)."""
+    from calibcli.pipeline import DEFAULT_TOLERANCE, AuditSettings
 
-    st = source.engine_stats().to_dict()
-    return EngineInfo(st["name"], st["batch_rows"], st["passes"], st["rows_read"], st["cached"], st["reread"],
-                      st.get("partitions"), st.get("workers"), st.get("bytes_to_client"))
+    g = opts.get("gate")
+    return AuditSettings(
+        load=opts["load_options"], n_bins=opts["n_bins"], strategy=opts["strategy"],
+        calibrate=not opts.get("no_calibration"),
+        calibrators=audit_calibration.parse_calibrators(opts.get("calibrators"), check=not opts.get("no_calibration")),
+        calibration_split=opts.get("calibration_split"), fit_on=opts.get("fit_on"), seed=opts.get("seed") or 0,
+        per_label=bool(opts.get("per_label")),
+        thresholds=audit_thresholds.spec(opts), threshold_classes=tuple(opts.get("threshold_classes") or ()),
+        groups=opts.get("group_spec"), statistics=bool(opts.get("statistics")),
+        tolerance=opts.get("tolerance") or DEFAULT_TOLERANCE,
+        rules=g.rules if g else (), gate_on=g.on if g else "point", strict=g.strict if g else False,
+        gate_seed=g.seed if g else 0, gate_replicates=g.replicates if g else 200,
+        baseline=g.baseline if g else (), id_col=g.id_col if g else None, spelling="cli",
+    )

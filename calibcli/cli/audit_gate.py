@@ -1,11 +1,11 @@
 """Audit hook: the CI acceptance gate.
 
 - ``options(fn)``: gate and report-file options.
-- ``attach(report, loaded, opts) -> AuditReport``: sets ``gate``; runs last (``loaded``: a source or in-memory input).
+- ``attach(report, loaded, opts) -> AuditReport``: sets ``gate`` (:func:`calibcli.pipeline.gate_stage`).
 - ``write_outputs(reports, opts, inputs)``: Markdown, JUnit, CI job summary and annotations.
 - ``outcome(reports, opts) -> Outcome``: whether a fail-severity rule failed (``cli.main.exit_status`` maps it).
 
-No numerics here: rules are parsed and evaluated by :mod:`calibcli.gate`.
+No numerics here: rules are parsed by :mod:`calibcli.gate` and evaluated in :mod:`calibcli.pipeline`.
 """
 
 from __future__ import annotations
@@ -121,6 +121,10 @@ def options(fn):
                     rules.append(parse_rule(expr, severity, source, file, line))
                 except UsageError as exc:
                     raise ConfigError(f"{source}: {exc}") from None
+        on_groups = [r.text for r in rules if r.on_groups]  # checked before any work; evaluate_gate checks again
+        if on_groups and not (kwargs.get("by") or kwargs.get("by_bins") or kwargs.get("by_time")):
+            raise UsageError(f"the gate rule(s) {', '.join(repr(t) for t in on_groups)} are on subgroups: "
+                             "add --by COLUMN (the groups' column; repeatable for intersections).")
         if rest["id_col"]:
             kwargs["load_options"] = dataclasses.replace(kwargs["load_options"], id_col=rest["id_col"])
         kwargs["gate"] = GateOptions(
@@ -135,54 +139,19 @@ def options(fn):
     return wrapper
 
 
-def _load_baseline(opts: dict, loaded):
-    """The baseline paired with the audited input: in memory (row by row), or streamed (by fingerprints)."""
-    from calibcli.errors import InputError
-
-    g: GateOptions = opts["gate"]
-    if hasattr(loaded, "batches"):  # a BatchSource: pair without a join
-        from calibcli.engine.streaming import open_source
-        from calibcli.gate import pair_sources
-
-        old = open_source(list(g.baseline), opts["load_options"])
-        return pair_sources(loaded, old, old.info.files, by_id=bool(g.id_col))
-    from calibcli.gate import match_baseline
-    from calibcli.loading import load_predictions
-
-    cache = opts.setdefault("_gate_baseline_cache", {})
-    if "loaded" not in cache:
-        cache["loaded"] = load_predictions(list(g.baseline), opts["load_options"])
-    old = cache["loaded"]
-    if g.id_col:
-        for ids, what in ((loaded.ids, "the audited predictions"), (old.ids, "the baseline")):
-            if ids is not None and any(v is None for v in ids):
-                raise InputError(f"the id column '{g.id_col}' of {what} has empty values; every row needs an id to be paired.")
-    return match_baseline(loaded.predictions, old.predictions, old.files, loaded.ids, old.ids)
-
-
 def attach(report, loaded, opts: dict):
-    """Evaluate the gate rules (if any) and return the report with ``gate`` set.
+    """The report with ``gate`` set: :func:`calibcli.pipeline.gate_stage` with the options of ``opts``.
 
     ``loaded`` is the audited input: a ``BatchSource``, or validated input in memory.
+    ``calib audit`` runs the gate in :func:`calibcli.pipeline.run_audit`; this is for callers holding ``opts``.
     """
-    g: GateOptions | None = opts.get("gate")
-    source = loaded if hasattr(loaded, "batches") else None
-    check_outputs(opts, list(source.info.files if source is not None else loaded.files))
-    if g is None or not g.rules:
-        if g is not None and g.baseline:
-            from calibcli.errors import UsageError
+    from calibcli.cli.audit import audit_settings
+    from calibcli.pipeline import check_settings, gate_stage
 
-            raise UsageError("--baseline is given but no rule uses it; add one such as --max-ece-increase 0.01.")
-        return report
-    from calibcli.engine.batches import DEFAULT_BATCH_ROWS, InMemorySource
-    from calibcli.gate import evaluate_gate
-
-    baseline = _load_baseline(opts, loaded) if g.baseline else None
-    if source is None:  # with --id-col, bootstrap weights are keyed on the ids
-        source = InMemorySource.from_loaded(loaded, getattr(opts["load_options"], "batch_rows", None) or DEFAULT_BATCH_ROWS)
-    result = evaluate_gate(source, report.measurement, g.rules, on=g.on, strict=g.strict, seed=g.seed,
-                           replicates=g.replicates, n_bins=opts["n_bins"], strategy=opts["strategy"], baseline=baseline)
-    return dataclasses.replace(report, gate=result)
+    check_outputs(opts, list(loaded.info.files if hasattr(loaded, "batches") else loaded.files))
+    settings = audit_settings({"n_bins": 15, "strategy": "uniform", **opts})
+    check_settings(settings)
+    return gate_stage(report, loaded, settings)
 
 
 def check_outputs(opts: dict, inputs: list[str]) -> None:

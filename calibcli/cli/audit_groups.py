@@ -2,8 +2,7 @@
 
 - ``options(fn)``: the options; puts the ``--by`` columns into ``load_options.extra_cols``
   (read with each batch) and a ``GroupSpec`` into ``opts["group_spec"]``.
-- ``attach(report, source, opts)``: the report with ``groups`` set (one pass, two with
-  ``--by-bins``), or unchanged without ``--by``. Call it before the gate (rules on groups).
+  The stage itself is :func:`calibcli.pipeline.groups_stage`.
 - ``plan_outputs(opts, folders, out)`` / ``write_outputs(reports, opts, folders, out)``: with
   ``--plots``, ``groups.png`` (and ``drift.png`` with ``--by-time``) in each report's plot folder.
 - ``print_terminal(console, report)``: the subgroup table after the audit's terminal report.
@@ -46,24 +45,6 @@ def options(fn):
         return fn(*args, **kwargs)
 
     return wrapper
-
-
-def attach(report, source, opts: dict):
-    """``report`` with ``groups`` measured on the audit's bins, seed and keying (unchanged without ``--by``)."""
-    spec = opts.get("group_spec")
-    if spec is None:
-        return report
-    from calibcli.subgroups.run import audit_groups
-
-    state = report.measurement.state
-    edges = getattr(state, "edges", None)
-    if edges is None:
-        from calibcli.bin_edges import source_edges
-
-        edges = source_edges(source, report.binning.n_bins, report.binning.strategy)
-    seed = getattr(state, "seed", opts.get("seed") or 0)
-    groups = audit_groups(source, spec, edges, seed, bool(getattr(state, "key_on_ids", False)))
-    return dataclasses.replace(report, groups=groups)
 
 
 def plan_outputs(opts: dict, folders, out) -> None:
