@@ -239,6 +239,9 @@ def group_options(names: list[str]) -> dict[str, st.SearchStrategy]:
 # ------------------------------------------------------------------ model comparison
 
 
+#: overlapping patterns, one column against several, the same model twice: all plausible commands
+GOOD_MODEL_PATTERNS = ["a_*,b_*", "a_*,b_*", "a_*,b_*,c_*", "b_*,a_*", "a_*,a_p_*", "{first},b_*", "{first},{second}",
+                       "a_*,a_*", "a_*", "*,a_*"]
 MODEL_PATTERNS = ["a_*,b_*", "a_*,b_*,c_*", "a_*", "a_*,a_*", "a_*,a_p_*", "*,a_*", "a_*,,b_*", "", ",", "zz*,a_*",
                   "label,a_*", "A_*,B_*", "a_*;b_*", "a_*, b_*", "a_?_*,b_*", "[,a_*", "b_*,a_*", "p_*,a_*",
                   "{first},b_*", "{first},{second}", "{first},a_*", "{first}", "{first},{first}", "{first},{label}"]
@@ -305,12 +308,15 @@ def model_cases(draw) -> Case:
     files = {inp: data, **_files_base(seed)}
     a_cols = [c for c in cols if c.startswith("a_")]
     b_names = [c for c in cols if c.startswith("b_")]
-    pattern = draw(st.sampled_from(MODEL_PATTERNS))
+    pattern = draw(_mostly(st.sampled_from(GOOD_MODEL_PATTERNS), st.sampled_from(MODEL_PATTERNS), n=3))
     pattern = pattern.format(first=a_cols[0] if a_cols else "x", second=b_names[0] if b_names else "y",
                              label=seed.label_col)
     args = ["audit", inp, *seed.extra_args[:2], "--models", pattern]  # the label option, never --score-cols
     table = model_options(cols, inp)
-    args += _opt_values(draw, table, draw(st.lists(st.sampled_from(sorted(table)), max_size=5, unique=True)))
+    names = draw(st.lists(st.sampled_from(sorted(table)), max_size=4, unique=True))
+    if not draw(_chance(4)):
+        names = [n for n in names if n not in ("--score-cols", "--task", "--score-kind")]
+    args += _opt_values(draw, table, names)
     if draw(_chance(3)):
         args.append("--no-calibration")
     if draw(_chance(5)):
@@ -322,11 +328,12 @@ def model_cases(draw) -> Case:
 
 def model_options(cols: list[str], inp: str) -> dict[str, st.SearchStrategy]:
     return {
-        "--sort-by": st.sampled_from(["ece", "classwise_ece", "nll", "brier", "mce", "accuracy", "auroc", "ECE"]),
+        "--sort-by": _mostly(st.sampled_from(["ece", "classwise_ece", "nll", "brier", "mce", "accuracy"]),
+                             st.sampled_from(["auroc", "ECE"])),
         "--per-file": st.none(),
         "--format": st.sampled_from(["table", "json"]),
-        "--json-out": st.sampled_from(["out.json", "adir"]),
-        "--html-out": st.sampled_from(["out.html", "out.html", "adir", inp, "/proc/out.html"]),
+        "--json-out": _mostly(st.just("out.json"), st.just("adir")),
+        "--html-out": _mostly(st.just("out.html"), st.sampled_from(["adir", inp, "/proc/out.html"])),
         "--md-out": st.sampled_from(["out.md"]),
         "--junit-out": st.sampled_from(["out.xml"]),
         "--statistics": st.none(),
@@ -415,7 +422,9 @@ def dir_cases(draw) -> Case:
     cols, rows = list(seed.columns), [list(r) for r in seed.rows]
     files: dict[str, bytes] = {**_files_base(seed), "parts/": b""}
     symlinks: dict[str, str] = {}
-    kinds = draw(st.lists(st.sampled_from(PART_KINDS), min_size=0, max_size=4))
+    kinds = draw(st.lists(st.sampled_from(PART_KINDS), min_size=0, max_size=3))
+    if not draw(_chance(6)):  # mostly at least one good part first
+        kinds = [draw(st.sampled_from(["csv", "parquet"]))] + kinds
     half = max(1, len(rows) // 2)
     notes = [f"seed {seed.name}", f"parts: {kinds}"]
     for j, kind in enumerate(kinds):
@@ -452,8 +461,9 @@ def dir_cases(draw) -> Case:
             files[name + ".xlsx"] = to_csv(cols, chunk)
         elif kind == "symlink":
             symlinks[f"parts/link-{j}.csv"] = "../seed.csv"
-    inp = draw(st.sampled_from(["parts", "parts/", "parts/*", "parts/*.csv", "./parts", "parts/**", "adir", "parts/sub"]))
-    inputs = [inp] + draw(st.sampled_from([[], [], ["seed.csv"], ["parts"], ["adir"]]))
+    inp = draw(_mostly(st.sampled_from(["parts", "parts/", "./parts"]),
+                       st.sampled_from(["parts/*", "parts/*.csv", "parts/**", "adir", "parts/sub"])))
+    inputs = [inp] + draw(st.sampled_from([[], [], [], ["seed.csv"], ["parts"], ["adir"]]))
     command = draw(st.sampled_from(["audit", "audit", "thresholds", "fit", "apply"]))
     base = list(seed.extra_args)
     if command == "audit":
