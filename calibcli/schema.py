@@ -21,6 +21,8 @@ INTERVAL = {"oneOf": [{"type": "null"}, {"type": "array", "items": NUM, "minItem
             "description": "95% interval [low, high] for the population value (see conventions.intervals); null when undefined"}
 RULE_METRICS = (
     "ece", "ece_top_label", "classwise_ece", "class_ece", "mce", "brier", "nll", "accuracy", "samples",
+    "worst_group_ece", "group_ece", "group_ece_top_label", "group_classwise_ece", "group_mce", "group_brier",
+    "group_nll", "group_accuracy",
     "ece_increase", "classwise_ece_increase", "class_ece_increase", "mce_increase", "brier_increase", "nll_increase",
     "accuracy_decrease",
 )
@@ -75,7 +77,10 @@ def report_schema() -> dict[str, Any]:
         "point": NUM_OR_NULL,
         "interval": {"oneOf": [{"type": "null"}, {"type": "array", "items": NUM, "minItems": 2, "maxItems": 2}]},
         "message": STR,
-    })
+        "group": {"type": ["string", "null"], "description": "the subgroup a rule on groups is about (region=south)"},
+        "selector": {"type": ["string", "null"], "description": "a group_* rule's selector, as written in brackets"},
+    }, required=["metric", "op", "limit", "value", "severity", "status", "source", "file", "line", "point",
+                 "interval", "message"])
     baseline = {"oneOf": [{"type": "null"}, _obj({
         "files": {"type": "array", "items": STR},
         "matched_by": {"enum": ["id", "position"]},

@@ -13,6 +13,7 @@ predictions for the same items (:mod:`calibcli.gate.baseline`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -22,7 +23,8 @@ from calibcli.errors import UsageError
 from calibcli.gate.baseline import Baseline
 from calibcli.gate.bootstrap import interval as boot_interval, replicate_values
 from calibcli.gate.results import BaselineInfo, GateResult, RuleResult
-from calibcli.gate.rules import BASE_METRICS, DELTA_METRICS, METRICS, ON_CHOICES, Rule, format_limit, format_value
+from calibcli.gate.rules import (BASE_METRICS, DELTA_METRICS, GROUP_METRICS, ON_CHOICES, Rule, format_limit,
+                                 format_value)
 from calibcli.predictions import Predictions, Task
 from calibcli.report import Measurement
 
@@ -80,6 +82,7 @@ def evaluate_gate(
     n_bins: int = 15,
     strategy: str = "uniform",
     baseline: Baseline | None = None,
+    groups=None,
 ) -> GateResult:
     """Evaluate gate rules against audited predictions.
 
@@ -98,6 +101,10 @@ def evaluate_gate(
     strict : warn-severity rules fail too.
     n_bins, strategy : binning of the baseline measurements.
     baseline : paired baseline predictions; required by ``*_increase`` rules.
+    groups : the audit's subgroups (a :class:`~calibcli.subgroups.SubgroupReport`, ``--by``); required by
+        ``worst_group_ece`` (the largest ECE among groups with at least ``min_group_rows`` rows) and
+        ``group_*[COL=VALUE]`` rules (one group, whatever its size). With ``on='upper'`` these compare the
+        pessimistic end of the group's own 95% interval (the subgroup audit's bootstrap: the audit's seed).
 
     Examples
     --------
@@ -118,7 +125,11 @@ def evaluate_gate(
     if isinstance(source, Predictions):
         source = InMemorySource.from_predictions(source, max(source.n_samples, 1))
     task = source.info.task
-    base_needed = {r.metric for r in rules if r.metric in BASE_METRICS}
+    on_groups = [r for r in rules if r.on_groups]
+    if on_groups and groups is None:
+        raise UsageError(f"the rule(s) {', '.join(repr(r.text) for r in on_groups)} are on subgroups, but the audit has none: "
+                         "add --by COLUMN (the groups' column; repeatable for intersections).")
+    base_needed = {r.metric for r in rules if r.metric in BASE_METRICS and not r.on_groups}
     delta_needed = {r.metric.rsplit("_", 1)[0] for r in rules if r.metric in DELTA_METRICS}
     if delta_needed and baseline is None:
         names = ", ".join(sorted(r.metric for r in rules if r.metric in DELTA_METRICS))
@@ -165,6 +176,9 @@ def evaluate_gate(
 
     results = []
     for r in rules:
+        if r.on_groups:
+            results.append(_judge_group(r, groups, on, strict))
+            continue
         if r.metric in DELTA_METRICS:
             pt = delta_point.get(r.metric.rsplit("_", 1)[0])
         else:
@@ -181,13 +195,38 @@ def evaluate_gate(
     return GateResult(passed, on, strict, seed, replicates, tuple(results), base_info)
 
 
-def _judge(rule: Rule, value: float | None, point: float | None, interval, strict: bool, about: str = "") -> RuleResult:
+def _judge_group(rule: Rule, groups, on: str, strict: bool) -> RuleResult:
+    """A rule on subgroups: the worst eligible group's ECE, or one named group's metric."""
+    from calibcli.subgroups.result import group_not_found, group_rule_value
+
+    if rule.group is None:  # worst_group_ece
+        group = groups.worst
+        point, iv = group_rule_value(groups, rule.metric)
+        undefined = (f"no group has at least --min-group-rows {groups.min_group_rows} rows and a defined ECE "
+                     f"({len(groups.groups)} groups of --by {' --by '.join(groups.columns)}), so the rule "
+                     f"'{rule.text}' cannot pass")
+    else:
+        group = groups.find(rule.group)
+        if group is None:
+            raise UsageError(f"the gate rule '{rule.text}' ({rule.source}): {group_not_found(groups, rule.group)}")
+        point, iv = group_rule_value(groups, GROUP_METRICS[rule.metric], rule.group)
+        undefined = f"{rule.label} is not defined ({group.n:,} rows), so the rule '{rule.text}' cannot pass"
+    iv = None if on != "upper" or iv is None or point is None else (float(iv[0]), float(iv[1]))
+    value = point if iv is None else (iv[1] if rule.op in (">", ">=") else iv[0])
+    about = "" if group is None else (f" (group {group.name}, {group.n:,} rows)" if rule.group is None
+                                      else f" ({group.n:,} rows)")
+    res = _judge(rule, value, point, iv, strict, about, undefined)
+    return dataclasses.replace(res, group=None if group is None else group.name)
+
+
+def _judge(rule: Rule, value: float | None, point: float | None, interval, strict: bool, about: str = "",
+           undefined: str | None = None) -> RuleResult:
     """The verdict and its message; ``about`` names what the value is about (``" (class 'cat')"``)."""
-    label = METRICS[rule.metric]
+    label = rule.label
     word = {">": " max", ">=": "", "<": " min", "<=": ""}[rule.op]
     if value is None:
         violated = True
-        msg = f"{label} is not defined for this input, so the rule '{rule.text}' cannot pass"
+        msg = undefined or f"{label} is not defined for this input, so the rule '{rule.text}' cannot pass"
     else:
         violated = _violated(value, rule.op, rule.limit)
         shown = format_value(value, rule.limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from calibcli.gate.rules import Rule
+from calibcli.gate.rules import Rule, format_selector
 
 
 
@@ -25,6 +25,14 @@ class RuleResult:
     interval: tuple[float, float] | None
     status: str
     message: str
+    group: str | None = None  # the subgroup the value is about (``region=south``), for rules on groups
+
+    @property
+    def label(self) -> str:
+        """The metric in words, naming its group: ``worst group's ECE (region=south)``, ``ECE of group region=north``."""
+        if self.rule.group is None and self.group is not None:
+            return f"{self.rule.label} ({self.group})"
+        return self.rule.label
 
     def to_dict(self) -> dict[str, Any]:
         r = self.rule
@@ -41,6 +49,8 @@ class RuleResult:
             "point": self.point,
             "interval": None if self.interval is None else list(self.interval),
             "message": self.message,
+            "group": self.group,
+            "selector": None if r.group is None else format_selector(r.group),
         }
 
 

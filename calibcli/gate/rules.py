@@ -27,20 +27,28 @@ BASE_METRICS: dict[str, str] = {
     "accuracy": "accuracy",
     "samples": "samples",
 }
+#: metrics of one subgroup named in brackets (``group_ece[region=south]``): rule metric -> the group's metric
+GROUP_METRICS: dict[str, str] = {f"group_{m}": m for m in ("ece", "ece_top_label", "classwise_ece", "mce", "brier", "nll", "accuracy")}
+#: rules that need ``--by`` (the audit's subgroups)
+ON_GROUPS = frozenset({"worst_group_ece", *GROUP_METRICS})
 DELTA_METRICS: dict[str, str] = {
     **{f"{m}_increase": f"{BASE_METRICS[m]} increase" for m in ("ece", "classwise_ece", "class_ece", "mce", "brier", "nll")},
     "accuracy_decrease": "accuracy decrease",
 }
-METRICS: dict[str, str] = {**BASE_METRICS, **DELTA_METRICS}
+METRICS: dict[str, str] = {**BASE_METRICS, "worst_group_ece": "worst group's ECE", **{k: f"group {BASE_METRICS[m]}" for k, m in GROUP_METRICS.items()}, **DELTA_METRICS}
+#: every metric a rule may name (the JSON schema's enum)
+RULE_METRICS: tuple[str, ...] = tuple(METRICS)
 #: the values a metric can take (lo, hi): a rule's limit must lie within them, or the
 #: rule could never fail (or never pass). Deltas may be negative (an improvement).
 METRIC_RANGES: dict[str, tuple[float, float]] = {
     "ece": (0.0, 1.0), "ece_top_label": (0.0, 1.0), "classwise_ece": (0.0, 1.0), "class_ece": (0.0, 1.0), "mce": (0.0, 1.0),
     "brier": (0.0, math.inf), "nll": (0.0, math.inf), "accuracy": (0.0, 1.0), "samples": (0.0, math.inf),
+    "worst_group_ece": (0.0, 1.0),
     "ece_increase": (-1.0, 1.0), "classwise_ece_increase": (-1.0, 1.0), "class_ece_increase": (-1.0, 1.0),
     "mce_increase": (-1.0, 1.0), "accuracy_decrease": (-1.0, 1.0),
     "brier_increase": (-math.inf, math.inf), "nll_increase": (-math.inf, math.inf),
 }
+METRIC_RANGES.update({k: METRIC_RANGES[m] for k, m in GROUP_METRICS.items()})
 OPS = (">=", "<=", ">", "<")
 SEVERITIES = ("fail", "warn")
 ON_CHOICES = ("point", "upper")
@@ -72,9 +80,13 @@ _TOKEN_RE = re.compile(
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # "name", "op" or "number"
+    kind: str  # "name", "op", "number" or "selector" (the text between [ and ])
     text: str
     pos: int
+
+
+#: a group selector: ((column, value), ...); column "" stands for the only --by column
+Selector = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -83,7 +95,8 @@ class Rule:
 
     ``source`` says where the rule came from in words (``--max-ece``,
     ``pyproject.toml:12``, ``env CALIB_MAX_ECE``); ``file``/``line`` locate it
-    when it came from a config file (used by CI annotations).
+    when it came from a config file (used by CI annotations). ``group`` selects
+    one subgroup for the ``group_*`` metrics (``group_ece[region=south]``).
     """
 
     metric: str
@@ -93,10 +106,28 @@ class Rule:
     source: str = "api"
     file: str | None = None
     line: int | None = None
+    group: Selector | None = None
 
     @property
     def text(self) -> str:
-        return f"{self.metric} {self.op} {format_limit(self.limit)}"
+        sel = "" if self.group is None else f"[{format_selector(self.group)}]"
+        return f"{self.metric}{sel} {self.op} {format_limit(self.limit)}"
+
+    @property
+    def label(self) -> str:
+        """The metric in words, naming the group: ``ECE of group region=south``."""
+        if self.group is None:
+            return METRICS[self.metric]
+        return f"{BASE_METRICS[GROUP_METRICS[self.metric]]} of group {format_selector(self.group, ', ')}"
+
+    @property
+    def on_groups(self) -> bool:
+        """Whether the rule needs the audit's subgroups (``--by``)."""
+        return self.metric in ON_GROUPS
+
+
+_EXAMPLES = ("A rule is METRIC OP NUMBER, for example 'classwise_ece > 0.03' or 'accuracy < 0.9'; "
+             "on subgroups (with --by) 'worst_group_ece > 0.05' or 'group_ece[region=south] > 0.05'")
 
 
 def _expr_error(text: str, pos: int, what: str) -> UsageError:
@@ -104,9 +135,28 @@ def _expr_error(text: str, pos: int, what: str) -> UsageError:
     caret = " " * min(pos, 80) + "^"
     return UsageError(
         f"cannot read the gate rule {shown!r}: {what}.\n  {shown}\n  {caret}\n"
-        "A rule is METRIC OP NUMBER, for example 'classwise_ece > 0.03' or 'accuracy < 0.9'; "
-        f"OP is one of {', '.join(OPS)}; METRIC is one of {', '.join(METRICS)}."
+        f"{_EXAMPLES}; OP is one of {', '.join(OPS)}; METRIC is one of {', '.join(METRICS)}."
     )
+
+
+def _selector_end(text: str, start: int) -> int:
+    """The position of the ``]`` closing the selector opened at ``start`` (quotes may hold any character)."""
+    pos, quote = start + 1, None
+    while pos < len(text):
+        ch = text[pos]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "]":
+            return pos
+        elif ch == "[":
+            raise _expr_error(text, pos, "unexpected '[' inside a group selector (quote a value that holds brackets)")
+        pos += 1
+    if quote:
+        raise _expr_error(text, len(text), f"the quote {quote} in the group selector is never closed")
+    raise _expr_error(text, len(text), "the group selector '[' is never closed by ']'")
 
 
 def tokenize(text: str) -> list[Token]:
@@ -114,10 +164,17 @@ def tokenize(text: str) -> list[Token]:
 
     >>> [t.kind for t in tokenize("ece > 0.05")]
     ['name', 'op', 'number']
+    >>> [(t.kind, t.text) for t in tokenize("group_ece[region=south] > 0.05")][:2]
+    [('name', 'group_ece'), ('selector', 'region=south')]
     """
     tokens: list[Token] = []
     pos = 0
     while pos < len(text):
+        if text[pos] == "[":
+            end = _selector_end(text, pos)
+            tokens.append(Token("selector", text[pos + 1:end], pos))
+            pos = end + 1
+            continue
         m = _TOKEN_RE.match(text, pos)
         if m is None:
             ch = text[pos]
@@ -128,13 +185,93 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+def _split_outside_quotes(s: str, sep: str) -> list[tuple[str, int]]:
+    """``s`` split at ``sep`` outside quotes: (part, its offset in ``s``)."""
+    parts, start, quote = [], 0, None
+    for i, ch in enumerate(s):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == sep:
+            parts.append((s[start:i], start))
+            start = i + 1
+    parts.append((s[start:], start))
+    return parts
+
+
+def _unquote(part: str, text: str, pos: int) -> str:
+    """A column or value of a selector: stripped; in quotes it is taken as written."""
+    p = part.strip()
+    if p[:1] in ("'", '"'):
+        if len(p) < 2 or p[-1] != p[0] or p[0] in p[1:-1]:
+            raise _expr_error(text, pos, f"cannot read {p!r}: a quoted value starts and ends with the same quote")
+        return p[1:-1]
+    if any(ch in p for ch in "'\"="):
+        raise _expr_error(text, pos, f"cannot read {p!r}: quote a value that holds quotes or '='")
+    return p
+
+
+def parse_selector(inner: str, text: str | None = None, pos: int = 0) -> Selector:
+    """A group selector (the text between brackets) as ``((column, value), ...)``.
+
+    ``COL=VALUE`` pairs joined by commas select an intersection of ``--by`` columns;
+    a lone ``VALUE`` selects a value of the only ``--by`` column (column ``""``).
+    Values that hold commas, brackets, quotes or ``=`` (``--by-bins`` buckets such as
+    ``(0.2, 0.5]``) are written in quotes.
+
+    >>> parse_selector("region=south, tier=gold")
+    (('region', 'south'), ('tier', 'gold'))
+    >>> parse_selector("score='(0.2, 0.5]'")
+    (('score', '(0.2, 0.5]'),)
+    """
+    text = f"[{inner}]" if text is None else text
+    out: list[tuple[str, str]] = []
+    for part, off in _split_outside_quotes(inner, ","):
+        at = pos + 1 + off
+        if not part.strip():
+            raise _expr_error(text, at, "a group selector needs COLUMN=VALUE (commas join columns)")
+        pieces = _split_outside_quotes(part, "=")
+        if len(pieces) > 2:
+            raise _expr_error(text, at, f"cannot read {part.strip()!r}: one '=' per COLUMN=VALUE (quote a value that holds '=')")
+        if len(pieces) == 1:
+            col, value = "", _unquote(part, text, at)
+        else:
+            col, value = _unquote(pieces[0][0], text, at), _unquote(pieces[1][0], text, at + pieces[1][1])
+            if not col:
+                raise _expr_error(text, at, "a column name is missing before '='")
+        if col and any(c == col for c, _ in out):
+            raise _expr_error(text, at, f"the column {col or 'of --by'!r} is named twice in the group selector")
+        out.append((col, value))
+    if len(out) > 1 and any(c == "" for c, _ in out):
+        raise _expr_error(text, pos, "with several values every one needs its column: COL=VALUE,COL=VALUE")
+    return tuple(out)
+
+
+def format_selector(group: Selector, sep: str = ",") -> str:
+    """A selector as it is written in a rule (values quoted where needed).
+
+    >>> format_selector((("region", "south"), ("score", "(0.2, 0.5]")))
+    "region=south,score='(0.2, 0.5]'"
+    """
+    def q(s: str) -> str:
+        if s and s == s.strip() and not any(ch in s for ch in ",[]='\""):
+            return s
+        return f'"{s}"' if "'" in s else f"'{s}'"
+
+    return sep.join(q(v) if not c else f"{q(c)}={q(v)}" for c, v in group)
+
+
 def parse_rule(text: str, severity: str = "fail", source: str = "api", file: str | None = None, line: int | None = None) -> Rule:
     """Parse ``METRIC OP NUMBER`` into a :class:`Rule`, never evaluating code.
 
     Raises ``UsageError`` naming the problem and its position.
 
     >>> parse_rule("classwise_ece > 0.03")
-    Rule(metric='classwise_ece', op='>', limit=0.03, severity='fail', source='api', file=None, line=None)
+    Rule(metric='classwise_ece', op='>', limit=0.03, severity='fail', source='api', file=None, line=None, group=None)
+    >>> parse_rule("group_ece[region=south, tier=gold] > 0.05").text
+    'group_ece[region=south,tier=gold] > 0.05'
     """
     if not isinstance(text, str):
         raise UsageError(f"a gate rule must be text like 'ece > 0.05', got {text!r}.")
@@ -145,14 +282,25 @@ def parse_rule(text: str, severity: str = "fail", source: str = "api", file: str
     if not text.strip():
         raise _expr_error(text, 0, "it is empty")
     tokens = tokenize(text)
-    kinds = [t.kind for t in tokens]
-    if kinds[:1] != ["name"]:
+    if tokens[0].kind != "name":
         raise _expr_error(text, tokens[0].pos, "it must start with a metric name")
     name = tokens[0].text.lower()
     if name not in METRICS:
         close = difflib.get_close_matches(name, list(METRICS), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise _expr_error(text, tokens[0].pos, f"unknown metric '{tokens[0].text}'{hint}")
+    group = None
+    if len(tokens) > 1 and tokens[1].kind == "selector":
+        if name not in GROUP_METRICS:
+            what = ("the worst group is found among all groups, so it takes no [group]; "
+                    "to name one group write group_ece[COL=VALUE]") if name == "worst_group_ece" else \
+                f"only the group_* metrics ({', '.join(GROUP_METRICS)}) take a [group]"
+            raise _expr_error(text, tokens[1].pos, what)
+        group = parse_selector(tokens[1].text, text, tokens[1].pos)
+        tokens = tokens[:1] + tokens[2:]
+    elif name in GROUP_METRICS:
+        pos = tokens[1].pos if len(tokens) > 1 else len(text)
+        raise _expr_error(text, pos, f"{name} needs the group in brackets, for example {name}[region=south]")
     if len(tokens) < 2 or tokens[1].kind != "op":
         pos = tokens[1].pos if len(tokens) > 1 else len(text)
         raise _expr_error(text, pos, "expected a comparison (>, >=, <, <=) after the metric")
@@ -167,7 +315,7 @@ def parse_rule(text: str, severity: str = "fail", source: str = "api", file: str
     problem = limit_problem(name, limit)
     if problem:
         raise _expr_error(text, tokens[2].pos, problem)
-    return Rule(name, tokens[1].text, limit, severity, source, file, line)
+    return Rule(name, tokens[1].text, limit, severity, source, file, line, group)
 
 
 def limit_problem(metric: str, limit: float) -> str | None:

@@ -11,7 +11,7 @@ STATUS_STYLE = {"pass": ("PASS", "green"), "fail": ("FAIL", "bold red"), "warn":
 
 def render_gate(gate) -> Group:
     """The gate verdict and its rules (``gate`` is a :class:`calibcli.gate.GateResult`)."""
-    from calibcli.gate import METRICS, format_limit, format_value
+    from calibcli.gate import format_limit, format_value
 
     table = Table(show_edge=False, box=None, pad_edge=False, padding=(0, 2, 0, 0))
     table.add_column("status")
@@ -24,7 +24,7 @@ def render_gate(gate) -> Group:
         value = "undefined" if r.value is None else format_value(r.value, rule.limit)
         if r.interval is not None and r.point is not None:
             value += f" (point {format_value(r.point, rule.limit)})"
-        table.add_row(Text(word, style=style), f"{METRICS[rule.metric]} {rule.op} {format_limit(rule.limit)}"
+        table.add_row(Text(word, style=style), f"{r.label} {rule.op} {format_limit(rule.limit)}"
                       + (" [warn]" if rule.severity == "warn" else ""), value, rule.source)
     n = len(gate.rules)
     if gate.passed:

@@ -38,7 +38,6 @@ def render_junit(reports: list[AuditReport]) -> str:
     """
     import xml.etree.ElementTree as ET
 
-    from calibcli.gate import METRICS
 
     root = ET.Element("testsuites", name="calib")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
@@ -62,7 +61,7 @@ def render_junit(reports: list[AuditReport]) -> str:
                 rule = r.rule
                 case = ET.SubElement(suite, "testcase", classname="calib.gate", name=f"{rule.text} ({rule.source})", time="0")
                 counts["tests"] += 1
-                detail = _detail(r, METRICS[rule.metric])
+                detail = _detail(r, r.label)
                 if r.status == "fail":
                     el = ET.SubElement(case, "failure", message=r.message, type="calib.gate")
                     el.text = detail

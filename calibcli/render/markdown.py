@@ -68,7 +68,7 @@ def _input_line(report: AuditReport) -> str:
 
 
 def _rules_table(report: AuditReport) -> list[str]:
-    from calibcli.gate import METRICS, format_limit, format_value
+    from calibcli.gate import format_limit, format_value
 
     g = report.gate
     how = ("the point estimate" if g.on == "point"
@@ -84,7 +84,7 @@ def _rules_table(report: AuditReport) -> list[str]:
             if r.interval is not None and r.point is not None:
                 value += f" (point {format_value(r.point, rule.limit)})"
         required = f"{REQUIRED[rule.op]} {format_limit(rule.limit)}"
-        lines.append(f"| {STATUS[r.status]} | {md_escape(METRICS[rule.metric])} | {value} | {required} | {rule.severity} | {md_escape(rule.source)} |")
+        lines.append(f"| {STATUS[r.status]} | {md_escape(r.label)} | {value} | {required} | {rule.severity} | {md_escape(rule.source)} |")
     if g.baseline is not None:
         b = g.baseline
         lines += ["", f"Baseline: {md_escape(', '.join(b.files))}, {b.n_matched:,} rows matched by {b.matched_by}."]

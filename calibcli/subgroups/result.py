@@ -87,9 +87,14 @@ class SubgroupReport:
         w = self.worst
         return None if w is None else w.ece
 
-    def find(self, name: str) -> GroupResult | None:
-        """The group named ``region=south`` (columns in any order; a lone value ``south`` for one ``--by`` column)."""
-        want = _parse_name(name, self.columns)
+    def find(self, name: str | tuple[tuple[str, str], ...]) -> GroupResult | None:
+        """The group named ``region=south`` (columns in any order; a lone value ``south`` for one ``--by`` column),
+        or selected by ``((column, value), ...)`` pairs (column ``""``: the only ``--by`` column), as a gate rule's
+        selector (values may then hold commas)."""
+        if isinstance(name, str):
+            want = _parse_name(name, self.columns)
+        else:
+            want = {(self.columns[0] if not c and len(self.columns) == 1 else c): v for c, v in name}
         for g in self.groups:
             if want == dict(zip(g.columns, g.values)):
                 return g
@@ -140,12 +145,14 @@ def _parse_name(name: str, columns: tuple[str, ...]) -> dict[str, str]:
 GROUP_RULE_METRICS = ("worst_group_ece", "multicalibration_error")
 
 
-def group_rule_value(report: SubgroupReport | None, metric: str, group: str | None = None) -> tuple[float | None, Interval]:
+def group_rule_value(report: SubgroupReport | None, metric: str,
+                     group: str | tuple[tuple[str, str], ...] | None = None) -> tuple[float | None, Interval]:
     """The value a gate rule on groups compares, and its 95% interval (for ``--on upper``).
 
     ``metric``: ``worst_group_ece`` (= ``multicalibration_error``): the worst eligible
     group's headline ECE; or any headline metric name (``ece``, ``mce``, ``brier``,
-    ``accuracy`` ...) of the group named ``group`` (``region=south``; a small group counts
+    ``accuracy`` ...) of the group named ``group`` (``region=south``, or a gate rule's
+    selector ``(("region", "south"),)``: see :meth:`SubgroupReport.find`; a small group counts
     too). (None, None) when there are no groups, no such group or the value is undefined.
 
     >>> group_rule_value(None, "worst_group_ece")
@@ -163,10 +170,12 @@ def group_rule_value(report: SubgroupReport | None, metric: str, group: str | No
     return _finite(getattr(g.metrics, name, None)), g.intervals.get(name)
 
 
-def group_not_found(report: SubgroupReport, group: str) -> str:
+def group_not_found(report: SubgroupReport, group: str | tuple[tuple[str, str], ...]) -> str:
     """Why a rule's group is missing, with the closest group names."""
     import difflib
 
+    if not isinstance(group, str):
+        group = ", ".join(f"{c}={v}" if c else v for c, v in group)
     names = [g.name for g in report.groups]
     close = difflib.get_close_matches(group, names, n=3, cutoff=0.5)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
