@@ -1,7 +1,7 @@
 """Fuzzed input: calib must answer every hostile file, config, environment and gate rule with
 exit 0, 1 or 2 and never a traceback, and must never modify an input file.
 
-A bounded, deterministic sample runs here (``make test``, about a minute); ``make fuzz`` runs
+A bounded, deterministic sample runs here (``make test``, about 40 s); ``make fuzz`` runs
 ``tests/fuzz/run_long.py`` (10,000 in-process cases plus a few hundred real subprocesses).
 Set ``FUZZ_EXAMPLES`` to scale the examples of every test in this file (not ``CALIB_*``:
 calib rejects unknown ``CALIB_*`` variables).
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from fuzz.api import api_calls, metric_calls
 from fuzz.case import Case
 from fuzz.harness import HARD, run_in_process
 from fuzz.seeds import load_seeds
@@ -83,46 +84,100 @@ def test_seed_is_a_valid_input(seed, tmp_path):
 # ------------------------------------------------------------------ bounded fuzz
 
 
-@bounded(500)
+@bounded(120)
 @given(cases(commands=("audit",)))
 def test_fuzz_audit_on_mutated_files(case):
     check(case, KNOWN)
 
 
-@bounded(250)
+@bounded(60)
 @given(cases(commands=("thresholds", "fit", "apply")))
 def test_fuzz_thresholds_fit_apply_on_mutated_files(case):
     check(case, KNOWN)
 
 
-@bounded(250)
+@bounded(50)
 @given(cases(focus="config"))
 def test_fuzz_config_files_and_environment(case):
     check(case, KNOWN)
 
 
-@bounded(250)
+@bounded(50)
 @given(cases(focus="rules"))
 def test_fuzz_gate_rules(case):
     check(case, KNOWN)
 
 
-@bounded(250)
+@bounded(60)
 @given(cases(focus="deep", max_options=8))
 def test_fuzz_numerics_on_parseable_files(case):
     check(case, KNOWN)
 
 
-@bounded(200)
+@bounded(40)
 @given(cases(focus="calibrator"))
 def test_fuzz_calibrator_files(case):
     check(case, KNOWN)
 
 
-@bounded(8)
+@bounded(3)
 @given(cases(commands=("audit",), plots="always", max_options=3))
 def test_fuzz_audit_with_plots(case):
     check(case, KNOWN)
+
+
+@bounded(40)
+@given(cases(focus="groups"))
+def test_fuzz_subgroups(case):
+    """--by on hostile group columns: all null, mixed time zones, unparseable timestamps, many groups."""
+    check(case, KNOWN)
+
+
+@bounded(30)
+@given(cases(focus="models"))
+def test_fuzz_model_comparison(case):
+    """--models: overlapping patterns, one column against several, NaN in one model's column only."""
+    check(case, KNOWN)
+
+
+@bounded(20)
+@given(cases(focus="urls"))
+def test_fuzz_url_inputs(case):
+    """URL inputs served on loopback: found, 404, 403, refused, file://, odd forms and storage options."""
+    check(case, KNOWN)
+
+
+@bounded(30)
+@given(cases(focus="dirs"))
+def test_fuzz_directories_of_parts(case):
+    """Directories of parts: mixed formats, no data files, empty and hidden parts, outputs inside them."""
+    check(case, KNOWN)
+
+
+def check_api(call, tolerate: tuple[str, ...] = ()):
+    """Make an API call; fail when it raises anything but a CalibError, ValueError or TypeError."""
+    from fuzz.api import run_api
+
+    outcome = run_api(call)
+    hard = [p for p in outcome.problems if p.kind in HARD
+            and not any(t in p.signature for t in tolerate)]
+    if hard:
+        shown = "\n".join(f"- {p.kind}: {p.signature}\n{p.detail[-1500:]}" for p in hard)
+        pytest.fail(f"{shown}\nreproducer: {call.describe()}", pytrace=False)
+
+
+@bounded(120)
+@given(api_calls())
+def test_fuzz_python_api(call):
+    """calibcli.audit/fit/thresholds and FittedCalibrator.transform on odd DataFrames, Tables and arrays."""
+    check_api(call, KNOWN)
+
+
+@bounded(250)
+@given(metric_calls())
+def test_fuzz_metrics_functions(call):
+    """calibcli.metrics functions on NaN, empty, 1-D vs 2-D and mismatched arrays, odd keyword values."""
+    check_api(call, KNOWN)
 
 
 def test_every_option_is_fuzzed():
@@ -174,10 +229,34 @@ def load_regression(path: Path) -> Case:
 
 @pytest.mark.parametrize("path", _regression_cases())
 def test_fuzz_regression(path):
-    """No crash, and where the file says so, the exit status of each step and words of the last message."""
+    """No crash, and where the file says so, the exit status of each step and words of the last message.
+
+    ``python`` (instead of files and steps): lines of Python calling the API, which may raise only a
+    CalibError, ValueError or TypeError. ``subprocess``: run the steps as real processes (for what happens at
+    interpreter exit). ``slow``: a reason; skipped unless FUZZ_SLOW is set."""
     spec = json.loads(path.read_text(encoding="utf-8"))
+    if spec.get("slow") and not os.environ.get("FUZZ_SLOW"):
+        pytest.skip(f"slow ({spec['slow']}); set FUZZ_SLOW=1 to run it")
+    if "python" in spec:
+        from calibcli.errors import CalibError
+
+        code = "\n".join(spec["python"]) if isinstance(spec["python"], list) else spec["python"]
+        try:
+            exec(compile(code, str(path), "exec"), {})  # noqa: S102 - our own regression file
+        except (CalibError, ValueError, TypeError) as exc:
+            assert str(exc).strip(), f"{type(exc).__name__} without a message"
+            for words in spec.get("expect_message", []):
+                assert words in str(exc)
+        return
     case = load_regression(path)
-    outcome = check(case)
+    if spec.get("subprocess"):
+        from fuzz.harness import run_subprocess
+
+        outcome = run_subprocess(case, str(Path(sys.executable).parent / "calib"), explain=False)
+        hard = [p for p in outcome.problems if p.hard]
+        assert not hard, "\n".join(f"{p.kind}: {p.signature}\n{p.detail[-1500:]}" for p in hard)
+    else:
+        outcome = check(case)
     if "expect_exit" in spec:
         assert [s.exit_code for s in outcome.steps] == spec["expect_exit"], outcome.steps[-1].stderr
     for words in spec.get("expect_stderr", []):

@@ -35,7 +35,7 @@ from fuzz.case import Case, apply_json_edit
 ALLOWED_EXITS = frozenset({0, 1, 2})
 OUTPUT_OPTIONS = frozenset({"-o", "--output", "--json-out", "--md-out", "--junit-out", "--plots", "--html-out"})
 READ_OPTIONS = frozenset({"--fit-on", "--baseline", "--calibrator", "--config"})
-HARD = ("exit", "traceback", "escaped", "input_modified", "timeout", "signal")
+HARD = ("exit", "traceback", "escaped", "input_modified", "timeout", "signal", "api_exception")
 
 
 class FuzzTimeout(BaseException):

@@ -70,7 +70,18 @@ def mixed_strategy():
         cases(focus="rules"),
         cases(focus="calibrator"),
         cases(focus="deep", max_options=8), cases(focus="deep", max_options=8),
+        cases(focus="groups"), cases(focus="groups"), cases(focus="models"), cases(focus="models"),
+        cases(focus="urls"), cases(focus="dirs"),
     )
+
+
+def slow_strategy():
+    """Cases that take seconds each (a Dask cluster starts; s3:// against a closed port retries): subprocess only."""
+    from hypothesis import strategies as st
+
+    from fuzz.strategies import cases
+
+    return st.one_of(cases(focus="dask"), cases(focus="dask"), cases(focus="urls_slow"))
 
 
 def run_in_process_cases(n: int, seed: int, tally: Tally, progress_every: int = 500) -> None:
@@ -95,7 +106,30 @@ def run_in_process_cases(n: int, seed: int, tally: Tally, progress_every: int = 
     body()
 
 
-def draw_cases(n: int, seed: int) -> list:
+def run_api_cases(n: int, seed: int, tally: Tally, progress_every: int = 1000) -> None:
+    """``n`` calls of the Python API (half ``calibcli.audit/fit/thresholds``, half ``calibcli.metrics``)."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hseed
+    from hypothesis import strategies as st
+
+    from fuzz.api import api_calls, metric_calls, run_api
+
+    start = time.time()
+
+    @hseed(seed)
+    @settings(max_examples=n, deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(st.one_of(api_calls(), metric_calls()))
+    def body(call):
+        tally.add(call, run_api(call))
+        if tally.total % progress_every == 0:
+            print(f"  api {tally.total}/{n}  {time.time() - start:.0f} s  outcomes {dict(sorted(tally.exits.items()))}",
+                  file=sys.stderr, flush=True)
+
+    body()
+
+
+def draw_cases(n: int, seed: int, strategy=None) -> list:
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hseed
 
@@ -104,7 +138,7 @@ def draw_cases(n: int, seed: int) -> list:
     @hseed(seed)
     @settings(max_examples=n, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
-    @given(mixed_strategy())
+    @given(strategy if strategy is not None else mixed_strategy())
     def body(case):
         drawn.append(case)
 
@@ -133,6 +167,9 @@ def save_case(case, folder: Path) -> None:
     from fuzz.harness import materialise
 
     folder.mkdir(parents=True, exist_ok=True)
+    if not hasattr(case, "files"):  # an API call (fuzz.api.ApiCall)
+        (folder / "case.txt").write_text(case.describe() + "\n", encoding="utf-8")
+        return
     cwd = materialise(case, folder)
     lines = ["#!/bin/sh", "# run from this folder: sh cmd.sh", "set -x", f"cd case/{case.cwd}"]
     for k, v in sorted(case.env.items()):
@@ -168,26 +205,35 @@ def report(label: str, tally: Tally, out: Path, first_index: int) -> tuple[list[
         folder = out / "crashes" / f"{index:03d}"
         save_case(case, folder)
         lines.append(f"[{index:03d}] {n} x {kind}: {sig}   (files: {folder})")
-        lines.append("    " + case.describe(max_bytes=300).replace("\n", "\n    "))
+        lines.append("    " + _describe(case, 300).replace("\n", "\n    "))
         detail = problem.detail.strip().splitlines()
         lines.append("    | " + "\n    | ".join(detail[-12:]))
         records.append({"id": index, "where": label, "kind": kind, "signature": sig, "count": n,
-                        "reproducer": case.describe(max_bytes=2000), "detail": problem.detail[-3000:]})
+                        "reproducer": _describe(case, 2000), "detail": problem.detail[-3000:]})
     soft = tally.soft()
     lines.append(f"soft findings: {len(soft)} classes")
     for (kind, sig), n in soft:
         case, problem = tally.examples[(kind, sig)]
         lines.append(f"  {n} x {kind}: {sig} -- {problem.detail[:160]!r}")
-        lines.append("      e.g. " + " | ".join("calib " + " ".join(s) for s in case.steps)[:300])
+        lines.append("      e.g. " + (" | ".join("calib " + " ".join(s) for s in case.steps) if hasattr(case, "steps")
+                                    else case.describe())[:300])
         records.append({"where": label, "kind": kind, "signature": sig, "count": n, "detail": problem.detail[:500],
-                        "reproducer": case.describe(max_bytes=600)})
+                        "reproducer": _describe(case, 600)})
     return lines, records, index
+
+
+def _describe(case, max_bytes: int) -> str:
+    return case.describe(max_bytes=max_bytes) if hasattr(case, "files") else case.describe()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", "10000")))
     parser.add_argument("--subprocess", type=int, default=int(os.environ.get("FUZZ_SUBPROCESS", "300")))
+    parser.add_argument("--api", type=int, default=None,
+                        help="Python API and calibcli.metrics calls (default: FUZZ_API, else half of --examples)")
+    parser.add_argument("--slow", type=int, default=int(os.environ.get("FUZZ_SLOW_CASES", "8")),
+                        help="subprocess cases of --engine dask and s3:// (seconds each)")
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", random.randrange(2**32))))
     parser.add_argument("--jobs", type=int, default=2, help="parallel subprocesses")
     parser.add_argument("--calib", default=str(Path(sys.executable).parent / "calib"))
@@ -205,26 +251,38 @@ def main(argv: list[str] | None = None) -> int:
     if args.examples:
         run_in_process_cases(args.examples, args.seed, inproc)
     t_in = time.time() - start
+    api = Tally()
+    n_api = args.api if args.api is not None else int(os.environ.get("FUZZ_API", args.examples // 2))
+    if n_api:
+        run_api_cases(n_api, args.seed + 2, api)
+    t_api = time.time() - start - t_in
     sub = Tally()
     if args.subprocess:
         run_subprocess_cases(draw_cases(args.subprocess, args.seed + 1), args.calib, sub, args.jobs)
-    t_sub = time.time() - start - t_in
+    if args.slow:
+        run_subprocess_cases(draw_cases(args.slow, args.seed + 3, slow_strategy()), args.calib, sub, args.jobs)
+    t_sub = time.time() - start - t_in - t_api
     lines_in, rec_in, last = report(f"in-process ({t_in:.0f} s)", inproc, out, 0)
+    lines_api, rec_api, last = report(f"api ({t_api:.0f} s)", api, out, last)
     lines_sub, rec_sub, _ = report(f"subprocess ({t_sub:.0f} s)", sub, out, last)
     total_exits = inproc.exits + sub.exits
-    summary = (f"TOTAL {inproc.total + sub.total} inputs; exits "
+    summary = (f"TOTAL {inproc.total + sub.total} CLI inputs; exits "
                + ", ".join(f"{code}: {n}" for code, n in sorted(total_exits.items()))
                + f"; tracebacks: {inproc.tracebacks + sub.tracebacks}; crash classes: "
-               + f"{len(inproc.hard())} in-process, {len(sub.hard())} subprocess; seed {args.seed}")
-    text = "\n".join([*lines_in, "", *lines_sub, "", summary]) + "\n"
+               + f"{len(inproc.hard())} in-process, {len(sub.hard())} subprocess; "
+               + f"API calls {api.total} (0 returned, 2 allowed error, 3 other exception: "
+               + ", ".join(f"{code}: {n}" for code, n in sorted(api.exits.items()))
+               + f"), crash classes {len(api.hard())}; seed {args.seed}")
+    text = "\n".join([*lines_in, "", *lines_api, "", *lines_sub, "", summary]) + "\n"
     (out / "report.txt").write_text(text, encoding="utf-8")
     (out / "report.json").write_text(json.dumps({
         "seed": args.seed, "in_process": {"total": inproc.total, "exits": dict(inproc.exits),
                                           "tracebacks": inproc.tracebacks},
         "subprocess": {"total": sub.total, "exits": dict(sub.exits), "tracebacks": sub.tracebacks},
-        "findings": rec_in + rec_sub}, indent=1, default=str), encoding="utf-8")
+        "api": {"total": api.total, "outcomes": dict(api.exits)},
+        "findings": rec_in + rec_api + rec_sub}, indent=1, default=str), encoding="utf-8")
     print(text)
-    return 1 if inproc.hard() or sub.hard() else 0
+    return 1 if inproc.hard() or sub.hard() or api.hard() else 0
 
 
 if __name__ == "__main__":
