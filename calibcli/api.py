@@ -14,7 +14,7 @@ Examples
 >>> y = (rng.uniform(size=400) < p ** 1.5).astype(int)
 >>> report = calibcli.audit(y_true=y, y_prob=p, calibrators=None)
 >>> report.input.task, report.input.n_samples, round(report.metrics.ece, 4)
-('binary', 400, 0.0319)
+('binary', 400, 0.1082)
 >>> report.to_dict()["metrics"]["ece"] == report.metrics.ece
 True
 >>> report.to_html().startswith("<!DOCTYPE html>")
@@ -30,24 +30,22 @@ True
 from __future__ import annotations
 
 import os
-import tempfile
-from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from calibcli.data_input import as_table, is_paths, open_data
 from calibcli.errors import InputError, UsageError
+from calibcli.pipeline import CALIBRATORS
 from calibcli.report import AuditReport
 
 if TYPE_CHECKING:
     from calibcli.render.html import Provenance
     from calibcli.validation.options import LoadOptions
 
-__all__ = ["Report", "FittedCalibrator", "audit", "fit", "thresholds", "open_data", "calibration_stage",
-           "thresholds_stage", "gate_stage", "engine_info"]
+__all__ = ["Report", "FittedCalibrator", "audit", "fit", "thresholds", "open_data"]
 
-CALIBRATORS = ("temperature", "vector", "platt", "isotonic", "histogram")
 OBJECTIVES = ("cost", "f1", "fbeta", "youden", "precision", "recall", "flag-rate", "review-band")
 
 
@@ -143,7 +141,7 @@ class FittedCalibrator:
 
 
 def _score_array(scores, columns: Sequence[str]) -> np.ndarray:
-    table = _as_table(scores)
+    table = as_table(scores)
     if table is not None:
         missing = [c for c in columns if c not in table.column_names]
         if missing:
@@ -161,52 +159,8 @@ def _score_array(scores, columns: Sequence[str]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- data
-def _as_table(data):
-    """A pyarrow Table of a pandas or polars DataFrame or a pyarrow Table/RecordBatch; None for anything else."""
-    mod = type(data).__module__.split(".")[0]
-    if mod == "pyarrow":
-        import pyarrow as pa
-
-        if isinstance(data, pa.RecordBatch):
-            return pa.Table.from_batches([data])
-        if isinstance(data, pa.Table):
-            return data
-    if mod == "pandas" and hasattr(data, "columns"):
-        import pyarrow as pa
-
-        return pa.Table.from_pandas(data, preserve_index=False)
-    if mod == "polars" and hasattr(data, "to_arrow"):
-        return data.to_arrow()
-    return None
-
-
-def _arrays_table(y_true, y_prob, classes: Sequence[str] | None, score_kind: str | None):
-    """A table of labels and score columns (``p_<class>`` or ``logit_<class>``) from arrays."""
-    import pyarrow as pa
-
-    y_prob = np.asarray(y_prob)
-    y_true = np.asarray(y_true)
-    if y_prob.ndim not in (1, 2) or y_prob.shape[0] != y_true.shape[0]:
-        raise UsageError(f"y_prob has shape {y_prob.shape} and y_true {y_true.shape}; give one row of scores per label "
-                         "(y_prob of shape (n,) for a binary positive class, or (n, K)).")
-    prefix = "logit_" if score_kind == "logits" else "p_"
-    if y_prob.ndim == 1:
-        names = [str(classes[-1])] if classes else ["1"]
-        cols = {f"{prefix}{names[0]}": y_prob}
-    else:
-        names = [str(c) for c in classes] if classes else [str(k) for k in range(y_prob.shape[1])]
-        if len(names) != y_prob.shape[1]:
-            raise UsageError(f"classes names {len(names)} classes but y_prob has {y_prob.shape[1]} columns.")
-        cols = {f"{prefix}{n}": y_prob[:, k] for k, n in enumerate(names)}
-    if y_true.ndim == 2:  # multilabel: one 0/1 column per label
-        data = {f"y_{n}": y_true[:, k] for k, n in enumerate(names)}
-        return pa.table({**data, **cols}), None
-    label = y_true if y_true.dtype.kind in "iub" else y_true.astype(str)
-    return pa.table({"label": label, **cols}), "label"
-
-
 def _load_options(label, score_cols, classes, task, score_kind, renormalize, drop_invalid, encoding, batch_rows,
-                  memory_limit, id_col=None) -> "LoadOptions":
+                  memory_limit, id_col=None, extra_cols=()) -> "LoadOptions":
     from calibcli.predictions import ScoreKind, Task
     from calibcli.validation.options import LoadOptions
 
@@ -225,7 +179,7 @@ def _load_options(label, score_cols, classes, task, score_kind, renormalize, dro
 
     kwargs = dict(label_col=label, score_cols=names(score_cols), classes=names(classes), task=choice(task, Task, "task"),
                   score_kind=choice(score_kind, ScoreKind, "score_kind"), renormalize=bool(renormalize),
-                  drop_invalid=bool(drop_invalid), encoding=encoding, id_col=id_col)
+                  drop_invalid=bool(drop_invalid), encoding=encoding, id_col=id_col, extra_cols=tuple(extra_cols))
     if batch_rows is not None:
         kwargs["batch_rows"] = int(batch_rows)
     if memory_limit is not None:
@@ -233,130 +187,7 @@ def _load_options(label, score_cols, classes, task, score_kind, renormalize, dro
     return LoadOptions(**kwargs)
 
 
-@contextmanager
-def open_data(data=None, *, y_true=None, y_prob=None, options: "LoadOptions | None" = None,
-              name: str | None = None) -> Iterator[Any]:
-    """A validated, multi-pass ``BatchSource`` over ``data`` (what every API function reads).
-
-    Parameters
-    ----------
-    data : pandas or polars DataFrame, pyarrow Table or RecordBatch, a path, or a list of paths or globs.
-    y_true, y_prob : arrays instead of ``data`` (labels; scores ``(n,)`` binary or ``(n, K)``).
-    options : column and interpretation settings (``LoadOptions``).
-    name : how messages and the report name in-memory data (default: 'DataFrame', 'Table' or 'arrays').
-
-    In-memory data is written once to a temporary Arrow file and read by the same
-    reader and checks as any input file; messages name it ``name``, never the
-    temporary file, which is deleted on exit.
-    """
-    from calibcli.engine.streaming import open_source
-    from calibcli.validation.options import LoadOptions
-
-    options = options or LoadOptions()
-    if (y_true is None) != (y_prob is None):
-        raise UsageError("give both y_true and y_prob, or neither (and data).")
-    if y_true is not None and data is not None:
-        raise UsageError("give either data or y_true/y_prob, not both.")
-    if y_true is not None:
-        table, label = _arrays_table(y_true, y_prob, options.classes, options.score_kind and options.score_kind.value)
-        one_column = np.ndim(y_prob) == 1  # the column's name gives the positive class; the reader names the other
-        options = replace(options, label_col=label or options.label_col,
-                          classes=None if one_column else options.classes)
-        name = name or "arrays"
-    elif isinstance(data, (str, os.PathLike)) or (isinstance(data, (list, tuple)) and data
-                                                  and all(isinstance(d, (str, os.PathLike)) for d in data)):
-        paths = [os.fspath(d) for d in (data if isinstance(data, (list, tuple)) else [data])]
-        with open_source(paths, options) as source:
-            yield source
-        return
-    else:
-        table = _as_table(data)
-        if table is None:
-            raise UsageError(f"data must be a pandas or polars DataFrame, a pyarrow Table, a path or a list of paths; "
-                             f"got {type(data).__name__}. For arrays, use y_true= and y_prob=.")
-        name = name or ("Table" if type(data).__module__.startswith("pyarrow") else "DataFrame")
-    yield from _table_source(table, options, name)
-
-
-def _plain(table):
-    """Dictionary (categorical) columns as their values: the reader takes plain columns."""
-    import pyarrow as pa
-
-    cols = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns]
-    return pa.table(cols, names=table.column_names)
-
-
-def _table_source(table, options, name: str):
-    import pyarrow as pa
-
-    from calibcli.engine.streaming import open_source
-
-    with tempfile.TemporaryDirectory(prefix="calib-api-") as folder:
-        path = os.path.join(folder, "data.arrow")
-        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, _plain(table).schema) as writer:
-            writer.write_table(_plain(table))
-        try:
-            source = open_source([path], options)
-        except InputError as exc:
-            raise type(exc)(str(exc).replace(path, name)) from None
-        with source:
-            info = source.info
-            source.info = replace(info, files=(name,), warnings=tuple(w.replace(path, name) for w in info.warnings))
-            yield source
-
-
-# ------------------------------------------------------------------- stages
-def engine_info(source):
-    """The report's ``engine`` object from a source's reading statistics (None for a source without them)."""
-    from calibcli.report import EngineInfo
-
-    if not hasattr(source, "engine_stats"):
-        return None
-    st = source.engine_stats().to_dict()
-    return EngineInfo(st["name"], st["batch_rows"], st["passes"], st["rows_read"], st["cached"], st["reread"])
-
-
-def _methods(calibrators) -> tuple[str, ...]:
-    names = (calibrators,) if isinstance(calibrators, str) else tuple(calibrators)
-    names = tuple(dict.fromkeys(str(n).strip().lower() for n in names if str(n).strip()))
-    unknown = [n for n in names if n not in CALIBRATORS]
-    if unknown or not names:
-        raise UsageError(f"calibrators={calibrators!r}: unknown calibrator {', '.join(unknown) or '(none given)'}; "
-                         f"choose from {', '.join(CALIBRATORS)}.")
-    return names
-
-
-def calibration_stage(report: AuditReport, source, methods: Sequence[str] = ("temperature",), *, explicit: bool = False,
-                      split: float | None = None, fit_on=None, seed: int = 0, per_label: bool = False,
-                      n_bins: int = 15, strategy: str = "uniform") -> AuditReport:
-    """The report with ``calibration`` set (the logic of ``calib audit``'s calibration stage).
-
-    Top-label files and inputs of too few rows are left uncalibrated (a warning
-    in the report) unless calibration was asked for ``explicit``-ly, which is then
-    an error saying why.
-    """
-    from calibcli.calibration_stage import MIN_ROWS, run_calibration
-    from calibcli.predictions import Task
-
-    info = source.info
-    if info.task is Task.TOP_LABEL:
-        if explicit:
-            raise UsageError("calibration needs full score vectors, but this is a top-label file (confidence and "
-                             "pred_label only). Export p_<class> or logit_<class> columns, or do not ask for calibration.")
-        return report
-    if per_label and info.task is not Task.MULTILABEL:
-        raise UsageError(f"per_label fits one temperature per label and only applies to multilabel data; this is {info.task.value}.")
-    if split is not None and fit_on is not None:
-        raise UsageError("calibration_split and fit_on both say which rows fit the calibrator; give only one.")
-    if not explicit and info.n_rows < MIN_ROWS:
-        return replace(report, warnings=(*report.warnings,
-                                         f"calibration skipped: {info.n_rows} rows are too few to fit on some and evaluate on others"))
-    result = run_calibration(source, tuple(methods), split=split, fit_on=fit_on,
-                             fit_on_files=tuple(fit_on.info.files) if fit_on is not None else (), seed=seed,
-                             per_label=per_label, n_bins=n_bins, strategy=strategy, before=report.measurement)
-    return replace(report, calibration=result, warnings=(*report.warnings, *result.warnings))
-
-
+# ------------------------------------------------------------------ options
 def _spec(objectives, n_bootstrap: int, seed: int, **targets):
     """A validated ``ThresholdSpec``: the objectives named or implied by their targets (as the CLI's flags imply them)."""
     from calibcli.thresholds import ThresholdSpec
@@ -379,79 +210,59 @@ def _spec(objectives, n_bootstrap: int, seed: int, **targets):
                          review_precision=targets.get("review_precision"), n_bootstrap=n_bootstrap, seed=seed).validated()
 
 
-def thresholds_stage(report: AuditReport, source, spec, classes: Sequence[str] | None = None) -> AuditReport:
-    """The report with ``thresholds`` set: with calibration in the report, optimised on the raw and on the
-    out-of-fold calibrated scores of the rows the calibrator was evaluated on (the logic of ``calib audit``)."""
-    import inspect
-
-    from calibcli.thresholds import recommend_source
-
-    cal = report.calibration
-    classes = tuple(classes) if classes else None
-    calibrate = pair = None
-    if cal is not None and getattr(cal, "out_of_fold", None) is not None:
-        pair = cal.calibrate_batch
-    if pair is not None and "pairs" in inspect.signature(recommend_source).parameters:
-        result = recommend_source(source, spec, classes, pairs=pair)
-    elif pair is not None:
-        evaluated = _Evaluated(source, pair)
-        source, calibrate = evaluated, evaluated.calibrate
-        result = recommend_source(source, spec, classes, calibrate)
-    else:
-        result = recommend_source(source, spec, classes)
-    notes = ()
-    if pair is not None and result.n_rows < report.input.n_samples:
-        notes = (f"thresholds use the {result.n_rows:,} rows the calibrator was evaluated on (not fitted on), on both scales",)
-    return replace(report, thresholds=replace(result, notes=notes))
-
-
-class _Evaluated:
-    """The evaluated rows of each batch of ``source`` and their out-of-fold calibrated scores (``calibrate(batch)``),
-    for a ``recommend_source`` without ``pairs``."""
-
-    def __init__(self, source, pair):
-        self.info, self._source, self._pair, self._last = source.info, source, pair, None
-
-    def batches(self):
-        for batch in self._source.batches():
-            both = self._pair(batch)
-            if both is None:
-                continue
-            self._last = both
-            yield both[0]
-
-    def calibrate(self, batch):
-        raw, calibrated = self._last
-        if batch is not raw:
-            raise RuntimeError("calibrate() is for the batch just yielded")
-        return calibrated.predictions
-
-
-def gate_stage(report: AuditReport, source, fail_if: Sequence[str] = (), warn_if: Sequence[str] = (), *,
-               on: str = "point", strict: bool = False, seed: int = 0, replicates: int = 200, n_bins: int = 15,
-               strategy: str = "uniform") -> AuditReport:
-    """The report with ``gate`` set from rules written as the CLI's ``--fail-if`` (e.g. ``'ece > 0.05'``)."""
-    from calibcli.gate import evaluate_gate, parse_rule
-
-    fail_if = (fail_if,) if isinstance(fail_if, str) else tuple(fail_if)
-    warn_if = (warn_if,) if isinstance(warn_if, str) else tuple(warn_if)
-    rules = [parse_rule(e, "fail", f"fail_if {e!r}") for e in fail_if]
-    rules += [parse_rule(e, "warn", f"warn_if {e!r}") for e in warn_if]
-    if not rules:
-        return report
-    if on not in ("point", "upper"):
-        raise UsageError(f"gate_on={on!r}: choose 'point' or 'upper'.")
-    result = evaluate_gate(source, report.measurement, rules, on=on, strict=strict, seed=seed, replicates=replicates,
-                           n_bins=n_bins, strategy=strategy)
-    return replace(report, gate=result)
-
-
 def _call_text(fn: str, data, kwargs: dict) -> str:
     what = ("y_true=..., y_prob=..." if data is None else
             repr(os.fspath(data)) if isinstance(data, (str, os.PathLike)) else
             repr([os.fspath(d) for d in data]) if isinstance(data, (list, tuple)) else type(data).__name__)
     given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     return f"calibcli.{fn}({what}{', ' + given if given else ''})"
+
+
+# ---------------------------------------------------------------------- API
+def _methods(calibrators) -> tuple[str, ...]:
+    names = (calibrators,) if isinstance(calibrators, str) else tuple(calibrators)
+    names = tuple(dict.fromkeys(str(n).strip().lower() for n in names if str(n).strip()))
+    unknown = [n for n in names if n not in CALIBRATORS]
+    if unknown or not names:
+        raise UsageError(f"calibrators={calibrators!r}: unknown calibrator {', '.join(unknown) or '(none given)'}; "
+                         f"choose from {', '.join(CALIBRATORS)}.")
+    return names
+
+
+def _texts(value) -> tuple[str, ...]:
+    """A string or a sequence of strings as a tuple (``by='region'`` is ``by=['region']``)."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+def _per_column(value, what: str) -> tuple[str, ...]:
+    """``by_bins`` / ``by_time`` as the CLI's words: 5 -> ('5',); {'age': 5} -> ('age=5',); '1D' -> ('1D',)."""
+    if value is None:
+        return ()
+    if isinstance(value, dict):
+        return tuple(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, (int, str)) and not isinstance(value, bool):
+        return (str(value),)
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    raise UsageError(f"{what}={value!r}: give a value, a list of 'COL=VALUE' strings or a dict {{column: value}}.")
+
+
+def _groups(by, by_bins, by_time, min_group_rows: int, max_groups: int):
+    by, by_bins, by_time = _texts(by), _per_column(by_bins, "by_bins"), _per_column(by_time, "by_time")
+    if not (by or by_bins or by_time):
+        return None
+    from calibcli.subgroups.keys import GroupSpec
+
+    return GroupSpec.parse(by, by_bins, by_time, int(min_group_rows), int(max_groups))
+
+
+def _rules(fail_if, warn_if) -> tuple:
+    from calibcli.gate import parse_rule
+
+    return (tuple(parse_rule(e, "fail", f"fail_if {e!r}") for e in _texts(fail_if))
+            + tuple(parse_rule(e, "warn", f"warn_if {e!r}") for e in _texts(warn_if)))
 
 
 # ---------------------------------------------------------------------- API
@@ -464,9 +275,15 @@ def audit(data=None, *, label: str = "label", y_true=None, y_prob=None, score_co
           cost_fp: float | None = None, cost_fn: float | None = None, cost_tp: float | None = None,
           cost_tn: float | None = None, beta: float | None = None, min_precision: float | None = None,
           min_recall: float | None = None, max_flag_rate: float | None = None, review_precision: float | None = None,
+          by: Sequence[str] | str = (), by_bins=None, by_time=None, min_group_rows: int = 100,
+          max_groups: int = 1000, statistics: bool = False, tolerance: float = 0.02,
           fail_if: Sequence[str] | str = (), warn_if: Sequence[str] | str = (), gate_on: str = "point",
-          strict: bool = False, gate_seed: int = 0, gate_replicates: int = 200) -> Report:
+          strict: bool = False, gate_seed: int = 0, gate_replicates: int = 200, baseline=None,
+          id_col: str | None = None) -> Report:
     """Audit the calibration of predictions: what ``calib audit`` does, as a typed report.
+
+    It runs the same pipeline as the CLI (:func:`calibcli.pipeline.run_audit`): measurement,
+    calibration, thresholds, subgroups, statistics, the decision verdict and the gate.
 
     Parameters
     ----------
@@ -483,7 +300,14 @@ def audit(data=None, *, label: str = "label", y_true=None, y_prob=None, score_co
         ``--per-label``.
     objectives, threshold_classes, threshold_bootstrap, threshold_seed, cost_*, beta, min_precision, min_recall,
     max_flag_rate, review_precision : the thresholds section (computed when an objective is named or implied).
-    fail_if, warn_if, gate_on, strict, gate_seed, gate_replicates : gate rules such as ``'ece > 0.05'``.
+    by, by_bins, by_time, min_group_rows, max_groups : subgroups (``--by`` columns; ``by_bins=5`` or
+        ``{'age': 5}``; ``by_time='1W'`` or ``{'ts': '1D'}``).
+    statistics, tolerance : ``--statistics`` (every statistic of every curve, with intervals) and the verdict's
+        ``--tolerance``; the verdict is always in the report.
+    fail_if, warn_if, gate_on, strict, gate_seed, gate_replicates : gate rules such as ``'ece > 0.05'`` and
+        ``'ece_increase > 0.01'`` (``--fail-if``, ``--on``, ...).
+    baseline, id_col : the previous model's predictions (a path, paths or data) for ``*_increase`` rules, and the
+        id column pairing its rows (``--baseline``, ``--id-col``).
 
     Returns
     -------
@@ -495,45 +319,29 @@ def audit(data=None, *, label: str = "label", y_true=None, y_prob=None, score_co
     InputError, UsageError
         Bad input or options, with the messages of the CLI.
     """
-    from calibcli.audit import build_audit
+    from calibcli.pipeline import AuditSettings, run_audit
     from calibcli.render.html import Provenance, file_records
 
+    groups = _groups(by, by_bins, by_time, min_group_rows, max_groups)
     opts = _load_options(label, score_cols, classes, task, score_kind, renormalize, drop_invalid, encoding,
-                         batch_rows, memory_limit)
+                         batch_rows, memory_limit, id_col, groups.columns if groups is not None else ())
     spec = _spec(objectives, threshold_bootstrap, threshold_seed, cost_fp=cost_fp, cost_fn=cost_fn, cost_tp=cost_tp,
                  cost_tn=cost_tn, beta=beta, min_precision=min_precision, min_recall=min_recall,
                  max_flag_rate=max_flag_rate, review_precision=review_precision)
-    if spec is None and threshold_classes:
-        raise UsageError("threshold_classes picks classes for the thresholds section, which needs an objective: "
-                         "add objectives='f1' or a target such as min_precision=0.9.")
-    explicit = (calibrators is not None and calibrators != "temperature") or any(
-        (calibration_split is not None, fit_on is not None, per_label))
-    if calibrators is None and explicit:
-        raise UsageError("calibrators=None skips calibration, but calibration_split, fit_on or per_label asks for it; "
-                         "drop one of them.")
+    settings = AuditSettings(
+        load=opts, n_bins=n_bins, strategy=strategy, calibrate=calibrators is not None,
+        calibrators=None if calibrators is None or calibrators == "temperature" else _methods(calibrators),
+        calibration_split=calibration_split, fit_on=fit_on, seed=seed, per_label=per_label, thresholds=spec,
+        threshold_classes=_texts(threshold_classes), groups=groups, statistics=bool(statistics), tolerance=tolerance,
+        rules=_rules(fail_if, warn_if), gate_on=gate_on, strict=strict, gate_seed=gate_seed,
+        gate_replicates=gate_replicates, baseline=baseline, id_col=id_col)
     with open_data(data, y_true=y_true, y_prob=y_prob, options=opts) as source:
-        report = build_audit(source, n_bins, strategy)
-        if calibrators is not None:
-            methods = _methods(calibrators)
-            if fit_on is not None:
-                with open_data(fit_on, options=opts, name="fit_on") as fit_source:
-                    report = calibration_stage(report, source, methods, explicit=explicit, split=calibration_split,
-                                               fit_on=fit_source, seed=seed, per_label=per_label, n_bins=n_bins,
-                                               strategy=strategy)
-            else:
-                report = calibration_stage(report, source, methods, explicit=explicit, split=calibration_split,
-                                           seed=seed, per_label=per_label, n_bins=n_bins, strategy=strategy)
-        if spec is not None:
-            report = thresholds_stage(report, source, spec, threshold_classes)
-        report = gate_stage(report, source, fail_if, warn_if, on=gate_on, strict=strict, seed=gate_seed,
-                            replicates=gate_replicates, n_bins=n_bins, strategy=strategy)
-        report = replace(report, engine=engine_info(source))
+        report = run_audit(source, settings)
         files = source.info.files
-    on_disk = isinstance(data, (str, os.PathLike, list, tuple)) and data is not None
-    records = file_records(files) if on_disk else ()
+    records = file_records(files) if data is not None and is_paths(data) else ()
     given = {k: v for k, v in (("label", label), ("n_bins", n_bins), ("strategy", strategy), ("calibrators", calibrators),
-                               ("seed", seed), ("objectives", objectives), ("fail_if", fail_if))
-             if v != audit.__kwdefaults__[k]}
+                               ("seed", seed), ("objectives", objectives), ("by", by), ("statistics", statistics),
+                               ("fail_if", fail_if)) if v != audit.__kwdefaults__[k]}
     return Report.from_audit(report, Provenance(records, _call_text("audit", data, given)))
 
 

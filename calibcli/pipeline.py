@@ -57,7 +57,7 @@ class AuditSettings:
     statistics, tolerance : the full statistics of every curve; the verdict's calibration-error tolerance.
     rules, gate_on, strict, gate_seed, gate_replicates : gate rules (``calibcli.gate.Rule``) and how they are
         evaluated ('point' or 'upper' end of a bootstrap interval).
-    baseline, id_col : the previous model's predictions (paths, or data) for ``*_increase`` rules; the id
+    baseline, id_col : the previous model's predictions (paths, or data; None: none) for ``*_increase`` rules; the id
         column pairing them (it must also be ``load.id_col``).
     spelling : how messages name the settings: 'python' or 'cli'.
     """
@@ -81,7 +81,7 @@ class AuditSettings:
     strict: bool = False
     gate_seed: int = 0
     gate_replicates: int = 200
-    baseline: Any = ()
+    baseline: Any = None
     id_col: str | None = None
     spelling: str = "python"
 
@@ -139,7 +139,7 @@ def check_settings(settings: AuditSettings) -> None:
                              "add --objective (e.g. --objective f1) or a target such as --min-precision.")
         raise UsageError("threshold_classes picks classes for the thresholds section, which needs an objective: "
                          "add objectives='f1' or a target such as min_precision=0.9.")
-    if settings.baseline and not settings.rules:
+    if settings.baseline is not None and not settings.rules:
         example = "--max-ece-increase 0.01" if settings.spelling == "cli" else "fail_if='ece_increase > 0.01'"
         raise UsageError(f"{n('baseline')} is given but no rule uses it; add one such as {example}.")
     if settings.gate_on not in ("point", "upper"):
@@ -290,7 +290,7 @@ def statistics_stage(report: AuditReport, source: BatchSource, settings: AuditSe
     The verdict is built from the report's own numbers, so this runs after calibration and thresholds.
     """
     from calibcli.verdict import DEFAULT_TOLERANCE as VERDICT_TOLERANCE
-    from calibcli.verdict import VerdictLine, decision_verdict
+    from calibcli.verdict import decision_verdict
 
     statistics = None
     if settings.statistics:
@@ -299,14 +299,9 @@ def statistics_stage(report: AuditReport, source: BatchSource, settings: AuditSe
         edges, seed, key_on_ids = _audit_bins(report, source, settings)
         statistics = measure_statistics(source, source.info, edges, seed=seed, key_on_ids=key_on_ids)
     report = replace(report, statistics=statistics)
-    verdict = decision_verdict(**verdict_inputs(report), tolerance=settings.tolerance or VERDICT_TOLERANCE)
-    if statistics is None:  # no AUROC measured: the ranking line says how to get one
-        # the report's text is the same for every caller (the CLI's flag; the API's statistics=True)
-        unmeasured = VerdictLine("ranking", "warn", "not measured: AUROC and its interval need --statistics "
-                                                    "(calibration does not change the order)",
-                                 {"auroc": None, "auroc_interval": None})
-        verdict = replace(verdict, items=tuple(unmeasured if line.use == "ranking" else line
-                                               for line in verdict.items))
+    # no AUROC measured: a neutral ranking line says how to get one (not a warning)
+    verdict = decision_verdict(**verdict_inputs(report), tolerance=settings.tolerance or VERDICT_TOLERANCE,
+                               ranking_measured=statistics is not None)
     return replace(report, verdict=verdict)
 
 
@@ -370,7 +365,7 @@ def gate_stage(report: AuditReport, data, settings: AuditSettings) -> AuditRepor
     with _baseline(data, s) as baseline:
         result = evaluate_gate(source, report.measurement, s.rules, on=s.gate_on, strict=s.strict, seed=s.gate_seed,
                                replicates=s.gate_replicates, n_bins=s.n_bins, strategy=s.strategy,
-                               baseline=baseline)
+                               baseline=baseline, groups=report.groups)  # rules on groups (--by)
     return replace(report, gate=result)
 
 
@@ -382,7 +377,7 @@ class _baseline:
 
     def __enter__(self):
         s = self.settings
-        if not s.baseline:
+        if s.baseline is None:
             return None
         if hasattr(self.data, "batches"):  # a BatchSource: pair without a join, by fingerprints
             from calibcli.data_input import is_paths, open_data

@@ -152,3 +152,99 @@ def test_import_is_lazy():
     assert lazy.stdout.strip() == "[]"
     used = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "matplotlib" not in used.stdout
+
+
+# ---------------------------------------------- the whole pipeline: groups, statistics, verdict, baseline
+@pytest.fixture(scope="module")
+def regions(tmp_path_factory):
+    """The binary sample with a 'region' column (three groups), on disk and as a DataFrame."""
+    import pandas as pd
+
+    df = pd.read_csv(SAMPLE / "binary.csv")
+    df["region"] = np.array(["north", "south", "east"])[np.arange(len(df)) % 3]
+    path = tmp_path_factory.mktemp("regions") / "regions.csv"
+    df.to_csv(path, index=False)
+    return path, df
+
+
+@pytest.fixture(scope="module")
+def regions_cli(regions, tmp_path_factory):
+    """``calib audit FILE --by region --statistics``: its JSON and its HTML."""
+    html = tmp_path_factory.mktemp("html") / "report.html"
+    r = run(["audit", regions[0], "--by", "region", "--statistics", "--format", "json", "--html-out", html])
+    assert r.exit_code == 0, r.stderr
+    return json.loads(r.stdout), html.read_text(encoding="utf-8")
+
+
+def test_by_and_statistics_give_the_cli_json(regions, regions_cli):
+    cli, _ = regions_cli
+    report = calibcli.audit(regions[1], by=["region"], statistics=True)
+    got = report.to_dict()
+    assert _comparable(got) == _comparable(cli)
+    assert got["verdict"]["lines"] and got["statistics"] and len(got["groups"]) == 3
+    assert report.verdict is not None and report.statistics is not None and report.groups is not None
+    ranking = next(line for line in got["verdict"]["lines"] if line["use"] == "ranking")
+    assert ranking["evidence"]["auroc"] == report.statistics.headline.values["auroc"]  # measured by --statistics
+
+
+def test_to_html_is_the_cli_html_with_verdict_and_groups(regions, regions_cli):
+    import re
+
+    _, cli_html = regions_cli
+    html = calibcli.audit(str(regions[0]), by="region", statistics=True).to_html()
+
+    def body(text):  # all but the provenance section (the command line differs)
+        return re.sub(r'<section id="provenance".*?</section>', "", text, flags=re.S)
+
+    assert body(html) == body(cli_html)
+    assert '<section id="verdict"' in html and '<section id="groups"' in html
+    assert "usable for ranking: AUROC" in html  # the verdict's ranking line, from the statistics
+    groups = html[html.index('<section id="groups"'):]
+    assert groups.count('<td data-v="666.0">666</td>') + groups.count('<td data-v="667.0">667</td>') == 3
+
+
+def test_verdict_without_statistics_says_how_to_measure_the_ranking(frame):
+    report = calibcli.audit(frame.head(600), calibrators=None)
+    line = next(x for x in report.to_dict()["verdict"]["lines"] if x["use"] == "ranking")
+    assert line["evidence"]["auroc"] is None and "--statistics" in line["sentence"]
+    assert report.statistics is None and report.groups is None
+
+
+def test_baseline_and_id_col_give_the_cli_gate(tmp_path):
+    import pandas as pd
+
+    new, old = pd.read_csv(MULTI), pd.read_csv(SAMPLE / "previous_model.csv")
+    for df in (new, old):
+        df.insert(0, "id", [f"x{i}" for i in range(len(df))])
+    old = old.sample(frac=1, random_state=0)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    old.to_csv(tmp_path / "old.csv", index=False)
+    cli = run(["audit", tmp_path / "new.csv", "--baseline", tmp_path / "old.csv", "--id-col", "id", "--fail-if",
+               "ece_increase > 0.01", "--on", "upper", "--gate-replicates", "40", "--no-calibration", "--format", "json"])
+    assert cli.exit_code == 1, cli.stderr
+    kwargs = dict(baseline=str(tmp_path / "old.csv"), id_col="id", fail_if="ece_increase > 0.01", gate_on="upper",
+                  gate_replicates=40, calibrators=None)
+    by_path = calibcli.audit(str(tmp_path / "new.csv"), **kwargs)
+    assert _comparable(by_path.to_dict()) == _comparable(json.loads(cli.stdout))
+    assert by_path.gate.baseline.matched_by == "id" and not by_path.gate.passed
+    in_memory = calibcli.audit(new, **{**kwargs, "baseline": old}).to_dict()  # a baseline given as a DataFrame
+    assert in_memory["gate"]["baseline"]["files"] == ["baseline"]
+    in_memory["gate"]["baseline"]["files"] = [str(tmp_path / "old.csv")]
+    assert _comparable(in_memory) == _comparable(by_path.to_dict())
+
+
+def test_option_errors_name_the_python_arguments(frame):
+    with pytest.raises(UsageError, match=r"^calibrators=None skips calibration, but per_label asks for it"):
+        calibcli.audit(frame, calibrators=None, per_label=True)
+    with pytest.raises(UsageError, match=r"^per_label fits one temperature per label"):
+        calibcli.audit(frame, per_label=True)
+    with pytest.raises(UsageError, match=r"^baseline is given but no rule uses it; add one such as fail_if="):
+        calibcli.audit(frame, baseline=frame)
+    with pytest.raises(UsageError, match=r"^threshold_classes picks classes"):
+        calibcli.audit(frame, threshold_classes=["cat"])
+    with pytest.raises(UsageError, match=r"^calibration_split and fit_on both say"):
+        calibcli.audit(frame, calibration_split=0.5, fit_on=frame)
+    with pytest.raises(UsageError, match=r"gate_on='middle'"):
+        calibcli.audit(frame, fail_if="ece > 0.1", gate_on="middle")
+    with pytest.raises(UsageError, match="--by-bins"):  # the subgroup options' own checks
+        calibcli.audit(frame, by="label", by_bins=1)

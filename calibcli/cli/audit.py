@@ -151,5 +151,5 @@ def audit_settings(opts: dict):
         tolerance=opts.get("tolerance") or DEFAULT_TOLERANCE,
         rules=g.rules if g else (), gate_on=g.on if g else "point", strict=g.strict if g else False,
         gate_seed=g.seed if g else 0, gate_replicates=g.replicates if g else 200,
-        baseline=g.baseline if g else (), id_col=g.id_col if g else None, spelling="cli",
+        baseline=(g.baseline or None) if g else None, id_col=g.id_col if g else None, spelling="cli",
     )
