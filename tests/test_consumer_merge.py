@@ -111,12 +111,6 @@ def _sampled(monkeypatch) -> None:
     monkeypatch.setattr(iso, "MAX_DISTINCT", 300)
 
 
-# the damped Newton passes of the logistic fits (Platt; vector scaling of multilabel files) stop at a
-# tolerance below the float noise of their sums on these rows: they run to max_passes whatever the
-# batching, and their last digits follow the summation order, so they are checked with exact in-memory fits
-LOGISTIC = ("platt",)
-
-
 @pytest.mark.parametrize("task", [Task.MULTICLASS, Task.BINARY, Task.MULTILABEL])
 @pytest.mark.parametrize("scheme", ["cross-fit", "split"])
 @pytest.mark.parametrize("strategy", ["uniform", "quantile"])
@@ -125,9 +119,8 @@ def test_calibration_stage_split_and_merged_passes(monkeypatch, task, scheme, st
     p = _preds(task)
     split = 0.5 if scheme == "split" else None
     methods = METHODS
-    if passes == "sampled":
+    if passes == "sampled":  # the logistic fits (Platt, multilabel vector) included: they converge (tests/test_speed_platt.py)
         _sampled(monkeypatch)
-        methods = tuple(m for m in METHODS if m not in LOGISTIC and not (task is Task.MULTILABEL and m == "vector"))
 
     def run(batch_rows):
         from calibcli.audit import audit_state
@@ -156,8 +149,7 @@ def test_calibration_stage_split_and_merged_passes(monkeypatch, task, scheme, st
 
 @pytest.mark.parametrize("method", METHODS)
 def test_fit_all_rows_split_and_merged_passes(monkeypatch, method):
-    if method not in LOGISTIC:
-        _sampled(monkeypatch)
+    _sampled(monkeypatch)
     p = _preds(Task.MULTICLASS, n=700, seed=3)
     one = fit_all_rows(InMemorySource.from_predictions(p, 10_000), method, n_boot=20)
     with monkeypatch.context() as m:

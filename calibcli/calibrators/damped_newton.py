@@ -12,7 +12,16 @@ first, NaN, and a later pass evaluates them where needed); when none does, the
 next pass tries the next four halvings. A
 problem has converged when its Newton step is within ``tol`` (relative to
 1 + |theta|, componentwise), or when 40 halvings do not lower the loss (float
-noise at the optimum), or after ``max_iter`` iterations.
+noise at the optimum), or when the step taken leaves theta unchanged (the step is
+below theta's float resolution), or after ``max_iter`` iterations.
+
+"Does not exceed the current loss" allows ``LOSS_NOISE`` (relative): the rounding of
+a mean loss summed over many rows. Near the optimum a Newton step of 1e-9 lowers
+the loss by about 1e-18, far below that rounding; without the allowance the search
+compared rounding noise, rejected the right step and halved down to a step that left
+theta unchanged, whose loss is the same number, so it was "taken" and the same
+direction solved again: a cycle that ran to the pass limit (Platt warm-started on a
+row sample, then refined over a source).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ STEP_TOL = 1e-10
 MAX_ITER = 100
 MAX_HALVINGS = 40
 CANDIDATES = 4  # step sizes tried per pass
+LOSS_NOISE = 1e-12  # relative rounding allowed in the line search's loss comparison (see the module docstring)
 
 
 def solve_2x2(g: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -104,10 +114,14 @@ class DampedNewton:
                 moved_to[i] = 0
                 self.loss[i] = loss[i, 0]
                 continue
-            ok = np.flatnonzero(loss[i] <= self.loss[i])
+            ok = np.flatnonzero(loss[i] <= self.loss[i] + LOSS_NOISE * abs(self.loss[i]))
             if ok.size:
                 k = int(ok[0])
-                self.theta[i] = self.theta[i] - steps[i, k] * self.direction[i]
+                new_theta = self.theta[i] - steps[i, k] * self.direction[i]
+                if np.array_equal(new_theta, self.theta[i]):  # the step is below theta's resolution: converged
+                    self.active[i] = False
+                    continue
+                self.theta[i] = new_theta
                 self.loss[i] = loss[i, k]
                 self.iterations[i] += 1
                 moved_to[i] = k
