@@ -9,7 +9,8 @@ Computed from plain numbers (the report supplies them); no I/O, no printing.
   the point is within but the interval is not (more rows needed); fail: neither.
 - ``ranking``: AUROC and its interval (calibration does not change the order). ok: the
   interval is above 0.5 and AUROC >= 0.7; fail: the interval's upper end is <= 0.5
-  (no better than chance); warn otherwise.
+  (no better than chance); warn otherwise. info (neutral) when AUROC was not measured
+  (an audit without ``--statistics``): a use nobody measured neither passes nor warns.
 - ``threshold`` (only when thresholds ran): the recommended threshold before and
   after calibration and how far it moves. ok: it moves at most ``move_tolerance``
   (0.05) or there is no calibrated threshold; warn: a rule at the old threshold is
@@ -26,13 +27,16 @@ DEFAULT_TOLERANCE = 0.02
 DEFAULT_MOVE_TOLERANCE = 0.05
 MIN_USEFUL_AUROC = 0.7
 STATUSES = ("ok", "warn", "fail")
+#: a line's status: one of STATUSES, or "info" (nothing judged: not measured), which the overall status ignores
+LINE_STATUSES = ("info", *STATUSES)
+NOT_MEASURED = "not measured (add --statistics)"
 
 Interval = "tuple[float, float] | None"
 
 
 @dataclass(frozen=True)
 class VerdictLine:
-    """One use: its status (ok, warn, fail), the sentence and the numbers it rests on."""
+    """One use: its status (ok, warn, fail; info when it was not measured), the sentence and the numbers it rests on."""
 
     use: str
     status: str
@@ -52,8 +56,8 @@ class Verdict:
 
     @property
     def status(self) -> str:
-        """The worst status of the lines (ok when there are none)."""
-        return max((line.status for line in self.items), key=STATUSES.index, default="ok")
+        """The worst status of the judged lines (``info`` lines, not measured, do not count; ok when none)."""
+        return max((line.status for line in self.items if line.status in STATUSES), key=STATUSES.index, default="ok")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON ``verdict`` object."""
@@ -118,6 +122,16 @@ def probability_line(ece: float | None, ece_interval=None, ece_after: float | No
                        f"do not use as probabilities: ECE {before} exceeds {tol} (no calibrator was fitted)", ev)
 
 
+def unmeasured_ranking_line() -> VerdictLine:
+    """The neutral ``ranking`` line of an audit that did not measure AUROC (no ``--statistics``).
+
+    >>> line = unmeasured_ranking_line()
+    >>> line.status, line.sentence
+    ('info', 'not measured (add --statistics)')
+    """
+    return VerdictLine("ranking", "info", NOT_MEASURED, {"auroc": None, "auroc_interval": None})
+
+
 def ranking_line(auroc: float | None, auroc_interval=None) -> VerdictLine:
     """The ``ranking`` line (see the module docstring).
 
@@ -169,7 +183,7 @@ def decision_verdict(*, ece: float | None, ece_interval=None, ece_after: float |
                      ece_after_interval=None, calibrator: str | None = None, tolerance: float = DEFAULT_TOLERANCE,
                      auroc: float | None = None, auroc_interval=None, threshold_before: float | None = None,
                      threshold_after: float | None = None, threshold_name: str | None = None,
-                     move_tolerance: float = DEFAULT_MOVE_TOLERANCE) -> Verdict:
+                     move_tolerance: float = DEFAULT_MOVE_TOLERANCE, ranking_measured: bool = True) -> Verdict:
     """The verdict from plain numbers.
 
     Parameters
@@ -188,6 +202,9 @@ def decision_verdict(*, ece: float | None, ece_interval=None, ece_after: float |
         What the threshold is on (e.g. "class 'unsafe'"), named in the sentence.
     move_tolerance : float
         How far the threshold may move and the old rule still stand (0.05).
+    ranking_measured : bool
+        False when discrimination was not measured (no ``--statistics``): the ranking line is
+        then ``info``, "not measured (add --statistics)", and does not count in the overall status.
 
     Returns
     -------
@@ -199,11 +216,13 @@ def decision_verdict(*, ece: float | None, ece_interval=None, ece_after: float |
     ...                      calibrator="temperature", auroc=0.93, auroc_interval=(0.92, 0.94))
     >>> v.status, [line.use for line in v.items]
     ('warn', ['probabilities', 'ranking'])
+    >>> decision_verdict(ece=0.01, ece_interval=(0.005, 0.015), ranking_measured=False).status
+    'ok'
     """
     if not (tolerance > 0 and math.isfinite(tolerance)):
         raise ValueError(f"tolerance must be a positive number, got {tolerance}")
     lines = [probability_line(ece, ece_interval, ece_after, ece_after_interval, calibrator, tolerance),
-             ranking_line(auroc, auroc_interval)]
+             ranking_line(auroc, auroc_interval) if ranking_measured else unmeasured_ranking_line()]
     t = threshold_line(threshold_before, threshold_after, calibrator, threshold_name, move_tolerance)
     if t is not None:
         lines.append(t)

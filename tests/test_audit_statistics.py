@@ -105,7 +105,7 @@ def test_verdict_without_statistics_says_ranking_needs_them():
     doc = audit_json(SAMPLES / "binary.csv", "--no-calibration")
     assert "statistics" not in doc and "auroc" not in doc["metrics"]
     ranking = next(line for line in doc["verdict"]["lines"] if line["use"] == "ranking")
-    assert ranking["status"] == "warn" and "--statistics" in ranking["sentence"]
+    assert ranking["status"] == "info" and ranking["sentence"] == "not measured (add --statistics)"  # neutral
     assert [line["use"] for line in doc["verdict"]["lines"]] == ["probabilities", "ranking"]  # no thresholds ran
 
 
@@ -156,7 +156,7 @@ def test_terminal_without_statistics_has_the_verdict_but_no_statistics_table(mon
     monkeypatch.setenv("COLUMNS", "80")
     r = run(["--no-config", "audit", SAMPLES / "binary.csv", "--no-calibration"])
     assert r.stdout.startswith("Verdict") and "Statistics (" not in r.stdout and "needs --statistics" not in r.stdout
-    assert "need --statistics" in r.stdout
+    assert "INFO ranking not measured (add --statistics)" in " ".join(r.stdout.split())
 
 
 def test_markdown_opens_with_the_verdict_and_has_the_statistics(tmp_path):

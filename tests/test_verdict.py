@@ -93,3 +93,28 @@ def test_verdict_status_dict_and_lines():
 def test_tolerance_must_be_positive():
     with pytest.raises(ValueError, match="tolerance"):
         decision_verdict(ece=0.1, tolerance=0)
+
+
+def test_unmeasured_ranking_is_neutral():
+    """Without --statistics nothing judged the ranking: the line is info and the overall status ignores it."""
+    good = dict(ece=0.01, ece_interval=(0.005, 0.015))
+    v = decision_verdict(**good, ranking_measured=False)
+    ranking = v.items[1]
+    assert (ranking.use, ranking.status, ranking.sentence) == ("ranking", "info", "not measured (add --statistics)")
+    assert v.status == "ok"  # before: warn, so a default audit was never better than warn
+    assert v.to_dict()["status"] == "ok" and v.to_dict()["lines"][1]["status"] == "info"
+    assert v.lines()[1] == "INFO  ranking: not measured (add --statistics)"
+    # a measured ranking still counts, and a bad one still fails
+    assert decision_verdict(**good, auroc=0.62, auroc_interval=(0.58, 0.66)).status == "warn"
+    assert decision_verdict(ece=0.3, ranking_measured=False).status == "fail"
+    assert decision_verdict(**good, ranking_measured=False, threshold_before=0.9, threshold_after=0.7,
+                            calibrator="temperature").status == "warn"
+
+
+def test_unmeasured_line_validates_against_the_schema():
+    import jsonschema
+
+    from calibcli.statistics.schema import verdict_schema
+
+    v = decision_verdict(ece=0.01, ece_interval=(0.005, 0.015), ranking_measured=False)
+    jsonschema.Draft202012Validator(verdict_schema()).validate(json.loads(json.dumps(v.to_dict())))

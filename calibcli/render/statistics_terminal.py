@@ -29,7 +29,7 @@ TITLES = {
 }
 CLASS_COLUMNS = ("ece_debiased", "smece", "cox_slope", "auroc")
 DEFAULT_CLASS_ROWS = 15
-STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
+STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "red", "info": "dim"}
 
 
 def _num(x: float | None) -> str:

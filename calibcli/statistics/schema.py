@@ -45,7 +45,9 @@ def class_statistics_schema() -> dict[str, Any]:
 def verdict_schema() -> dict[str, Any]:
     """The ``verdict`` object (:meth:`calibcli.verdict.Verdict.to_dict`)."""
     status = {"enum": ["ok", "warn", "fail"]}
-    line = _obj({"use": {"enum": ["probabilities", "ranking", "threshold"]}, "status": status, "sentence": STR,
+    line = _obj({"use": {"enum": ["probabilities", "ranking", "threshold"]},
+                 "status": {"enum": ["info", "ok", "warn", "fail"], "description": "info: not measured (not counted)"},
+                 "sentence": STR,
                  "evidence": {"type": "object", "description": "the numbers the sentence rests on"}})
     return _obj({"status": status, "tolerance": NUM, "lines": {"type": "array", "items": line}})
 
