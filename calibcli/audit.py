@@ -35,8 +35,9 @@ def measure(preds: Predictions, n_bins: int = 15, strategy: str = "uniform") -> 
     --------
     >>> from calibcli.predictions import ScoreKind
     >>> p = Predictions(np.array([[0.8, 0.2], [0.3, 0.7]]), np.array([0, 0]), ("a", "b"), Task.BINARY, ScoreKind.PROBS)
-    >>> round(measure(p, n_bins=5).metrics.ece, 12)
-    0.25
+    >>> m = measure(p, n_bins=5).metrics  # binary: the headline is the positive class ("b")
+    >>> round(m.ece, 12), round(m.ece_top_label, 12)
+    (0.45, 0.25)
     """
     return measure_source(InMemorySource.from_predictions(preds, max(preds.n_samples, 1)), n_bins, strategy)
 

@@ -114,8 +114,8 @@ class MeasureState:
     >>> from calibcli.predictions import ScoreKind
     >>> p = Predictions(np.array([[0.8, 0.2], [0.3, 0.7]]), np.array([0, 0]), ("a", "b"), Task.BINARY, ScoreKind.PROBS)
     >>> s = MeasureState(Task.BINARY, p.classes, BinEdges.uniform(5)).update(Batch(p, np.arange(2)))
-    >>> round(s.finalize().metrics.ece, 12)
-    0.25
+    >>> round(s.finalize().metrics.ece, 12), round(s.finalize().metrics.ece_top_label, 12)  # binary: positive class
+    (0.45, 0.25)
     """
 
     def __init__(self, task: Task, classes: tuple[str, ...], edges: BinEdges, n_replicates: int = 0, seed: int = 0,

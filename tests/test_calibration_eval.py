@@ -24,7 +24,7 @@ from tests.cli_helpers import run
 from tests.conftest import SAMPLES, real
 
 PLAMBDA = "plambda_cifar10_vgg16"
-METRIC_KEYS = ["accuracy", "ece", "mce", "classwise_ece", "brier", "nll"]
+METRIC_KEYS = ["accuracy", "ece", "mce", "classwise_ece", "brier", "nll", "ece_top_label"]
 
 
 def _fold_ids(n: int, folds: int, seed: int) -> np.ndarray:

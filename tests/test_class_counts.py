@@ -87,7 +87,7 @@ def test_terminal_table_names_both_counts(tmp_path):
     assert res.exit_code == 0, res.stderr
     lines = res.stdout.splitlines()
     header = next(line for line in lines if line.startswith("class "))
-    assert header.split() == ["class", "support", "predicted", "ECE", "direction"]  # no Brier for top-label
+    assert header.split() == ["class", "support", "predicted", "ECE", "[95%", "interval]", "direction"]  # no Brier for top-label
     row_a = next(line for line in lines if line.startswith("a "))
     assert row_a.split()[1:3] == ["3", "1"]
     assert "Per predicted class, worst ECE first" in lines
@@ -96,7 +96,7 @@ def test_terminal_table_names_both_counts(tmp_path):
     path.write_text(MULTI, encoding="utf-8")
     res = run(["--no-config", "audit", path, "--no-calibration"])
     header = next(line for line in res.stdout.splitlines() if line.startswith("class "))
-    assert header.split() == ["class", "support", "predicted", "ECE", "Brier", "direction"]
+    assert header.split() == ["class", "support", "predicted", "ECE", "[95%", "interval]", "Brier", "direction"]
     assert "predicted: rows whose highest score is the class (argmax)" in res.stdout
 
 
