@@ -13,8 +13,8 @@ Computed from plain numbers (the report supplies them); no I/O, no printing.
   (an audit without ``--statistics``): a use nobody measured neither passes nor warns.
 - ``threshold`` (only when thresholds ran): the recommended threshold before and
   after calibration and how far it moves. ok: it moves at most ``move_tolerance``
-  (0.05) or there is no calibrated threshold; warn: a rule at the old threshold is
-  wrong once the scores are calibrated.
+  (0.05); warn: a rule at the old threshold is wrong once the scores are calibrated;
+  info (neutral) when there is no calibrated threshold to compare.
 """
 
 from __future__ import annotations
@@ -109,15 +109,17 @@ def probability_line(ece: float | None, ece_interval=None, ece_after: float | No
     if after_ok and _upper(float(ece_after), iv_after) <= tolerance:
         return VerdictLine("probabilities", "warn",
                            f"use as probabilities only after {calibrator}: ECE {before} exceeds {tol}; "
-                           f"after {calibrator} {after}", ev)
+                           f"{after} after {calibrator} is within it", ev)
     if ece <= tolerance:
         more = f"; after {calibrator} {after}" if after_ok else ""
         return VerdictLine("probabilities", "warn",
                            f"not shown usable as probabilities: ECE {before} is within {tol} but its interval is not "
                            f"(more rows would decide){more}", ev)
     if after_ok:
+        how = ("is within it but its interval is not (more rows would decide)" if float(ece_after) <= tolerance
+               else "exceeds it too")
         return VerdictLine("probabilities", "fail",
-                           f"do not use as probabilities: ECE {before} exceeds {tol}, and {after} after {calibrator}", ev)
+                           f"do not use as probabilities: ECE {before} exceeds {tol}; {after} after {calibrator} {how}", ev)
     return VerdictLine("probabilities", "fail",
                        f"do not use as probabilities: ECE {before} exceeds {tol} (no calibrator was fitted)", ev)
 
@@ -166,8 +168,8 @@ def threshold_line(before: float | None, after: float | None = None, calibrator:
     ev = {"threshold": b, "threshold_after": after, "move": None, "move_tolerance": move_tolerance,
           "calibrator": calibrator, "name": name}
     rule = "a rule" if name is None else f"a rule on {name}"
-    if not _ok(after) or calibrator is None:
-        return VerdictLine("threshold", "ok", f"recommended threshold {b:.3f} on the scores as they are "
+    if not _ok(after) or calibrator is None:  # nothing to judge: neutral
+        return VerdictLine("threshold", "info", f"recommended threshold {b:.3f} on the scores as they are "
                                               "(no calibrated threshold to compare)", ev)
     a = float(after)
     move = a - b

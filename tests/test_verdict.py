@@ -19,7 +19,7 @@ def test_probabilities_only_after_calibrator():
     line = probability_line(0.086, (0.07, 0.1), 0.011, (0.006, 0.016), "temperature")
     assert line.status == "warn"
     assert line.sentence == ("use as probabilities only after temperature: ECE 0.086 [0.070, 0.100] exceeds 0.02; "
-                             "after temperature 0.011 [0.006, 0.016]")
+                             "0.011 [0.006, 0.016] after temperature is within it")
     assert line.evidence["ece_after"] == 0.011
 
 
@@ -31,8 +31,11 @@ def test_probabilities_point_within_interval_not():
 def test_probabilities_fail_even_after_calibrator():
     line = probability_line(0.19, (0.18, 0.2), 0.05, (0.04, 0.06), "isotonic")
     assert line.status == "fail"
-    assert line.sentence == ("do not use as probabilities: ECE 0.190 [0.180, 0.200] exceeds 0.02, and "
-                             "0.050 [0.040, 0.060] after isotonic")
+    assert line.sentence == ("do not use as probabilities: ECE 0.190 [0.180, 0.200] exceeds 0.02; "
+                             "0.050 [0.040, 0.060] after isotonic exceeds it too")
+    near = probability_line(0.19, (0.18, 0.2), 0.015, (0.01, 0.03), "isotonic")  # after: point within, interval not
+    assert near.status == "fail" and near.sentence.endswith(
+        "0.015 [0.010, 0.030] after isotonic is within it but its interval is not (more rows would decide)")
 
 
 def test_probabilities_fail_without_calibrator():
@@ -71,7 +74,9 @@ def test_threshold_branches():
     stays = threshold_line(0.5, 0.52, "temperature")
     assert stays.status == "ok" and stays.sentence == "a rule at 0.500 stays valid: 0.520 after temperature (moves +0.020)"
     alone = threshold_line(0.62)
-    assert alone.status == "ok" and "no calibrated threshold to compare" in alone.sentence
+    assert alone.status == "info" and "no calibrated threshold to compare" in alone.sentence  # nothing judged
+    assert decision_verdict(ece=0.01, ece_interval=(0.005, 0.015), ranking_measured=False,
+                            threshold_before=0.62).status == "ok"
 
 
 def test_verdict_status_dict_and_lines():
