@@ -74,7 +74,7 @@ def audit(files, **opts):
         reports = []
         settings = audit_settings(opts)  # the options as typed settings of the library's pipeline
         for job in compare.jobs:
-            with open_source(list(job.files), job.load_options) as source:  # streamed: batches, bounded memory
+            with open_source(job.inputs(), job.load_options) as source:  # streamed: batches, bounded memory
                 audit_gate.check_outputs(opts, list(source.info.files))
                 # --models: the model's columns (also for --fit-on, --baseline)
                 report = run_audit(source, replace(settings, load=job.load_options))

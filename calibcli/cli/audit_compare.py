@@ -50,6 +50,15 @@ class Job:
     files: tuple[str, ...]
     load_options: Any
     score_columns: tuple[str, ...] | None = None
+    notes: tuple[str, ...] = ()  # pooled runs: inputs that named a file already given (read once; a warning)
+
+    def inputs(self):
+        """The job's files as an ``InputPaths`` carrying its notes (what ``open_source`` takes)."""
+        from calibcli.sources.paths import InputPaths
+
+        paths = InputPaths(self.files)
+        paths.notes = self.notes
+        return paths
 
 
 def parse_models(value: str | None) -> tuple[str, ...]:
@@ -141,6 +150,8 @@ class Collector:
             self.jobs = [Job(str(g[0]) if len(g) == 1 else f"{len(g)} files", tuple(map(str, g)), lo) for g in groups]
         else:
             self.jobs = self._model_jobs(groups, lo)
+        if not self.per_file:  # one pooled group: its reports warn about files named twice
+            self.jobs = [replace(job, notes=tuple(getattr(paths, "notes", ()))) for job in self.jobs]
         self.states: list[Any] = []
         self.rows_of = [job.files for job in self.jobs]
 
