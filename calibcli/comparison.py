@@ -56,8 +56,9 @@ class ComparisonRow:
     HTML articles); ``score_columns`` the columns of a ``--models`` model (None
     for ``--per-file``); ``ece_interval`` the report's 95% ECE interval when it has
     one; ``temperature`` the fitted T when temperature scaling ran (one shared T);
-    ``gate`` is ``pass``/``warn``/``fail`` or None without gate rules; ``verdict``
-    the report's verdict text when it has one. ``difference`` is None only for
+    ``gate`` is the gate outcome, ``pass``/``warn``/``fail``, or None without gate rules;
+    ``verdict`` the decision verdict's overall status (``ok``/``warn``/``fail``; not-measured
+    uses do not count) or None without a verdict. Both are shown when both exist. ``difference`` is None only for
     rows without a value of the sort metric.
     """
 
@@ -160,17 +161,14 @@ def _gate(report) -> str | None:
 
 
 def _verdict(report) -> str | None:
-    """The report's verdict as one line, when it has one (``AuditReport.verdict``, any shape)."""
+    """The status of the report's decision verdict (``ok``/``warn``/``fail``), when it has one."""
     v = getattr(report, "verdict", None)
     if v is None:
         return None
     if isinstance(v, str):
         return v
-    for name in ("headline", "text", "summary", "label", "status"):
-        x = getattr(v, name, None)
-        if isinstance(x, str):
-            return x
-    return str(v)
+    status = getattr(v, "status", None)
+    return status if isinstance(status, str) else None
 
 
 def _temperature(report) -> float | None:
@@ -333,7 +331,8 @@ def comparison_schema() -> dict[str, Any]:
         "n_samples": {"type": "integer", "minimum": 0}, "task": {"type": "string"},
         "accuracy": num, "ece": num, "ece_interval": interval, "classwise_ece": num, "nll": num, "brier": num,
         "mce": num, "temperature": num,
-        "gate": {"enum": ["pass", "warn", "fail", None]}, "verdict": {"type": ["string", "null"]},
+        "gate": {"enum": ["pass", "warn", "fail", None], "description": "the gate outcome; null without rules"},
+        "verdict": {"type": ["string", "null"], "description": "the decision verdict's status: ok, warn or fail"},
         "difference": diff,
     }
     return {

@@ -98,6 +98,7 @@ def test_per_file_rows_carry_interval_gate_and_temperature():
         rep, row = doc["reports"][i], by_name[f]
         assert row["gate"] == ("pass" if rep["gate"]["passed"] else "fail")
         assert row["temperature"] == rep["calibration"]["temperature"]
+        assert row["verdict"] == rep["verdict"]["status"]  # both: the gate outcome and the verdict's status
         iv = (rep.get("intervals") or {}).get("ece")
         assert row["ece_interval"] == iv
         assert row["n_samples"] == rep["input"]["n_samples"] and row["files"] == rep["input"]["files"]
@@ -311,6 +312,28 @@ def test_terminal_columns_grow_with_the_width(models_comparison):
     assert {"accuracy", "classwise_ece", "nll", "brier", "rows", "difference_interval"} <= set(full)
 
 
+def test_terminal_table_shows_gate_and_verdict():
+    r = run(["--no-config", "audit", belt(), "--label-col", "target", "--models", "RLR,SVM", "--no-calibration",
+             "--max-ece", "0.05", "--format", "json"])
+    doc = json.loads(r.stdout)
+    from dataclasses import replace
+
+    from calibcli.verdict import decision_verdict
+
+    reports, states = _belt_reports(("RLR", "SVM"))
+    reports = [replace(rep, verdict=decision_verdict(ece=rep.metrics.ece, ranking_measured=False)) for rep in reports]
+    c = compare(reports, ["RLR", "SVM"], "ece", rows_of=[0] * 2, states=states)
+    assert [row.verdict for row in c.rows] == [rep.verdict.status for rep in (reports[r.report] for r in c.rows)]
+    assert all(row.gate is None for row in c.rows)
+    keys = column_keys(c, None)
+    assert "verdict" in keys and "gate" not in keys  # no rules: no gate column
+    rows = doc["comparison"]["rows"]
+    assert {row["gate"] for row in rows} <= {"pass", "fail"} and all(row["verdict"] for row in rows)
+    text = " ".join(run(["--no-config", "audit", belt(), "--label-col", "target", "--models", "RLR,SVM",
+                         "--no-calibration", "--max-ece", "0.05"]).stdout.split())
+    assert "gate verdict" in text  # both headers, next to each other
+
+
 def test_terminal_shows_comparison_after_the_reports():
     r = run(["--no-config", "audit", belt(), "--label-col", "target", "--models", "RLR,SVM", "--no-calibration"])
     assert r.exit_code == 0, r.stderr
@@ -334,7 +357,14 @@ def test_markdown_and_html_outputs(tmp_path):
     assert [line.split("|")[2].strip() for line in table] == order
     assert text.index("### Comparison") < text.index("### ❌ RLR: gate failed")
     assert "gate failed: RLR: ECE" in r.stderr  # the stderr lines name the model
+    header = next(line for line in text.splitlines() if line.startswith("| \\#") or line.startswith("| #"))
+    assert " gate " in header and " verdict " in header  # the gate outcome and the verdict, side by side
+    for row, line in zip(doc["comparison"]["rows"], table):
+        cells = [c.strip() for c in line.split("|")]
+        assert row["gate"] in cells and row["verdict"] in cells
     page_text = page.read_text(encoding="utf-8")
+    section = page_text[page_text.index("<section id=\"comparison\""):page_text.index("</section>")]
+    assert ">Gate<" in section and ">Verdict<" in section and "gate-fail" in section and "verdict-fail" in section
     html5lib.HTMLParser(strict=True).parse(page_text)
     assert page_text.index("<section id=\"comparison\"") < page_text.index("<article id=\"r1\"")
     for row in doc["comparison"]["rows"]:

@@ -23,6 +23,7 @@ LABELS = {"accuracy": "accuracy", "ece": "ECE", "mce": "MCE", "classwise_ece": "
           "nll": "NLL"}
 SHORT = {"accuracy": "acc", "ece": "ECE", "mce": "MCE", "classwise_ece": "cw-ECE", "brier": "Brier", "nll": "NLL"}
 GATE_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
+VERDICT_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 MIN_NAME = 22  # on a narrow terminal the name column gets at least this (longer names fold)
 PAD = 2
 
@@ -40,10 +41,6 @@ def _iv(iv, signed: bool = False) -> str:
         return "-"
     f = _signed if signed else _f
     return f"[{f(iv[0])}, {f(iv[1])}]"
-
-
-def _outcome(r: ComparisonRow) -> str:
-    return r.verdict if r.verdict else (r.gate or "-")
 
 
 def common_folder(names: list[str]) -> str:
@@ -83,7 +80,8 @@ def _columns(c: Comparison, folder: str = "") -> list[_Col]:
         _Col("brier", "Brier", lambda r: _f(r.brier)),
         _Col("mce", "MCE", lambda r: _f(r.mce)),
         _Col("temperature", "T", lambda r: _f(r.temperature, 3)),
-        _Col("outcome", "verdict" if any(r.verdict for r in c.rows) else "gate", _outcome, right=False),
+        _Col("gate", "gate", lambda r: r.gate or "no rules", right=False),
+        _Col("verdict", "verdict", lambda r: r.verdict or "-", right=False),
         _Col("difference", f"Δ {SHORT[s]}", lambda r: _signed(r.difference.value if r.difference else None)),
         _Col("difference_interval", "Δ 95% (paired)",
              lambda r: _iv(r.difference.interval if r.difference else None, signed=True)),
@@ -91,7 +89,8 @@ def _columns(c: Comparison, folder: str = "") -> list[_Col]:
     present = {
         "ece_interval": any(r.ece_interval for r in c.rows),
         "temperature": any(r.temperature is not None for r in c.rows),
-        "outcome": any(r.gate or r.verdict for r in c.rows),
+        "gate": any(r.gate for r in c.rows),
+        "verdict": any(r.verdict for r in c.rows),
         "difference_interval": any(r.difference and r.difference.interval for r in c.rows),
         "mce": s == "mce",  # MCE only as the sort metric (the headline table of each report has it)
         "difference": len(c.rows) > 1,
@@ -101,7 +100,7 @@ def _columns(c: Comparison, folder: str = "") -> list[_Col]:
 
 def _priority(c: Comparison) -> list[str]:
     """Column keys, most important first: what is dropped last on a narrow terminal."""
-    first = ["rank", "name", c.sort_by, "difference", "outcome", "ece", "difference_interval", "ece_interval",
+    first = ["rank", "name", c.sort_by, "difference", "gate", "verdict", "ece", "difference_interval", "ece_interval",
              "accuracy", "classwise_ece", "brier", "nll", "temperature", "rows", "mce"]
     return list(dict.fromkeys(first))
 
@@ -140,7 +139,8 @@ def _table(c: Comparison, width: int | None, folder: str = "") -> Table:
         cells = []
         for k in keys:
             text = cols[k].cell(r)
-            style = GATE_STYLE.get(r.gate, "") if k == "outcome" else ("bold" if k == c.sort_by else "")
+            style = (GATE_STYLE.get(r.gate, "") if k == "gate" else VERDICT_STYLE.get(r.verdict, "") if k == "verdict"
+                     else "bold" if k == c.sort_by else "")
             cells.append(Text(text, style=style))
         table.add_row(*cells)
     return table
@@ -169,6 +169,8 @@ def _footer(c: Comparison, folder: str = "") -> list[str]:
     if c.paired:
         p = c.paired
         lines.append(f"Δ 95%: paired basic bootstrap on the shared rows ({p['replicates']} replicates, seed {p['seed']}).")
+    if any(r.verdict for r in c.rows):
+        lines.append("verdict: the status of each report's decision verdict (ok, warn, fail).")
     lines += list(c.notes)
     return lines
 

@@ -39,7 +39,7 @@ def comparison_section(c: Any, anchors: Sequence[str]) -> str:
         "verdict": any(r.verdict for r in rows),
         "diff_ci": any(r.difference and r.difference.interval for r in rows),
     }
-    columns = (["Report", "Rank"] + (["Verdict"] if has["verdict"] else []) + (["Gate"] if has["gate"] else [])
+    columns = (["Report", "Rank"] + (["Gate"] if has["gate"] else []) + (["Verdict"] if has["verdict"] else [])
                + [f"Δ {name} vs best"] + (["Δ 95% (paired)"] if has["diff_ci"] else [])
                + ["Accuracy", "ECE"] + (["ECE 95%"] if has["ece_ci"] else []) + ["Classwise ECE", "NLL", "Brier"]
                + (["MCE"] if c.sort_by == "mce" else []) + (["Fitted T"] if has["t"] else []) + ["Rows"])
@@ -47,10 +47,10 @@ def comparison_section(c: Any, anchors: Sequence[str]) -> str:
     for r in rows:
         href = anchors[r.report] if r.report < len(anchors) else ""
         row = [(r.name, None, "", href), (str(r.rank), r.rank)]
-        if has["verdict"]:
-            row.append((r.verdict or "", None, "text"))
         if has["gate"]:
             row.append((r.gate.upper() if r.gate else "no rules", None, f"text gate-{r.gate or 'none'}"))
+        if has["verdict"]:
+            row.append((r.verdict.upper() if r.verdict else "n/a", None, f"text verdict-{r.verdict or 'none'}"))
         d = r.difference
         row.append((_signed(d.value if d else None), d.value if d else None))
         if has["diff_ci"]:
