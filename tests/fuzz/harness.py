@@ -91,8 +91,12 @@ def _servers() -> dict[str, str]:
         from remote_servers import FileServer, free_port
 
         root = Path(tempfile.gettempdir()).resolve()
-        _SERVERS["@HTTP@"] = FileServer(root, ranges=True).start()
-        _SERVERS["@HTTPNR@"] = FileServer(root, ranges=False).start()
+        for key, ranges in (("@HTTP@", True), ("@HTTPNR@", False)):
+            server = FileServer(root, ranges=ranges).start()
+            # a request the server cannot answer (a name too long for the file system) must not print the
+            # server thread's traceback into the stderr of the in-process step that made it
+            server.server.handle_error = lambda request, client_address: None
+            _SERVERS[key] = server
         _SERVERS["@REFUSED@"] = f"http://127.0.0.1:{free_port()}"
     return {k: (v if isinstance(v, str) else v.base) for k, v in _SERVERS.items()}
 
