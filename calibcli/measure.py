@@ -235,24 +235,23 @@ class MeasureState:
             state.update(probs[:, c], y, replicate_weights=rw, block=blk)
 
     # -- merge
-    def _empty_like(self) -> "MeasureState":
-        return MeasureState(self.task, self.classes, self.edges, self.n_replicates, self.seed, self.key_on_ids,
-                            self.replicate_classes, self.n_blocks)
-
     def merge(self, other: "MeasureState") -> "MeasureState":
-        """A new state for the rows of both (same task, classes, edges, replicates and seed)."""
-        same = (self.task, self.classes, self.n_replicates, self.seed, self.key_on_ids, self.replicate_classes,
-                self.n_blocks) == (other.task, other.classes, other.n_replicates, other.seed, other.key_on_ids,
-                                   other.replicate_classes, other.n_blocks)
-        if not isinstance(other, MeasureState) or not same:
+        """Add the rows of ``other`` (same task, classes, edges, replicates and seed) in place; returns ``self``.
+
+        ``other`` is left unchanged (the pass-consumer contract: RULES, engine contract).
+        """
+        same = isinstance(other, MeasureState) and (
+            self.task, self.classes, self.n_replicates, self.seed, self.key_on_ids, self.replicate_classes,
+            self.n_blocks) == (other.task, other.classes, other.n_replicates, other.seed, other.key_on_ids,
+                               other.replicate_classes, other.n_blocks)
+        if not same or len(self.per_class) != len(other.per_class):
             raise ValueError("cannot merge measurements of different tasks, classes, replicates or seeds")
-        out = self._empty_like()
-        out.top = self.top.merge(other.top)
-        out.per_class = [a.merge(b) for a, b in zip(self.per_class, other.per_class)]
-        out.sums = self.sums.merge(other.sums)
+        self.top = self.top.merge(other.top)  # BinStats and ScalarSums merge into new states: rebound here
+        self.per_class = [a.merge(b) for a, b in zip(self.per_class, other.per_class)]
+        self.sums = self.sums.merge(other.sums)
         for name in ("support", "predicted", "class_a", "class_b", "block_scalars"):
-            setattr(out, name, getattr(self, name) + getattr(other, name))
-        return out
+            setattr(self, name, getattr(self, name) + getattr(other, name))  # new arrays: a caller's copy stays as it was
+        return self
 
     # -- finalize
     def _class_curves(self) -> list[tuple[BinStats, int]]:

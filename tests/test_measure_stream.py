@@ -192,19 +192,38 @@ def test_updates_in_any_batching_equal_one_update(task):
     _assert_same(one_state, whole)
 
 
-def test_merge_is_commutative_associative_and_pure():
+def test_merge_is_commutative_associative_and_in_place():
     p = make(Task.MULTICLASS, 900, 2)
     edges = BinEdges.uniform(10)
-    s = [_state(Task.MULTICLASS, p, edges, 4, a, a + 300) for a in (0, 300, 600)]
-    before = [x.to_arrays() for x in s]
-    ab, ba = s[0].merge(s[1]), s[1].merge(s[0])
+
+    def parts():
+        return [_state(Task.MULTICLASS, p, edges, 4, a, a + 300) for a in (0, 300, 600)]
+
+    s, t = parts(), parts()
+    other_before = s[1].to_arrays()
+    ab = s[0].merge(s[1])
+    assert ab is s[0]  # in place (the pass-consumer contract), returning self
+    assert_arrays_close(s[1].to_arrays(), other_before, rtol=0)  # the merged-in state is left as it was
+    ba = t[1].merge(t[0])
     for key, value in ab.to_arrays().items():
         assert np.array_equal(value, ba.to_arrays()[key], equal_nan=np.asarray(value).dtype.kind == "f"), key  # + commutes exactly
-    _assert_same(ab.merge(s[2]), s[0].merge(s[1].merge(s[2])))
-    for x, b in zip(s, before):
-        assert_arrays_close(x.to_arrays(), b, rtol=0)
+    u, v = parts(), parts()
+    _assert_same(u[0].merge(u[1]).merge(u[2]), v[0].merge(v[1].merge(v[2])))
+    _assert_same(u[0], _state(Task.MULTICLASS, p, edges, 4, 0, 900))
     with pytest.raises(ValueError, match="cannot merge"):
-        s[0].merge(MeasureState(Task.MULTICLASS, p.classes, edges, 4, seed=6))
+        s[2].merge(MeasureState(Task.MULTICLASS, p.classes, edges, 4, seed=6))
+
+
+def test_merge_leaves_no_arrays_shared_with_a_copy_taken_before():
+    import copy
+
+    p = make(Task.BINARY, 400, 2)
+    edges = BinEdges.uniform(8)
+    a, b = _state(Task.BINARY, p, edges, 3, 0, 200), _state(Task.BINARY, p, edges, 3, 200, 400)
+    snapshot = copy.copy(a)  # shares a's arrays
+    held = snapshot.to_arrays()
+    a.merge(b)
+    assert_arrays_close(snapshot.to_arrays(), held, rtol=0)
 
 
 @pytest.mark.parametrize("task", TASKS)
