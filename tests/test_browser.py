@@ -72,7 +72,26 @@ def reports(tmp_path_factory) -> dict[str, Path]:
         "binary": _report(tmp_path_factory, "binary", ["audit", str(SAMPLE / "binary.csv")]),
         "thresholds": _report(tmp_path_factory, "thresholds", [
             "thresholds", str(SAMPLE / "binary.csv"), str(SAMPLE / "multiclass_probs.csv"), "--bootstrap", "20"]),
+        "groups": _report(tmp_path_factory, "groups", [
+            "audit", str(_regions(tmp_path_factory)), "--statistics", "--by", "region", "--objective", "f1",
+            "--threshold-bootstrap", "20", "--fail-if", "worst_group_ece > 0.05"]),
     }
+
+
+def _regions(tmp_path_factory) -> Path:
+    """Binary scores, calibrated except region 'south' (overconfident): a --statistics --by report."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    p = rng.uniform(0.05, 0.95, n)
+    y = (rng.uniform(size=n) < p).astype(int)
+    region = rng.choice(["north", "south", "east", "west"], n)
+    scores = np.where(region == "south", np.clip(0.5 + 1.9 * (p - 0.5), 0.01, 0.99), p)
+    path = tmp_path_factory.mktemp("browser") / "regions.csv"
+    pd.DataFrame({"label": y, "p_1": scores, "region": region}).to_csv(path, index=False)
+    return path
 
 
 def _show(driver, path: Path, width: int, scheme: str) -> None:
@@ -96,7 +115,7 @@ def _screenshot(driver, path: Path, name: str, width: int, scheme: str) -> None:
     (Path(folder) / f"{name}-{width}-{scheme}.png").write_bytes(base64.b64decode(shot["data"]))
 
 
-@pytest.mark.parametrize("name", ["audit", "binary", "thresholds"])
+@pytest.mark.parametrize("name", ["audit", "binary", "thresholds", "groups"])
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", WIDTHS)
 def test_report_renders_offline(driver, reports, name, width, scheme):
@@ -120,7 +139,7 @@ def test_report_renders_offline(driver, reports, name, width, scheme):
     errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert errors == [], json.dumps(errors, indent=1)
     assert state["broken"] == []
-    assert state["images"] == (0 if name == "thresholds" else 3)
+    assert state["images"] == {"thresholds": 0, "groups": 5}.get(name, 3)  # groups: + CORP and the groups figure
     assert state["scrollWidth"] <= state["clientWidth"], state
     assert state["wide"] == [], state
     assert state["scheme"] == scheme

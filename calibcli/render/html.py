@@ -2,10 +2,12 @@
 
 Built from the typed :class:`calibcli.report.AuditReport` (figures, worst-first
 order) and its JSON dict (:func:`calibcli.render.jsonout.report_dict`, every
-number). Sections, in order: verdict, headline metrics with intervals, figures
-(reliability before/after, per-class small multiples, confidence), per-class
-table, thresholds, calibrator comparison, gate, subgroups (when present),
-conventions, provenance. The same input and options give the same bytes: no
+number). Sections, in order: verdict (the decision verdict, one line per use, and
+the gate), headline metrics with intervals and noise floors, figures (reliability
+before/after, per-class small multiples, confidence, CORP with ``--statistics``),
+per-class table, statistics (with ``--statistics``), thresholds, calibrator
+comparison, gate, subgroups (table and figures, with ``--by``), conventions,
+provenance. The same input and options give the same bytes: no
 clock, no random ids, figures saved without dates. Renderers compute nothing.
 """
 
@@ -17,7 +19,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any, Iterable, Sequence
 
-from calibcli.render.html_tables import (METRIC_NAMES, fmt, fmt_ci, fmt_int, interval_of, metric_rows, table)
+from calibcli.render.html_statistics import groups_section, statistics_section, verdict_section
+from calibcli.render.html_tables import METRIC_NAMES, fmt, fmt_ci, fmt_int, interval_of, table
 
 __all__ = ["FileRecord", "Provenance", "file_records", "render_html", "render_thresholds_html"]
 
@@ -153,6 +156,10 @@ def _p(text: str, cls: str = "") -> str:
     return f"<p{f' class={chr(34)}{cls}{chr(34)}' if cls else ''}>{escape(text)}</p>\n"
 
 
+#: the headline metrics, in the JSON's order (calibcli.schema.METRIC_KEYS)
+HEADLINE_KEYS = ("accuracy", "ece", "mce", "classwise_ece", "brier", "nll", "ece_top_label")
+
+
 def _metric_name(key: str) -> str:
     return METRIC_NAMES.get(key, key)
 
@@ -172,68 +179,23 @@ def _audit_article(report, d: dict, prov: Provenance, prefix: str, max_panels: i
     if figures:
         out.append(_figures(report, prefix, max_panels))
     out.append(_classes(report, d, prefix))
+    out.append(statistics_section(report, prefix))
     if d.get("thresholds"):
         out.append(_thresholds(d["thresholds"], prefix))
     if d.get("calibration"):
         out.append(_calibration(d["calibration"], prefix))
     if d.get("gate"):
         out.append(_gate(d["gate"], prefix))
-    if d.get("groups"):
-        out.append(_groups(d, prefix))
+    if getattr(report, "groups", None) is not None:
+        out.append(groups_section(report, prefix, figures))
     out.append(_conventions(d, prefix))
     out.append(_provenance(d, prov, prefix))
     out.append("</article>\n")
     return "".join(out)
 
 
-def _verdict_lines(v) -> list[str]:
-    """Lines of a ``verdict`` entry of any shape (text, list of texts or of objects with a text)."""
-    if v is None:
-        return []
-    if isinstance(v, str):
-        return [v]
-    if isinstance(v, dict):
-        for key in ("text", "line", "summary", "message"):
-            if isinstance(v.get(key), str):
-                return [v[key]]
-        lines = []
-        for key in ("lines", "uses", "items"):
-            if isinstance(v.get(key), list):
-                for item in v[key]:
-                    lines += _verdict_lines(item)
-        return lines or [", ".join(f"{k}: {fmt(x) if isinstance(x, float) else x}" for k, x in v.items()
-                                   if not isinstance(x, (dict, list)))]
-    if isinstance(v, list):
-        return [line for item in v for line in _verdict_lines(item)]
-    return [str(v)]
-
-
 def _verdict(d: dict, prefix: str) -> str:
-    gate = d.get("gate")
-    lines, cls, head = [], "", ""
-    if d.get("verdict") is not None:
-        lines = _verdict_lines(d["verdict"])
-        head = "Verdict"
-    if gate:
-        failed = [r for r in gate["rules"] if r["status"] == "fail"]
-        warned = [r for r in gate["rules"] if r["status"] == "warn"]
-        cls = "pass" if gate["passed"] and not warned else ("fail" if not gate["passed"] else "warn")
-        n = len(gate["rules"])
-        word = "Gate passed" if gate["passed"] else "Gate failed"
-        summary = (f"{word}: {n - len(failed) - len(warned)} of {n} rule{'s' if n != 1 else ''} hold"
-                   + (f", {len(failed)} failed" if failed else "") + (f", {len(warned)} warned" if warned else "") + ".")
-        badge = f"<span class=\"badge {cls}\">{'PASS' if gate['passed'] else 'FAIL'}</span> "
-        items = "".join(f"<li>{escape(r['message'])}</li>" for r in failed + warned)
-        gate_html = f"<p>{badge}{escape(summary)}</p>" + (f"<ul>{items}</ul>" if items else "")
-    else:
-        gate_html = ""
-    if not lines and not gate_html:
-        lines = [_summary_line(d)]
-        head = "Summary"
-    body = "".join(f"<p>{escape(line)}</p>" for line in lines) + gate_html
-    title = head if head and not gate_html else ("Verdict" if lines else "Gate")
-    return (f"<section id=\"{prefix}verdict\" aria-labelledby=\"{prefix}verdict-h\">\n<h2 id=\"{prefix}verdict-h\">"
-            f"{escape(title)}</h2>\n<div class=\"verdict {cls}\" role=\"status\">{body}</div>\n</section>\n")
+    return verdict_section(d, prefix, _summary_line(d))
 
 
 def _summary_line(d: dict) -> str:
@@ -257,22 +219,30 @@ def _summary_line(d: dict) -> str:
 def _headline(d: dict, prefix: str) -> str:
     cal = d.get("calibration") or {}
     intervals = d.get("intervals") or {}
+    floors = {k: v for k, v in (d.get("noise_floor") or {}).items() if v is not None}
     n = d["input"]["n_samples"]
     evaluated = (cal.get("fit") or {}).get("evaluated_rows")
     same_rows = evaluated is None or evaluated == n
     columns = ["Metric", "All rows" if cal else "Value"]
     if intervals:
         columns.append("95% interval")
+    if floors:
+        columns.append("Noise floor")
     if cal and not same_rows:
         columns.append("Before (evaluated rows)")
     if cal:
         columns.append(f"After {cal['method']}")
     rows = []
-    for key, value in metric_rows(d["metrics"]):
+    for key in HEADLINE_KEYS:  # the statistics of --statistics (merged into the JSON metrics) have their own table
+        if key not in d["metrics"]:
+            continue
+        value = d["metrics"][key]
         row = [(_metric_name(key), None), (fmt(value), value)]
         if intervals:
             ci = interval_of(intervals.get(key))
             row.append((fmt_ci(ci), None, "ci"))
+        if floors:
+            row.append((fmt(floors.get(key)) if key in floors else "", floors.get(key)))
         if cal and not same_rows:
             v = (cal.get("before") or {}).get(key)
             row.append((fmt(v), v))
@@ -280,21 +250,30 @@ def _headline(d: dict, prefix: str) -> str:
             v = (cal.get("after") or {}).get(key)
             row.append((fmt(v), v))
         rows.append(row)
-    caption = "Headline metrics over all rows"
+    caption = "Headline metrics over all rows"  # short: a caption scrolls with a wide table on a phone
+    notes = []
     if cal:
-        caption += (f"; after: {cal['method']} fitted and measured on disjoint rows "
-                    f"({fmt_int(evaluated) if evaluated is not None else 'all'} rows evaluated)")
-    content = table(columns, rows, caption, label="Headline metrics")
+        notes.append(f"After: {cal['method']} fitted and measured on disjoint rows "
+                     f"({fmt_int(evaluated) if evaluated is not None else 'all'} rows evaluated).")
+    if intervals:
+        notes.append("95% interval: for the population value (see Conventions: intervals).")
+    if floors:
+        notes.append("Noise floor: the value a perfectly calibrated model with these scores, rows and bins would "
+                     "show by chance alone; a value near it is consistent with a calibrated model.")
+    content = table(columns, rows, caption, label="Headline metrics") + "".join(_p(n, "note") for n in notes)
     return _section(f"{prefix}headline", "Headline metrics", content)
 
 
 def _figures(report, prefix: str, max_panels: int) -> str:
     from calibcli.render.html_figures import report_figures
 
+    from calibcli.render.html_statistics import corp_inline
+
     titles = {"reliability": "Figure 1. Reliability diagram", "classes": "Figure 2. Reliability per class",
-              "confidence": "Figure 3. Confidence histogram"}
+              "confidence": "Figure 3. Confidence histogram", "corp": "Figure 4. CORP reliability diagram"}
     parts = []
-    for fig in report_figures(report, max_panels):
+    corp = corp_inline(report)
+    for fig in (*report_figures(report, max_panels), *((corp,) if corp is not None else ())):
         parts.append(
             f"<figure id=\"{prefix}fig-{fig.key}\">\n<img src=\"{fig.uri}\" alt=\"{escape(fig.alt)}\" "
             f"width=\"{fig.width}\" height=\"{fig.height}\" loading=\"eager\" decoding=\"sync\">\n"
@@ -377,7 +356,9 @@ def _gate(g: dict, prefix: str) -> str:
     rows = []
     for r in g["rules"]:
         status = r["status"]
-        rows.append([(f"{r['metric']} {r['op']} {fmt(r['limit'])}", None), (fmt(r.get("value")), r.get("value")),
+        sel = f"[{r['selector']}]" if r.get("selector") else ""
+        about = f" (group {r['group']})" if r.get("group") and not sel else ""
+        rows.append([(f"{r['metric']}{sel} {r['op']} {fmt(r['limit'])}{about}", None), (fmt(r.get("value")), r.get("value")),
                      (fmt_ci(interval_of(r.get("interval"))), None, "ci"), (r["severity"], None, "text"),
                      (("✓ " if status == "pass" else "✗ ") + status, None, "text " + ("pass-text" if status == "pass" else "fail-text")),
                      (r.get("source") or "", None, "text")])
@@ -387,22 +368,6 @@ def _gate(g: dict, prefix: str) -> str:
     if base:
         parts.append(_p(f"Baseline: {', '.join(base.get('files', [])) if isinstance(base, dict) else base}", "note"))
     return _section(f"{prefix}gate", "Gate results", "".join(parts))
-
-
-def _groups(d: dict, prefix: str) -> str:
-    groups = d["groups"] if isinstance(d["groups"], list) else []
-    keys: list[str] = []
-    for g in groups:
-        for k, v in (g.get("metrics") or {}).items():
-            if isinstance(v, (int, float)) and k not in keys:
-                keys.append(k)
-    columns = ["Column", "Value", "Rows"] + [_metric_name(k) for k in keys]
-    rows = [[(str(g.get("column", "")), None), (str(g.get("value", "")), None, "text"), (fmt_int(g.get("n")), g.get("n"))]
-            + [(fmt((g.get("metrics") or {}).get(k)), (g.get("metrics") or {}).get(k)) for k in keys] for g in groups]
-    parts = [table(columns, rows, "One row per subgroup", sortable=True, label="Subgroups")]
-    if d.get("worst_group"):
-        parts.append(_p(f"Worst group: {_verdict_lines(d['worst_group'])[0]}", "note"))
-    return _section(f"{prefix}groups", "Subgroups", "".join(parts))
 
 
 def _dl(items: Sequence[tuple[str, str]], mono: Sequence[str] = ()) -> str:

@@ -41,6 +41,13 @@ body.calib-body{margin:0;background:#ffffff}
 .calib-report .badge.pass{border-color:var(--pass)}
 .calib-report .badge.fail{border-color:var(--fail)}
 .calib-report .badge.warn{border-color:var(--warn)}
+.calib-report .badge.info{border-color:var(--line);color:var(--muted);font-weight:600}
+.calib-report .verdict ul.uses{list-style:none;padding-left:0}
+.calib-report .verdict ul.uses li{margin:.3rem 0}
+.calib-report .verdict ul.uses + .gate-line{margin-top:.6rem;padding-top:.5rem;border-top:1px solid var(--line)}
+.calib-report td.gate-fail,.calib-report td.verdict-fail{color:var(--fail);font-weight:600}
+.calib-report td.gate-warn,.calib-report td.verdict-warn{color:var(--warn);font-weight:600}
+.calib-report td.gate-pass,.calib-report td.verdict-ok{color:var(--pass);font-weight:600}
 .calib-report .scroll{overflow-x:auto;max-width:100%%;margin:.5rem 0 1rem}
 .calib-report table{border-collapse:collapse;font-variant-numeric:tabular-nums;min-width:50%%}
 .calib-report caption{caption-side:top;text-align:left;color:var(--muted);padding:.2rem 0 .4rem;font-size:.92em}

@@ -20,6 +20,7 @@ METRIC_NAMES = {
     "classwise_ece": "Classwise ECE",
     "brier": "Brier",
     "nll": "NLL",
+    "ece_top_label": "Top-label ECE",
 }
 
 

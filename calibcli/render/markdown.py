@@ -199,6 +199,11 @@ def _section(report: AuditReport, level: int, title: str) -> list[str]:
         lines += [f"{h}# Calibration", ""] + cal
     lines += _class_table(report) + [""]
     lines += _statistics_parts(report, "statistics", h)  # calib audit --statistics
+    if getattr(report, "groups", None) is not None:  # calib audit --by
+        from calibcli.render.groups_terminal import groups_markdown
+
+        text = groups_markdown(report.groups)
+        lines += [f"{h}#{line[2:]}" if line.startswith("## ") else line for line in text.splitlines()] + [""]
     if report.warnings:
         lines += [f"{h}# Warnings", ""] + [f"- {md_escape(w)}" for w in report.warnings] + [""]
     return lines
