@@ -84,70 +84,70 @@ def test_seed_is_a_valid_input(seed, tmp_path):
 # ------------------------------------------------------------------ bounded fuzz
 
 
-@bounded(120)
+@bounded(80)
 @given(cases(commands=("audit",)))
 def test_fuzz_audit_on_mutated_files(case):
     check(case, KNOWN)
 
 
-@bounded(60)
+@bounded(40)
 @given(cases(commands=("thresholds", "fit", "apply")))
 def test_fuzz_thresholds_fit_apply_on_mutated_files(case):
     check(case, KNOWN)
 
 
-@bounded(50)
+@bounded(35)
 @given(cases(focus="config"))
 def test_fuzz_config_files_and_environment(case):
     check(case, KNOWN)
 
 
-@bounded(50)
+@bounded(35)
 @given(cases(focus="rules"))
 def test_fuzz_gate_rules(case):
     check(case, KNOWN)
 
 
-@bounded(60)
+@bounded(40)
 @given(cases(focus="deep", max_options=8))
 def test_fuzz_numerics_on_parseable_files(case):
     check(case, KNOWN)
 
 
-@bounded(40)
+@bounded(25)
 @given(cases(focus="calibrator"))
 def test_fuzz_calibrator_files(case):
     check(case, KNOWN)
 
 
-@bounded(3)
+@bounded(2)
 @given(cases(commands=("audit",), plots="always", max_options=3))
 def test_fuzz_audit_with_plots(case):
     check(case, KNOWN)
 
 
-@bounded(40)
+@bounded(20)
 @given(cases(focus="groups"))
 def test_fuzz_subgroups(case):
     """--by on hostile group columns: all null, mixed time zones, unparseable timestamps, many groups."""
     check(case, KNOWN)
 
 
-@bounded(30)
+@bounded(20)
 @given(cases(focus="models"))
 def test_fuzz_model_comparison(case):
     """--models: overlapping patterns, one column against several, NaN in one model's column only."""
     check(case, KNOWN)
 
 
-@bounded(20)
+@bounded(12)
 @given(cases(focus="urls"))
 def test_fuzz_url_inputs(case):
     """URL inputs served on loopback: found, 404, 403, refused, file://, odd forms and storage options."""
     check(case, KNOWN)
 
 
-@bounded(30)
+@bounded(20)
 @given(cases(focus="dirs"))
 def test_fuzz_directories_of_parts(case):
     """Directories of parts: mixed formats, no data files, empty and hidden parts, outputs inside them."""
@@ -166,14 +166,14 @@ def check_api(call, tolerate: tuple[str, ...] = ()):
         pytest.fail(f"{shown}\nreproducer: {call.describe()}", pytrace=False)
 
 
-@bounded(120)
+@bounded(100)
 @given(api_calls())
 def test_fuzz_python_api(call):
     """calibcli.audit/fit/thresholds and FittedCalibrator.transform on odd DataFrames, Tables and arrays."""
     check_api(call, KNOWN)
 
 
-@bounded(250)
+@bounded(200)
 @given(metric_calls())
 def test_fuzz_metrics_functions(call):
     """calibcli.metrics functions on NaN, empty, 1-D vs 2-D and mismatched arrays, odd keyword values."""

@@ -1,8 +1,14 @@
 """The long fuzz run (``make fuzz``): thousands of cases in-process, a few hundred as real subprocesses.
 
-    .venv/bin/python tests/fuzz/run_long.py [--examples 10000] [--subprocess 300] [--seed N] [--out out/fuzz]
+    .venv/bin/python tests/fuzz/run_long.py [--examples 10000] [--subprocess 300] [--api N] [--slow 8]
+                                            [--seed N] [--out out/fuzz]
 
-Environment: FUZZ_EXAMPLES, FUZZ_SUBPROCESS, FUZZ_SEED set the defaults (not ``CALIB_*``: calib
+In-process cases mix mutated files, configs, gate rules, calibrator files, ``--by`` groups, ``--models``,
+URL inputs (served on loopback) and directories of parts; ``--api`` calls of the Python API and of
+``calibcli.metrics`` follow (default: half of --examples); then the subprocess cases and ``--slow`` ones
+(``--engine dask`` clusters, s3:// against a closed port; seconds each).
+
+Environment: FUZZ_EXAMPLES, FUZZ_SUBPROCESS, FUZZ_API, FUZZ_SLOW_CASES, FUZZ_SEED set the defaults (not ``CALIB_*``: calib
 rejects unknown ``CALIB_*`` variables). Prints the count of each exit status and of tracebacks,
 every distinct crash class (exit status other than 0/1/2, a traceback, an exception escaping
 ``main()``, an input file modified, a timeout) with one reproducer, and the soft findings.
