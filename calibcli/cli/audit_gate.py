@@ -70,9 +70,10 @@ def options(fn):
         click.option("--min-samples", type=click.IntRange(0), default=None, help="Fail when there are fewer rows than this."),
         click.option("--fail-if", "fail_if", multiple=True, metavar="EXPR",
                      help="Fail when EXPR holds: METRIC OP NUMBER, e.g. 'classwise_ece > 0.03' (repeatable). "
-                          "Metrics: ece, classwise_ece, class_ece, mce, brier, nll, accuracy, samples, and with --baseline "
+                          "Metrics: ece, ece_top_label, classwise_ece, class_ece, mce, brier, nll, accuracy, samples; with --baseline "
                           "ece_increase, classwise_ece_increase, class_ece_increase, mce_increase, brier_increase, "
-                          "nll_increase, accuracy_decrease. OP: > >= < <=."),
+                          "nll_increase, accuracy_decrease; with --by worst_group_ece and group_METRIC[COL=VALUE], "
+                          "e.g. 'group_ece[region=south] > 0.05'. OP: > >= < <=."),
         click.option("--warn-if", "warn_if", multiple=True, metavar="EXPR", help="Like --fail-if, but only warns (fails with --strict)."),
         click.option("--strict", is_flag=True, help="Warning rules fail too."),
         click.option("--on", "on", type=click.Choice(["point", "upper"]), default="point", show_default=True,
