@@ -254,7 +254,7 @@ def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperatur
         evaluated rows of each batch, raw and calibrated by the first method.
     """
     from calibcli.engine.local import feed
-    from calibcli.measure import BinEdges, EdgeState, MeasureState
+    from calibcli.measure import DEFAULT_BLOCKS, DEFAULT_REPLICATES, BinEdges, EdgeState, MeasureState
 
     methods = tuple(dict.fromkeys(methods))
     info = source.info
@@ -311,7 +311,11 @@ def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperatur
     else:
         after_edges = {m: BinEdges.uniform(n_bins) for m in methods}
         b_edges = BinEdges.uniform(n_bins)
-    after_states = {m: [MeasureState(info.task, info.classes, after_edges[m])] for m in methods}
+    # the reported calibrator's after-measurement carries the audit's grouped bootstrap (95% intervals of the
+    # after-metrics, e.g. for the verdict); the other compared methods are point estimates
+    after_states = {m: [MeasureState(info.task, info.classes, after_edges[m], DEFAULT_REPLICATES, 0,
+                                     bool(info.has_ids), n_blocks=DEFAULT_BLOCKS) if m == methods[0]
+                        else MeasureState(info.task, info.classes, after_edges[m])] for m in methods}
     before_state = None if reuse_before else MeasureState(info.task, info.classes, b_edges)
     feeder = PairFeeder(oof, methods, after_states, [] if before_state is None else [before_state], tuple(after_pass))
     feed(source, feeder)
