@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibcli.stats.base import Arrays, scalar
-from calibcli.statistics.inputs import Curve, binary_arrays, check_curve
+from calibcli.stats.base import Arrays
+from calibcli.statistics.inputs import Curve, binary_arrays, binned_arrays, check_curve
+from calibcli.statistics.states import curve_from_arrays
 
 CONVENTION = (
     "brier_reliability, brier_resolution, brier_uncertainty: Murphy's decomposition of the curve's binary Brier "
@@ -106,17 +107,13 @@ class BrierDecompositionState:
 
     @classmethod
     def from_arrays(cls, arrays: Arrays) -> "BrierDecompositionState":
-        curve = str(scalar(arrays["curve"]))
-        out = cls(arrays["edges"], int(curve) if curve.isdigit() else curve)
+        out = cls(arrays["edges"], curve_from_arrays(arrays["curve"]))
         out.sums = np.stack([np.array(arrays[k], dtype=np.float64) for k in _SUMS])
         return out
 
 
 def _decompose(y_true, y_prob, n_bins, strategy, edges, sample_weight) -> BrierDecomposition:
-    from calibcli.binning import make_edges
-
-    p, y, w = binary_arrays(y_prob, y_true, sample_weight)
-    e = make_edges(p, n_bins, strategy) if edges is None else edges
+    p, y, w, e = binned_arrays(y_true, y_prob, sample_weight, n_bins, strategy, edges)
     return BrierDecompositionState(e).update(p, y, w).finalize()
 
 

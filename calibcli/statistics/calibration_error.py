@@ -31,11 +31,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibcli.stats.base import Arrays, scalar
+from calibcli.stats.base import Arrays
 from calibcli.stats.bins import BinStats
 from calibcli.stats.distinct import DEFAULT_MAX_DISTINCT
-from calibcli.statistics.inputs import Curve, binary_arrays, check_curve
-from calibcli.statistics.table import ScoreTable, TableResult
+from calibcli.statistics.inputs import Curve, binary_arrays, binned_arrays, check_curve
+from calibcli.statistics.states import CurveTableState, curve_from_arrays
+from calibcli.statistics.table import TableResult
 
 DEBIASED_BINS = 15
 CONVENTION_L2 = "ece_l2: plug-in RMS calibration error sqrt(sum_b (n_b/N) (observed_b - confidence_b)^2) over the audit's bins"
@@ -92,8 +93,7 @@ class ECEL2State:
     @classmethod
     def from_arrays(cls, arrays: Arrays) -> "ECEL2State":
         arrays = dict(arrays)
-        curve = str(scalar(arrays.pop("curve")))
-        out = cls(arrays["edges"], int(curve) if curve.isdigit() else curve)
+        out = cls(arrays["edges"], curve_from_arrays(arrays.pop("curve")))
         out.bins = BinStats.from_arrays(arrays)
         return out
 
@@ -124,10 +124,7 @@ def ece_l2(y_true, y_prob, *, n_bins: int = 15, strategy: str = "uniform", edges
     >>> round(ece_l2([0, 1, 0], [0.2, 0.9, 0.7], n_bins=2), 6)
     0.270801
     """
-    from calibcli.binning import make_edges
-
-    p, y, w = binary_arrays(y_prob, y_true, sample_weight)
-    e = make_edges(p, n_bins, strategy) if edges is None else edges
+    p, y, w, e = binned_arrays(y_true, y_prob, sample_weight, n_bins, strategy, edges)
     return ECEL2State(e).update(p, y, w).finalize().value
 
 
@@ -176,7 +173,7 @@ def debiased_from_table(t: TableResult, n_bins: int = DEBIASED_BINS) -> Debiased
     return DebiasedResult(max(squared, 0.0) ** 0.5, squared, int(m), bool(discrete), t.exact, t.resolution)
 
 
-class DebiasedECEState:
+class DebiasedECEState(CurveTableState):
     """Partial state of the debiased L2 ECE: a :class:`ScoreTable` of one curve.
 
     Parameters
@@ -192,37 +189,17 @@ class DebiasedECEState:
     0.335823
     """
 
+    PARAMS = ("n_bins",)
+    WHAT = "debiased ECE states of different curves or bins"
+
     def __init__(self, curve: Curve = "positive", n_bins: int = DEBIASED_BINS, max_distinct: int = DEFAULT_MAX_DISTINCT):
         if n_bins < 1:
             raise ValueError(f"n_bins must be >= 1, got {n_bins}")
-        self.curve = check_curve(curve)
+        super().__init__(curve, max_distinct)
         self.n_bins = int(n_bins)
-        self.table = ScoreTable(max_distinct)
-
-    def update(self, conf, outcome=None, weight=None) -> "DebiasedECEState":
-        """Add rows: ``(conf, outcome[, weight])`` arrays, or a ``Batch`` read through ``curve``."""
-        self.table.update(*binary_arrays(conf, outcome, weight, self.curve))
-        return self
-
-    def merge(self, other: "DebiasedECEState") -> "DebiasedECEState":
-        """Add the rows of ``other`` in place; return ``self``."""
-        if not isinstance(other, DebiasedECEState) or (other.curve, other.n_bins) != (self.curve, self.n_bins):
-            raise ValueError("cannot merge debiased ECE states of different curves or bins")
-        self.table.merge(other.table)
-        return self
 
     def finalize(self) -> DebiasedResult:
         return debiased_from_table(self.table.finalize(), self.n_bins)
-
-    def to_arrays(self) -> Arrays:
-        return {"curve": str(self.curve), "n_bins": self.n_bins, **self.table.to_arrays()}
-
-    @classmethod
-    def from_arrays(cls, arrays: Arrays) -> "DebiasedECEState":
-        curve = str(scalar(arrays["curve"]))
-        out = cls(int(curve) if curve.isdigit() else curve, scalar(arrays["n_bins"]), scalar(arrays["max_distinct"]))
-        out.table = ScoreTable.from_arrays(arrays)
-        return out
 
 
 def ece_debiased(y_true, y_prob, *, n_bins: int = DEBIASED_BINS, sample_weight=None,

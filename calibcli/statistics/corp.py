@@ -34,9 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibcli.statistics.smooth import FineHistogram, FineHistogramResult
-from calibcli.stats.base import Arrays, scalar
-from calibcli.stats.distinct import DEFAULT_MAX_DISTINCT, DistinctResult, DistinctTable
+from calibcli.statistics.smooth import FineHistogramResult
+from calibcli.statistics.states import DistinctWithBuckets
+from calibcli.stats.distinct import DEFAULT_MAX_DISTINCT, DistinctResult
 
 DEFAULT_CORP_FINE_BINS = 1 << 14
 DEFAULT_BAND_LEVEL = 0.9  # reliabilitydiag region.level
@@ -199,7 +199,7 @@ def corp_diagram_from_tables(table: DistinctResult | None, hist: FineHistogramRe
     return CorpDiagram(x, cep, w, lower, upper, level, n_boot, pooled, result.mcb, result.dsc, result.unc)
 
 
-class CorpState:
+class CorpState(DistinctWithBuckets):
     """Partial state of CORP: a distinct-score table within a budget plus fine buckets for beyond it.
 
     >>> s = CorpState().update(np.array([0.2, 0.6, 0.8]), np.array([0, 1, 0]))
@@ -209,21 +209,7 @@ class CorpState:
     """
 
     def __init__(self, max_distinct: int = DEFAULT_MAX_DISTINCT, n_fine: int = DEFAULT_CORP_FINE_BINS):
-        self.table = DistinctTable(max_distinct)
-        self.hist = FineHistogram(n_fine)
-
-    def update(self, conf, outcome, weight=None) -> "CorpState":
-        """Add a batch: scores (n,), 0/1 outcomes (n,), optional weights (n,)."""
-        self.table.update(conf, outcome, weight)
-        self.hist.update(conf, outcome, weight)
-        return self
-
-    def merge(self, other: "CorpState") -> "CorpState":
-        """A new state for the rows of both; the inputs are unchanged."""
-        out = CorpState(self.table.max_distinct, self.hist.n_bins)
-        out.table = self.table.merge(other.table)
-        out.hist = self.hist.merge(other.hist)
-        return out
+        super().__init__(max_distinct, n_fine)
 
     def finalize(self) -> CorpResult:
         return corp_from_tables(self.table.finalize(), self.hist.finalize())
@@ -231,17 +217,6 @@ class CorpState:
     def diagram(self, **kwargs) -> CorpDiagram:
         """The diagram data (:func:`corp_diagram_from_tables`; keyword arguments passed on)."""
         return corp_diagram_from_tables(self.table.finalize(), self.hist.finalize(), **kwargs)
-
-    def to_arrays(self) -> Arrays:
-        return {**{f"table_{k}": v for k, v in self.table.to_arrays().items()},
-                **{f"hist_{k}": v for k, v in self.hist.to_arrays().items()}}
-
-    @classmethod
-    def from_arrays(cls, arrays: Arrays) -> "CorpState":
-        out = cls(int(scalar(arrays["table_max_distinct"])), int(scalar(arrays["hist_n_bins"])))
-        out.table = DistinctTable.from_arrays({k[6:]: v for k, v in arrays.items() if k.startswith("table_")})
-        out.hist = FineHistogram.from_arrays({k[5:]: v for k, v in arrays.items() if k.startswith("hist_")})
-        return out
 
 
 def corp_decomposition(y_true, y_prob, *, sample_weight=None, max_distinct: int = DEFAULT_MAX_DISTINCT) -> CorpResult:

@@ -24,12 +24,13 @@ outcomes perfectly) or a constant p gives NaN with ``converged = False``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Generator
 
 import numpy as np
 
 from calibcli.stats.base import Arrays, scalar
 from calibcli.statistics.inputs import Curve, binary_arrays, check_curve
+from calibcli.statistics.states import curve_from_arrays
 
 CLIP = 1e-12
 Z95 = 1.959963984540054
@@ -109,8 +110,7 @@ class CoxPass:
 
     @classmethod
     def from_arrays(cls, arrays: Arrays) -> "CoxPass":
-        curve = str(scalar(arrays["curve"]))
-        out = cls(arrays["theta"], scalar(arrays["offset_intercept"]), int(curve) if curve.isdigit() else curve)
+        out = cls(arrays["theta"], scalar(arrays["offset_intercept"]), curve_from_arrays(arrays["curve"]))
         out.rows = int(scalar(arrays["rows"]))
         out.sums = np.array(arrays["sums"], dtype=np.float64)
         return out
@@ -151,20 +151,16 @@ def _citl_step(s: np.ndarray) -> float | None:
     return None if not s[8] < 0 else -s[7] / s[8]
 
 
-def fit_cox(run: Callable[[CoxPass], CoxPass], curve: Curve = "positive", max_iter: int = 50,
-            tol: float = 1e-10) -> CoxResult:
-    """Fit both models by Newton passes; ``run(consumer)`` feeds an unfed :class:`CoxPass` and returns it.
-
-    >>> p = np.array([0.2, 0.4, 0.6, 0.8, 0.3, 0.7]); y = np.array([0, 1, 0, 1, 1, 0])
-    >>> r = fit_cox(lambda c: c.update(p, y))
-    >>> r.converged, round(r.slope, 4), round(r.calibration_in_the_large, 4)
-    (True, 0.0953, 0.0)
-    """
+def cox_steps(curve: Curve = "positive", max_iter: int = 50, tol: float = 1e-10
+              ) -> Generator[CoxPass, CoxPass, CoxResult]:
+    """The Newton passes of :func:`fit_cox` as a generator: yields unfed passes, receives them fed,
+    returns the :class:`CoxResult` (lets several curves share their passes, see
+    :func:`calibcli.statistics.run.fit_cox_curves`)."""
     theta, c = np.array([0.0, 1.0]), 0.0
-    cur = run(CoxPass(theta, c, curve)).finalize()
+    cur = (yield CoxPass(theta, c, curve)).finalize()
     passes = 1
-    done1 = done2 = False  # converged
-    fail1 = fail2 = False  # no Newton step (singular information): no estimate
+    done1 = done2 = False
+    fail1 = fail2 = False
     for _ in range(max_iter):
         d1, d2 = _cox_step(cur), _citl_step(cur)
         fail1, fail2 = fail1 or (d1 is None and not done1), fail2 or (d2 is None and not done2)
@@ -176,7 +172,7 @@ def fit_cox(run: Callable[[CoxPass], CoxPass], curve: Curve = "positive", max_it
         for _halving in range(60):
             t_new = theta if done1 else theta + s1 * d1
             c_new = c if done2 else c + s2 * d2
-            cand = run(CoxPass(t_new, c_new, curve)).finalize()
+            cand = (yield CoxPass(t_new, c_new, curve)).finalize()
             passes += 1
             ok1 = done1 or cand[0] >= cur[0] - 1e-12 * abs(cur[0])
             ok2 = done2 or cand[6] >= cur[6] - 1e-12 * abs(cur[6])
@@ -200,6 +196,24 @@ def fit_cox(run: Callable[[CoxPass], CoxPass], curve: Curve = "positive", max_it
         return (v - Z95 * se, v + Z95 * se) if np.isfinite(v) else nan2
 
     return CoxResult(b, a, cc, se_b, se_a, se_c, wald(b, se_b), wald(a, se_a), wald(cc, se_c), ok1, ok2, passes)
+
+
+def fit_cox(run: Callable[[CoxPass], CoxPass], curve: Curve = "positive", max_iter: int = 50,
+            tol: float = 1e-10) -> CoxResult:
+    """Fit both models by Newton passes; ``run(consumer)`` feeds an unfed :class:`CoxPass` and returns it.
+
+    >>> p = np.array([0.2, 0.4, 0.6, 0.8, 0.3, 0.7]); y = np.array([0, 1, 0, 1, 1, 0])
+    >>> r = fit_cox(lambda c: c.update(p, y))
+    >>> r.converged, round(r.slope, 4), round(r.calibration_in_the_large, 4)
+    (True, 0.0953, 0.0)
+    """
+    steps = cox_steps(curve, max_iter, tol)
+    consumer = next(steps)
+    while True:
+        try:
+            consumer = steps.send(run(consumer))
+        except StopIteration as stop:
+            return stop.value
 
 
 def fit_cox_source(source, curve: Curve = "positive", max_iter: int = 50, tol: float = 1e-10) -> CoxResult:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibcli.stats.base import Arrays, scalar
 from calibcli.stats.distinct import DEFAULT_MAX_DISTINCT
-from calibcli.statistics.inputs import Curve, binary_arrays, check_curve
-from calibcli.statistics.table import ScoreTable, TableResult
+from calibcli.statistics.inputs import Curve
+from calibcli.statistics.states import CurveTableState
+from calibcli.statistics.table import TableResult
 
 CONVENTION = (
     "auroc: trapezoidal area under the ROC curve, tied scores count one half (scikit-learn roc_auc_score); "
@@ -67,7 +67,7 @@ def discrimination_from_table(t: TableResult) -> DiscriminationResult:
     return DiscriminationResult(auroc, ap, n_pos, n_neg, t.exact, t.resolution, bound)
 
 
-class DiscriminationState:
+class DiscriminationState(CurveTableState):
     """Partial state of AUROC and average precision: a :class:`ScoreTable` of one curve.
 
     Parameters
@@ -82,34 +82,14 @@ class DiscriminationState:
     1.0
     """
 
+    WHAT = "discrimination states of different curves"
+    PROBABILITIES = False
+
     def __init__(self, curve: Curve = "positive", max_distinct: int = DEFAULT_MAX_DISTINCT):
-        self.curve = check_curve(curve)
-        self.table = ScoreTable(max_distinct)
-
-    def update(self, conf, outcome=None, weight=None) -> "DiscriminationState":
-        """Add rows: ``(conf, outcome[, weight])`` arrays, or a ``Batch`` read through ``curve``."""
-        self.table.update(*binary_arrays(conf, outcome, weight, self.curve, probabilities=False))
-        return self
-
-    def merge(self, other: "DiscriminationState") -> "DiscriminationState":
-        """Add the rows of ``other`` (same parameters) in place; return ``self``."""
-        if not isinstance(other, DiscriminationState) or other.curve != self.curve:
-            raise ValueError("cannot merge discrimination states of different curves")
-        self.table.merge(other.table)
-        return self
+        super().__init__(curve, max_distinct)
 
     def finalize(self) -> DiscriminationResult:
         return discrimination_from_table(self.table.finalize())
-
-    def to_arrays(self) -> Arrays:
-        return {"curve": str(self.curve), **self.table.to_arrays()}
-
-    @classmethod
-    def from_arrays(cls, arrays: Arrays) -> "DiscriminationState":
-        curve = str(scalar(arrays["curve"]))
-        out = cls(int(curve) if curve.isdigit() else curve, scalar(arrays["max_distinct"]))
-        out.table = ScoreTable.from_arrays(arrays)
-        return out
 
 
 def auroc(y_true, y_prob, *, sample_weight=None, max_distinct: int = DEFAULT_MAX_DISTINCT) -> float:

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibcli.statistics.smooth import FineHistogram, FineHistogramResult, _as_rows
+from calibcli.statistics.smooth import FineHistogramResult, _as_rows
+from calibcli.statistics.states import DistinctWithBuckets
 from calibcli.stats.base import Arrays, scalar
-from calibcli.stats.distinct import DEFAULT_MAX_DISTINCT, DistinctResult, DistinctTable
+from calibcli.stats.distinct import DEFAULT_MAX_DISTINCT, DistinctResult
 
 DEFAULT_ECCE_FINE_BINS = 1 << 14
 ECCE_SIGMA_MAX = 8.26732673  # mcgrad: the CDF is 1 - eps beyond
@@ -96,7 +97,7 @@ def ecce_from_tables(table: DistinctResult | None, hist: FineHistogramResult, su
     return EcceResult(ecce, ks, sigma, ecce_pvalue_from_sigma(sigma), hist.rows, sum_w, exact)
 
 
-class EcceState:
+class EcceState(DistinctWithBuckets):
     """Partial state of ECCE: distinct-score table, fine buckets beyond its budget, and two sums.
 
     >>> s = EcceState().update(np.array([0.2, 0.4]), np.array([1, 0]))
@@ -106,25 +107,21 @@ class EcceState:
     """
 
     def __init__(self, max_distinct: int = DEFAULT_MAX_DISTINCT, n_fine: int = DEFAULT_ECCE_FINE_BINS):
-        self.table = DistinctTable(max_distinct)
-        self.hist = FineHistogram(n_fine)
+        super().__init__(max_distinct, n_fine)
         self.sum_w = 0.0
         self.sum_w2_var = 0.0
 
     def update(self, conf, outcome, weight=None) -> "EcceState":
         """Add a batch: scores (n,), 0/1 outcomes (n,), optional weights (n,)."""
         p, y, w = _as_rows(conf, outcome, weight)
-        self.table.update(p, y, w)
-        self.hist.update(p, y, w)
+        super().update(p, y, w)
         self.sum_w += float(w.sum())
         self.sum_w2_var += float(np.sum(w * w * p * (1.0 - p)))
         return self
 
     def merge(self, other: "EcceState") -> "EcceState":
         """A new state for the rows of both; the inputs are unchanged."""
-        out = EcceState(self.table.max_distinct, self.hist.n_bins)
-        out.table = self.table.merge(other.table)
-        out.hist = self.hist.merge(other.hist)
+        out = super().merge(other)
         out.sum_w = self.sum_w + other.sum_w
         out.sum_w2_var = self.sum_w2_var + other.sum_w2_var
         return out
@@ -133,15 +130,11 @@ class EcceState:
         return ecce_from_tables(self.table.finalize(), self.hist.finalize(), self.sum_w, self.sum_w2_var)
 
     def to_arrays(self) -> Arrays:
-        return {**{f"table_{k}": v for k, v in self.table.to_arrays().items()},
-                **{f"hist_{k}": v for k, v in self.hist.to_arrays().items()},
-                "sum_w": self.sum_w, "sum_w2_var": self.sum_w2_var}
+        return {**super().to_arrays(), "sum_w": self.sum_w, "sum_w2_var": self.sum_w2_var}
 
     @classmethod
     def from_arrays(cls, arrays: Arrays) -> "EcceState":
-        out = cls(int(scalar(arrays["table_max_distinct"])), int(scalar(arrays["hist_n_bins"])))
-        out.table = DistinctTable.from_arrays({k[6:]: v for k, v in arrays.items() if k.startswith("table_")})
-        out.hist = FineHistogram.from_arrays({k[5:]: v for k, v in arrays.items() if k.startswith("hist_")})
+        out = super().from_arrays(arrays)
         out.sum_w = float(scalar(arrays["sum_w"]))
         out.sum_w2_var = float(scalar(arrays["sum_w2_var"]))
         return out

@@ -29,6 +29,7 @@ from calibcli.statistics.spiegelhalter import SpiegelhalterState
 from calibcli.statistics.table import TableResult
 from calibcli.stats import rng
 from calibcli.stats.distinct import DistinctResult
+from calibcli.stats.intervals import percentile_interval
 
 LEVEL = 0.95
 NAN = float("nan")
@@ -59,13 +60,7 @@ def delong_variance(t: TableResult) -> tuple[float, float]:
 
 
 def _quantiles(values: np.ndarray) -> tuple[float, float] | None:
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size < 2:
-        return None
-    a = (1.0 - LEVEL) / 2.0
-    lo, hi = np.quantile(v, [a, 1.0 - a])
-    return float(lo), float(hi)
+    return percentile_interval(values, LEVEL)
 
 
 def shifted_basic(point: float, centre: float, replicates: np.ndarray, lo: float = 0.0, hi: float = 1.0

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibcli.stats.base import Arrays, scalar
 from calibcli.stats.distinct import DEFAULT_MAX_DISTINCT
-from calibcli.statistics.inputs import Curve, binary_arrays, check_curve
-from calibcli.statistics.table import ScoreTable, TableResult
+from calibcli.statistics.inputs import Curve
+from calibcli.statistics.states import CurveTableState
+from calibcli.statistics.table import TableResult
 
 N_GROUPS = 10
 CONVENTION = (
@@ -76,7 +76,7 @@ def hosmer_lemeshow_from_table(t: TableResult, n_groups: int = N_GROUPS) -> Hosm
     return HosmerLemeshowResult(stat, p, df, edges, n, o, e, t.exact, t.resolution)
 
 
-class HosmerLemeshowState:
+class HosmerLemeshowState(CurveTableState):
     """Partial state of the Hosmer–Lemeshow test: a :class:`ScoreTable` of one curve.
 
     Parameters
@@ -93,37 +93,17 @@ class HosmerLemeshowState:
     (8, 54.804)
     """
 
+    PARAMS = ("n_groups",)
+    WHAT = "Hosmer-Lemeshow states of different curves or groups"
+
     def __init__(self, curve: Curve = "positive", n_groups: int = N_GROUPS, max_distinct: int = DEFAULT_MAX_DISTINCT):
         if n_groups < 3:
             raise ValueError(f"n_groups must be >= 3, got {n_groups}")
-        self.curve = check_curve(curve)
+        super().__init__(curve, max_distinct)
         self.n_groups = int(n_groups)
-        self.table = ScoreTable(max_distinct)
-
-    def update(self, conf, outcome=None, weight=None) -> "HosmerLemeshowState":
-        """Add rows: ``(conf, outcome[, weight])`` arrays, or a ``Batch`` read through ``curve``."""
-        self.table.update(*binary_arrays(conf, outcome, weight, self.curve))
-        return self
-
-    def merge(self, other: "HosmerLemeshowState") -> "HosmerLemeshowState":
-        """Add the rows of ``other`` in place; return ``self``."""
-        if not isinstance(other, HosmerLemeshowState) or (other.curve, other.n_groups) != (self.curve, self.n_groups):
-            raise ValueError("cannot merge Hosmer-Lemeshow states of different curves or groups")
-        self.table.merge(other.table)
-        return self
 
     def finalize(self) -> HosmerLemeshowResult:
         return hosmer_lemeshow_from_table(self.table.finalize(), self.n_groups)
-
-    def to_arrays(self) -> Arrays:
-        return {"curve": str(self.curve), "n_groups": self.n_groups, **self.table.to_arrays()}
-
-    @classmethod
-    def from_arrays(cls, arrays: Arrays) -> "HosmerLemeshowState":
-        curve = str(scalar(arrays["curve"]))
-        out = cls(int(curve) if curve.isdigit() else curve, scalar(arrays["n_groups"]), scalar(arrays["max_distinct"]))
-        out.table = ScoreTable.from_arrays(arrays)
-        return out
 
 
 def _test(y_true, y_prob, n_groups, sample_weight) -> HosmerLemeshowResult:

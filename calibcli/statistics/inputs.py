@@ -84,3 +84,12 @@ def binary_arrays(conf: Any, outcome: Any, weight: Any = None, curve: Curve = "p
     if w.size and not (np.all(np.isfinite(w)) and w.min() >= 0.0):
         raise ValueError("sample_weight must hold finite non-negative values")
     return p + 0.0, y, w
+
+
+def binned_arrays(y_true: Any, y_prob: Any, sample_weight: Any, n_bins: int, strategy: str, edges: Any = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Validated ``(p, y, w)`` (:func:`binary_arrays`) and the bin edges: ``edges``, else ``n_bins`` by ``strategy``."""
+    from calibcli.binning import make_edges
+
+    p, y, w = binary_arrays(y_prob, y_true, sample_weight)
+    return p, y, w, (make_edges(p, n_bins, strategy) if edges is None else edges)

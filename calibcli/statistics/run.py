@@ -2,71 +2,23 @@
 
 Cox's fits of all curves share their passes: :class:`CoxPasses` is one consumer
 holding a :class:`~calibcli.statistics.cox.CoxPass` per curve still fitting, and each
-curve's Newton iteration (:func:`cox_steps`, the steps of
-:func:`calibcli.statistics.cox.fit_cox` written as a generator) advances once per pass.
+curve's Newton iteration (:func:`calibcli.statistics.cox.cox_steps`, the generator
+:func:`calibcli.statistics.cox.fit_cox` drives) advances once per pass.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Generator
-
-import numpy as np
+from typing import Any
 
 from calibcli.statistics.bundle import StatisticsBundle
-from calibcli.statistics.cox import Z95, CoxPass, CoxResult, _citl_step, _cox_step
+from calibcli.statistics.cox import CoxResult, cox_steps
 from calibcli.statistics.inputs import Curve
 from calibcli.statistics.plan import StatisticsBudget
 
 
-def cox_steps(curve: Curve = "positive", max_iter: int = 50, tol: float = 1e-10
-              ) -> Generator[CoxPass, CoxPass, CoxResult]:
-    """:func:`calibcli.statistics.cox.fit_cox` as a generator: yields unfed passes, receives them fed,
-    returns the :class:`CoxResult` (the same steps, halving and convergence rules)."""
-    theta, c = np.array([0.0, 1.0]), 0.0
-    cur = (yield CoxPass(theta, c, curve)).finalize()
-    passes = 1
-    done1 = done2 = False
-    fail1 = fail2 = False
-    for _ in range(max_iter):
-        d1, d2 = _cox_step(cur), _citl_step(cur)
-        fail1, fail2 = fail1 or (d1 is None and not done1), fail2 or (d2 is None and not done2)
-        done1 = done1 or fail1 or bool(np.max(np.abs(d1)) <= tol * (1.0 + np.max(np.abs(theta))))
-        done2 = done2 or fail2 or bool(abs(d2) <= tol * (1.0 + abs(c)))
-        if done1 and done2:
-            break
-        s1 = s2 = 1.0
-        for _halving in range(60):
-            t_new = theta if done1 else theta + s1 * d1
-            c_new = c if done2 else c + s2 * d2
-            cand = (yield CoxPass(t_new, c_new, curve)).finalize()
-            passes += 1
-            ok1 = done1 or cand[0] >= cur[0] - 1e-12 * abs(cur[0])
-            ok2 = done2 or cand[6] >= cur[6] - 1e-12 * abs(cur[6])
-            if ok1 and ok2:
-                break
-            s1, s2 = (s1 if ok1 else s1 / 2), (s2 if ok2 else s2 / 2)
-        theta, c, cur = t_new, c_new, cand
-    nan2 = (float("nan"), float("nan"))
-    h = np.array([[cur[3], cur[4]], [cur[4], cur[5]]])
-    ok1 = bool(done1 and not fail1 and _cox_step(cur) is not None)
-    ok2 = bool(done2 and not fail2 and cur[8] < 0)
-    if ok1:
-        cov = np.linalg.inv(-h)
-        se_a, se_b = float(np.sqrt(cov[0, 0])), float(np.sqrt(cov[1, 1]))
-        a, b = float(theta[0]), float(theta[1])
-    else:
-        a = b = se_a = se_b = float("nan")
-    cc, se_c = (float(c), float(1.0 / np.sqrt(-cur[8]))) if ok2 else (float("nan"), float("nan"))
-
-    def wald(v, se):
-        return (v - Z95 * se, v + Z95 * se) if np.isfinite(v) else nan2
-
-    return CoxResult(b, a, cc, se_b, se_a, se_c, wald(b, se_b), wald(a, se_a), wald(cc, se_c), ok1, ok2, passes)
-
-
 class CoxPasses:
-    """One pass consumer holding one unfed :class:`CoxPass` per curve (in place ``update``/``merge``)."""
+    """One pass consumer holding one unfed :class:`~calibcli.statistics.cox.CoxPass` per curve (in place ``update``/``merge``)."""
 
     def __init__(self, passes: dict):
         self.passes = dict(passes)

@@ -15,6 +15,7 @@ import numpy as np
 
 from calibcli.stats.base import Arrays, scalar
 from calibcli.statistics.inputs import Curve, binary_arrays, check_curve
+from calibcli.statistics.states import curve_from_arrays
 
 CONVENTION = (
     "spiegelhalter_z: sum (y-p)(1-2p) / sqrt(sum (1-2p)^2 p(1-p)) (Spiegelhalter 1986); "
@@ -97,8 +98,7 @@ class SpiegelhalterState:
 
     @classmethod
     def from_arrays(cls, arrays: Arrays) -> "SpiegelhalterState":
-        curve = str(scalar(arrays["curve"]))
-        out = cls(int(curve) if curve.isdigit() else curve, scalar(arrays["n_replicates"]))
+        out = cls(curve_from_arrays(arrays["curve"]), scalar(arrays["n_replicates"]))
         out.rows = int(scalar(arrays["rows"]))
         out.sums = np.array(arrays["sums"], dtype=np.float64)
         out.replicates = np.array(arrays["replicates"], dtype=np.float64).reshape(2, out.n_replicates)
