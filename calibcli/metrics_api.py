@@ -26,265 +26,15 @@ probabilities clipped at 1e-12.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Union
-
 import numpy as np
 
-from calibcli.binning import STRATEGIES, quantile_edges_from_counts, uniform_edges
-
-Kind = Union[str, int]
-KINDS = ("auto", "top_label", "positive", "pooled")
-ROW_SUM_TOL = 1e-3  # as calibcli.validation.scores.ROW_SUM_TOL (a test checks they agree)
-RANGE_TOL = 1e-4  # float noise accepted outside [0, 1] (as calibcli.validation.scores.RANGE_TOL), used as given
+from calibcli.metrics_measured import ReliabilityCurve, measure_arrays
+from calibcli.metrics_validation import (  # noqa: F401  (RANGE_TOL, ROW_SUM_TOL: re-exported)
+    KINDS, RANGE_TOL, ROW_SUM_TOL, Kind, resolve_kind, validate_arrays)
 
 __all__ = ["KINDS", "ReliabilityCurve", "accuracy", "brier_score", "classwise_ece", "curve_outcomes", "e50", "e90",
            "emax", "expected_calibration_error", "headline_metrics", "maximum_calibration_error", "negative_log_likelihood",
            "reliability_curve"]
-
-
-# ------------------------------------------------------------------ results
-@dataclass(frozen=True)
-class ReliabilityCurve:
-    """One binned reliability curve (every bin, empty ones with count 0 and NaN means).
-
-    Attributes
-    ----------
-    edges : ndarray of shape (B + 1,)
-        Bin edges; a confidence ``c`` is in the bin with ``lo < c <= hi`` (the first bin also takes 0).
-    mean_confidence : ndarray of shape (B,)
-        Weighted mean confidence of each bin (NaN when empty).
-    observed_frequency : ndarray of shape (B,)
-        Weighted mean outcome of each bin: the accuracy of a top-label curve (NaN when empty).
-    count : ndarray of shape (B,)
-        Rows in each bin.
-    weight : ndarray of shape (B,)
-        Sum of ``sample_weight`` in each bin (equal to ``count`` without weights).
-    """
-
-    edges: np.ndarray
-    mean_confidence: np.ndarray
-    observed_frequency: np.ndarray
-    count: np.ndarray
-    weight: np.ndarray
-
-
-@dataclass(frozen=True)
-class _Curve:
-    """Per-bin sums of one curve: rows, weight, weighted confidence and weighted outcome."""
-
-    edges: np.ndarray
-    count: np.ndarray
-    weight: np.ndarray
-    sum_conf: np.ndarray
-    sum_outcome: np.ndarray
-
-    def errors(self) -> tuple[float, float]:
-        """(ECE, MCE), as :meth:`calibcli.report.Reliability.ece` and ``mce``."""
-        from calibcli.stats.bins import curve_errors
-
-        ece, mce, _ = curve_errors(self.weight, self.sum_conf, self.sum_outcome)
-        return float(ece), float(mce)
-
-    def reliability(self) -> ReliabilityCurve:
-        has = self.weight > 0
-        safe = np.where(has, self.weight, 1.0)
-        return ReliabilityCurve(self.edges.copy(), np.where(has, self.sum_conf / safe, np.nan),
-                                np.where(has, self.sum_outcome / safe, np.nan), self.count.astype(np.int64),
-                                self.weight.astype(np.float64))
-
-
-@dataclass(frozen=True)
-class _Measured:
-    """Every curve and scalar of one set of rows."""
-
-    task: str  # "binary", "multiclass" or "multilabel"
-    top: _Curve  # top-label curve (multilabel: all (row, label) pairs pooled)
-    classes: tuple[_Curve, ...]  # one-vs-rest curve of each class (label)
-    accuracy: float
-    class_brier: np.ndarray  # (K,)
-    brier: float
-    nll: float
-
-    def curve(self, kind: Kind) -> _Curve:
-        which = _resolve(self.task, len(self.classes), kind)
-        return self.top if which == "top" else self.classes[which]
-
-    def classwise(self) -> float:
-        eces = np.array([c.errors()[0] for c in self.classes])
-        if self.task == "multilabel":  # as the audit: the mean over labels with a defined ECE
-            return float(np.nanmean(eces)) if np.isfinite(eces).any() else float("nan")
-        return float(np.mean(eces))
-
-
-# ------------------------------------------------------------------ validation
-def _resolve(task: str, n_classes: int, kind: Kind) -> str | int:
-    """The curve ``kind`` names for ``task``: ``"top"`` (top label; multilabel: pooled) or a class index."""
-    if isinstance(kind, (int, np.integer)) and not isinstance(kind, bool):
-        if not 0 <= kind < n_classes:
-            raise ValueError(f"kind={kind} is not a class index of y_prob (0 .. {n_classes - 1})")
-        return int(kind)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS} or a class index, got {kind!r}")
-    if kind == "auto":
-        return 1 if task == "binary" else "top"
-    if kind == "top_label" and task == "multilabel":
-        raise ValueError("kind='top_label' is not defined for multilabel input (labels are independent); "
-                         "use kind='pooled' or a label index")
-    if kind == "positive" and task != "binary":
-        raise ValueError(f"kind='positive' needs binary input, got {task} input; use 'auto' or a class index")
-    if kind == "pooled" and task != "multilabel":
-        raise ValueError(f"kind='pooled' needs multilabel input (a 2-D y_true), got {task} input")
-    return 1 if kind == "positive" else "top"
-
-
-def _check_bins(n_bins: Any, strategy: Any) -> int:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be an integer >= 1, got {n_bins!r}")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    return int(n_bins)
-
-
-def _first(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))[0])
-
-
-def _numeric(x: Any, name: str, hint: str = "") -> np.ndarray:
-    a = np.asarray(x)
-    if a.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold numbers, got an array of dtype {a.dtype}{hint}")
-    return a
-
-
-def _validate(y_true: Any, y_prob: Any, sample_weight: Any = None):
-    """``(Predictions, weights or None)`` from the arrays; a ``ValueError`` naming the argument and first bad row."""
-    from calibcli.predictions import Predictions, ScoreKind, Task
-
-    p = _numeric(y_prob, "y_prob").astype(np.float64)
-    y = _numeric(y_true, "y_true", " (class names? pass their column indices in y_prob, e.g. "
-                 "np.searchsorted(classes, y) for sorted classes)")
-    if p.ndim not in (1, 2) or (p.ndim == 2 and p.shape[1] < 2):
-        raise ValueError(f"y_prob must have shape (n,) (binary: P(y=1)) or (n, K) with K >= 2, got {p.shape}")
-    n = p.shape[0]
-    if y.ndim not in (1, 2) or y.shape[0] != n:
-        raise ValueError(f"y_true has shape {y.shape} and y_prob {p.shape}: they need the same number of rows")
-    bad = ~np.isfinite(p)
-    if bad.any():
-        raise ValueError(f"y_prob holds {int(bad.sum())} NaN or infinite value(s), first in row {_first(bad)}")
-    out = (p < -RANGE_TOL) | (p > 1.0 + RANGE_TOL)
-    if out.any():
-        i = _first(out)
-        raise ValueError(f"y_prob must hold probabilities in [0, 1] (tolerance {RANGE_TOL:g}); row {i} holds {p[i].tolist()} "
-                         "(logits? apply a softmax, or a sigmoid per label, first)")
-    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        raise ValueError(f"y_true holds NaN or infinite values, first in row {_first(~np.isfinite(y))}")
-    if y.size and not np.all(y == np.round(y)):
-        raise ValueError(f"y_true must hold integers (class indices or 0/1), row {_first(y != np.round(y))} does not")
-    if y.ndim == 2:  # multilabel
-        if p.shape != y.shape:
-            raise ValueError(f"a 2-D y_true (multilabel indicators) needs y_prob of the same shape: "
-                             f"y_true {y.shape}, y_prob {p.shape}")
-        bad = (y != 0) & (y != 1)
-        if bad.any():
-            raise ValueError(f"multilabel y_true must hold 0/1 indicators; row {_first(bad)} holds {y[_first(bad)].tolist()}")
-        labels, task, probs = y.astype(np.int64), Task.MULTILABEL, p
-    else:
-        probs = np.column_stack([1.0 - p, p]) if p.ndim == 1 else p
-        k = probs.shape[1]
-        bad = (y < 0) | (y >= k)
-        if bad.any():
-            i = _first(bad)
-            what = "0/1 labels" if p.ndim == 1 else f"class indices 0 .. {k - 1} (one per column of y_prob)"
-            raise ValueError(f"y_true must hold {what}; row {i} holds {y[i].tolist()!r}")
-        if p.ndim == 2:
-            off = np.abs(p.sum(axis=1) - 1.0) > ROW_SUM_TOL
-            if off.any():
-                i = _first(off)
-                raise ValueError(f"rows of y_prob must sum to 1 (tolerance {ROW_SUM_TOL:g}); row {i} sums to "
-                                 f"{p[i].sum():.6g}. Normalise the rows, or pass a 2-D 0/1 y_true for multilabel input")
-        labels, task = y.astype(np.int64), (Task.BINARY if k == 2 else Task.MULTICLASS)
-    w = None
-    if sample_weight is not None:
-        w = _numeric(sample_weight, "sample_weight").astype(np.float64)
-        if w.shape != (n,):
-            raise ValueError(f"sample_weight must have shape ({n},) (one weight per row), got {w.shape}")
-        bad = ~np.isfinite(w) | (w < 0)
-        if bad.any():
-            i = _first(bad)
-            raise ValueError(f"sample_weight must hold finite non-negative values; row {i} holds {w[i].tolist()!r}")
-    classes = tuple(str(c) for c in range(probs.shape[1]))
-    return Predictions(probs + 0.0, labels, classes, task, ScoreKind.PROBS), w
-
-
-# ------------------------------------------------------------------ measuring
-def _measure(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform", sample_weight=None) -> _Measured:
-    n_bins = _check_bins(n_bins, strategy)
-    preds, w = _validate(y_true, y_prob, sample_weight)
-    return _weighted(preds, w, n_bins, strategy) if w is not None else _audited(preds, n_bins, strategy)
-
-
-def _audited(preds, n_bins: int, strategy: str) -> _Measured:
-    """The audit's measurement (:func:`calibcli.measure.measure_source` over one in-memory batch)."""
-    from calibcli.engine.batches import InMemorySource
-    from calibcli.measure import measure_source
-
-    m = measure_source(InMemorySource.from_predictions(preds, max(preds.n_samples, 1)), n_bins, strategy)
-
-    def curve(r) -> _Curve:
-        return _Curve(r.edges, r.count, r.count.astype(np.float64), r.sum_conf, r.sum_outcome)
-
-    class_brier = np.array([np.nan if c.brier is None else c.brier for c in m.classes], dtype=np.float64)
-    return _Measured(preds.task.value, curve(m.reliability), tuple(curve(c.reliability) for c in m.classes),
-                     m.metrics.accuracy, class_brier, m.metrics.brier, m.metrics.nll)
-
-
-def _edges(values: np.ndarray, w: np.ndarray, n_bins: int, strategy: str) -> np.ndarray:
-    """Equal-width edges, or equal-mass edges of the weighted values (weights as counts: the audit's rule)."""
-    if strategy == "uniform":
-        return uniform_edges(n_bins)
-    distinct, inverse = np.unique(values + 0.0, return_inverse=True)
-    return quantile_edges_from_counts(distinct, np.bincount(inverse.ravel(), weights=w, minlength=distinct.size), n_bins)
-
-
-def _binned(conf: np.ndarray, outcome: np.ndarray, w: np.ndarray, n_bins: int, strategy: str) -> _Curve:
-    from calibcli.stats.bins import BinStats
-
-    edges = _edges(conf, w, n_bins, strategy)
-    s = BinStats(edges).update(conf, outcome, weight=w)
-    return _Curve(s.edges, s.count[0], s.sums["sum_w"][0], s.sums["sum_wc"][0], s.sums["sum_wy"][0])
-
-
-def _weighted(preds, w: np.ndarray, n_bins: int, strategy: str) -> _Measured:
-    """The audit's metrics with frequency weights: weighted binned sums and weighted means."""
-    from calibcli.metrics import NLL_CLIP
-    from calibcli.predictions import Task
-
-    probs, y, k = preds.probs, preds.labels, preds.n_classes
-    total = float(w.sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        def mean(v: np.ndarray) -> float:
-            return float(np.dot(w, v) / total) if total > 0 else float("nan")
-
-        if preds.task is Task.MULTILABEL:
-            yf = y.astype(np.float64)
-            top = _binned(probs.ravel(), yf.ravel(), np.repeat(w, k), n_bins, strategy)
-            outcomes = [yf[:, c] for c in range(k)]
-            sq = (probs - yf) ** 2
-            class_brier = np.array([mean(sq[:, c]) for c in range(k)])
-            bce = -np.log(np.maximum(np.where(y > 0, probs, 1.0 - probs), NLL_CLIP))
-            nll = float(sum(mean(bce[:, c]) for c in range(k)))
-            acc = mean(np.count_nonzero((probs >= 0.5) == (y > 0), axis=1) / k)
-        else:
-            conf, correct = preds.confidence_and_correct()
-            top = _binned(conf, correct.astype(np.float64), w, n_bins, strategy)
-            onehot = (y[:, None] == np.arange(k)[None, :]).astype(np.float64)
-            outcomes = [onehot[:, c] for c in range(k)]
-            class_brier = np.array([mean((probs[:, c] - onehot[:, c]) ** 2) for c in range(k)])
-            nll = mean(-np.log(np.maximum(probs[np.arange(len(y)), y], NLL_CLIP)))
-            acc = mean(correct.astype(np.float64))
-        classes = tuple(_binned(probs[:, c], outcomes[c], w, n_bins, strategy) for c in range(k))
-    return _Measured(preds.task.value, top, classes, acc, class_brier, float(np.sum(class_brier)), nll)
 
 
 # ------------------------------------------------------------------ public functions
@@ -325,7 +75,7 @@ def expected_calibration_error(y_true, y_prob, n_bins: int = 15, strategy: str =
     >>> round(expected_calibration_error([1, 1, 2], P, n_bins=5, kind=2), 6)  # class 2 one-vs-rest
     0.133333
     """
-    return _measure(y_true, y_prob, n_bins, strategy, sample_weight).curve(kind).errors()[0]
+    return measure_arrays(y_true, y_prob, n_bins, strategy, sample_weight).curve(kind).errors()[0]
 
 
 def maximum_calibration_error(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform", *, sample_weight=None,
@@ -339,7 +89,7 @@ def maximum_calibration_error(y_true, y_prob, n_bins: int = 15, strategy: str = 
     >>> round(maximum_calibration_error([1, 0, 1, 1], [0.9, 0.3, 0.6, 0.8], n_bins=5), 6)
     0.4
     """
-    return _measure(y_true, y_prob, n_bins, strategy, sample_weight).curve(kind).errors()[1]
+    return measure_arrays(y_true, y_prob, n_bins, strategy, sample_weight).curve(kind).errors()[1]
 
 
 def classwise_ece(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform", *, sample_weight=None,
@@ -363,7 +113,7 @@ def classwise_ece(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform", *
     """
     if average not in ("macro", None):
         raise ValueError(f"average must be 'macro' or None, got {average!r}")
-    m = _measure(y_true, y_prob, n_bins, strategy, sample_weight)
+    m = measure_arrays(y_true, y_prob, n_bins, strategy, sample_weight)
     if average is None:
         return np.array([c.errors()[0] for c in m.classes])
     return m.classwise()
@@ -391,7 +141,7 @@ def brier_score(y_true, y_prob, *, sample_weight=None, average: str | None = "su
     """
     if average not in ("sum", None):
         raise ValueError(f"average must be 'sum' or None, got {average!r}")
-    m = _measure(y_true, y_prob, sample_weight=sample_weight)
+    m = measure_arrays(y_true, y_prob, sample_weight=sample_weight)
     return m.class_brier if average is None else m.brier
 
 
@@ -405,7 +155,7 @@ def negative_log_likelihood(y_true, y_prob, *, sample_weight=None) -> float:
     >>> round(negative_log_likelihood([1, 0], [0.9, 0.2]), 6)  # scikit-learn's log_loss
     0.164252
     """
-    return _measure(y_true, y_prob, sample_weight=sample_weight).nll
+    return measure_arrays(y_true, y_prob, sample_weight=sample_weight).nll
 
 
 def accuracy(y_true, y_prob, *, sample_weight=None) -> float:
@@ -421,7 +171,7 @@ def accuracy(y_true, y_prob, *, sample_weight=None) -> float:
     >>> accuracy([[1, 0], [0, 0]], [[0.7, 0.6], [0.2, 0.1]])
     0.75
     """
-    return _measure(y_true, y_prob, sample_weight=sample_weight).accuracy
+    return measure_arrays(y_true, y_prob, sample_weight=sample_weight).accuracy
 
 
 def reliability_curve(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform", *, sample_weight=None,
@@ -441,7 +191,7 @@ def reliability_curve(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform
     >>> reliability_curve([1, 0], [0.9, 0.3], n_bins=4).count.tolist()  # the empty bins stay
     [0, 1, 0, 1]
     """
-    return _measure(y_true, y_prob, n_bins, strategy, sample_weight).curve(kind).reliability()
+    return measure_arrays(y_true, y_prob, n_bins, strategy, sample_weight).curve(kind).reliability()
 
 
 def headline_metrics(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform", *, sample_weight=None
@@ -457,7 +207,7 @@ def headline_metrics(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform"
     >>> sorted(m), round(m["ece"], 6), m["accuracy"]
     (['accuracy', 'brier', 'classwise_ece', 'ece', 'ece_top_label', 'mce', 'nll'], 0.25, 1.0)
     """
-    m = _measure(y_true, y_prob, n_bins, strategy, sample_weight)
+    m = measure_arrays(y_true, y_prob, n_bins, strategy, sample_weight)
     ece, mce = m.curve("auto").errors()
     return {"accuracy": m.accuracy, "ece": ece, "mce": mce, "classwise_ece": m.classwise(), "brier": m.brier,
             "nll": m.nll, "ece_top_label": None if m.task == "multilabel" else m.top.errors()[0]}
@@ -480,8 +230,8 @@ def curve_outcomes(y_true, y_prob, *, kind: Kind = "auto") -> tuple[np.ndarray, 
     """
     from calibcli.statistics.inputs import curve_arrays
 
-    preds, _ = _validate(y_true, y_prob)
-    which = _resolve(preds.task.value, preds.n_classes, kind)
+    preds, _ = validate_arrays(y_true, y_prob)
+    which = resolve_kind(preds.task.value, preds.n_classes, kind)
     if which == "top":
         which = "pooled" if preds.task.value == "multilabel" else "top"
     conf, outcome = curve_arrays(preds, which)
