@@ -45,11 +45,8 @@ def audit(files, **opts):
       calib audit 'runs/*.csv' --per-file --format json
       calib audit preds.csv --json-out report.json --bins 10
     """
-    from dataclasses import replace
-
-    from calibcli.engine.streaming import open_source
+    from calibcli.jobs import run_jobs
     from calibcli.outputs import OutputSet
-    from calibcli.pipeline import run_audit
     from calibcli.reading import expand_inputs
     from calibcli.render.jsonout import render_json
 
@@ -63,24 +60,20 @@ def audit(files, **opts):
         for option, path in (("--md-out", g.md_out if g else None), ("--junit-out", g.junit_out if g else None)):
             if path:
                 out.plan(option, path)
-        compare = audit_compare.Collector(paths, opts)  # the audits to run: pooled, per file, per model (--models)
-        plot_folders = audit_plots.plan_outputs(*compare.plot_args(opts, paths), out)
+        compare = audit_compare.plan(paths, opts)  # the audits to run: pooled, per file, per model (--models)
+        plot_folders = audit_plots.plan_outputs(*audit_compare.plot_args(compare, opts, paths), out)
         audit_groups.plan_outputs(opts, plot_folders, out)
         audit_statistics.plan_outputs(opts, plot_folders, out)
         audit_html.plan_outputs(opts, out)
 
         for note in paths.notes if opts["per_file"] else ():  # pooled runs report them in LoadedInput.warnings
             err_console().print(f"warning: {note}", style="yellow", highlight=False, markup=False)
-        reports = []
         settings = audit_settings(opts)  # the options as typed settings of the library's pipeline
-        for job in compare.jobs:
-            with open_source(job.inputs(), job.load_options) as source:  # streamed: batches, bounded memory
-                audit_gate.check_outputs(opts, list(source.info.files))
-                # --models: the model's columns (also for --fit-on, --baseline)
-                report = run_audit(source, replace(settings, load=job.load_options))
-                compare.add(report, source)  # with --models: the row-keyed bootstrap of the paired intervals
-            reports.append(report)
-        opts["comparison"] = comparison = compare.comparison(reports)  # --per-file / --models: best first
+        # each job streamed (bounded memory); --models: the model's columns (also for --fit-on, --baseline) and
+        # the row-keyed bootstrap of the paired intervals; --per-file / --models: the comparison, best first
+        reports, comparison = run_jobs(compare, settings,
+                                       on_source=lambda source: audit_gate.check_outputs(opts, list(source.info.files)))
+        opts["comparison"] = comparison
         opts["report_names"] = compare.names if compare.models else None  # section titles (default: the files)
 
         text = render_json(reports, compare.active, comparison) if (fmt == "json" or json_out) else None
