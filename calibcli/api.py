@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from calibcli.render.html import Provenance
     from calibcli.validation.options import LoadOptions
 
-__all__ = ["Report", "FittedCalibrator", "audit", "fit", "thresholds", "open_data"]
+__all__ = ["Report", "AuditSet", "FittedCalibrator", "audit", "fit", "thresholds", "open_data"]
 
 OBJECTIVES = ("cost", "f1", "fbeta", "youden", "precision", "recall", "flag-rate", "review-band")
 
@@ -83,6 +83,66 @@ class Report(AuditReport):
         from calibcli.render.html import render_html
 
         return render_html([self], self.provenance, max_panels=max_panels, figures=figures)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+@dataclass(frozen=True)
+class AuditSet:
+    """Several audits compared side by side: ``calibcli.audit(..., models=[...])`` or ``per_file=True``.
+
+    Attributes
+    ----------
+    reports : one :class:`Report` per model or file, in the order given.
+    names : each report's display name (the model, or the file).
+    comparison : the :class:`calibcli.comparison.Comparison` table, best first by ``sort_by``
+        (``comparison.best`` is the first row's name), with paired intervals for models of the same rows.
+    by_model : whether the reports are models (their names title the HTML sections).
+
+    ``to_dict()`` / ``to_json()`` are what ``calib audit --per-file`` (or ``--models``) ``--format json``
+    prints (``{"schema_version", "tool", "reports", "comparison"}``); ``to_html()`` is what
+    ``--html-out`` writes (the comparison table first, one section per report); ``_repr_html_`` shows it.
+    """
+
+    reports: tuple[Report, ...]
+    names: tuple[str, ...]
+    comparison: Any
+    by_model: bool = False
+    provenance: Provenance | None = field(default=None, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.reports)
+
+    def __iter__(self):
+        return iter(self.reports)
+
+    def __getitem__(self, key: int | str) -> Report:
+        """A report by position or by name."""
+        if isinstance(key, str):
+            if key not in self.names:
+                raise KeyError(f"{key!r}: no report of that name; names: {', '.join(self.names)}")
+            return self.reports[self.names.index(key)]
+        return self.reports[key]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document as plain Python data (floats unrounded, NaN as None)."""
+        import json
+
+        return json.loads(self.to_json())
+
+    def to_json(self) -> str:
+        """The JSON document as text (the CLI's ``--format json`` of the same run)."""
+        from calibcli.render.jsonout import render_json
+
+        return render_json(list(self.reports), True, self.comparison)
+
+    def to_html(self, figures: bool = True, max_panels: int = 25) -> str:
+        """The self-contained HTML report: the comparison table first, then one section per report."""
+        from calibcli.render.html import render_html
+
+        return render_html(list(self.reports), self.provenance, max_panels=max_panels, figures=figures,
+                           comparison=self.comparison, names=list(self.names) if self.by_model else None)
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -279,7 +339,8 @@ def audit(data=None, *, label: str = "label", y_true=None, y_prob=None, score_co
           max_groups: int = 1000, statistics: bool = False, tolerance: float = 0.02,
           fail_if: Sequence[str] | str = (), warn_if: Sequence[str] | str = (), gate_on: str = "point",
           strict: bool = False, gate_seed: int = 0, gate_replicates: int = 200, baseline=None,
-          id_col: str | None = None) -> Report:
+          id_col: str | None = None, models: Sequence[str] | str | None = None, per_file: bool = False,
+          sort_by: str = "ece") -> Report | AuditSet:
     """Audit the calibration of predictions: what ``calib audit`` does, as a typed report.
 
     It runs the same pipeline as the CLI (:func:`calibcli.pipeline.run_audit`): measurement,
@@ -308,11 +369,28 @@ def audit(data=None, *, label: str = "label", y_true=None, y_prob=None, score_co
         ``'ece_increase > 0.01'`` (``--fail-if``, ``--on``, ...).
     baseline, id_col : the previous model's predictions (a path, paths or data) for ``*_increase`` rules, and the
         id column pairing its rows (``--baseline``, ``--id-col``).
+    models : several models' scores in the same data, one label column (``--models``): score-column names or
+        globs, one model each (``['RLR', 'SVM']`` or ``['a_*', 'b_*']``); each is audited against the same labels.
+    per_file : one audit per path (``--per-file``; ``data`` must be paths).
+    sort_by : the comparison's order, best first: 'ece', 'classwise_ece', 'nll', 'brier', 'mce' or 'accuracy'.
 
     Returns
     -------
-    Report
-        The typed report, with ``to_dict()``, ``to_json()``, ``to_html()`` and ``_repr_html_()``.
+    Report or AuditSet
+        The typed report, with ``to_dict()``, ``to_json()``, ``to_html()`` and ``_repr_html_()``; with ``models``
+        or ``per_file``, an :class:`AuditSet` of reports and their comparison (the same methods, the CLI's
+        ``--per-file`` / ``--models`` JSON and HTML).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, calibcli
+    >>> rng = np.random.default_rng(1)
+    >>> y = rng.integers(0, 2, 300)
+    >>> df = pd.DataFrame({"label": y, "good": np.clip(0.2 + 0.6 * y + rng.normal(0, .1, 300), 0, 1),
+    ...                    "over": (y + rng.uniform(size=300) > 0.5).astype(float)})
+    >>> s = calibcli.audit(df, models=["good", "over"], calibrators=None)
+    >>> s.names, s.comparison.best, sorted(s.to_dict())
+    (('good', 'over'), 'good', ['comparison', 'reports', 'schema_version', 'tool'])
 
     Raises
     ------
@@ -335,14 +413,53 @@ def audit(data=None, *, label: str = "label", y_true=None, y_prob=None, score_co
         threshold_classes=_texts(threshold_classes), groups=groups, statistics=bool(statistics), tolerance=tolerance,
         rules=_rules(fail_if, warn_if), gate_on=gate_on, strict=strict, gate_seed=gate_seed,
         gate_replicates=gate_replicates, baseline=baseline, id_col=id_col)
+    given = {k: v for k, v in (("label", label), ("n_bins", n_bins), ("strategy", strategy), ("calibrators", calibrators),
+                               ("seed", seed), ("objectives", objectives), ("by", by), ("statistics", statistics),
+                               ("fail_if", fail_if), ("models", models), ("per_file", per_file), ("sort_by", sort_by))
+             if v != audit.__kwdefaults__[k]}
+    if models is not None or per_file:
+        return _audit_set(data, y_true, y_prob, opts, settings, models, per_file, sort_by,
+                          _call_text("audit", data, given))
     with open_data(data, y_true=y_true, y_prob=y_prob, options=opts) as source:
         report = run_audit(source, settings)
         files = source.info.files
     records = file_records(files) if data is not None and is_paths(data) else ()
-    given = {k: v for k, v in (("label", label), ("n_bins", n_bins), ("strategy", strategy), ("calibrators", calibrators),
-                               ("seed", seed), ("objectives", objectives), ("by", by), ("statistics", statistics),
-                               ("fail_if", fail_if)) if v != audit.__kwdefaults__[k]}
     return Report.from_audit(report, Provenance(records, _call_text("audit", data, given)))
+
+
+def _audit_set(data, y_true, y_prob, opts, settings, models, per_file: bool, sort_by: str, call: str) -> AuditSet:
+    """``audit`` with ``models`` or ``per_file``: the jobs of :mod:`calibcli.jobs`, as ``calib audit`` runs them."""
+    from calibcli.jobs import plan_jobs, run_jobs
+    from calibcli.render.html import Provenance, file_records
+
+    if data is None or y_true is not None:
+        raise UsageError("models= and per_file= need data (a DataFrame, a Table or paths) holding the score columns; "
+                         "with y_true= and y_prob= there is one model: audit each array on its own.")
+    if is_paths(data):
+        from calibcli.reading import expand_inputs
+
+        paths = expand_inputs([os.fspath(d) for d in (data if isinstance(data, (list, tuple)) else [data])],
+                              opts.engine.storage_options)
+        plan = plan_jobs(paths, opts, models=models, per_file=per_file, sort_by=sort_by)
+        reports, comparison = run_jobs(plan, settings)
+        records = file_records(list(paths))
+    else:
+        if per_file:
+            raise UsageError("per_file=True audits each of several paths on its own; data is in memory "
+                             f"({type(data).__name__}). Pass paths, or drop per_file.")
+        table = as_table(data)
+        if table is None:  # open_data's message for anything else
+            with open_data(data, options=opts):
+                pass
+        name = "Table" if type(data).__module__.startswith("pyarrow") else "DataFrame"
+        plan = plan_jobs([name], opts, models=models, sort_by=sort_by,
+                         columns=lambda _: (list(table.column_names), name))
+        reports, comparison = run_jobs(plan, settings, open_job=lambda job: open_data(table, options=job.load_options,
+                                                                                      name=name))
+        records = ()
+    provenance = Provenance(records, call)
+    return AuditSet(tuple(Report.from_audit(r, provenance) for r in reports), tuple(plan.names), comparison,
+                    plan.models, provenance)
 
 
 def fit(data=None, *, method: str = "temperature", label: str = "label", y_true=None, y_prob=None, score_cols=None,
