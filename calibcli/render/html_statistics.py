@@ -5,7 +5,7 @@ and the subgroup table. Reads the report (typed and its JSON dict); computes not
 from __future__ import annotations
 
 from html import escape
-from calibcli.render.html_tables import fmt, fmt_ci, fmt_int, interval_of, table
+from calibcli.render.html_tables import fmt, fmt_ci, fmt_int, interval_of, paragraph, section, table
 
 __all__ = ["verdict_section", "statistics_section", "corp_inline", "groups_section"]
 
@@ -20,13 +20,8 @@ def _worst(*classes: str) -> str:
     return max(classes, key=lambda c: _ORDER.index(c) if c in _ORDER else 0)
 
 
-def _section(sid: str, title: str, content: str) -> str:
-    return (f"<section id=\"{sid}\" aria-labelledby=\"{sid}-h\">\n<h2 id=\"{sid}-h\">{escape(title)}</h2>\n"
-            f"{content}</section>\n")
-
-
-def _p(text: str, cls: str = "note") -> str:
-    return f"<p class=\"{cls}\">{escape(text)}</p>\n"
+def _p(text: str) -> str:
+    return paragraph(text, "note")
 
 
 # ------------------------------------------------------------------ verdict
@@ -108,7 +103,7 @@ def statistics_section(report, prefix: str, class_rows: int = 50) -> str:
         text = st.conventions.get(key)
         if text:
             parts.append(_p(f"{words}: {text}"))
-    return _section(f"{prefix}statistics", "Statistics", "".join(parts))
+    return section(f"{prefix}statistics", "Statistics", "".join(parts))
 
 
 def corp_inline(report):
@@ -193,5 +188,5 @@ def groups_section(report, prefix: str, figures: bool = True, rows_limit: int = 
             parts.append(f"<figure id=\"{prefix}fig-{fig.key}\">\n<img src=\"{fig.uri}\" alt=\"{escape(fig.alt)}\" "
                          f"width=\"{fig.width}\" height=\"{fig.height}\" loading=\"eager\" decoding=\"sync\">\n"
                          f"<figcaption>{escape(fig.caption)}</figcaption>\n</figure>\n")
-    return _section(f"{prefix}groups", "Subgroups", "".join(parts))
+    return section(f"{prefix}groups", "Subgroups", "".join(parts))
 

@@ -158,3 +158,22 @@ def threshold_table(recommendations: Sequence[dict], caption: str) -> str:
     out = table(columns, rows, caption + " (score >= threshold is flagged)", sortable=True, label="Thresholds")
     notes = [f"{r['target']} / {r['objective']}: {r['note']}" for r in recommendations if r.get("note")]
     return out + "".join(f"<p class=\"note\">{escape(n)}</p>\n" for n in notes)
+
+
+# ------------------------------------------------------------------ building blocks
+def section(sid: str, title: str, content: str, level: int = 2) -> str:
+    """A ``<section>`` with its heading (``aria-labelledby`` points at it)."""
+    return (f"<section id=\"{sid}\" aria-labelledby=\"{sid}-h\">\n<h{level} id=\"{sid}-h\">{escape(title)}</h{level}>\n"
+            f"{content}</section>\n")
+
+
+def paragraph(text: str, cls: str = "") -> str:
+    """An escaped ``<p>``, with a class when given."""
+    return f"<p{f' class={chr(34)}{cls}{chr(34)}' if cls else ''}>{escape(text)}</p>\n"
+
+
+def definition_list(items: Sequence[tuple[str, str]], mono: Sequence[str] = ()) -> str:
+    """A ``<dl>`` of (term, text) pairs; terms in ``mono`` get monospace values."""
+    body = "".join(f"<dt>{escape(k)}</dt><dd{' class=' + chr(34) + 'mono' + chr(34) if k in mono else ''}>{escape(str(v))}</dd>"
+                   for k, v in items)
+    return f"<dl>{body}</dl>\n"
