@@ -12,9 +12,9 @@ The Python API (imported on first use, so ``calib --help`` stays fast)::
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "audit", "fit", "thresholds", "metrics", "Report", "FittedCalibrator"]
+__all__ = ["__version__", "audit", "fit", "thresholds", "metrics", "Report", "AuditSet", "FittedCalibrator"]
 
-_API = frozenset({"audit", "fit", "thresholds", "metrics", "Report", "FittedCalibrator"})
+_API = frozenset({"audit", "fit", "thresholds", "metrics", "Report", "AuditSet", "FittedCalibrator"})
 
 
 def __getattr__(name: str):
