@@ -415,19 +415,38 @@ def _apply(cf, files, fmt, staged, score_cols, score_kind, renormalize, replace,
     raise InputError(f"{src}: the column types kept changing while reading; apply the files one at a time.")  # pragma: no cover
 
 
-def _one_pass(cal, files, names, src, cols, spec, options, placed, fmt, staged, batch_rows, schema, forced, prefix) -> int:
-    """Read every file once, writing while no row is bad; returns the rows written."""
-    from calibcli.sources.files import TypesWidened
+def reading_state(cal, spec, options, n_score_cols: int):
+    """``(decoder, ctx, kind, decisions)`` for reading one apply run's rows (a pass, or one partition).
+
+    The conversion decisions are fixed by the calibrator (its classes and task), never by evidence.
+    """
     from calibcli.validation.labels import KeyTable
-    from calibcli.validation.scan import Context, Decisions, Decoder, FileScan, convert
+    from calibcli.validation.scan import Context, Decisions, Decoder
     from calibcli.validation.scores import row_sums_checked
 
     keys = KeyTable()
     decoder = Decoder(spec, None, keys)
     ctx = Context(spec, options, keys)
     kind = ctx.kinds[0]
-    decisions = Decisions(tuple(cal.classes), cal.task, kind, (), None, False, row_sums_checked(cal.task, len(cols)),
+    decisions = Decisions(tuple(cal.classes), cal.task, kind, (), None, False, row_sums_checked(cal.task, n_score_cols),
                           options.renormalize, 0, {}, (), ())
+    return decoder, ctx, kind, decisions
+
+
+def calibrated_batch(cal, placed, decisions, rb, raw):
+    """The output table of one checked batch: its columns as placed, the scores replaced by calibrated ones."""
+    from calibcli.validation.scan import convert
+
+    converted = convert(raw, decisions, 0)
+    return placed.build(rb, cal.transform(converted[0]).probs)
+
+
+def _one_pass(cal, files, names, src, cols, spec, options, placed, fmt, staged, batch_rows, schema, forced, prefix) -> int:
+    """Read every file once, writing while no row is bad; returns the rows written."""
+    from calibcli.sources.files import TypesWidened
+    from calibcli.validation.scan import FileScan
+
+    decoder, ctx, kind, decisions = reading_state(cal, spec, options, len(cols))
     scans = []
     writer = None
     failed = False
@@ -445,8 +464,7 @@ def _one_pass(cal, files, names, src, cols, spec, options, placed, fmt, staged, 
                         if failed or scan.bad_rows.get(kind, 0):
                             failed = True  # check the rest, write nothing more
                             continue
-                        converted = convert(raw, decisions, 0)
-                        out = placed.build(rb, cal.transform(converted[0]).probs)
+                        out = calibrated_batch(cal, placed, decisions, rb, raw)
                         if writer is None:
                             writer = _Writer(staged, fmt, schema if schema is not None else out.schema)
                         writer.write(_conform(out, writer.schema))

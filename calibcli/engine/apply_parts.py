@@ -63,19 +63,12 @@ def part_name(index: int) -> str:
 
 def apply_partition(part: Partition, job: ApplyJob, folder: str, schema=None) -> PartApplied:
     """Apply the calibrator to one partition, writing ``folder/part-NNNNN.parquet`` (in ``schema`` when given)."""
-    from calibcli.apply_stream import _Incompatible, _Restart, _Writer, _conform
+    from calibcli.apply_stream import _Incompatible, _Restart, _Writer, _conform, calibrated_batch, reading_state
     from calibcli.sources.files import TypesWidened
-    from calibcli.validation.labels import KeyTable
-    from calibcli.validation.scan import Context, Decisions, Decoder, FileScan, convert
-    from calibcli.validation.scores import row_sums_checked
+    from calibcli.validation.scan import FileScan
 
     cal, spec = job.calibrator, job.spec
-    keys = KeyTable()
-    decoder = Decoder(spec, None, keys)
-    ctx = Context(spec, job.options, keys)
-    kind = ctx.kinds[0]
-    decisions = Decisions(tuple(cal.classes), cal.task, kind, (), None, False, row_sums_checked(cal.task, len(spec.score_cols)),
-                          job.options.renormalize, 0, {}, (), ())
+    decoder, ctx, kind, decisions = reading_state(cal, spec, job.options, len(spec.score_cols))
     f = open_file(part.path, job.encoding, part.display, job.storage_options, part.row_groups, part.start)
     path = os.path.join(folder, part_name(part.index))
     try:
@@ -92,8 +85,7 @@ def apply_partition(part: Partition, job: ApplyJob, folder: str, schema=None) ->
                     if failed or scan.bad_rows.get(kind, 0):
                         failed = True  # check the rest, write nothing more
                         continue
-                    converted = convert(raw, decisions, 0)
-                    out = job.placed.build(rb, cal.transform(converted[0]).probs)
+                    out = calibrated_batch(cal, job.placed, decisions, rb, raw)
                     if writer is None:
                         writer = _Writer(path, "parquet", schema if schema is not None else out.schema)
                     writer.write(_conform(out, writer.schema))
