@@ -3,14 +3,10 @@
 A command builds one :class:`OutputSet` from every path it reads, plans every
 output path before doing any work (so a bad path exits 2 at once), stages the
 bytes of each output as the run produces them, and commits them together at the
-end. The path checks are :class:`calibcli.output_paths.OutputPlan`. The rules (DESIGN.md, "Outputs"):
+end. The rules (DESIGN.md, "Outputs"):
 
-- an output never names a file the command reads (any spelling, symlink or hard
-  link: files are compared by device and inode), and two outputs never name the
-  same file;
-- an output whose folder cannot hold it (a missing folder that cannot be created,
-  a parent that is a file, a read-only or virtual file system such as /proc) is a
-  usage error naming the path and the option;
+- every output path is checked first (:class:`calibcli.output_paths.OutputPlan`: never
+  a file the command reads, never two outputs to one file, a folder that can hold it);
 - a regular file (or a symlink to one: the target is replaced, the link stays) is
   replaced by renaming a temporary file written next to it; a character device,
   FIFO or other non-regular file is opened and written through, never replaced;
