@@ -62,7 +62,7 @@ def _expand(pattern: str) -> list[str]:
     """The files a read pattern names (globs expanded; nothing for stdin or a missing file)."""
     if not pattern or pattern == "-":
         return []
-    if any(ch in pattern for ch in "*?["):
+    if any(ch in pattern for ch in "*?[") and not os.path.lexists(pattern):  # a file named in[1].csv is itself
         return sorted(glob.glob(pattern, recursive=True))
     return [pattern]
 
