@@ -55,6 +55,8 @@ def test_binary_statistics_are_the_positive_class_and_equal_scikit_learn(imdb):
     assert m["average_precision"] == pytest.approx(average_precision_score(y, p), abs=1e-9)
     lo, hi = imdb["intervals"]["auroc"]
     assert lo < m["auroc"] < hi
+    lo, hi = imdb["intervals"]["average_precision"]  # grouped bootstrap of the headline's group histograms
+    assert 0 <= lo < m["average_precision"] < hi <= 1 and hi - lo < 0.05
     assert m["ece"] == pytest.approx(0.0400611521654, abs=1e-9)  # the audit's own numbers are unchanged
     assert imdb["statistics"]["headline"]["curve"] == "positive"
     assert "statistics_intervals" in imdb["conventions"] and "intervals" in imdb["conventions"]

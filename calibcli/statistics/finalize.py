@@ -134,6 +134,7 @@ def hist_statistics(h: FineHistogramResult, sigma: float) -> dict[str, float]:
     out["ecce"] = ecce_from_tables(None, h, sum_w, float(np.sum(h.sum_wp - h.sum_wpp))).ecce
     c = corp_from_tables(None, h)
     out["corp_mcb"], out["corp_dsc"] = c.mcb, c.dsc
+    out["average_precision"] = discrimination_from_table(_pseudo_table(h)).average_precision
     return out
 
 

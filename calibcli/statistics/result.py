@@ -19,7 +19,8 @@ STATISTICS = (
     "auroc", "average_precision",
 )
 ICI_NAMES = ("ici", "e50", "e90", "emax")
-HIST_BOOTSTRAP = ("ece_debiased", "smece", "ecce", "ici", "e50", "e90", "emax", "corp_mcb", "corp_dsc")
+HIST_BOOTSTRAP = ("ece_debiased", "smece", "ecce", "ici", "e50", "e90", "emax", "corp_mcb", "corp_dsc",
+                  "average_precision")
 BIN_BOOTSTRAP = ("ece_l2", "brier_reliability", "brier_resolution", "brier_uncertainty", "corp_unc")
 NO_INTERVAL = ("spiegelhalter_z", "spiegelhalter_p", "hosmer_lemeshow", "hosmer_lemeshow_p", "average_precision")
 
@@ -147,14 +148,15 @@ def conventions(task: str, scheme: dict[str, Any]) -> dict[str, str]:
             f"table (exact; tied scores count one half), estimate +-1.96 sd, clipped to [0, 1]; ece_l2, the Brier "
             f"terms and corp_unc a basic bootstrap over {g} row-keyed groups (Poisson(1) weight per group and "
             f"replicate, {r} replicates, seed {scheme['seed']}) of the audit-bin sums, for the headline and each "
-            f"class; ece_debiased, smece, ecce, ici, e50, e90, emax, corp_mcb and corp_dsc (headline only) the same "
+            f"class; ece_debiased, smece, ecce, ici, e50, e90, emax, corp_mcb, corp_dsc and average_precision "
+            f"(headline only) the same "
             f"groups' {gb}-bucket histograms: the basic bootstrap interval of the statistic at that resolution, "
             f"shifted by (full-resolution estimate - its {gb}-bucket value); each is an interval for the population "
             f"value of the statistic as defined (plug-in errors are biased upward: compare ece_debiased)"),
         "statistics_no_interval": (
             "no interval: spiegelhalter_z/_p and hosmer_lemeshow/_p (test statistics with their p-values), "
-            "average_precision (not bootstrapped), and per class ece_debiased, smece, ecce, ici, e50, e90, emax, "
-            "corp_mcb, corp_dsc (the group histograms are kept for the headline only)"),
+            "and per class ece_debiased, smece, ecce, ici, e50, e90, emax, corp_mcb, corp_dsc and "
+            "average_precision (the group histograms are kept for the headline only)"),
         "statistics_budget": (
             f"memory: the tables of all curves share {scheme['max_values']:.3g} float64 values; a distinct-score "
             f"table over its cells merges neighbouring scores (relative width 'resolution' in statistics.classes[]); "
