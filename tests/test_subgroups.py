@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import decimal
 import json
 import random
 
@@ -16,12 +17,14 @@ from hypothesis import strategies as st
 
 from calibcli.bin_edges import BinEdges
 from calibcli.engine.batches import Batch
+from calibcli.errors import UsageError
 from calibcli.predictions import Predictions, ScoreKind, Task
 from calibcli.render.groups_plot import render_group_pngs
 from calibcli.render.groups_terminal import groups_markdown, render_groups
 from calibcli.schema import report_schema
 from calibcli.subgroups import GroupedMeasure, GroupSpec, finalize_groups, group_rule_value
 from calibcli.subgroups.edges import GroupEdgeState
+from calibcli.subgroups.keys import is_groupable
 
 from cli_helpers import run
 
@@ -203,6 +206,64 @@ def test_input_and_usage_errors(regions):
         r = run(["audit", regions, *bad])
         assert r.exit_code == 2, bad
         assert "Traceback" not in r.stderr
+
+
+def test_an_empty_by_column_name_is_a_usage_error(regions):
+    for name in ("", "  "):
+        r = run(["audit", regions, "--by", name])
+        assert r.exit_code == 2, r.stderr
+        assert f"--by {name!r}: the column name is empty" in r.stderr and "Traceback" not in r.stderr
+    with pytest.raises(UsageError, match="column name is empty"):
+        GroupSpec.parse(("region", ""))
+
+
+def _typed_frame(n: int = 400) -> dict:
+    df = _frame(n)
+    odd = np.arange(n) % 2
+    return {"label": pa.array(df["label"]), "p_1": pa.array(df["p_1"]),
+            "lst": pa.array([[int(i)] for i in odd]), "st": pa.array([{"a": int(i)} for i in odd]),
+            "mp": pa.array([[("a", int(i))] for i in odd], pa.map_(pa.string(), pa.int64())),
+            "iv": pa.array([pa.MonthDayNano([0, 0, int(i)]) for i in odd], pa.month_day_nano_interval()),
+            "dur": pa.array(odd, pa.duration("ns")), "tm": pa.array(odd, pa.time64("ns")),
+            "dec": pa.array([decimal.Decimal("1.50") if i else decimal.Decimal("2.25") for i in odd]),
+            "bn": pa.array([b"x" if i else b"y" for i in odd])}
+
+
+def test_nested_by_columns_are_refused_naming_file_column_and_type(tmp_path):
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    cols = _typed_frame()
+    pq.write_table(pa.table({k: cols[k] for k in ("label", "p_1", "lst", "st", "mp")}), tmp_path / "p.parquet")
+    feather.write_feather(pa.table(cols), tmp_path / "p.arrow")
+    for path, col, typ in (("p.parquet", "lst", "list<element: int64>"), ("p.parquet", "st", "struct<a: int64>"),
+                           ("p.parquet", "mp", "map<string, int64"), ("p.arrow", "iv", "month_day_nano_interval")):
+        r = run(["audit", tmp_path / path, "--no-calibration", "--by", col])
+        assert r.exit_code == 2, (col, r.stderr)
+        assert f"{path}: the --by column '{col}' holds {typ}" in r.stderr, r.stderr
+        assert "cannot form groups" in r.stderr and "--by-time" in r.stderr and "--by-bins" in r.stderr
+        assert "Traceback" not in r.stderr
+
+
+def test_scalar_by_columns_of_other_types_group_exactly(tmp_path):
+    import pyarrow.feather as feather
+
+    feather.write_feather(pa.table(_typed_frame()), tmp_path / "p.arrow")
+    want = {"dur": {"0 days 00:00:00", "0 days 00:00:00.000000001"}, "tm": {"00:00:00.000000000", "00:00:00.000000001"},
+            "dec": {"1.50", "2.25"}, "bn": {"x", "y"}}
+    for col, labels in want.items():
+        d = _audit_json(tmp_path / "p.arrow", "--by", col)
+        assert {g["values"][0] for g in d["groups"]} == labels, col
+        assert [g["n"] for g in d["groups"]] == [200, 200], col
+
+
+def test_is_groupable():
+    assert all(is_groupable(t) for t in (pa.string(), pa.large_string(), pa.binary(), pa.bool_(), pa.int8(), pa.float16(),
+                                         pa.decimal128(5, 2), pa.date32(), pa.timestamp("ns", "UTC"), pa.time32("s"),
+                                         pa.duration("s"), pa.null(), pa.dictionary(pa.int32(), pa.string())))
+    assert not any(is_groupable(t) for t in (pa.list_(pa.int64()), pa.large_list(pa.string()), pa.list_(pa.int8(), 2),
+                                             pa.struct([("a", pa.int64())]), pa.map_(pa.string(), pa.int64()),
+                                             pa.month_day_nano_interval(), pa.dictionary(pa.int32(), pa.list_(pa.int8()))))
 
 
 def test_terminal_markdown_plots_and_gate_values(regions, tmp_path):

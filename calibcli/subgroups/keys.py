@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calibcli.errors import UsageError
+from calibcli.errors import InputError, UsageError
 
 MISSING = "(missing)"
 DEFAULT_MAX_GROUPS = 1_000  # distinct values per --by column, and groups per intersection
@@ -125,7 +125,11 @@ class GroupSpec:
         >>> GroupSpec.parse(("region", "age"), ("age=4",)).bins
         {'age': 4}
         """
-        cols = tuple(dict.fromkeys(c.strip() for c in by if c.strip()))
+        blank = [c for c in by if not str(c).strip()]
+        if blank:
+            raise UsageError(f"--by {blank[0]!r}: the column name is empty. Give the name of a column of the input "
+                             "file, e.g. --by region (repeat --by for several columns).")
+        cols = tuple(dict.fromkeys(c.strip() for c in by))
         if (by_bins or by_time) and not cols:
             raise UsageError("--by-bins and --by-time say how to cut a --by column; give the column with --by COL.")
         bins = _per_column(tuple(by_bins), "--by-bins", _parse_bins)
@@ -208,6 +212,48 @@ def period_starts(arr, freq: Freq) -> tuple[np.ndarray, np.ndarray, str]:
     return np.asarray(ns, dtype=np.int64), missing, tz
 
 
+GROUPABLE = ("text, integers, booleans and dates/timestamps (one group per value; periods with --by-time FREQ) "
+             "and numbers (one group per value; equal-mass buckets with --by-bins N)")
+
+
+class UngroupableColumn(InputError):
+    """A ``--by`` column of a type whose values cannot form groups (lists, structs, maps ...)."""
+
+
+def is_groupable(t) -> bool:
+    """Whether values of Arrow type ``t`` form groups exactly: scalars (text, binary, booleans, numbers,
+    decimals, dates, timestamps, times, durations) and nulls; not lists, structs, maps, unions or intervals.
+
+    >>> import pyarrow as pa
+    >>> [is_groupable(t) for t in (pa.string(), pa.int64(), pa.timestamp("s"), pa.list_(pa.int64()), pa.struct([]))]
+    [True, True, True, False, False]
+    """
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    checks = (pa.types.is_null, pa.types.is_boolean, pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal,
+              pa.types.is_string, pa.types.is_large_string, pa.types.is_binary, pa.types.is_large_binary,
+              pa.types.is_fixed_size_binary, pa.types.is_date, pa.types.is_timestamp, pa.types.is_time,
+              pa.types.is_duration, getattr(pa.types, "is_string_view", lambda _: False),
+              getattr(pa.types, "is_binary_view", lambda _: False))
+    return not isinstance(t, pa.ExtensionType) and any(check(t) for check in checks)
+
+
+def check_groupable(col: str, t) -> None:
+    """Raise :class:`UngroupableColumn` (naming the column and its type) unless :func:`is_groupable`."""
+    if is_groupable(t):
+        return
+    import pyarrow as pa
+
+    base = t.value_type if pa.types.is_dictionary(t) else t
+    what = ("a list per row" if "list" in str(base).split("<")[0] else "a struct (several fields) per row"
+            if pa.types.is_struct(base) else "a map per row" if pa.types.is_map(base) else "values of this type")
+    raise UngroupableColumn(
+        f"the --by column '{col}' holds {t} ({what}), which cannot form groups. --by groups rows by {GROUPABLE}. "
+        f"Write the column as one of these (e.g. one field or element of it, or its text), or group by another column.")
+
+
 def _value_text(v) -> str | None:
     if v is None:
         return None
@@ -216,7 +262,10 @@ def _value_text(v) -> str | None:
             return None
         return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
     if isinstance(v, bytes):
-        v = v.decode("utf-8", "replace")
+        try:
+            v = v.decode("utf-8")
+        except UnicodeDecodeError:
+            v = "0x" + v.hex()  # distinct bytes keep distinct labels
     s = str(v)
     return s if s.strip() else None
 
@@ -225,10 +274,15 @@ def value_codes(arr) -> tuple[np.ndarray, list]:
     """(per-row code, the value text of each code (None: missing)) of a *values* column."""
     import pyarrow.compute as pc
 
+    import pyarrow as pa
+
     arr = _plain(arr)
     enc = pc.dictionary_encode(arr, null_encoding="encode")
     idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    texts = [_value_text(v) for v in enc.dictionary.to_pylist()]
+    values = enc.dictionary
+    if pa.types.is_time(values.type):  # datetime.time stops at microseconds; Arrow's text keeps nanoseconds
+        values = pc.cast(values, pa.string())
+    texts = [_value_text(v) for v in values.to_pylist()]
     return idx, texts
 
 

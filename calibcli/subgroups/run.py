@@ -7,9 +7,10 @@ One pass (``GroupedMeasure``), or two with ``--by-bins`` (the quantile cut point
 
 from __future__ import annotations
 
+from calibcli.errors import InputError
 from calibcli.predictions import Task
 from calibcli.subgroups.edges import ColumnCuts, GroupEdgeState
-from calibcli.subgroups.keys import MISSING, GroupSpec
+from calibcli.subgroups.keys import MISSING, GroupSpec, UngroupableColumn
 from calibcli.subgroups.result import GroupResult, SubgroupReport
 from calibcli.subgroups.state import GroupedMeasure
 
@@ -33,8 +34,20 @@ def grouped_state(source, spec: GroupSpec, edges, seed: int = 0, key_on_ids: boo
     info = source.info
     cuts = group_cuts(source, spec, seed)
     state = GroupedMeasure(spec, info.task, info.classes, edges, cuts, seed, key_on_ids, n_blocks)
-    feed(source, state)
+    try:
+        feed(source, state)
+    except UngroupableColumn as exc:
+        raise InputError(f"{_where(info.files)}: {exc}") from None
     return state
+
+
+def _where(files) -> str:
+    """The input files in an error message: the file, or the first few of several."""
+    files = [str(f) for f in files or ()]
+    if len(files) <= 1:
+        return files[0] if files else "the input"
+    shown = ", ".join(files[:3]) + (f", ... ({len(files)} files)" if len(files) > 3 else "")
+    return f"one of the inputs ({shown})"
 
 
 def audit_groups(source, spec: GroupSpec, edges, seed: int = 0, key_on_ids: bool = False,

@@ -20,6 +20,7 @@ from calibcli.measure import DEFAULT_REPLICATES, MeasureState
 from calibcli.subgroups.keys import (
     GroupSpec,
     bucket_of,
+    check_groupable,
     is_numeric,
     is_temporal,
     numeric_values,
@@ -80,6 +81,7 @@ class GroupedMeasure:
         import pyarrow as pa
 
         t = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
+        check_groupable(col, arr.type)
         freq = self.spec.freq_of(col)
         if freq is not None and is_temporal(t):
             ns, missing, tz = period_starts(arr, freq)
