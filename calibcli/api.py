@@ -209,7 +209,13 @@ def _score_array(scores, columns: Sequence[str]) -> np.ndarray:
                              f"Columns: {', '.join(table.column_names[:12])}.")
         return np.column_stack([np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=np.float64)
                                 for c in columns])
-    arr = np.asarray(scores, dtype=np.float64)
+    raw = np.asarray(scores)
+    if raw.dtype.kind not in "biufO":
+        raise InputError(f"scores has dtype {raw.dtype}; give real numbers (probabilities or logits).")
+    try:
+        arr = raw.astype(np.float64)
+    except (TypeError, ValueError):
+        raise InputError("scores must hold real numbers (probabilities or logits).") from None
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or not np.isfinite(arr).all():
@@ -218,16 +224,50 @@ def _score_array(scores, columns: Sequence[str]) -> np.ndarray:
     return arr
 
 
+# ------------------------------------------------------------ argument types
+def _strings(value, what: str, numbers: bool = False) -> tuple[str, ...]:
+    """A string or a list of strings (``numbers``: also integers, as class names) as a tuple of str.
+
+    A ``TypeError`` naming ``what`` for anything else (``fail_if=5`` is not 'an int is not iterable')."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    ok = (str, int, np.integer) if numbers else (str,)
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)) or type(value).__module__.startswith("pandas"):
+        items = list(value)
+        if all(isinstance(v, ok) and not isinstance(v, bool) for v in items):
+            return tuple(str(v) for v in items)
+    kind = "strings or integers" if numbers else "strings"
+    raise TypeError(f"{what} must be a string or a list of {kind}, got {type(value).__name__} {value!r}")
+
+
+def _column_name(value, what: str, optional: bool = False) -> None:
+    """A ``TypeError`` unless ``value`` is a column name (a str; None too when ``optional``)."""
+    if not (isinstance(value, str) or (optional and value is None)):
+        raise TypeError(f"{what} must be a column name (str), got {type(value).__name__} {value!r}")
+
+
+def _check_data_args(label, score_cols, classes, encoding, id_col=None) -> None:
+    """Types of the column and data arguments shared by audit, fit and thresholds."""
+    _column_name(label, "label")
+    _column_name(id_col, "id_col", optional=True)
+    _strings(score_cols, "score_cols")
+    _strings(classes, "classes", numbers=True)
+    if not isinstance(encoding, str):
+        raise TypeError(f"encoding must be a codec name (str), got {type(encoding).__name__} {encoding!r}")
+
+
 # --------------------------------------------------------------------- data
 def _load_options(label, score_cols, classes, task, score_kind, renormalize, drop_invalid, encoding, batch_rows,
                   memory_limit, id_col=None, extra_cols=()) -> "LoadOptions":
     from calibcli.predictions import ScoreKind, Task
     from calibcli.validation.options import LoadOptions
 
-    def names(v):
+    def names(v, what: str, numbers: bool = False):
         if v is None:
             return None
-        return tuple(s.strip() for s in v.split(",") if s.strip()) if isinstance(v, str) else tuple(str(s) for s in v)
+        return tuple(s.strip() for s in v.split(",") if s.strip()) if isinstance(v, str) else _strings(v, what, numbers)
 
     def choice(v, enum, what):
         if v is None:
@@ -237,7 +277,8 @@ def _load_options(label, score_cols, classes, task, score_kind, renormalize, dro
         except ValueError:
             raise UsageError(f"{what}={v!r}: choose from {', '.join(e.value for e in enum)}.") from None
 
-    kwargs = dict(label_col=label, score_cols=names(score_cols), classes=names(classes), task=choice(task, Task, "task"),
+    kwargs = dict(label_col=label, score_cols=names(score_cols, "score_cols"),
+                  classes=names(classes, "classes", numbers=True), task=choice(task, Task, "task"),
                   score_kind=choice(score_kind, ScoreKind, "score_kind"), renormalize=bool(renormalize),
                   drop_invalid=bool(drop_invalid), encoding=encoding, id_col=id_col, extra_cols=tuple(extra_cols))
     if batch_rows is not None:
@@ -252,7 +293,7 @@ def _spec(objectives, n_bootstrap: int, seed: int, **targets):
     """A validated ``ThresholdSpec``: the objectives named or implied by their targets (as the CLI's flags imply them)."""
     from calibcli.thresholds import ThresholdSpec
 
-    named = (objectives,) if isinstance(objectives, str) else tuple(objectives or ())
+    named = _strings(objectives or (), "objectives")
     bad = [o for o in named if o not in OBJECTIVES]
     if bad:
         raise UsageError(f"objectives: unknown {', '.join(map(str, bad))}; choose from {', '.join(OBJECTIVES)}.")
@@ -280,8 +321,8 @@ def _call_text(fn: str, data, kwargs: dict) -> str:
 
 # ---------------------------------------------------------------------- API
 def _methods(calibrators) -> tuple[str, ...]:
-    names = (calibrators,) if isinstance(calibrators, str) else tuple(calibrators)
-    names = tuple(dict.fromkeys(str(n).strip().lower() for n in names if str(n).strip()))
+    names = _strings(calibrators, "calibrators")
+    names = tuple(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
     unknown = [n for n in names if n not in CALIBRATORS]
     if unknown or not names:
         raise UsageError(f"calibrators={calibrators!r}: unknown calibrator {', '.join(unknown) or '(none given)'}; "
@@ -289,11 +330,9 @@ def _methods(calibrators) -> tuple[str, ...]:
     return names
 
 
-def _texts(value) -> tuple[str, ...]:
-    """A string or a sequence of strings as a tuple (``by='region'`` is ``by=['region']``)."""
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+def _texts(value, what: str) -> tuple[str, ...]:
+    """A string or a sequence of strings as a tuple (``by='region'`` is ``by=['region']``); else a TypeError."""
+    return _strings(value, what, numbers=what.endswith("classes"))
 
 
 def _per_column(value, what: str) -> tuple[str, ...]:
@@ -310,7 +349,7 @@ def _per_column(value, what: str) -> tuple[str, ...]:
 
 
 def _groups(by, by_bins, by_time, min_group_rows: int, max_groups: int):
-    by, by_bins, by_time = _texts(by), _per_column(by_bins, "by_bins"), _per_column(by_time, "by_time")
+    by, by_bins, by_time = _texts(by, "by"), _per_column(by_bins, "by_bins"), _per_column(by_time, "by_time")
     if not (by or by_bins or by_time):
         return None
     from calibcli.subgroups.keys import GroupSpec
@@ -321,8 +360,8 @@ def _groups(by, by_bins, by_time, min_group_rows: int, max_groups: int):
 def _rules(fail_if, warn_if) -> tuple:
     from calibcli.gate import parse_rule
 
-    return (tuple(parse_rule(e, "fail", f"fail_if {e!r}") for e in _texts(fail_if))
-            + tuple(parse_rule(e, "warn", f"warn_if {e!r}") for e in _texts(warn_if)))
+    return (tuple(parse_rule(e, "fail", f"fail_if {e!r}") for e in _texts(fail_if, "fail_if"))
+            + tuple(parse_rule(e, "warn", f"warn_if {e!r}") for e in _texts(warn_if, "warn_if")))
 
 
 # ---------------------------------------------------------------------- API
@@ -400,6 +439,8 @@ def audit(data=None, *, label: str = "label", y_true=None, y_prob=None, score_co
     from calibcli.pipeline import AuditSettings, run_audit
     from calibcli.render.html import Provenance, file_records
 
+    _check_data_args(label, score_cols, classes, encoding, id_col)
+    _strings(models, "models")
     groups = _groups(by, by_bins, by_time, min_group_rows, max_groups)
     opts = _load_options(label, score_cols, classes, task, score_kind, renormalize, drop_invalid, encoding,
                          batch_rows, memory_limit, id_col, groups.columns if groups is not None else ())
@@ -410,7 +451,8 @@ def audit(data=None, *, label: str = "label", y_true=None, y_prob=None, score_co
         load=opts, n_bins=n_bins, strategy=strategy, calibrate=calibrators is not None,
         calibrators=None if calibrators is None or calibrators == "temperature" else _methods(calibrators),
         calibration_split=calibration_split, fit_on=fit_on, seed=seed, per_label=per_label, thresholds=spec,
-        threshold_classes=_texts(threshold_classes), groups=groups, statistics=bool(statistics), tolerance=tolerance,
+        threshold_classes=_texts(threshold_classes, "threshold_classes"), groups=groups, statistics=bool(statistics),
+        tolerance=tolerance,
         rules=_rules(fail_if, warn_if), gate_on=gate_on, strict=strict, gate_seed=gate_seed,
         gate_replicates=gate_replicates, baseline=baseline, id_col=id_col)
     given = {k: v for k, v in (("label", label), ("n_bins", n_bins), ("strategy", strategy), ("calibrators", calibrators),
@@ -473,6 +515,9 @@ def fit(data=None, *, method: str = "temperature", label: str = "label", y_true=
     """
     from calibcli.calibrators.fit_all import fit_all_rows
 
+    _check_data_args(label, score_cols, classes, encoding)
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a calibrator name (str), got {type(method).__name__} {method!r}")
     _methods(method)
     opts = _load_options(label, score_cols, classes, task, score_kind, renormalize, drop_invalid, encoding,
                          batch_rows, memory_limit)
@@ -499,6 +544,8 @@ def thresholds(data=None, *, objectives: Sequence[str] | str = ("f1", "youden"),
     """
     from calibcli.thresholds import recommend_source
 
+    _check_data_args(label, score_cols, classes, encoding)
+    targets = _texts(target_classes, "target_classes")
     spec = _spec(objectives or ("f1", "youden"), n_bootstrap, seed, cost_fp=cost_fp, cost_fn=cost_fn, cost_tp=cost_tp,
                  cost_tn=cost_tn, beta=beta, min_precision=min_precision, min_recall=min_recall,
                  max_flag_rate=max_flag_rate, review_precision=review_precision)
@@ -511,4 +558,4 @@ def thresholds(data=None, *, objectives: Sequence[str] | str = ("f1", "youden"),
     opts = _load_options(label, score_cols, classes, task, score_kind, renormalize, drop_invalid, encoding,
                          batch_rows, memory_limit)
     with open_data(data, y_true=y_true, y_prob=y_prob, options=opts) as source:
-        return recommend_source(source, spec, tuple(target_classes) if target_classes else None, calibrate)
+        return recommend_source(source, spec, targets or None, calibrate)

@@ -37,18 +37,52 @@ def as_table(data):
     if mod == "pandas" and hasattr(data, "columns"):
         import pyarrow as pa
 
-        return pa.Table.from_pandas(data, preserve_index=False)
+        try:
+            return pa.Table.from_pandas(data, preserve_index=False)
+        except (OverflowError, pa.ArrowNotImplementedError) as exc:
+            raise InputError(f"DataFrame column {_unconvertible(data)!r} cannot be read as one Arrow column ({exc}). "
+                             "Give the column one type: numbers within 64 bits, or strings (.astype(str)).") from None
     if mod == "polars" and hasattr(data, "to_arrow"):
         return data.to_arrow()
     return None
+
+
+def _unconvertible(df) -> str:
+    """The name of the first column of the DataFrame ``df`` that pyarrow cannot convert ('?' if none alone fails)."""
+    import pyarrow as pa
+
+    for name in df.columns:
+        try:
+            pa.Array.from_pandas(df[name])
+        except (OverflowError, pa.ArrowException, ValueError, TypeError):
+            return str(name)
+    return "?"
+
+
+def _real_array(values, name: str) -> np.ndarray:
+    """``values`` as an array of real numbers (or labels), or an ``InputError`` naming ``name`` and its dtype."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "cV" or (name == "y_prob" and arr.dtype.kind in "mM"):
+        what = "real-valued scores" if name == "y_prob" else "labels (integers or strings)"
+        raise InputError(f"{name} has dtype {arr.dtype}; it must hold {what}"
+                         + (" (complex scores: pass their real part or modulus explicitly)." if arr.dtype.kind == "c"
+                            else "."))
+    return arr
 
 
 def _arrays_table(y_true, y_prob, classes: Sequence[str] | None, score_kind: str | None):
     """A table of labels and score columns (``p_<class>`` or ``logit_<class>``) from arrays."""
     import pyarrow as pa
 
-    y_prob = np.asarray(y_prob)
-    y_true = np.asarray(y_true)
+    y_prob = _real_array(y_prob, "y_prob")
+    y_true = _real_array(y_true, "y_true")
+    if y_true.ndim == 2 and y_true.shape[1] == 1 and not (y_prob.ndim == 2 and y_prob.shape[1] == 1):
+        y_true = y_true[:, 0]  # a column vector of labels (as scikit-learn's column_or_1d reads it)
+    if y_true.ndim == 2 and (y_prob.ndim != 2 or y_true.shape[1] != y_prob.shape[1]):
+        raise UsageError(f"y_true has shape {y_true.shape} and y_prob {y_prob.shape}: a 2-d y_true is multilabel "
+                         "(one 0/1 column per column of y_prob); give labels of shape (n,) otherwise.")
+    if y_true.ndim not in (1, 2):
+        raise UsageError(f"y_true has shape {y_true.shape}; give labels of shape (n,) (or (n, K) 0/1 for multilabel).")
     if y_prob.ndim not in (1, 2) or y_prob.shape[0] != y_true.shape[0]:
         raise UsageError(f"y_prob has shape {y_prob.shape} and y_true {y_true.shape}; give one row of scores per label "
                          "(y_prob of shape (n,) for a binary positive class, or (n, K)).")

@@ -33,9 +33,11 @@ def _mean(x: np.ndarray) -> float:
 
 
 def _as_2d_probs(y_prob: np.ndarray) -> np.ndarray:
-    p = np.asarray(y_prob, dtype=np.float64)
+    p = _real_array(y_prob, "y_prob")
     if p.ndim == 1:
         p = np.column_stack([1.0 - p, p])
+    if p.ndim != 2 or not np.all(np.isfinite(p)):
+        raise ValueError(f"y_prob must be a finite array of shape (n,) or (n, K), got shape {p.shape}")
     return p
 
 
@@ -51,7 +53,9 @@ def top_label_stats(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform")
     strategy : {'uniform', 'quantile'}
     """
     p = _as_2d_probs(y_prob)
-    y = np.asarray(y_true)
+    y = _real_array(y_true, "y_true")
+    if y.shape != (len(p),):
+        raise ValueError(f"y_true has shape {y.shape} and y_prob {p.shape}: give one class index per row")
     pred = np.argmax(p, axis=1)
     conf = p[np.arange(len(p)), pred]
     from calibcli.report import Reliability
@@ -120,20 +124,50 @@ def negative_log_likelihood(y_true, y_prob) -> float:
 def nll_from_logits(y_true, logits) -> float:
     """NLL of softmax(logits), exact in log space, with the same 1e-12 clip.
 
+    ``logits`` of shape (n, K), or (n,) / (n, 1) for the positive class of a binary problem
+    (read as the two logits ``[0, z]``: the NLL of sigmoid(z)); ``y_true`` class indices 0..K-1.
+    Raises ``ValueError`` naming the argument for other shapes, non-finite logits or bad labels.
+
     >>> round(nll_from_logits([0], [[0.0, 0.0]]), 6)
     0.693147
     >>> nll_from_logits([0], [[1e308, -1e308]])  # no overflow warning
     0.0
+    >>> round(nll_from_logits([1, 0], [[2.0], [2.0]]), 6) == round(nll_from_logits([1, 0], [2.0, 2.0]), 6)
+    True
     """
-    z = np.asarray(logits, dtype=np.float64)
-    y = np.asarray(y_true)
+    z = _real_array(logits, "logits")
+    y = _real_array(y_true, "y_true")
+    if z.ndim == 1 or (z.ndim == 2 and z.shape[1] == 1):  # binary: the positive class's logit
+        z = np.column_stack([np.zeros(z.shape[0]), z.reshape(-1)])
+    if z.ndim != 2:
+        raise ValueError(f"logits must have shape (n, K), or (n,) for a binary positive class; got {z.shape}")
+    if y.shape != (z.shape[0],):
+        raise ValueError(f"y_true has shape {y.shape} and logits {z.shape}: give one class index per row of logits")
     if z.size == 0:
         return float("nan")
+    if not np.all(np.isfinite(z)):
+        raise ValueError("logits must hold finite values (found NaN or inf)")
+    if not (np.all(np.isfinite(y)) and np.all(y == np.round(y)) and y.min() >= 0 and y.max() < z.shape[1]):
+        raise ValueError(f"y_true must hold class indices 0 .. {z.shape[1] - 1} (one per column of logits)")
+    y = y.astype(np.int64)
     m = z.max(axis=1)
     with np.errstate(over="ignore"):  # z - m overflows to -inf for logits 1e308 apart; exp(-inf) = 0 is right
         lse = m + np.log(np.sum(np.exp(z - m[:, None]), axis=1))
         nll = lse - z[np.arange(len(z)), y]
     return _mean(np.minimum(nll, -np.log(NLL_CLIP)))
+
+
+def _real_array(x, name: str) -> np.ndarray:
+    """``x`` as a float64 array, or a ``ValueError`` naming ``name`` when it does not hold real numbers."""
+    a = np.asarray(x)
+    if a.dtype.kind == "O":
+        try:
+            a = a.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must hold real numbers, got values such as {a.reshape(-1)[:3].tolist()!r}") from None
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers, got an array of dtype {a.dtype}")
+    return a.astype(np.float64)
 
 
 # ---------------------------------------------------------------- public API

@@ -18,6 +18,7 @@ from calibcli.binning import STRATEGIES
 Kind = Union[str, int]
 KINDS = ("auto", "top_label", "positive", "pooled")
 ROW_SUM_TOL = 1e-3  # as calibcli.validation.scores.ROW_SUM_TOL (a test checks they agree)
+MAX_TOTAL_WEIGHT = 1e150  # as calibcli.statistics.inputs.MAX_TOTAL_WEIGHT: weighted sums of squares stay finite
 RANGE_TOL = 1e-4  # float noise accepted outside [0, 1] (as calibcli.validation.scores.RANGE_TOL), used as given
 
 
@@ -117,5 +118,7 @@ def validate_arrays(y_true: Any, y_prob: Any, sample_weight: Any = None):
         if bad.any():
             i = _first(bad)
             raise ValueError(f"sample_weight must hold finite non-negative values; row {i} holds {w[i].tolist()!r}")
+        if np.sum(w / MAX_TOTAL_WEIGHT) > 1.0:  # divided first: the sum itself must not overflow
+            raise ValueError(f"sample_weight sums to more than {MAX_TOTAL_WEIGHT:g}; scale the weights down")
     classes = tuple(str(c) for c in range(probs.shape[1]))
     return Predictions(probs + 0.0, labels, classes, task, ScoreKind.PROBS), w

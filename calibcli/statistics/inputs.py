@@ -57,17 +57,41 @@ def curve_arrays(batch: Any, curve: Curve) -> tuple[np.ndarray, np.ndarray]:
     return p.probs[:, k], (p.labels == k).astype(np.float64)
 
 
+MAX_TOTAL_WEIGHT = 1e150  # sums of squared weights stay finite below this
+
+
+def _real(x: Any, name: str) -> np.ndarray:
+    """``x`` as a 1-D float64 array, or a ``ValueError`` naming ``name`` (None, not real numbers, not 1-D)."""
+    if x is None:
+        raise ValueError(f"{name} is None; give an array of shape (n,)")
+    a = np.asarray(x)
+    if a.dtype.kind == "O":
+        try:
+            a = a.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must hold real numbers, got values such as {a.reshape(-1)[:3].tolist()!r}") from None
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers, got an array of dtype {a.dtype}")
+    if a.ndim > 1 and a.size != a.shape[0]:
+        raise ValueError(f"{name} must have shape (n,), got {a.shape} (for multi-class or multilabel input, "
+                         "calibcli.metrics.curve_outcomes gives one curve's (y_true, y_prob))")
+    return a.astype(np.float64).reshape(-1)
+
+
 def binary_arrays(conf: Any, outcome: Any, weight: Any = None, curve: Curve = "positive",
                   name: str = "y_prob", probabilities: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Validated float64 ``(conf, outcome, weight)``; ``outcome=None`` reads ``conf`` as a batch.
 
-    Raises ``ValueError`` naming the argument for mismatched shapes, values of
-    ``conf`` not finite or (when ``probabilities``) outside [0, 1], outcomes outside [0, 1] and negative weights.
+    Raises ``ValueError`` naming the argument for None, non-real or non-1-D arrays, mismatched shapes,
+    values of ``conf`` not finite or (when ``probabilities``) outside [0, 1], outcomes outside [0, 1],
+    negative weights and weights summing past ``MAX_TOTAL_WEIGHT``.
     """
     if outcome is None:
+        if not (hasattr(conf, "predictions") or hasattr(conf, "task")):
+            raise ValueError("y_true is None; give the outcomes (0/1) of shape (n,)")
         conf, outcome = curve_arrays(conf, curve)
-    p = np.asarray(conf, dtype=np.float64).reshape(-1)
-    y = np.asarray(outcome, dtype=np.float64).reshape(-1)
+    p = _real(conf, name)
+    y = _real(outcome, "y_true")
     if p.shape != y.shape:
         raise ValueError(f"y_true has {y.size} values and {name} has {p.size}; they must have the same length")
     if p.size and not np.all(np.isfinite(p)):
@@ -78,11 +102,13 @@ def binary_arrays(conf: Any, outcome: Any, weight: Any = None, curve: Curve = "p
         raise ValueError("y_true must hold outcomes in {0, 1} (or frequencies in [0, 1])")
     if weight is None:
         return p + 0.0, y, None  # + 0.0 turns -0.0 into 0.0
-    w = np.asarray(weight, dtype=np.float64).reshape(-1)
+    w = _real(weight, "sample_weight")
     if w.shape != p.shape:
         raise ValueError(f"sample_weight has {w.size} values, expected {p.size}")
     if w.size and not (np.all(np.isfinite(w)) and w.min() >= 0.0):
         raise ValueError("sample_weight must hold finite non-negative values")
+    if np.sum(w / MAX_TOTAL_WEIGHT) > 1.0:  # divided first: the sum itself must not overflow
+        raise ValueError(f"sample_weight sums to more than {MAX_TOTAL_WEIGHT:g}; scale the weights down")
     return p + 0.0, y, w
 
 

@@ -129,15 +129,11 @@ class FineHistogram:
 
 
 def _as_rows(conf, outcome, weight) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Flat float64 scores, outcomes and weights of one batch (shapes checked)."""
-    p = np.asarray(conf, dtype=np.float64).reshape(-1)
-    y = np.asarray(outcome, dtype=np.float64).reshape(-1)
-    if y.shape != p.shape:
-        raise ValueError(f"scores {p.shape} and outcome {y.shape} must have the same shape")
-    w = np.ones_like(p) if weight is None else np.asarray(weight, dtype=np.float64).reshape(-1)
-    if w.shape != p.shape:
-        raise ValueError(f"weight has shape {w.shape}, expected {p.shape}")
-    return p, y, w
+    """Flat float64 scores, outcomes and weights of one batch (checked by ``inputs.binary_arrays``)."""
+    from calibcli.statistics.inputs import binary_arrays
+
+    p, y, w = binary_arrays(conf, outcome, weight, probabilities=False)
+    return p, y, np.ones_like(p) if w is None else w
 
 
 # --- relplot's smooth ECE on grid masses ------------------------------------------------------------

@@ -81,6 +81,7 @@ class DistinctWithBuckets:
 
     def update(self, conf, outcome, weight=None):
         """Add a batch: scores (n,), 0/1 outcomes (n,), optional weights (n,)."""
+        conf, outcome, weight = binary_arrays(conf, outcome, weight, probabilities=False)
         self.table.update(conf, outcome, weight)
         self.hist.update(conf, outcome, weight)
         return self
