@@ -344,3 +344,20 @@ def test_same_numbers_for_any_batch_split_and_merge_order(cuts, seed):
         for k, v in w.get("intervals", {}).items():
             assert g["intervals"][k] == pytest.approx(v, rel=1e-9, abs=1e-12), k
     assert got["worst_group"]["name"] == want["worst_group"]["name"]
+
+
+def test_group_weights_are_computed_once_and_callers_get_their_own_copy(monkeypatch):
+    from calibcli.stats import rng
+
+    fresh = rng._group_poisson1_weights.__wrapped__
+    rng._group_poisson1_weights.cache_clear()
+    a = rng.group_poisson1_weights(7, 50, 32)
+    b = rng.group_poisson1_weights(7, 50, 32)
+    np.testing.assert_array_equal(a, fresh(7, 50, 32))
+    a[:] = -1  # a caller's copy: writing to it changes nobody else's
+    np.testing.assert_array_equal(b, rng.group_poisson1_weights(7, 50, 32))
+    assert rng._group_poisson1_weights.cache_info().misses == 1
+    df = _frame(600, seed=3)
+    want = _report(df, ("region",), min_group_rows=20).to_dict()
+    monkeypatch.setattr(rng, "_group_poisson1_weights", fresh)  # uncached: the same numbers
+    assert _numbers(_report(df, ("region",), min_group_rows=20).to_dict()) == _numbers(want)

@@ -15,6 +15,7 @@ float64 in ``[0, 1)`` takes the top 53 bits: ``(bits >> 11) * 2**-53``.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -376,9 +377,17 @@ def group_poisson1_weights(seed: int, n_replicates: int, n_groups: int) -> np.nd
     """
     if n_replicates < 0 or n_groups < 1:
         raise ValueError(f"need n_replicates >= 0 and n_groups >= 1, got {n_replicates}, {n_groups}")
+    return _group_poisson1_weights(int(seed), int(n_replicates), int(n_groups)).copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _group_poisson1_weights(seed: int, n_replicates: int, n_groups: int) -> np.ndarray:
+    """:func:`group_poisson1_weights`, computed once per ``(seed, R, M)``: every subgroup's finalize asks for the same
+    table (callers get a copy; the cached array is read-only)."""
     base = row_hash(seed, np.arange(n_groups, dtype=np.uint64))
     out = np.empty((n_replicates, n_groups))
     for r in range(n_replicates):
         bits = random_bits(seed, STREAM_GROUP_WEIGHTS + r, None, base=base)
         out[r] = _poisson1_of_uint32((bits >> np.uint64(32)).astype(np.uint32))
+    out.flags.writeable = False
     return out
