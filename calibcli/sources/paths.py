@@ -40,27 +40,66 @@ def _file_key(path: str) -> tuple[int, int] | str:
     return (st.st_dev, st.st_ino)
 
 
+# Names of the files read from a directory of parts: the extensions of the formats calib reads (compressed
+# variants too), and the extension-less parts Hadoop and Spark write (part-00000) and Dask's N.part.
+DATA_EXTENSIONS = (".csv", ".tsv", ".tab", ".psv", ".parquet", ".pq", ".parq", ".arrow", ".feather", ".ipc",
+                   ".arrows", ".jsonl", ".ndjson", ".npz", ".part")
+COMPRESSED_EXTENSIONS = (".gz", ".bz2", ".zst", ".zstd")
+DATA_NAMES = "*.csv, *.tsv, *.parquet, *.arrow, *.feather, *.jsonl, *.npz (also .gz, .bz2, .zst) and part-*"
+
+
+def is_data_name(name: str) -> bool:
+    """Whether a file name found in a directory of parts names data: a known data extension (optionally
+    compressed) or a Hadoop/Spark/Dask part name. Not ``README.txt``, ``notes.md``, ``schema.json``.
+
+    >>> [is_data_name(n) for n in ("part-00000", "0.part", "x.csv.gz", "y.snappy.parquet", "README.txt", "a.json")]
+    [True, True, True, True, False, False]
+    """
+    lower = name.lower()
+    for ext in COMPRESSED_EXTENSIONS:
+        if lower.endswith(ext):
+            lower = lower[: -len(ext)]
+            break
+    return lower.endswith(DATA_EXTENSIONS) or lower.startswith("part-")
+
+
 def is_part_file(name: str) -> bool:
     """Whether a file found in a directory of parts holds data: not ``_SUCCESS``, ``_metadata``,
-    hidden files or checksums.
+    hidden files or checksums, and named as data (:func:`is_data_name`).
 
-    >>> [is_part_file(n) for n in ("part-0.parquet", "_SUCCESS", ".part-0.crc", "x.csv")]
-    [True, False, False, True]
+    >>> [is_part_file(n) for n in ("part-0.parquet", "_SUCCESS", ".part-0.crc", "x.csv", "README.txt")]
+    [True, False, False, True, False]
     """
-    return not name.startswith(("_", ".")) and not name.endswith(".crc")
+    return not name.startswith(("_", ".")) and not name.endswith(".crc") and is_data_name(name)
 
 
-def _directory_parts(path: str) -> list[str]:
-    """The data files under a local directory (recursively, hidden folders skipped), in sorted order."""
-    found = []
+def _directory_parts(path: str) -> tuple[list[str], str | None]:
+    """The data files under a local directory (recursively, hidden folders skipped), in sorted order,
+    and a note naming the files skipped because their names are not data names (None when there are none)."""
+    found, other = [], []
     for root, dirs, names in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        found.extend(os.path.join(root, n) for n in names if is_part_file(n))
+        for n in names:
+            if n.startswith(("_", ".")) or n.endswith(".crc"):
+                continue
+            (found if is_data_name(n) else other).append(os.path.join(root, n))
     found.sort()
+    other.sort()
+    shown = ", ".join(os.path.relpath(o, path) for o in other[:5]) + (f", ... ({len(other)} in all)" if len(other) > 5 else "")
     if not found:
-        raise InputError(f"{path}: the directory holds no data files (names starting with _ or . are skipped). "
-                         f"Pass a directory of Parquet or CSV parts, or the files themselves, e.g. '{os.path.join(path, '*.parquet')}'.")
-    return found
+        if not other:
+            raise InputError(f"{path}: the directory holds no data files (names starting with _ or . are skipped). "
+                             f"Pass a directory of Parquet or CSV parts, or the files themselves, e.g. "
+                             f"'{os.path.join(path, '*.parquet')}'.")
+        ext = os.path.splitext(other[0])[1]
+        raise InputError(f"{path}: the directory holds no data files, only files not named as data ({shown}). Files in "
+                         f"a directory are read when named {DATA_NAMES}. To read the files anyway, name them, e.g. "
+                         f"'{os.path.join(path, '*' + ext if ext else os.path.relpath(other[0], path))}'.")
+    note = None
+    if other:
+        note = (f"{path}: skipped {len(other)} file{'s' if len(other) > 1 else ''} not named as data ({shown}); "
+                f"files in a directory are read when named {DATA_NAMES}. Pass a file by name to read it.")
+    return found, note
 
 
 def _file_url_path(url: str) -> str:
@@ -74,7 +113,7 @@ def _file_url_path(url: str) -> str:
     return url2pathname(parts.path)
 
 
-def _local_matches(pat: str) -> list[str]:
+def _local_matches(pat: str, notes: list[str]) -> list[str]:
     if any(ch in pat for ch in "*?[") and not os.path.exists(pat):  # an existing file named in[1].csv is itself
         matches = sorted(glob.glob(pat, recursive=True))
         if not matches:
@@ -83,7 +122,10 @@ def _local_matches(pat: str) -> list[str]:
     if not os.path.exists(pat):
         raise InputError(f"{pat}: no such file. Check the path (the working directory is {os.getcwd()}).")
     if os.path.isdir(pat):
-        return _directory_parts(pat)
+        found, note = _directory_parts(pat)
+        if note:
+            notes.append(note)
+        return found
     return [pat]
 
 
@@ -96,7 +138,8 @@ def expand_inputs(patterns: list[str] | tuple[str, ...], storage_options: tuple[
     adds a sentence to ``notes``. A pattern with glob characters that matches
     nothing is an error, as is a plain path that does not exist. A directory stands
     for the data files under it (sorted; ``_SUCCESS``, ``_metadata`` and hidden files
-    skipped), as Spark, Dask and pyarrow write Parquet or CSV parts.
+    skipped), as Spark, Dask and pyarrow write Parquet or CSV parts; only files named as data
+    (:func:`is_data_name`) are read, the others (``README.txt``) skipped with a note.
 
     URLs: ``file://`` is a local path; s3://, gs://, az://, abfs:// and http(s)://
     become :class:`calibcli.sources.remote.RemoteURL` items (a ``str`` holding the
@@ -130,11 +173,11 @@ def expand_inputs(patterns: list[str] | tuple[str, ...], storage_options: tuple[
         elif isinstance(pat, RemoteURL):
             matches = [pat]
         elif scheme == "file":
-            matches = _local_matches(_file_url_path(pat))
+            matches = _local_matches(_file_url_path(pat), notes)
         elif scheme is not None:
             matches = expand_url(pat, storage_options)
         else:
-            matches = _local_matches(pat)
+            matches = _local_matches(pat, notes)
         for m in matches:
             key = ("url", m.url) if isinstance(m, RemoteURL) else STDIN if m == STDIN else _file_key(m)
             first = seen.get(key)
