@@ -33,7 +33,7 @@ def scheduler():
     from calibcli.engine.dask import close_clients
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, silence_logs=50)
+                           dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False}, silence_logs=50)
     try:
         yield cluster.scheduler_address
     finally:
@@ -373,12 +373,112 @@ def test_without_dask_engine_dask_says_how_to_install(inputs, tmp_path, monkeypa
 
 
 def test_stdin_and_unreachable_scheduler_are_usage_errors(scheduler, inputs, monkeypatch):
-    monkeypatch.setattr("calibcli.engine.dask.CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr("calibcli.engine.dask.CONNECT_TIMEOUT", 1.0)
     with open(os.path.join(SAMPLES, "binary.csv"), "rb") as fh:
         r = run(["audit", "-", *_dask(scheduler)], stdin=fh.read())
     assert r.exit_code == 2 and "standard input cannot be read by Dask workers" in r.stderr
     r = run(["audit", *inputs["binary"], "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"])
     assert r.exit_code == 2 and "cannot connect to a Dask scheduler" in r.stderr
+
+
+@pytest.mark.parametrize("address, says", [
+    ("nonsense", "no port after the host"),
+    ("http://127.0.0.1:8787", "an http:// address is a web page (such as the Dask dashboard"),
+    ("https://dask.example.com/status", "Dask schedulers listen on tcp://HOST:8786, e.g. tcp://dask.example.com:8786"),
+    ("ftp://10.0.0.5:8786", "unknown address scheme 'ftp://'"),
+    ("tcp://10.0.0.5", "no port after the host"),
+    ("tcp://10.0.0.5:99999", "not a number from 1 to 65535"),
+    ("tcp://10.0.0.5:8786/", "cannot contain '/'"),
+    ("::1:8786", "IPv6 host in brackets"),
+])
+def test_scheduler_address_form_is_checked_before_connecting(inputs, monkeypatch, address, says):
+    import distributed
+
+    def no_connection(*a, **k):
+        raise AssertionError("an invalid address must not be connected to")
+
+    monkeypatch.setattr(distributed, "Client", no_connection)
+    monkeypatch.setattr("calibcli.engine.dask._probe_scheduler", no_connection)
+    r = run(["audit", *inputs["binary"], "--engine", "dask", "--scheduler", address])
+    assert r.exit_code == 2, r.stderr
+    assert f"--scheduler {address}: " in r.stderr and says in r.stderr and "Traceback" not in r.stderr
+
+
+def test_valid_scheduler_address_forms_pass_the_check():
+    from calibcli.engine.cluster_options import check_scheduler_address
+
+    for address in ("tcp://10.0.0.5:8786", "tls://sched.example.com:8786", "ucx://10.0.0.5:13337", "10.0.0.5:8786",
+                    "[::1]:8786", "tcp://[fe80::1]:8786", "inproc://10.0.0.5/1234/1", "ws://h:8786"):
+        check_scheduler_address(address)
+
+
+def test_a_port_that_is_not_a_scheduler_fails_within_the_stated_timeout(scheduler, inputs, monkeypatch):
+    import http.server
+    import threading
+
+    from distributed import Client
+
+    monkeypatch.setattr("calibcli.engine.dask.CONNECT_TIMEOUT", 0.5)
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:  # accepts TCP but never speaks Dask's protocol: a bare Client would wait forever
+        r = run(["audit", *inputs["binary"], "--engine", "dask", "--scheduler", f"tcp://127.0.0.1:{server.server_port}"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert r.exit_code == 2 and "cannot connect to a Dask scheduler (no answer within 0.5 s)" in r.stderr
+    with Client(scheduler, set_as_default=False) as c:
+        worker = next(iter(c.scheduler_info(n_workers=-1)["workers"]))
+    r = run(["audit", *inputs["binary"], "--engine", "dask", "--scheduler", worker])
+    assert r.exit_code == 2 and "is a Dask Worker, not the scheduler" in r.stderr
+
+
+def test_a_client_that_fails_to_start_is_closed_without_output_at_exit(tmp_path):
+    """The half-made Client is closed at once: no 40 s wait and no 'Exception ignored' after the error."""
+    import subprocess
+
+    (tmp_path / "p.csv").write_text("label,p_a,p_b\na,0.8,0.2\nb,0.3,0.7\n")
+    script = (  # skip the form check and the probe, so that distributed.Client itself fails on the address
+        "import calibcli.engine.cluster_options as o, calibcli.engine.dask as d\n"
+        "o.check_scheduler_address = d.check_scheduler_address = d._probe_scheduler = lambda *a: None\n"
+        "from calibcli.cli.main import main\n"
+        "main(['audit', 'p.csv', '--engine', 'dask', '--scheduler', 'nonsense'])\n")
+    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONWARNINGS": "default"})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("calib: error: --scheduler nonsense: cannot connect to a Dask scheduler"), r.stderr
+    assert "Exception ignored" not in r.stderr and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_local_cluster_opens_no_dashboard_and_warns_of_no_busy_port(tmp_path):
+    """--workers: the scheduler's HTTP port is a free loopback one, so a busy 8787 is no warning."""
+    import socket
+    import subprocess
+
+    (tmp_path / "p.csv").write_text("label,p_a,p_b\na,0.8,0.2\nb,0.3,0.7\na,0.6,0.4\nb,0.1,0.9\n")
+    (tmp_path / "run.py").write_text(
+        "if __name__ == '__main__':\n"
+        "    import sys\n"
+        "    from calibcli.engine.dask import _CLIENTS, get_client\n"
+        "    from calibcli.validation.options import EngineOptions\n"
+        "    get_client(EngineOptions('dask', workers=1))\n"
+        "    (_, cluster), = _CLIENTS.values()\n"
+        "    print(cluster.scheduler_spec['options']['dashboard'], cluster.scheduler.http_server is not None)\n"
+        "    from calibcli.cli.main import main\n"
+        "    main(['audit', 'p.csv', '--engine', 'dask', '--workers', '1'])\n")
+    busy = socket.socket()
+    try:
+        busy.bind(("127.0.0.1", 8787))
+        busy.listen()
+    except OSError:
+        pass  # 8787 is already in use on this machine: the same situation
+    try:
+        r = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    finally:
+        busy.close()
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("False True\n")
+    assert "8787" not in r.stderr and "dashboard" not in r.stderr.lower(), r.stderr
 
 
 # ----------------------------------------------------------------------------- URL inputs

@@ -54,16 +54,23 @@ from calibcli.engine.partitions import (
     scan_result,
     with_counts,
 )
-from calibcli.engine.cluster_options import INSTALL_HINT, check_engine_options, require_dask
+from calibcli.engine.cluster_options import INSTALL_HINT, check_engine_options, check_scheduler_address, require_dask
 from calibcli.errors import UsageError
 from calibcli.validation.options import DEFAULT_MEMORY_LIMIT, EngineOptions, LoadOptions
 
 _CLIENTS: dict = {}
-CONNECT_TIMEOUT = "20s"  # how long to try reaching --scheduler
+CONNECT_TIMEOUT = 10.0  # seconds to reach --scheduler and hear it answer (the error message states it)
 
 
 def get_client(engine: EngineOptions):
-    """The client for ``--scheduler`` / ``--workers`` (made once per process; closed at exit)."""
+    """The client for ``--scheduler`` / ``--workers`` (made once per process; closed at exit).
+
+    Raises
+    ------
+    UsageError
+        Dask missing; ``--scheduler`` not an address, or no scheduler answering there within
+        ``CONNECT_TIMEOUT`` seconds (nothing is left to print at exit).
+    """
     require_dask()
     key = (engine.scheduler, engine.workers)
     have = _CLIENTS.get(key)
@@ -72,21 +79,103 @@ def get_client(engine: EngineOptions):
     from distributed import Client, LocalCluster
 
     cluster = None
-    if engine.scheduler:
-        try:
-            client = Client(engine.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise UsageError(f"--scheduler {engine.scheduler}: cannot connect to a Dask scheduler ({type(exc).__name__}: "
-                             f"{str(exc)[:200]}). Check the address (e.g. tcp://10.0.0.5:8786) and that the scheduler runs.") from None
+    if engine.scheduler is not None:
+        check_scheduler_address(engine.scheduler)
+        _probe_scheduler(engine.scheduler, CONNECT_TIMEOUT)
+        client = _connect(engine.scheduler, CONNECT_TIMEOUT)
     else:
         n = engine.workers or max(1, min(os.cpu_count() or 1, 8))
+        # the scheduler always opens an HTTP port (health routes): a free one on loopback, and no dashboard,
+        # so neither "Port 8787 is already in use" nor a dashboard reaches the user
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
+                               silence_logs=logging.ERROR)
         client = Client(cluster, set_as_default=False)
     if not _CLIENTS:
         atexit.register(close_clients)
     _CLIENTS[key] = (client, cluster)
     return client
+
+
+def _unreachable(address: str, why: str) -> UsageError:
+    return UsageError(f"--scheduler {address}: cannot connect to a Dask scheduler ({why}). Check the address "
+                      f"(e.g. tcp://10.0.0.5:8786; the dashboard's http:// address is not the scheduler) and that the "
+                      f"scheduler runs.")
+
+
+def _probe_scheduler(address: str, timeout: float) -> None:
+    """``UsageError`` unless a Dask scheduler at ``address`` answers an identity request within ``timeout`` s.
+
+    Runs before any ``Client`` is made: a ``Client`` pointed at a port that accepts the connection
+    but does not speak Dask's protocol (a web server, the dashboard) waits forever.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def identity():
+        from distributed.core import rpc
+
+        r = rpc(address, timeout=timeout)
+        try:
+            return await r.identity()
+        finally:
+            await r.close_rpc()
+
+    def ask():  # its own event loop, in a thread: the caller's thread may be running one (a notebook)
+        return asyncio.run(asyncio.wait_for(identity(), timeout))
+
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            info = pool.submit(ask).result()
+        except (TimeoutError, asyncio.TimeoutError):
+            raise _unreachable(address, f"no answer within {timeout:g} s") from None
+        except Exception as exc:  # OSError, CommClosedError, ValueError from distributed's address parsing
+            raise _unreachable(address, f"{type(exc).__name__}: {str(exc)[:200]}") from None
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind != "Scheduler":
+        raise UsageError(f"--scheduler {address}: the process there is a Dask {kind or 'server'}, not the scheduler. "
+                         f"Give the scheduler's address (what Client.scheduler.address prints; port 8786 by default).")
+
+
+def _connect(address: str, timeout: float):
+    """A ``Client`` of the scheduler at ``address``; a half-made one is closed here, so ``__del__`` prints nothing."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=f"{timeout:g}s", set_as_default=False)
+    except Exception as exc:
+        half = _client_in(exc.__traceback__)
+        why = f"{type(exc).__name__}: {str(exc)[:200]}"
+        del exc
+        if half is not None:
+            _close_quietly(half)
+        raise _unreachable(address, why) from None
+
+
+def _client_in(tb):
+    """The ``Client`` whose constructor raised (found in the traceback's frames), or None."""
+    from distributed import Client
+
+    while tb is not None:
+        obj = tb.tb_frame.f_locals.get("self")
+        if isinstance(obj, Client):
+            return obj
+        tb = tb.tb_next
+    return None
+
+
+def _close_quietly(client) -> None:
+    """Close a client that failed to start; afterwards its ``__del__`` has nothing left to do."""
+    try:
+        client.close(timeout=2)
+    except Exception:
+        pass
+    finally:
+        client.status = "closed"  # __del__ closes again (with a 2 x timeout wait) unless it reads closed
+        try:
+            client._loop_runner.stop()
+        except Exception:
+            pass
 
 
 def close_clients() -> None:
