@@ -26,7 +26,7 @@ from calibcli.errors import InputError, UsageError
 
 __all__ = ["Job", "JobPlan", "parse_models", "model_name", "match_models", "plan_jobs", "run_jobs"]
 
-_SUFFIXES = (".csv.gz", ".csv", ".parquet", ".pq", ".gz")  # as calibcli.cli.audit_plots names its folders
+_SUFFIXES = (".csv.gz", ".csv", ".parquet", ".pq", ".gz")  # stripped from file names (plot folders, report names)
 
 
 def _name(setting: str, spelling: str) -> str:

@@ -16,7 +16,6 @@ from pathlib import Path
 import click
 
 PLOT_FILES = ("reliability.png", "classes.png", "confidence.png")
-_SUFFIXES = (".csv.gz", ".csv", ".parquet", ".pq", ".gz")
 
 
 def options(fn):
@@ -34,16 +33,6 @@ def options(fn):
     return wrapper
 
 
-def _stem(path: str) -> str:
-    if path == "-":
-        return "stdin"
-    name = Path(path).name
-    for suffix in _SUFFIXES:
-        if name.lower().endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return Path(path).stem or name
-
-
 def subfolder_names(files: list[str]) -> list[str]:
     """One distinct folder name per input file: its stem, made unique when stems collide.
 
@@ -55,7 +44,9 @@ def subfolder_names(files: list[str]) -> list[str]:
     >>> subfolder_names(["a/data.parquet", "b/data.parquet", "c/a/data.csv"])
     ['a-data', 'b-data', 'a-data-3']
     """
-    stems = [_stem(f) for f in files]
+    from calibcli.jobs import file_stem
+
+    stems = [file_stem(f) for f in files]
     names = []
     for f, s in zip(files, stems):
         if stems.count(s) > 1 and f != "-":
