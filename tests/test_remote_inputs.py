@@ -283,3 +283,96 @@ def test_s3_errors(s3):
         assert r.exit_code == 2, r.stderr
         assert url in r.stderr and why in r.stderr and "Traceback" not in r.stderr
         _no_secret(r.stdout + r.stderr)
+
+
+# ------------------------------------------------------------ storage options: types, names, masking
+def test_a_mapping_option_given_flat_is_exit_2_naming_nested_keys(http):
+    for opt in ("headers={}", "headers=Bearer x", "client_kwargs={}"):
+        r = run(["audit", http.url("binary.csv"), "--storage-option", opt])
+        assert r.exit_code == 2, r.stderr
+        key = opt.partition("=")[0]
+        assert f"'{key}' takes a mapping, given as nested keys" in r.stderr and f"--storage-option {key}." in r.stderr
+        assert "AttributeError" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_option_http_does_not_take_is_exit_2_naming_it(http):
+    for key in ("anon", "endpoint_url", "region"):
+        r = run(["audit", http.url("binary.csv"), "--storage-option", f"{key}=true"])
+        assert r.exit_code == 2, r.stderr
+        assert f"'{key}' is not an option of the http:// filesystem" in r.stderr
+        assert "headers.NAME" in r.stderr and "HTTPFileSystem" in r.stderr and "unexpected keyword" not in r.stderr
+    ok = run(["audit", http.url("binary.csv"), "--storage-option", "ssl=false", "--storage-option",
+              "headers.X-Trace=1", "--storage-option", "client_kwargs.trust_env=false", "--format", "json"])
+    assert ok.exit_code == 0, ok.stderr  # options the HTTP filesystem and aiohttp take still pass
+
+
+def test_only_secret_option_values_are_masked():
+    url = "http://127.0.0.1:18765/b.csv"
+    msg = f"cannot reach {url} via http://127.0.0.1:1 with Bearer tok-123456789 and AKIA12345678"
+    opts = [("endpoint_url", "http://127.0.0.1:1"), ("anon", "false"), ("region", "127"),
+            ("headers.Authorization", "Bearer tok-123456789"), ("Key", "AKIA12345678")]
+    got = scrub(msg, url, opts)
+    assert got == f"cannot reach {url} via http://127.0.0.1:1 with *** and ***"
+    for key in ("secret", "token", "account_key", "sas_token", "password", "passwd", "sig", "signature",
+                "credentials", "auth", "session_token", "cookies.x", "headers.X-Anything", "SECRET_ACCESS"):
+        assert scrub("a VALUE-12345678 b", "", [(key, "VALUE-12345678")]) == "a *** b", key
+    # a URL-valued option that is not a secret keeps its host but not its user info or query
+    got = scrub("via https://u:pw-99887766@proxy:3128/?k=q-55443322", "", [("proxy", "https://u:pw-99887766@proxy:3128/?k=q-55443322")])
+    assert "pw-99887766" not in got and "q-55443322" not in got and "proxy:3128" in got
+
+
+def test_a_non_secret_option_value_is_not_masked_inside_the_input_url(http):
+    """--storage-option endpoint_url=http://127.0.0.1:1 once turned the input http://127.0.0.1:18765/b.csv into
+    ***8765/b.csv: here the value (the server itself as the proxy) is a prefix of the input URL."""
+    url = http.url("missing.csv")
+    r = run(["audit", url, "--storage-option", f"proxy={http.base}"])
+    assert r.exit_code == 2, r.stderr
+    assert f"{url}: " in r.stderr and "***" not in r.stderr
+
+
+def _memory_bucket(monkeypatch, files: dict[str, bytes]):
+    """s3:// URLs served from fsspec's in-memory filesystem (listing without an S3 server)."""
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    fs = MemoryFileSystem()
+    fs.store.clear()
+    fs.pseudo_dirs.clear()
+    fs.pseudo_dirs.append("")
+    for name, data in files.items():
+        fs.pipe(f"/bucket/{name}", data)
+    monkeypatch.setattr(remote, "filesystem", lambda url, storage_options=(): (fs, "/" + url.split("://", 1)[1]))
+    return fs
+
+
+def test_bucket_folder_skips_non_data_files_with_a_note(monkeypatch):
+    csv = (SAMPLES / "binary.csv").read_bytes()
+    _memory_bucket(monkeypatch, {"run/part-0.csv": csv, "run/README.txt": b"hi", "run/schema.json": b"{}",
+                                 "run/_SUCCESS": b"", "run/.part-0.csv.crc": b"", "run/_temporary/0/part-9.csv": csv,
+                                 "run/sub/part-1.csv.gz": csv})
+    got = expand_inputs(["s3://bucket/run/"])
+    assert [p.url.split("bucket/", 1)[1] for p in got] == ["run/part-0.csv", "run/sub/part-1.csv.gz"]
+    assert len(got.notes) == 1
+    assert got.notes[0].startswith("s3://bucket/run: skipped 2 files not named as data (README.txt, schema.json);")
+
+
+def test_bucket_folder_without_data_names_is_exit_2_naming_what_it_held(monkeypatch):
+    from calibcli.errors import InputError
+
+    _memory_bucket(monkeypatch, {"run/README.txt": b"hi", "run/notes.md": b"#"})
+    with pytest.raises(InputError) as err:
+        expand_inputs(["s3://bucket/run"])
+    assert "only files not named as data (README.txt, notes.md)" in str(err.value)
+    assert "'s3://bucket/run/*.txt'" in str(err.value) and "names starting with _ or ." not in str(err.value)
+    _memory_bucket(monkeypatch, {"run/_SUCCESS": b"", "run/.x.crc": b""})
+    with pytest.raises(InputError, match=r"holds no data files \(names starting with _ or \. are skipped\)"):
+        expand_inputs(["s3://bucket/run"])
+
+
+def test_s3_folder_notes_skipped_files(s3, served):
+    opts = [a for o in s3.options for a in ("--storage-option", o)]
+    s3.client().put_object(Bucket="preds", Key="runs/notes_dir/README.txt", Body=b"hello")
+    s3.client().upload_file(str(served / "binary.csv"), "preds", "runs/notes_dir/part-0.csv")
+    r = run(["audit", "s3://preds/runs/notes_dir", *opts, "--format", "json", "--no-calibration"])
+    assert r.exit_code == 0, r.stderr
+    assert any("skipped 1 file not named as data (README.txt)" in w for w in json.loads(r.stdout)["warnings"])
+    _no_secret(r.stdout + r.stderr)

@@ -175,7 +175,7 @@ def expand_inputs(patterns: list[str] | tuple[str, ...], storage_options: tuple[
         elif scheme == "file":
             matches = _local_matches(_file_url_path(pat), notes)
         elif scheme is not None:
-            matches = expand_url(pat, storage_options)
+            matches = expand_url(pat, storage_options, notes)
         else:
             matches = _local_matches(pat, notes)
         for m in matches:

@@ -44,6 +44,16 @@ REMOTE_BLOCK = 1 << 22  # bytes per ranged read
 MASK = "***"
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _SECRET_FREE = {"true", "false", "yes", "no", "none", "null", "0", "1"}
+#: storage option keys containing one of these (any case) hold credentials: their values are masked everywhere
+SECRET_KEY_WORDS = ("key", "secret", "token", "password", "passwd", "sig", "credential", "auth", "session", "sas",
+                    "cookie")
+#: options that take a mapping, given as nested keys: option -> an example
+NESTED_OPTIONS = {
+    "headers": "headers.Authorization='Bearer ...'", "proxy_headers": "proxy_headers.Proxy-Authorization=...",
+    "client_kwargs": "client_kwargs.region_name=eu-west-1", "config_kwargs": "config_kwargs.signature_version=s3v4",
+    "s3_additional_kwargs": "s3_additional_kwargs.ServerSideEncryption=AES256", "cache_options": "cache_options.KEY=...",
+    "cookies": "cookies.NAME=...", "params": "params.NAME=...",
+}
 
 
 def scheme_of(text: str) -> str | None:
@@ -77,10 +87,21 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def secrets_of(url: str, storage_options=()) -> list[str]:
-    """The substrings of ``url`` and the storage option values that must never be shown."""
-    out = [str(v) for _, v in storage_options]
-    out += [w for v in list(out) for w in v.split() if len(w) >= 8]  # a token inside "Bearer <token>"
+def is_secret_key(key: str) -> bool:
+    """Whether a storage option's value may be a credential, from its (possibly nested) key: the key
+    contains key, secret, token, password, passwd, sig, credential, auth, session, sas or cookie (any
+    case), or it is a header (``headers.NAME``: an API key may be sent under any header name).
+
+    >>> [is_secret_key(k) for k in ("secret", "headers.Authorization", "account_key", "endpoint_url", "anon")]
+    [True, True, True, False, False]
+    """
+    lower = str(key).lower()
+    return any(w in lower for w in SECRET_KEY_WORDS) or lower.split(".")[0] in ("headers", "proxy_headers")
+
+
+def _url_secrets(url: str) -> list[str]:
+    """The user info and query values of a URL."""
+    out: list[str] = []
     try:
         parts = urlsplit(str(url))
         if "@" in parts.netloc:
@@ -91,6 +112,22 @@ def secrets_of(url: str, storage_options=()) -> list[str]:
             out.append(parts.query)
     except ValueError:
         pass
+    return out
+
+
+def secrets_of(url: str, storage_options=()) -> list[str]:
+    """The substrings of ``url`` and of the storage option values that must never be shown: the user
+    info and query values of ``url``, the values of options whose keys look secret
+    (:func:`is_secret_key`; also each long word of them, as the token in ``Bearer <token>``), and the
+    user info and query values of other options' values that are URLs (``endpoint_url``). The other
+    values (``endpoint_url=http://host:9000``, ``anon=true``) are not secrets: masking them would
+    also mask them where they occur in the input URLs."""
+    out = [str(v) for k, v in storage_options if is_secret_key(k)]
+    out += [w for v in list(out) for w in v.split() if len(w) >= 8]  # a token inside "Bearer <token>"
+    for k, v in storage_options:
+        if not is_secret_key(k) and scheme_of(str(v)) is not None:
+            out += _url_secrets(str(v))
+    out += _url_secrets(url)
     found = {s for s in out if s and s.lower() not in _SECRET_FREE and len(s) >= 2}
     found |= {quote(s, safe="") for s in found}
     return sorted(found, key=len, reverse=True)
@@ -160,12 +197,58 @@ def _missing_package(scheme: str, exc: ImportError) -> InputError:
                       f"Install it with: pip install {'fsspec ' if 'fsspec' in str(exc) else ''}{pkg}")
 
 
+def http_option_names() -> frozenset[str]:
+    """The option names fsspec's HTTPFileSystem takes: its own parameters and, as it passes every
+    other option to each request, the keyword arguments of ``aiohttp.ClientSession.request``."""
+    import inspect
+
+    from fsspec.implementations.http import HTTPFileSystem
+
+    names: set[str] = set()
+    for fn in (HTTPFileSystem.__init__, getattr(__import__("aiohttp").ClientSession, "_request", None)):
+        try:
+            params = inspect.signature(fn).parameters.values() if fn is not None else ()
+        except (TypeError, ValueError):
+            params = ()
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    names -= {"self", "method", "str_or_url", "loop", "get_client", "asynchronous", "data", "json"}
+    return frozenset(names | {"headers", "client_kwargs", "cookies", "params", "timeout", "ssl", "proxy"})
+
+
+def check_options(url: str, storage_options) -> None:
+    """Refuse storage options the filesystem of ``url`` would fail on later with a cryptic message: a
+    mapping option given a flat value (``headers={}``) and, for http(s), a name the HTTP filesystem
+    does not take (``anon``: it would reach every request as an unknown keyword argument)."""
+    scheme = scheme_of(url)
+    for key, _ in storage_options:
+        top, _, nested = str(key).partition(".")
+        if top in NESTED_OPTIONS and not nested:
+            raise InputError(f"--storage-option {key}=...: '{key}' takes a mapping, given as nested keys, one "
+                             f"--storage-option per entry, e.g. --storage-option {NESTED_OPTIONS[top]} "
+                             f"(a flat value such as {key}={{}} is text, not a mapping).")
+    if scheme in ("http", "https") and storage_options:
+        try:
+            known = http_option_names()
+        except ImportError:
+            return  # filesystem() names the package to install
+        for key, _ in storage_options:
+            top = str(key).partition(".")[0]
+            if top not in known:
+                raise InputError(
+                    f"--storage-option {key}=...: '{top}' is not an option of the {scheme}:// filesystem (options "
+                    "are passed to fsspec's HTTPFileSystem and, from it, to every aiohttp request). It takes e.g. "
+                    "headers.NAME=VALUE (headers.Authorization='Bearer ...'), client_kwargs.trust_env=true, "
+                    "ssl=false, proxy=URL; options such as anon, key and endpoint_url are for "
+                    "object stores (s3://, gs://, az://).")
+
+
 def filesystem(url: str, storage_options=()):
     """(fsspec filesystem, path within it) for ``url``; a missing package or a bad option is an ``InputError``."""
     scheme = scheme_of(url)
     if scheme not in SCHEMES:
         known = ", ".join(f"{s}://" for s in ("s3", "gs", "az", "abfs", "https", "http", "file"))
         raise InputError(f"{redact(url)}: calib does not read {scheme}:// URLs. It reads local paths and {known}.")
+    check_options(url, storage_options)
     try:
         import fsspec
 
@@ -206,17 +289,56 @@ def remote_error(url: str, storage_options, exc: BaseException, doing: str = "ca
         hint = CREDENTIALS_HINT.get(SCHEMES.get(scheme_of(url) or "", ("", ""))[1], "")
         return InputError(f"{shown}: permission denied. Check the credentials ({hint}) and that they may read this object.")
     reason = printable(scrub(str(exc) or type(exc).__name__, url, storage_options))
+    if isinstance(exc, (TypeError, AttributeError)) and storage_options:  # a value of another type than expected
+        keys = ", ".join(k for k, _ in storage_options)
+        return InputError(f"{shown}: {doing} the URL ({type(exc).__name__}: {reason}): a --storage-option value may "
+                          f"not be of the type the filesystem expects (keys given: {keys}; values are text, "
+                          "true/false, and a.b=v for mappings). Check the --storage-option names and values.")
     return InputError(f"{shown}: {doing} the URL ({type(exc).__name__}: {reason}). "
                       "Check the address, the network and the --storage-option values.")
 
 
-def expand_url(pattern: str, storage_options=()) -> list[RemoteURL]:
+def _remote_parts(pattern: str, fs, path: str) -> tuple[list[str], str | None]:
+    """The data files under a bucket folder (recursively; hidden and ``_`` folders, ``_SUCCESS``,
+    ``.crc`` skipped), sorted, and a note naming the files skipped because their names are not data
+    names (None when there are none): the rules of a local directory of parts."""
+    from calibcli.sources.paths import DATA_NAMES, is_data_name
+
+    root = path.rstrip("/")
+    found, other = [], []
+    for p in fs.find(path):
+        rel = p[len(root):].lstrip("/") if p.startswith(root) else p.rsplit("/", 1)[-1]
+        *folders, name = rel.split("/")
+        if any(f.startswith((".", "_")) for f in folders) or name.startswith(("_", ".")) or name.endswith(".crc"):
+            continue
+        (found if is_data_name(name) else other).append((p, rel))
+    found.sort()
+    other.sort()
+    shown = ", ".join(rel for _, rel in other[:5]) + (f", ... ({len(other)} in all)" if len(other) > 5 else "")
+    where = redact(pattern).rstrip("/")
+    if not found:
+        if not other:
+            raise InputError(f"{where}: the directory holds no data files (names starting with _ or . are skipped). "
+                             "Pass a directory of Parquet or CSV parts, or the files themselves, e.g. "
+                             f"'{where}/*.parquet'.")
+        ext = "." + other[0][1].rsplit(".", 1)[-1] if "." in other[0][1].rsplit("/", 1)[-1] else ""
+        raise InputError(f"{where}: the directory holds no data files, only files not named as data ({shown}). Files in "
+                         f"a directory are read when named {DATA_NAMES}. To read the files anyway, name them, e.g. "
+                         f"'{where}/{'*' + ext if ext else other[0][1]}'.")
+    note = None
+    if other:
+        note = (f"{where}: skipped {len(other)} file{'s' if len(other) > 1 else ''} not named as data ({shown}); "
+                f"files in a directory are read when named {DATA_NAMES}. Pass a file by name to read it.")
+    return [p for p, _ in found], note
+
+
+def expand_url(pattern: str, storage_options=(), notes: list[str] | None = None) -> list[RemoteURL]:
     """The files a URL names: itself, a glob's matches (sorted), or a directory's data files (sorted).
 
-    http(s) URLs are taken as they are (HTTP cannot list); ``?`` there starts the query.
+    http(s) URLs are taken as they are (HTTP cannot list); ``?`` there starts the query. A directory
+    is read as a local one is (:func:`calibcli.sources.paths.expand_inputs`): files not named as data
+    are skipped, and a sentence naming them is appended to ``notes`` (when given) for a warning.
     """
-    from calibcli.sources.paths import is_part_file
-
     scheme = scheme_of(pattern)
     fs, path = filesystem(pattern, storage_options)
     if scheme in ("http", "https"):
@@ -232,10 +354,9 @@ def expand_url(pattern: str, storage_options=()) -> list[RemoteURL]:
                 raise InputError(f"{redact(pattern)}: the pattern matches no file. Check the bucket and prefix.")
             return [RemoteURL(url_of(p), storage_options) for p in found]
         if fs.isdir(path):
-            found = sorted(p for p in fs.find(path) if is_part_file(p.rsplit("/", 1)[-1]))
-            if not found:
-                raise InputError(f"{redact(pattern)}: the directory holds no data files (names starting with _ or . "
-                                 "are skipped). Pass a directory of Parquet or CSV parts, or the files themselves.")
+            found, note = _remote_parts(pattern, fs, path)
+            if note and notes is not None:
+                notes.append(note)
             return [RemoteURL(url_of(p), storage_options) for p in found]
         fs.info(path)  # raises FileNotFoundError / PermissionError
     except InputError:
