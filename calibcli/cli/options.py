@@ -93,7 +93,7 @@ def engine_options(fn):
                   help="Start a local Dask cluster of N worker processes for this run; with --engine dask.")
     @click.option("--storage-option", "storage_option", multiple=True, metavar="KEY=VALUE", callback=_storage_option,
                   help="Option for reading URLs (s3://, gs://, az://, https://), e.g. anon=true; repeatable. "
-                       "Values are never printed.")
+                       "Secret-looking values (keys, tokens, headers) are never printed.")
     @functools.wraps(fn)
     def wrapper(*args, engine, scheduler, workers, storage_option, **kwargs):
         from calibcli.validation.options import EngineOptions
