@@ -1,40 +1,15 @@
-"""The previous whole-table `calib apply` (kept as the tests' reference for the streaming apply): the score columns it expects, validation of raw
-score columns (as loading validates them), the calibrated columns, and the output encoding."""
+"""The previous whole-table `calib apply` (kept as the tests' reference for the streaming apply): validation of raw
+score columns (as loading validates them; which columns are picked by the library's ``score_columns``), the calibrated columns, and
+the output encoding."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from calibcli.apply_stream import score_columns
 from calibcli.calibrator_file import CalibratorFile
 from calibcli.errors import InputError, UsageError
 from calibcli.predictions import Predictions, ScoreKind, Task
-
-
-def _score_columns(cf: CalibratorFile, names: list[str], source: str, score_cols: tuple[str, ...] | None) -> list[str]:
-    from calibcli.columns import CALIBRATED_PREFIX, match_columns
-
-    cal = cf.calibrator
-    if score_cols:
-        picked = match_columns(names, score_cols, source)
-        expected = (1, 2) if cal.task is Task.BINARY else (len(cal.classes),)
-        if len(picked) not in expected:
-            raise InputError(f"{source}: --score-cols picks {len(picked)} columns but the calibrator has {len(cal.classes)} "
-                             f"classes ({', '.join(cal.classes[:8])}); pick one column per class, in the calibrator's class order.")
-        return picked
-    wanted = list(cf.columns)
-    if not wanted:
-        raise InputError(f"{source}: the calibrator file does not record its score columns; name them with --score-cols "
-                         f"(one per class, in the order {', '.join(cal.classes[:8])}).")
-    missing = [c for c in wanted if c not in names]
-    if missing:
-        have = [n for n in names if n.startswith(("p_", "prob_", "proba_", "logit_")) and not n.startswith(CALIBRATED_PREFIX)]
-        raise InputError(
-            f"{source}: the calibrator was fitted on columns {', '.join(wanted[:10])}{' ...' if len(wanted) > 10 else ''}; "
-            f"this file lacks {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}"
-            f"{'; its score columns are ' + ', '.join(have[:10]) if have else ''}. "
-            "Rename the columns, or map them with --score-cols (one per class, in the calibrator's class order)."
-        )
-    return wanted
 
 
 def _first_rows(mask: np.ndarray) -> str:
@@ -109,7 +84,7 @@ def calibrate_tables(cf: CalibratorFile, tables: list, sources: list[str], score
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InputError(f"cannot stack {', '.join(sources)}: {exc}. Apply them one at a time.") from None
     src = sources[0] if len(sources) == 1 else f"{sources[0]} (+{len(sources) - 1} more)"
-    cols = _score_columns(cf, names, src, score_cols)
+    cols = score_columns(cf, names, src, score_cols)
     scores = np.empty((table.num_rows, len(cols)))
     for j, c in enumerate(cols):
         vals, bad = column_to_float(table.column(c))
