@@ -423,13 +423,7 @@ class MeasureState:
             if self.task is not Task.TOP_LABEL:
                 out["brier"], out["nll"] = sc[:, 2] / rows, sc[:, 3] / rows
                 out["classes_brier"] = (cat["wcc"] - 2.0 * cat["wcy"] + cat["wy"]).sum(axis=2) / rows[None, :]
-            finite = np.isfinite(cls_ece)
-            out["class_ece"] = np.where(finite.any(axis=0), np.where(finite, cls_ece, -np.inf).max(axis=0), np.nan)
-            if self.task is Task.MULTILABEL:
-                cnt = finite.sum(axis=0)
-                out["classwise_ece"] = np.where(cnt > 0, np.where(finite, cls_ece, 0.0).sum(axis=0) / np.maximum(cnt, 1), np.nan)
-            elif self.task is not Task.TOP_LABEL:
-                out["classwise_ece"] = cls_ece.mean(axis=0)
+            out.update(self._class_summaries(cls_ece))
         return out
 
     def _row_replicate_metrics(self) -> dict[str, np.ndarray]:
@@ -452,6 +446,13 @@ class MeasureState:
         if head is not None:
             out["ece"], out["mce"] = cls[head], cls_mce[head]
         out["classes_ece"] = cls
+        out.update(self._class_summaries(cls))
+        return out
+
+    def _class_summaries(self, cls: np.ndarray) -> dict[str, np.ndarray]:
+        """``class_ece`` (the worst finite class) and ``classwise_ece`` (the mean; multilabel: of the finite
+        classes; absent for top-label files) of per-class replicate ECEs ``cls``, shape (K, R)."""
+        out = {}
         finite = np.isfinite(cls)
         with np.errstate(invalid="ignore"):
             out["class_ece"] = np.where(finite.any(axis=0), np.where(finite, cls, -np.inf).max(axis=0, initial=-np.inf), np.nan)
