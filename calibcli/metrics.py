@@ -63,64 +63,6 @@ def top_label_stats(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform")
     return Reliability.from_arrays(conf, pred == y, make_edges(conf, n_bins, strategy))
 
 
-def expected_calibration_error(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform") -> float:
-    """Top-label ECE with equal-width (or quantile) bins, ``lo < c <= hi``.
-
-    Examples
-    --------
-    >>> round(expected_calibration_error([1, 0], [[0.2, 0.8], [0.4, 0.6]], n_bins=5), 12)
-    0.4
-    """
-    return top_label_stats(y_true, y_prob, n_bins, strategy).ece()
-
-
-def maximum_calibration_error(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform") -> float:
-    """Top-label MCE: the largest |accuracy - confidence| over non-empty bins.
-
-    >>> round(maximum_calibration_error([1, 0], [[0.2, 0.8], [0.4, 0.6]], n_bins=5), 12)
-    0.6
-    """
-    return top_label_stats(y_true, y_prob, n_bins, strategy).mce()
-
-
-def classwise_ece(y_true, y_prob, n_bins: int = 15) -> float:
-    """Mean over classes of the one-vs-rest ECE (equal-width bins).
-
-    >>> round(classwise_ece([0, 1], [[0.9, 0.1], [0.4, 0.6]], n_bins=10), 6)
-    0.25
-    """
-    from calibcli.stats.bins import BinStats
-
-    p = _as_2d_probs(y_prob)
-    stats = BinStats(make_edges(np.empty(0), n_bins, "uniform"), p.shape[1]).update(p, labels=np.asarray(y_true))
-    return float(np.mean(stats.finalize().ece))
-
-
-def brier_score(y_true, y_prob) -> float:
-    """Mean over rows of sum_k (p_k - onehot_k)^2 (multi-class Brier, range [0, 2]).
-
-    >>> brier_score([0], [[0.75, 0.25]])
-    0.125
-    """
-    p = _as_2d_probs(y_prob)
-    y = np.asarray(y_true)
-    sq = np.einsum("ij,ij->i", p, p)
-    p_true = p[np.arange(len(p)), y]
-    return _mean(sq - 2.0 * p_true + 1.0)
-
-
-def negative_log_likelihood(y_true, y_prob) -> float:
-    """Mean of -log(max(p_true, 1e-12)), natural log.
-
-    >>> round(negative_log_likelihood([0], [[0.5, 0.5]]), 6)
-    0.693147
-    """
-    p = _as_2d_probs(y_prob)
-    y = np.asarray(y_true)
-    p_true = p[np.arange(len(p)), y]
-    return _mean(-np.log(np.maximum(p_true, NLL_CLIP)))
-
-
 def nll_from_logits(y_true, logits) -> float:
     """NLL of softmax(logits), exact in log space, with the same 1e-12 clip.
 
@@ -171,9 +113,8 @@ def _real_array(x, name: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- public API
-# The scikit-learn-style functions of calibcli.metrics_api replace the top-label-only
-# versions above (same names; binary input is now measured on the positive class, as the
-# audit's headline). The binary statistics are imported on first use (PEP 562).
+# The scikit-learn-style metrics live in calibcli.metrics_api (binary input is measured on
+# the positive class, as the audit's headline). The binary statistics are imported on first use (PEP 562).
 from calibcli.metrics_api import (  # noqa: E402
     KINDS,
     ReliabilityCurve,
