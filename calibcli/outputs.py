@@ -105,21 +105,10 @@ class OutputSet(OutputPlan):
         if target.through:
             self._staged.append(_Staged(target, None, payload))
             return
-        folder = os.path.dirname(target.real) or "."
-        try:
-            self._makedirs(folder)
-            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target.real)}.", suffix=_TMP_SUFFIX, dir=folder)
-        except OSError as exc:
-            raise UsageError(f"{option} {target.path}: cannot write ({_reason(exc)}). Choose a path you can write to.") from None
-        self._staged.append(_Staged(target, tmp, None))
+        fd, _ = self._temp_next_to(option, target)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)
-                try:
-                    mode = stat.S_IMODE(os.stat(target.real).st_mode)  # keep a replaced file's permissions
-                except OSError:
-                    mode = 0o666 & ~self._mask  # mkstemp makes 0600; give the usual permissions
-                os.fchmod(fh.fileno(), mode)
         except OSError as exc:
             raise UsageError(f"{option} {target.path}: cannot write ({_reason(exc)}). Choose a path you can write to.") from None
 
@@ -140,13 +129,25 @@ class OutputSet(OutputPlan):
             The path to write.
         """
         target = self.plan(option, path)
-        try:
-            if target.through:
+        if target.through:
+            try:
                 fd, tmp = tempfile.mkstemp(prefix=".calib-through.", suffix=_TMP_SUFFIX)
-                os.close(fd)
-                self._staged.append(_Staged(target, None, None, tmp))
-                return tmp
-            folder = os.path.dirname(target.real) or "."
+            except OSError as exc:
+                raise UsageError(f"{option} {target.path}: cannot write ({_reason(exc)}). Choose a path you can write to.") from None
+            os.close(fd)
+            self._staged.append(_Staged(target, None, None, tmp))
+            return tmp
+        fd, tmp = self._temp_next_to(option, target)
+        os.close(fd)
+        return tmp
+
+    def _temp_next_to(self, option: str, target: PlannedOutput) -> tuple[int, str]:
+        """A staged temporary file in the (regular) target's folder, made if missing: ``(open descriptor, path)``.
+
+        It has the permissions a replaced file had, else the usual ones (mkstemp makes 0600).
+        """
+        folder = os.path.dirname(target.real) or "."
+        try:
             self._makedirs(folder)
             fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target.real)}.", suffix=_TMP_SUFFIX, dir=folder)
         except OSError as exc:
@@ -159,10 +160,9 @@ class OutputSet(OutputPlan):
                 mode = 0o666 & ~self._mask
             os.fchmod(fd, mode)
         except OSError as exc:
-            raise UsageError(f"{option} {target.path}: cannot write ({_reason(exc)}). Choose a path you can write to.") from None
-        finally:
             os.close(fd)
-        return tmp
+            raise UsageError(f"{option} {target.path}: cannot write ({_reason(exc)}). Choose a path you can write to.") from None
+        return fd, tmp
 
     def staged_dir(self, option: str, path: str | os.PathLike) -> str:
         """A temporary folder (next to ``path``) for writers to fill; it becomes the folder ``path`` at :meth:`commit`.
