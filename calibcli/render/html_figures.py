@@ -14,6 +14,7 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
+from html import escape
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -66,6 +67,19 @@ def _size(svg: bytes) -> tuple[int, int]:
 def data_uri(svg: bytes) -> str:
     """``svg`` as a base64 ``data:image/svg+xml`` URI (an ``<img>`` keeps its ids apart from the page's)."""
     return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+
+
+def inline_figure(key: str, fig: "Figure", alt: str, caption: str) -> InlineFigure:
+    """``fig`` drawn as SVG into an :class:`InlineFigure` (its ``data:`` URI and pixel size)."""
+    svg = svg_bytes(fig)
+    return InlineFigure(key, data_uri(svg), alt, caption, *_size(svg))
+
+
+def figure_html(fig: InlineFigure, prefix: str, caption: str) -> str:
+    """The ``<figure id="{prefix}fig-{key}">`` of ``fig`` with ``caption`` under it."""
+    return (f"<figure id=\"{prefix}fig-{fig.key}\">\n<img src=\"{fig.uri}\" alt=\"{escape(fig.alt)}\" "
+            f"width=\"{fig.width}\" height=\"{fig.height}\" loading=\"eager\" decoding=\"sync\">\n"
+            f"<figcaption>{escape(caption)}</figcaption>\n</figure>\n")
 
 
 def _fmt(x) -> str:
@@ -126,7 +140,5 @@ def report_figures(report: "AuditReport", max_panels: int = 25) -> tuple[InlineF
         ("classes", cls, classes_figure, classes_alt(cls, method), cls.title),
         ("confidence", conf, confidence_figure, confidence_alt(conf, method), conf.title),
     ):
-        svg = svg_bytes(draw(data, method))
-        w, h = _size(svg)
-        out.append(InlineFigure(key, data_uri(svg), alt, caption, w, h))
+        out.append(inline_figure(key, draw(data, method), alt, caption))
     return tuple(out)

@@ -131,19 +131,15 @@ def _headline(d: dict, prefix: str) -> str:
 
 
 def _figures(report, prefix: str, max_panels: int) -> str:
-    from calibcli.render.html_figures import report_figures
+    from calibcli.render.html_figures import figure_html, report_figures
 
     from calibcli.render.html_statistics import corp_inline
 
     titles = {"reliability": "Figure 1. Reliability diagram", "classes": "Figure 2. Reliability per class",
               "confidence": "Figure 3. Confidence histogram", "corp": "Figure 4. CORP reliability diagram"}
-    parts = []
     corp = corp_inline(report)
-    for fig in (*report_figures(report, max_panels), *((corp,) if corp is not None else ())):
-        parts.append(
-            f"<figure id=\"{prefix}fig-{fig.key}\">\n<img src=\"{fig.uri}\" alt=\"{escape(fig.alt)}\" "
-            f"width=\"{fig.width}\" height=\"{fig.height}\" loading=\"eager\" decoding=\"sync\">\n"
-            f"<figcaption>{escape(titles[fig.key])}</figcaption>\n</figure>\n")
+    figures = (*report_figures(report, max_panels), *((corp,) if corp is not None else ()))
+    parts = [figure_html(fig, prefix, titles[fig.key]) for fig in figures]
     return section(f"{prefix}figures", "Figures", "".join(parts))
 
 

@@ -112,23 +112,21 @@ def corp_inline(report):
     if st is None or st.corp is None:
         return None
     from calibcli.render.corp_plot import corp_figure
-    from calibcli.render.html_figures import InlineFigure, _size, data_uri, svg_bytes
+    from calibcli.render.html_figures import inline_figure
 
     title = "CORP reliability diagram" + (f" ({st.headline.label})" if st.task == "binary" else "")
-    svg = svg_bytes(corp_figure(st.corp, title))
     v = st.headline.values
     alt = ("CORP reliability diagram: the PAV (isotonic) recalibration of the scores against the scores, with its "
            "consistency band and the diagonal, and a histogram of the scores. Brier decomposition: miscalibration "
            f"MCB {fmt(v.get('corp_mcb'))}, discrimination DSC {fmt(v.get('corp_dsc'))}, uncertainty "
            f"UNC {fmt(v.get('corp_unc'))}.")
-    w, h = _size(svg)
-    return InlineFigure("corp", data_uri(svg), alt, title, w, h)
+    return inline_figure("corp", corp_figure(st.corp, title), alt, title)
 
 
 # ------------------------------------------------------------------ subgroups
 def _group_figures(groups, overall_ece) -> list:
     from calibcli.render.groups_plot import drift_figure, groups_figure
-    from calibcli.render.html_figures import InlineFigure, _size, data_uri, svg_bytes
+    from calibcli.render.html_figures import inline_figure
 
     shown = groups.largest_first()
     worst = groups.worst
@@ -137,13 +135,11 @@ def _group_figures(groups, overall_ece) -> list:
            + (f" and {len(shown) - 8} more" if len(shown) > 8 else "") + "."
            + (f" Worst group: {worst.name}." if worst is not None else ""))
     out = []
-    svg = svg_bytes(groups_figure(groups))
-    out.append(InlineFigure("groups", data_uri(svg), alt, "Reliability per subgroup", *_size(svg)))
+    out.append(inline_figure("groups", groups_figure(groups), alt, "Reliability per subgroup"))
     if groups.time_columns:
-        svg = svg_bytes(drift_figure(groups, overall_ece))
         alt = (f"Calibration drift: the ECE of each period of {', '.join(groups.time_columns)} with its 95% interval"
                + (f", against the ECE over all rows ({fmt(overall_ece)})" if overall_ece is not None else "") + ".")
-        out.append(InlineFigure("drift", data_uri(svg), alt, "Calibration drift over time", *_size(svg)))
+        out.append(inline_figure("drift", drift_figure(groups, overall_ece), alt, "Calibration drift over time"))
     return out
 
 
@@ -184,9 +180,8 @@ def groups_section(report, prefix: str, figures: bool = True, rows_limit: int = 
     for note in groups.notes:
         parts.append(_p(note))
     if figures:
-        for i, fig in enumerate(_group_figures(groups, report.metrics.ece)):
-            parts.append(f"<figure id=\"{prefix}fig-{fig.key}\">\n<img src=\"{fig.uri}\" alt=\"{escape(fig.alt)}\" "
-                         f"width=\"{fig.width}\" height=\"{fig.height}\" loading=\"eager\" decoding=\"sync\">\n"
-                         f"<figcaption>{escape(fig.caption)}</figcaption>\n</figure>\n")
+        from calibcli.render.html_figures import figure_html
+
+        parts += [figure_html(fig, prefix, fig.caption) for fig in _group_figures(groups, report.metrics.ece)]
     return section(f"{prefix}groups", "Subgroups", "".join(parts))
 
