@@ -15,19 +15,9 @@ import calibcli.calibrators.fit_passes as fp
 from calibcli.calibration_stage import run_calibration
 from calibcli.calibrators.damped_newton import DampedNewton, solve_2x2
 from calibcli.engine.batches import InMemorySource
-from calibcli.predictions import Predictions, ScoreKind, Task, softmax
+from calibcli.predictions import Predictions, Task
 
-
-def _preds(task: Task, n: int = 900, k: int = 3, seed: int = 0) -> Predictions:
-    rng = np.random.default_rng(seed)
-    if task is Task.MULTILABEL:
-        z = rng.normal(size=(n, k)) * 2.5
-        y = (rng.random((n, k)) < 1.0 / (1.0 + np.exp(-z / 2.5))).astype(np.int64)
-        return Predictions(1.0 / (1.0 + np.exp(-z)), y, tuple(f"l{j}" for j in range(k)), task, ScoreKind.LOGITS, logits=z)
-    k = 2 if task is Task.BINARY else k
-    z = rng.normal(size=(n, k)) * 3.0
-    y = np.array([rng.choice(k, p=p) for p in softmax(z / 3.0)])
-    return Predictions(softmax(z), y, tuple(f"c{j}" for j in range(k)), task, ScoreKind.LOGITS, logits=z)
+from prediction_helpers import logit_preds as _preds
 
 
 def _platt(monkeypatch, p: Predictions, rate: float, split, batch_rows: int):
