@@ -183,7 +183,11 @@ def _statistics_parts(report: AuditReport, which: str, h: str) -> list[str]:
         return []
     from calibcli.render.statistics_terminal import statistics_markdown, verdict_markdown
 
-    text = (verdict_markdown if which == "verdict" else statistics_markdown)(value)
+    return _nested((verdict_markdown if which == "verdict" else statistics_markdown)(value), h)
+
+
+def _nested(text: str, h: str) -> list[str]:
+    """The lines of a section rendered on its own (``## `` headings), its headings one level below ``h``."""
     return [f"{h}#{line[2:]}" if line.startswith("## ") else line for line in text.splitlines()] + [""]
 
 
@@ -202,8 +206,7 @@ def _section(report: AuditReport, level: int, title: str) -> list[str]:
     if getattr(report, "groups", None) is not None:  # calib audit --by
         from calibcli.render.groups_terminal import groups_markdown
 
-        text = groups_markdown(report.groups)
-        lines += [f"{h}#{line[2:]}" if line.startswith("## ") else line for line in text.splitlines()] + [""]
+        lines += _nested(groups_markdown(report.groups), h)
     if report.warnings:
         lines += [f"{h}# Warnings", ""] + [f"- {md_escape(w)}" for w in report.warnings] + [""]
     return lines
