@@ -20,6 +20,7 @@ import numpy as np
 from typing import TYPE_CHECKING
 
 from calibcli.binning import make_edges
+from calibcli.statistics.inputs import real_array as _real_array
 
 if TYPE_CHECKING:
     from calibcli.report import Reliability
@@ -97,19 +98,6 @@ def nll_from_logits(y_true, logits) -> float:
         lse = m + np.log(np.sum(np.exp(z - m[:, None]), axis=1))
         nll = lse - z[np.arange(len(z)), y]
     return _mean(np.minimum(nll, -np.log(NLL_CLIP)))
-
-
-def _real_array(x, name: str) -> np.ndarray:
-    """``x`` as a float64 array, or a ``ValueError`` naming ``name`` when it does not hold real numbers."""
-    a = np.asarray(x)
-    if a.dtype.kind == "O":
-        try:
-            a = a.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must hold real numbers, got values such as {a.reshape(-1)[:3].tolist()!r}") from None
-    if a.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold real numbers, got an array of dtype {a.dtype}")
-    return a.astype(np.float64)
 
 
 # ---------------------------------------------------------------- public API

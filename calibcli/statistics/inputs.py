@@ -60,10 +60,8 @@ def curve_arrays(batch: Any, curve: Curve) -> tuple[np.ndarray, np.ndarray]:
 MAX_TOTAL_WEIGHT = 1e150  # sums of squared weights stay finite below this
 
 
-def _real(x: Any, name: str) -> np.ndarray:
-    """``x`` as a 1-D float64 array, or a ``ValueError`` naming ``name`` (None, not real numbers, not 1-D)."""
-    if x is None:
-        raise ValueError(f"{name} is None; give an array of shape (n,)")
+def real_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a float64 array (any shape), or a ``ValueError`` naming ``name`` when it does not hold real numbers."""
     a = np.asarray(x)
     if a.dtype.kind == "O":
         try:
@@ -72,10 +70,18 @@ def _real(x: Any, name: str) -> np.ndarray:
             raise ValueError(f"{name} must hold real numbers, got values such as {a.reshape(-1)[:3].tolist()!r}") from None
     if a.dtype.kind not in "biuf":
         raise ValueError(f"{name} must hold real numbers, got an array of dtype {a.dtype}")
+    return a.astype(np.float64)
+
+
+def _real(x: Any, name: str) -> np.ndarray:
+    """``x`` as a 1-D float64 array, or a ``ValueError`` naming ``name`` (None, not real numbers, not 1-D)."""
+    if x is None:
+        raise ValueError(f"{name} is None; give an array of shape (n,)")
+    a = real_array(x, name)
     if a.ndim > 1 and a.size != a.shape[0]:
         raise ValueError(f"{name} must have shape (n,), got {a.shape} (for multi-class or multilabel input, "
                          "calibcli.metrics.curve_outcomes gives one curve's (y_true, y_prob))")
-    return a.astype(np.float64).reshape(-1)
+    return a.reshape(-1)
 
 
 def binary_arrays(conf: Any, outcome: Any, weight: Any = None, curve: Curve = "positive",
