@@ -31,8 +31,6 @@ STATUSES = ("ok", "warn", "fail")
 LINE_STATUSES = ("info", *STATUSES)
 NOT_MEASURED = "not measured (add --statistics)"
 
-Interval = "tuple[float, float] | None"
-
 
 @dataclass(frozen=True)
 class VerdictLine:
