@@ -17,10 +17,10 @@ def merge_statistics(out: dict[str, Any], report) -> dict[str, Any]:
     intervals ``classes[i].intervals``, ``conventions`` join the report's, and ``statistics``
     holds the scheme and per-curve details. ``verdict`` whenever the report has one.
     """
+    from calibcli.render.jsonout import clean
+
     st = getattr(report, "statistics", None)
     if st is not None:
-        from calibcli.render.jsonout import clean
-
         frag = clean(st.to_dict())
         out["metrics"].update(frag["metrics"])
         out["intervals"].update(frag["intervals"])
@@ -36,7 +36,5 @@ def merge_statistics(out: dict[str, Any], report) -> dict[str, Any]:
         out["statistics"] = frag["statistics"]
     verdict = getattr(report, "verdict", None)
     if verdict is not None:
-        from calibcli.render.jsonout import clean
-
         out["verdict"] = clean(verdict.to_dict())
     return out
