@@ -21,9 +21,9 @@ from calibcli.predictions import Predictions, ScoreKind, Task
 from calibcli.thresholds import OBJECTIVES, ThresholdSpec, recommend, recommend_binary, recommend_source
 from calibcli.thresholds.passes import Layout, ThresholdCounts, TransformWith
 from tests.test_thresholds import brute
+from tests.test_thresholds_streaming import ALL
+from tests.test_thresholds_streaming import make as data
 
-ALL = dict(cost_fp=1.0, cost_fn=3.0, beta=2.0, min_precision=0.8, min_recall=0.7, max_flag_rate=0.2,
-           review_precision=0.85)
 REAL_FEED = local.feed
 
 
@@ -70,17 +70,6 @@ def partitioned_engine(seed: int, log: list | None = None):
         return sum(p.n_rows for p in pieces)
 
     return feed
-
-
-def data(n: int, kind: str, seed: int):
-    rng = np.random.default_rng(seed)
-    if kind == "ties":
-        s = rng.integers(0, 6, n) / 5
-    elif kind == "continuous":
-        s = rng.random(n)
-    else:
-        s = np.round(rng.normal(0, 4, n), 1)
-    return s, rng.random(n) < 0.4
 
 
 def same_tables(a: ThresholdCounts, b: ThresholdCounts) -> None:
