@@ -196,39 +196,29 @@ def accumulate(sums: TemperatureSums, layout: ParamLayout, z: np.ndarray, labels
     of this layer); each layer is one derivative evaluation of its rows. Rows
     whose parameter has converged (``active`` False) are skipped.
     """
+    multilabel = layout.task is Task.MULTILABEL
     for model in model_layers:
         member = model >= 0
-        if layout.task is Task.MULTILABEL:
+        if multilabel and layout.n_cols > 1:
             k = z.shape[1]
-            if layout.n_cols > 1:
-                param = model[:, None] * k + np.arange(k)[None, :]
-                keep_row = member & active[np.maximum(param, 0)].any(axis=1)
-            else:
-                param = model
-                keep_row = member & active[np.maximum(model, 0)]
-            if not keep_row.any():
-                continue
-            rows = None if keep_row.all() else np.flatnonzero(keep_row)
-            zr = z if rows is None else z[rows]
-            yr = labels if rows is None else labels[rows]
-            pr = param if rows is None else param[rows]
-            wr = None if weight is None else (weight if rows is None else weight[rows])
-            beta_e = beta[pr] if layout.n_cols > 1 else beta[pr][:, None]
-            terms = sigmoid_entry_derivs(zr, yr, beta_e, inv_scale)
-            if layout.n_cols > 1:
-                sums.add(pr, terms, None if wr is None else np.repeat(wr, k))
-            else:
-                sums.add(pr, terms.sum(axis=2), wr)
-            continue
-        keep = member & active[np.maximum(model, 0)]
+            param = model[:, None] * k + np.arange(k)[None, :]
+            keep = member & active[np.maximum(param, 0)].any(axis=1)
+        else:
+            param = model
+            keep = member & active[np.maximum(model, 0)]
         if not keep.any():
             continue
-        rows = None if keep.all() else np.flatnonzero(keep)
-        zr = z if rows is None else z[rows]
-        yr = labels if rows is None else labels[rows]
-        pr = model if rows is None else model[rows]
-        terms = softmax_row_derivs(zr, yr, beta[pr], inv_scale)
-        sums.add(pr, terms, None if weight is None else (weight if rows is None else weight[rows]))
+        if keep.all():
+            zr, yr, pr, wr = z, labels, param, weight
+        else:
+            rows = np.flatnonzero(keep)
+            zr, yr, pr, wr = z[rows], labels[rows], param[rows], None if weight is None else weight[rows]
+        if not multilabel:
+            sums.add(pr, softmax_row_derivs(zr, yr, beta[pr], inv_scale), wr)
+        elif layout.n_cols > 1:
+            sums.add(pr, sigmoid_entry_derivs(zr, yr, beta[pr], inv_scale), None if wr is None else np.repeat(wr, z.shape[1]))
+        else:
+            sums.add(pr, sigmoid_entry_derivs(zr, yr, beta[pr][:, None], inv_scale).sum(axis=2), wr)
     return sums
 
 
