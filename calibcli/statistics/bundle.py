@@ -129,11 +129,6 @@ class StatisticsBundle:
         self.curves = [CurveSums(p, budget.group_bins if p.headline else 0) for p in self.plans]
         self.rows = 0
 
-    @classmethod
-    def for_source(cls, info, edges, **kwargs) -> "StatisticsBundle":
-        """An unfed bundle for a source's ``info`` (task and classes)."""
-        return cls(info.task, info.classes, edges, **kwargs)
-
     def update(self, batch: Batch) -> "StatisticsBundle":
         """Add one batch (in place)."""
         if self.key_on_ids:
