@@ -293,7 +293,7 @@ def _hashable(x):
 def bootstrap_state(source, report, seed: int = 0, n_replicates: int | None = None):
     """A :class:`calibcli.measure.MeasureState` with a row-keyed bootstrap of ``report``'s rows, for paired
     intervals: the report's own state when it carries one, else one more pass over ``source`` on the
-    report's bin edges (grouped bootstrap when available, else the per-row bootstrap)."""
+    report's bin edges (the grouped bootstrap)."""
     state = getattr(report.measurement, "state", None)
     if state is not None and getattr(state, "n_replicates", 0) > 0:
         return state
@@ -304,11 +304,7 @@ def bootstrap_state(source, report, seed: int = 0, n_replicates: int | None = No
     top = report.measurement.reliability.edges
     shared = all(np.array_equal(e, top) for e in curves)
     edges = BinEdges(top, None if shared else tuple(curves), report.binning.edges_exact, report.binning.edges_rank_error)
-    r = int(n_replicates or getattr(m, "DEFAULT_REPLICATES", 200))
-    blocks = getattr(m, "DEFAULT_BLOCKS", 0)  # the grouped bootstrap (calibcli.measure), when this version has it
-    if blocks:
-        return m.measure_state(source, edges, r, seed, n_blocks=blocks)
-    return m.measure_state(source, edges, r, seed)
+    return m.measure_state(source, edges, int(n_replicates or m.DEFAULT_REPLICATES), seed, n_blocks=m.DEFAULT_BLOCKS)
 
 
 def comparison_schema() -> dict[str, Any]:
