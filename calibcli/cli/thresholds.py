@@ -149,11 +149,11 @@ def thresholds(files, **opts):
         results, failures = _run(paths, opts, spec, calibrator, err)
         failures = sorted(missing + failures, key=lambda f: rank[f[0]])  # input order
         text = _render(fmt, results, failures, spec, output)
-        written = bool(output) and (not failures or opts["keep_going"])
+        write = not failures or opts["keep_going"]  # a failed file means no output file, unless --keep-going
+        written = bool(output) and write
         if written:
             out.add("-o", output, text)
-        html_note = audit_html.write_thresholds(results, failures, spec, opts, paths, out) if (
-            not failures or opts["keep_going"]) else None
+        html_note = audit_html.write_thresholds(results, failures, spec, opts, paths, out) if write else None
         if written or html_note:
             out.commit()
     if html_note:
