@@ -253,8 +253,9 @@ def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperatur
     after_pass : consumers fed in the after pass with ``update_pair(raw, calibrated)``: the
         evaluated rows of each batch, raw and calibrated by the first method.
     """
+    from calibcli.audit import audit_state
     from calibcli.engine.local import feed
-    from calibcli.measure import DEFAULT_BLOCKS, DEFAULT_REPLICATES, BinEdges, EdgeState, MeasureState
+    from calibcli.measure import BinEdges, EdgeState
 
     methods = tuple(dict.fromkeys(methods))
     info = source.info
@@ -313,10 +314,8 @@ def run_calibration(source: BatchSource, methods: tuple[str, ...] = ("temperatur
         b_edges = BinEdges.uniform(n_bins)
     # the reported calibrator's after-measurement carries the audit's grouped bootstrap (95% intervals of the
     # after-metrics, e.g. for the verdict); the other compared methods are point estimates
-    after_states = {m: [MeasureState(info.task, info.classes, after_edges[m], DEFAULT_REPLICATES, 0,
-                                     bool(info.has_ids), n_blocks=DEFAULT_BLOCKS) if m == methods[0]
-                        else MeasureState(info.task, info.classes, after_edges[m])] for m in methods}
-    before_state = None if reuse_before else MeasureState(info.task, info.classes, b_edges)
+    after_states = {m: [audit_state(source, after_edges[m], intervals=m == methods[0])] for m in methods}
+    before_state = None if reuse_before else audit_state(source, b_edges, intervals=False)
     feeder = PairFeeder(oof, methods, after_states, [] if before_state is None else [before_state], tuple(after_pass))
     feed(source, feeder)
     passes += 1
