@@ -28,8 +28,8 @@ GROUP_FILES = ("groups.png", "drift.png")
 
 
 def _panel_groups(report: SubgroupReport, limit: int) -> list[GroupResult]:
-    """Periods in time order when time is the only --by column; otherwise worst first."""
-    groups = list(report.groups) if report.time_columns == report.columns else report.largest_first()
+    """The groups of the panels, in :meth:`SubgroupReport.display_order`."""
+    groups = report.display_order()
     return groups[:limit]
 
 

@@ -30,9 +30,8 @@ def _direction(g: GroupResult) -> str:
 
 
 def shown_groups(report: SubgroupReport, limit: int = DEFAULT_SHOWN) -> tuple[list[GroupResult], int]:
-    """The groups a table shows and how many it leaves out: periods in time order (drift);
-    otherwise eligible groups worst first, then the small groups largest first."""
-    groups = list(report.groups) if report.time_columns else report.largest_first()
+    """The groups a table shows and how many it leaves out, in :meth:`SubgroupReport.display_order`."""
+    groups = report.display_order()
     return groups[:limit], max(0, len(groups) - limit)
 
 

@@ -128,9 +128,10 @@ def _group_figures(groups, overall_ece) -> list:
     from calibcli.render.groups_plot import drift_figure, groups_figure
     from calibcli.render.html_figures import inline_figure
 
-    shown = groups.largest_first()
+    shown = groups.display_order()
     worst = groups.worst
-    alt = (f"One small reliability diagram per subgroup of {', '.join(groups.columns)}, worst ECE first: "
+    alt = (f"One small reliability diagram per subgroup of {', '.join(groups.columns)}, "
+           + ("in time order: " if groups.time_columns == groups.columns else "worst ECE first: ")
            + ", ".join(f"{g.name} (ECE {fmt(g.ece)}, {fmt_int(g.n)} rows)" for g in shown[:8])
            + (f" and {len(shown) - 8} more" if len(shown) > 8 else "") + "."
            + (f" Worst group: {worst.name}." if worst is not None else ""))
@@ -144,12 +145,12 @@ def _group_figures(groups, overall_ece) -> list:
 
 
 def groups_section(report, prefix: str, figures: bool = True, rows_limit: int = 200) -> str:
-    """The subgroup table (eligible groups worst ECE first, then small groups by rows), the worst group,
+    """The subgroup table (in ``display_order``: periods in time order, else worst ECE first), the worst group,
     the multicalibration error, how columns were cut, and the groups (and drift) figures."""
     groups = getattr(report, "groups", None)
     if groups is None:
         return ""
-    shown = groups.largest_first()
+    shown = groups.display_order()
     has_floor = any(g.noise_floor.get("ece") is not None for g in shown)
     columns = (["Group", "Rows", "ECE", "95% interval"] + (["Noise floor"] if has_floor else [])
                + ["MCE", "Brier", "Accuracy", "Direction"])

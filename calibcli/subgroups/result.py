@@ -106,6 +106,11 @@ class SubgroupReport:
         rest = sorted((g for g in self.groups if g not in elig), key=lambda g: -g.n)
         return elig + rest
 
+    def display_order(self) -> list[GroupResult]:
+        """The order every table and figure shows groups in: periods in time order when time is the only
+        ``--by`` column (drift); otherwise :meth:`largest_first`."""
+        return list(self.groups) if self.time_columns and self.time_columns == self.columns else self.largest_first()
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON keys ``groups``, ``worst_group`` and ``multicalibration``."""
         w = self.worst
