@@ -120,10 +120,11 @@ def run_audit(source: BatchSource, settings: AuditSettings = AuditSettings()) ->
     """
     source = _as_source(source, settings)
     check_settings(settings)
-    report = calibration_stage(source, settings)
+    riders: list = []  # --statistics: the bundle rides the measurement's pass (no pass of its own)
+    report = calibration_stage(source, settings, riders)
     report = thresholds_stage(report, source, settings)
     report = groups_stage(report, source, settings)
-    report = statistics_stage(report, source, settings)
+    report = statistics_stage(report, source, settings, fed=riders[0] if riders else None)
     report = gate_stage(report, source, settings)
     return replace(report, engine=engine_info(source))
 
@@ -208,7 +209,7 @@ def calibration_plan(source: BatchSource, settings: AuditSettings) -> tuple[str,
     return tuple(methods)
 
 
-def calibration_stage(source: BatchSource, settings: AuditSettings) -> AuditReport:
+def calibration_stage(source: BatchSource, settings: AuditSettings, riders: list | None = None) -> AuditReport:
     """The audit report (``calibcli.audit.build_audit``) with ``calibration`` set, unless skipped.
 
     The before-measurement of every row is fed in the calibration's first pass over the
@@ -219,11 +220,17 @@ def calibration_stage(source: BatchSource, settings: AuditSettings) -> AuditRepo
 
     s = settings
     plan = calibration_plan(source, s)
-    if not isinstance(plan, tuple):
-        report = build_audit(source, s.n_bins, s.strategy)
-        return report if plan is None else replace(report, warnings=(*report.warnings, plan))
     edges = source_edges(source, s.n_bins, s.strategy)
     before_state = audit_state(source, edges)
+    first_pass = _statistics_rider(source, s, before_state)
+    if riders is not None:
+        riders.extend(first_pass)
+    if not isinstance(plan, tuple):
+        from calibcli.engine.local import feed
+
+        feed(source, before_state, *first_pass)
+        report = build_audit(source, s.n_bins, s.strategy, edges=edges, measurement=before_state.finalize())
+        return report if plan is None else replace(report, warnings=(*report.warnings, plan))
     fit_on_ctx = nullcontext(None)
     if s.fit_on is not None:
         from calibcli.data_input import is_paths, open_data
@@ -235,7 +242,7 @@ def calibration_stage(source: BatchSource, settings: AuditSettings) -> AuditRepo
         result = run_calibration(source, plan, split=s.calibration_split, fit_on=fit_on,
                                  fit_on_files=tuple(fit_on.info.files) if fit_on is not None else (), seed=s.seed,
                                  per_label=bool(s.per_label), n_bins=s.n_bins, strategy=s.strategy,
-                                 before_state=before_state)
+                                 before_state=before_state, first_pass=first_pass)
     report = build_audit(source, s.n_bins, s.strategy, edges=edges, measurement=result.measured)
     return replace(report, calibration=result, warnings=(*report.warnings, *result.warnings))
 
@@ -284,10 +291,24 @@ def groups_stage(report: AuditReport, source: BatchSource, settings: AuditSettin
     return replace(report, groups=audit_groups(source, settings.groups, edges, seed, key_on_ids))
 
 
-def statistics_stage(report: AuditReport, source: BatchSource, settings: AuditSettings) -> AuditReport:
+def _statistics_rider(source: BatchSource, settings: AuditSettings, before_state) -> tuple:
+    """With ``statistics``: an unfed ``StatisticsBundle`` on the audit's bins, seed and keying, to be fed in the
+    measurement's pass; else nothing."""
+    if not settings.statistics:
+        return ()
+    from calibcli.statistics.bundle import StatisticsBundle
+
+    info = source.info
+    return (StatisticsBundle(info.task, info.classes, before_state.edges, seed=before_state.seed,
+                             key_on_ids=before_state.key_on_ids),)
+
+
+def statistics_stage(report: AuditReport, source: BatchSource, settings: AuditSettings,
+                     fed=None) -> AuditReport:
     """``report`` with ``statistics`` (only when asked for) and ``verdict`` (always).
 
     The verdict is built from the report's own numbers, so this runs after calibration and thresholds.
+    ``fed``: the statistics bundle already fed in the measurement's pass (then only the Cox passes run).
     """
     from calibcli.verdict import DEFAULT_TOLERANCE as VERDICT_TOLERANCE
     from calibcli.verdict import decision_verdict
@@ -297,7 +318,8 @@ def statistics_stage(report: AuditReport, source: BatchSource, settings: AuditSe
         from calibcli.statistics.run import measure_statistics
 
         edges, seed, key_on_ids = _audit_bins(report, source, settings)
-        statistics = measure_statistics(source, source.info, edges, seed=seed, key_on_ids=key_on_ids)
+        statistics = measure_statistics(source, source.info, edges, seed=seed, key_on_ids=key_on_ids,
+                                        first_pass=fed)
     report = replace(report, statistics=statistics)
     # no AUROC measured: a neutral ranking line says how to get one (not a warning)
     verdict = decision_verdict(**verdict_inputs(report), tolerance=settings.tolerance or VERDICT_TOLERANCE,
