@@ -136,7 +136,7 @@ class EdgeState:
 
     def merge(self, other: "EdgeState") -> "EdgeState":
         """A new state of the values of both (the inputs are left unchanged; a pass consumer that
-        holds one merges with ``calibcli.calibrators.rows.merge_into``)."""
+        holds one merges with ``calibcli.engine.local.merge_into``)."""
         out = EdgeState(self.task, self.n_classes, self.n_bins, self.max_distinct, self.sketch_k, self.seed)
         out.curves = [a.merged(b) for a, b in zip(self.curves, other.curves, strict=True)]
         return out

@@ -56,7 +56,7 @@ def _split_feed(seed: int, parts: int = 4):
 def _merge(a, b) -> None:
     """``a.merge(b)`` in place: the consumers of the calibration stage must return ``a``; the states
     (``MeasureState``, ``EdgeState``: the new-state convention of calibcli.stats) are adapted."""
-    from calibcli.calibrators.rows import merge_into
+    from calibcli.engine.local import merge_into
 
     if type(a).__module__.startswith("calibcli.calibrators"):
         assert a.merge(b) is a, f"{type(a).__name__}.merge must work in place and return self"
@@ -150,7 +150,7 @@ def test_fit_all_rows_split_and_merged_passes(monkeypatch, method):
 
 
 def test_merge_into_adapts_a_merge_that_returns_a_new_state():
-    from calibcli.calibrators.rows import merge_into
+    from calibcli.engine.local import merge_into
     from calibcli.stats.sums import ScalarSums
 
     a = ScalarSums(2).update(np.array([0, 1]), np.array([1.0, 0.0]), np.array([0.1, 0.2]), np.array([0.3, 0.4]))

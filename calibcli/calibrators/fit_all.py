@@ -48,7 +48,7 @@ class _Calibrated:
 
     def merge(self, other: "_Calibrated") -> "_Calibrated":
         """Add the rows of ``other`` (a replica fed other rows), in place."""
-        from calibcli.calibrators.rows import merge_into
+        from calibcli.engine.local import merge_into
 
         merge_into(self.state, other.state)
         return self

@@ -127,7 +127,7 @@ class _Consumer:
 
     def merge(self, other: "_Consumer") -> "_Consumer":
         """Add the rows of ``other`` (a replica fed other rows) to every state, in place."""
-        from calibcli.calibrators.rows import merge_into
+        from calibcli.engine.local import merge_into
 
         for s, o in zip(self.states, other.states, strict=True):
             merge_into(s, o)

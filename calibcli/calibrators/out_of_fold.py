@@ -91,7 +91,7 @@ class EvaluatedOnly:
 
     def merge(self, other: "EvaluatedOnly") -> "EvaluatedOnly":
         """Add the rows of ``other`` (a replica fed other rows), in place."""
-        from calibcli.calibrators.rows import merge_into
+        from calibcli.engine.local import merge_into
 
         merge_into(self.state, other.state)
         return self
@@ -125,7 +125,7 @@ class PairFeeder:
 
     def merge(self, other: "PairFeeder") -> "PairFeeder":
         """Add the rows of ``other`` (a replica fed other rows) to every state, in place."""
-        from calibcli.calibrators.rows import merge_into
+        from calibcli.engine.local import merge_into
 
         for m, states in self.per_method.items():
             for s, o in zip(states, other.per_method[m], strict=True):

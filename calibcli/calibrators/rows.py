@@ -173,15 +173,6 @@ def concat_predictions(parts: list[Predictions], template: Predictions | None = 
                        cat("pred_labels"), first.score_kind_evidence)
 
 
-def merge_into(state, other):
-    """Merge ``other`` into ``state`` in place and return ``state``, whether ``state.merge`` works in place
-    (the pass-consumer contract) or returns a new state (the convention of :mod:`calibcli.stats`)."""
-    out = state.merge(other)
-    if out is not state:
-        state.__dict__.update(out.__dict__)
-    return state
-
-
 class RowSample:
     """Rows kept with probability ``rate`` (row-keyed), with their keys: bounded, mergeable, order-free.
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from calibcli.engine.batches import DEFAULT_BATCH_ROWS, SourceInfo
-from calibcli.engine.local import FAN_IN
+from calibcli.engine.local import FAN_IN, merge_into
 from calibcli.engine.partitions import (
     PARTITION_ROWS,
     PassSetup,
@@ -323,9 +323,7 @@ class DaskSource:
                   for p, k in zip(self.partitions, kept)]
         result = _first_error(self._tree(leaves, merge_results, tag))
         for c, m in zip(consumers, result.consumers):
-            r = c.merge(m)
-            if r is not None and r is not c:  # a merge that returns a new state instead of adding in place
-                c.__dict__.update(r.__dict__)
+            merge_into(c, m)
         self._passes += 1
         self._rows_read += result.rows_read
         return result.rows

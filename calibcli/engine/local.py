@@ -87,6 +87,22 @@ def tree_merge(states: Sequence[S] | Iterable[S], merge: Callable[[S, S], S], fa
     return level[0]
 
 
+def merge_into(state, other):
+    """Merge ``other`` into ``state`` in place and return ``state``, whether ``state.merge`` adds in place (the
+    pass-consumer contract) or returns a new state (the convention of :mod:`calibcli.stats`).
+
+    >>> class Sum:
+    ...     def __init__(self, n): self.n = n
+    ...     def merge(self, other): return Sum(self.n + other.n)  # returns a new state
+    >>> a = Sum(1); merge_into(a, Sum(2)) is a, a.n
+    (True, 3)
+    """
+    out = state.merge(other)
+    if out is not None and out is not state:
+        state.__dict__.update(out.__dict__)
+    return state
+
+
 def feed(source: BatchSource, *consumers) -> int:
     """One pass over ``source`` feeding every batch to each consumer's ``update(batch)``.
 

@@ -30,6 +30,7 @@ from typing import Iterator
 import numpy as np
 
 from calibcli.engine.batches import Batch
+from calibcli.engine.local import merge_into
 from calibcli.errors import CalibError, InputError
 
 PARTITION_ROWS = 1 << 20  # a Parquet partition takes whole row groups until it holds at least this many rows
@@ -392,10 +393,7 @@ def merge_results(a: PartResult, b: PartResult) -> PartResult:
     errors = [e for e in (a.error, b.error) if e is not None]
     if errors:
         return PartResult(a.consumers, a.rows + b.rows, a.rows_read + b.rows_read, min(errors, key=lambda e: e[0]))
-    merged = []
-    for x, y in zip(a.consumers, b.consumers):
-        r = x.merge(y)
-        merged.append(x if r is None else r)
+    merged = [merge_into(x, y) for x, y in zip(a.consumers, b.consumers)]
     return PartResult(merged, a.rows + b.rows, a.rows_read + b.rows_read)
 
 
