@@ -1,0 +1,90 @@
+"""Compiled kernels for the hot per-row loops, with numpy code as the reference and the fallback.
+
+The measurement and temperature passes spend their time in a few loops over the
+``(n, K)`` scores of a batch: softmax, binning and the per-bin sums. numpy runs
+each as several passes over memory with temporaries; a compiled kernel (numba)
+makes one pass per row. Every kernel has a numpy twin that gives the same numbers
+(sums are added in row order in both), and tests compare the two.
+
+Which code runs is decided per call by :func:`use_compiled`:
+
+- ``CALIBCLI_KERNELS=auto`` (default): the compiled kernel when numba imports and the
+  batch holds at least :data:`MIN_ENTRIES` scores (small inputs never pay numba's
+  import and first compilation);
+- ``CALIBCLI_KERNELS=numba``: always the compiled kernel (an error when numba is missing);
+- ``CALIBCLI_KERNELS=numpy``: never.
+
+Kernels are compiled on first use and cached on disk (``cache=True``), so only the
+first run on a machine pays the compilation.
+
+>>> mode() in ("auto", "numba", "numpy")
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Callable
+
+MIN_ENTRIES = 1 << 17  # scores per batch (rows x columns) from which the compiled kernels pay
+_MODES = ("auto", "numba", "numpy")
+
+
+def mode() -> str:
+    """The kernel mode from ``CALIBCLI_KERNELS`` (``auto`` when unset)."""
+    value = os.environ.get("CALIBCLI_KERNELS", "auto").strip().lower() or "auto"
+    if value not in _MODES:
+        raise ValueError(f"CALIBCLI_KERNELS must be one of {', '.join(_MODES)}; got {value!r}")
+    return value
+
+
+@functools.cache
+def available() -> bool:
+    """Whether numba can be imported (it is a dependency, but a platform may lack its wheels)."""
+    try:
+        import numba  # noqa: F401
+    except Exception:  # noqa: BLE001 - any import failure means: use numpy
+        return False
+    return True
+
+
+def use_compiled(entries: int) -> bool:
+    """Whether a batch of ``entries`` scores goes through the compiled kernels.
+
+    >>> use_compiled(0) if mode() == "auto" else False
+    False
+    """
+    m = mode()
+    if m == "numpy":
+        return False
+    if m == "numba":
+        if not available():
+            raise RuntimeError("CALIBCLI_KERNELS=numba but numba cannot be imported; pip install numba")
+        return True
+    return entries >= MIN_ENTRIES and available()
+
+
+def name() -> str:
+    """``"numba"`` when large batches use the compiled kernels, else ``"numpy"`` (for the JSON ``engine`` object)."""
+    m = mode()
+    return "numba" if m != "numpy" and available() else "numpy"
+
+
+def jit(fn: Callable) -> Callable:
+    """``fn`` compiled by ``numba.njit(cache=True, nogil=True)`` on its first call (IEEE arithmetic: no fastmath).
+
+    The wrapper imports numba only when called, so importing a kernel module stays cheap.
+    """
+    compiled: list[Callable] = []
+
+    @functools.wraps(fn)
+    def call(*args):
+        if not compiled:
+            import numba
+
+            compiled.append(numba.njit(cache=True, nogil=True)(fn))
+        return compiled[0](*args)
+
+    call.py_func = fn  # the pure-Python body, for tests on tiny inputs
+    return call
