@@ -41,6 +41,7 @@ import numpy as np
 from calibcli.bin_edges import BinEdges, EdgeState, source_edges
 from calibcli.binning import assign_bins
 from calibcli.engine.batches import Batch, BatchSource
+from calibcli.kernels.rows import top_rows
 from calibcli.metrics import NLL_CLIP
 from calibcli.predictions import Predictions, Task
 from calibcli.stats import rng
@@ -201,10 +202,9 @@ class MeasureState:
             return
         if self.task is Task.TOP_LABEL:
             conf, correct = p.confidence_and_correct()
-        else:  # as confidence_and_correct, keeping the argmax for the predicted counts
-            rows = np.arange(n)
-            top = np.argmax(p.probs, axis=1)
-            conf, correct = p.probs[rows, top], top == p.labels
+        else:  # as confidence_and_correct, keeping the argmax for the predicted counts (one pass per row)
+            top, conf, p_true, row_sq = top_rows(p.probs, p.labels)
+            correct = top == p.labels
         self.top.update(conf, correct, replicate_weights=rw, block=blk)
         self.support += np.bincount(p.labels, minlength=k)
         if self.task is Task.TOP_LABEL:
@@ -216,11 +216,10 @@ class MeasureState:
             return
         probs = p.probs
         self._update_classes(probs, labels=p.labels, rw=rwc, blk=blk)
-        p_true = probs[rows, p.labels]
         self.predicted += np.bincount(top, minlength=k)
         self.class_a += np.einsum("ij,ij->j", probs, probs)
         self.class_b += np.bincount(p.labels, weights=p_true, minlength=k)
-        brier = np.einsum("ij,ij->i", probs, probs) - 2.0 * p_true + 1.0
+        brier = row_sq - 2.0 * p_true + 1.0
         nll = -np.log(np.maximum(p_true, NLL_CLIP))
         self.sums.update(p.labels, correct, brier, nll, replicate_weights=rw)
         self._add_block_scalars(blk, correct, brier, nll)
