@@ -268,6 +268,9 @@ def test_memory_is_set_by_the_batch_size(tmp_path):
         writer.write_table(t)
     writer.close()
     decoded = n * k * 8 * 2  # float64 probabilities and logits
+    from calibcli.kernels.evidence import score_evidence
+
+    score_evidence(np.zeros((1, k), dtype=np.float32), True, force=True)  # compile (or load) the kernel: a one-time cost
     tracemalloc.start()
     try:
         with open_source([str(path)], LoadOptions(), 65_536, memory_limit=0) as src:

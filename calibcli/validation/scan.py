@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from calibcli.predictions import LazyPredictions, Predictions, ScoreKind, Task, clip_probabilities, scores_to_probs
+from calibcli.kernels.evidence import score_evidence
 from calibcli.stats.problems import ProblemLog
 from calibcli.validation.columns import ColumnSpec
 from calibcli.validation.labels import KeyTable, class_table
@@ -245,8 +246,14 @@ class FileScan:
         spec, s, n = ctx.spec, raw.scores, raw.n
         self.rows += n
         self.float32 = self.float32 or raw.float32
-        with np.errstate(over="ignore", invalid="ignore"):
-            all_finite = bool(np.isfinite(s.sum()))  # one reduction; NaN/inf (or overflow) falls through
+        # the compiled one-pass evidence (None: not used); when every score is finite it is the whole check
+        fast = score_evidence(s, ctx.row_sums) if spec.task is not Task.TOP_LABEL else None
+        fast = fast if fast is not None and fast[0] else None
+        if fast is not None:
+            all_finite = True
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                all_finite = bool(np.isfinite(s.sum()))  # one reduction; NaN/inf (or overflow) falls through
         good = None
         rowbad = np.zeros(n, dtype=bool)
         if not all_finite:
@@ -259,7 +266,10 @@ class FileScan:
                 m = ~finite[:, j] if raw.nonnum is None else ~finite[:, j] & ~raw.nonnum[:, j]
                 self._log(f"nonfinite:{j}", raw.start, m)
             rowbad |= ~good
-        if spec.task is not Task.TOP_LABEL:
+        if fast is not None:
+            self.ev_rows += n
+            self.ev_min, self.ev_max, self.ev_dev = min(self.ev_min, fast[1]), max(self.ev_max, fast[2]), max(self.ev_dev, fast[3])
+        elif spec.task is not Task.TOP_LABEL:
             self._evidence(raw, good, ctx)
         codes = None
         if spec.task is Task.MULTILABEL:
