@@ -443,4 +443,4 @@ def engine_info(source) -> EngineInfo | None:
         return None
     st = source.engine_stats().to_dict()
     return EngineInfo(st["name"], st["batch_rows"], st["passes"], st["rows_read"], st["cached"], st["reread"],
-                      st.get("partitions"), st.get("workers"), st.get("bytes_to_client"))
+                      st.get("partitions"), st.get("workers"), st.get("bytes_to_client"), st.get("kernels"))

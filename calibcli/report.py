@@ -221,6 +221,7 @@ class EngineInfo:
     partitions: int | None = None  # the Dask engine: input partitions, workers, bytes gathered by the client
     workers: int | None = None
     bytes_to_client: int | None = None
+    kernels: str | None = None  # "numba": large batches go through the compiled per-row kernels; "numpy": numpy only
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,7 @@ def report_schema() -> dict[str, Any]:
                             required=["n_bins", "strategy", "edge_rule"]),
             "engine": _obj({"name": {"enum": ["local", "dask"]}, "batch_rows": {"type": "integer", "minimum": 1},
                             "passes": INT0, "rows_read": INT0, "cached": {"type": "boolean"}, "reread": {"type": "boolean"},
+                            "kernels": {"enum": ["numba", "numpy"], "description": "compiled per-row kernels for batches of at least 131,072 scores (numba), or numpy only"},
                             "partitions": INT0, "workers": INT0, "bytes_to_client": {**INT0, "description": "bytes of partial states gathered by the client (dask)"}},
                            required=["name", "batch_rows", "passes", "rows_read", "cached", "reread"]),
             "conventions": {"type": "object", "additionalProperties": STR},

@@ -41,3 +41,28 @@ def test_bad_mode_is_an_error(monkeypatch):
     monkeypatch.setenv("CALIBCLI_KERNELS", "fast")
     with pytest.raises(ValueError, match="CALIBCLI_KERNELS"):
         top_rows(np.ones((2, 2)) / 2, np.zeros(2, dtype=np.int64))
+
+
+def test_cli_rejects_a_bad_kernel_mode(monkeypatch, capsys):
+    from calibcli.cli.main import main
+
+    monkeypatch.setenv("CALIBCLI_KERNELS", "fast")
+    with pytest.raises(SystemExit) as exc:
+        main(["--no-config", "audit", "sample_data/binary.csv"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "CALIBCLI_KERNELS is 'fast'" in err and "Traceback" not in err
+
+
+def test_engine_reports_the_kernels(monkeypatch, samples):
+    import json
+
+    from click.testing import CliRunner
+
+    from calibcli.cli.main import cli
+
+    for mode, want in (("numpy", "numpy"), ("auto", "numba")):
+        monkeypatch.setenv("CALIBCLI_KERNELS", mode)
+        res = CliRunner().invoke(cli, ["--no-config", "audit", str(samples / "binary.csv"), "--format", "json", "--no-calibration"])
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.output)["engine"]["kernels"] == want

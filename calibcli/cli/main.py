@@ -119,6 +119,22 @@ def exit_status(outcome: Outcome | BaseException | None) -> int:
     return ExitCode.INTERNAL
 
 
+def _check_kernels() -> None:
+    """``CALIBCLI_KERNELS`` (see :mod:`calibcli.kernels`) must name a mode, and ``numba`` needs numba."""
+    from calibcli import kernels
+    from calibcli.errors import UsageError
+
+    try:
+        m = kernels.mode()
+    except ValueError:
+        raise UsageError(f"the environment variable CALIBCLI_KERNELS is {os.environ.get('CALIBCLI_KERNELS')!r}; it must be "
+                         "auto (compiled kernels for large batches, the default), numba (always) or numpy (never). "
+                         "Set one of these, or unset it.") from None
+    if m == "numba" and not kernels.available():
+        raise UsageError("CALIBCLI_KERNELS=numba, but numba cannot be imported. Install it (pip install numba), or set "
+                         "CALIBCLI_KERNELS=auto to use numpy where numba is missing.")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, report how it ended, exit with :func:`exit_status`.
 
@@ -130,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     show_tb = "--traceback" in args
     try:
         help_requested = any(a in CONTEXT_SETTINGS["help_option_names"] for a in args)
+        _check_kernels()
         rv = cli.main(args=args, prog_name="calib", standalone_mode=False, obj={"help_requested": help_requested})
     except click.exceptions.Exit as exc:  # --help, --version
         sys.exit(exit_status(exc))

@@ -256,9 +256,11 @@ class DaskStats:
     bytes_to_client: int
 
     def to_dict(self) -> dict:
+        from calibcli import kernels
+
         return {"name": self.name, "batch_rows": self.batch_rows, "passes": self.passes, "rows_read": self.rows_read,
                 "cached": self.cached, "reread": not self.cached and self.passes > 1, "partitions": self.partitions,
-                "workers": self.workers, "bytes_to_client": self.bytes_to_client}
+                "workers": self.workers, "bytes_to_client": self.bytes_to_client, "kernels": kernels.name()}
 
 
 class DaskSource:

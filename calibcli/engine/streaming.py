@@ -52,8 +52,11 @@ class EngineStats:
     memory_limit: int
 
     def to_dict(self) -> dict:
+        from calibcli import kernels
+
         return {"name": self.name, "batch_rows": self.batch_rows, "passes": self.passes,
-                "rows_read": self.rows_read, "cached": self.cached, "reread": not self.cached and self.passes > 1}
+                "rows_read": self.rows_read, "cached": self.cached, "reread": not self.cached and self.passes > 1,
+                "kernels": kernels.name()}
 
 
 def check_file_columns(i: int, f, names: list[str], spec, options: LoadOptions, first) -> None:
