@@ -201,23 +201,11 @@ class BinStats:
         stride = self.n_bins * max(self.n_blocks, 1)
         if block is not None:
             idx += block * self.n_bins if conf.ndim == 1 else (block * self.n_bins)[:, None]
+        g = self._group_index(conf, group)
         if conf.ndim == 2:
-            if group is not None:
-                raise ValueError("group must be None when conf has one column per group")
-            if conf.shape[1] != self.n_groups:
-                raise ValueError(f"conf has {conf.shape[1]} columns but the state has {self.n_groups} groups")
             idx += (np.arange(self.n_groups) * stride)[None, :]
-            return idx
-        if group is None:
-            if self.n_groups != 1:
-                raise ValueError(f"group is required with {self.n_groups} groups")
-            return idx
-        g = np.asarray(group)
-        if g.shape != conf.shape:
-            raise ValueError(f"group has shape {g.shape}, conf {conf.shape}")
-        if g.size and (g.min() < 0 or g.max() >= self.n_groups):
-            raise ValueError(f"group values must be within 0 .. {self.n_groups - 1}")
-        idx += g.astype(np.intp) * stride
+        elif g is not None:
+            idx += g * stride
         return idx
 
     def update(self, conf, outcome=None, weight=None, group=None, replicate_weights=None, labels=None,
@@ -342,7 +330,14 @@ class BinStats:
                 self.replicates[name] += sums[:, j, :].reshape(self.n_groups, self.n_bins, -1).transpose(0, 2, 1)
 
     def _add_blocked(self, conf, y, labels, w, group, blk) -> None:
-        """``_add_block`` with bootstrap blocks: one bincount per sum over (group, block, bin)."""
+        """``_add_block`` with bootstrap blocks: one bincount per sum over (group, block, bin).
+
+        Large blocks of the common shapes go through the compiled kernel
+        (:func:`calibcli.kernels.bins.add_blocked`: the same sums in one pass);
+        this numpy code is its reference and fallback.
+        """
+        if self._add_blocked_compiled(conf, y, labels, w, group, blk):
+            return
         m, shape = self.n_blocks, (self.n_groups, self.n_blocks, self.n_bins)
         size = self.n_groups * m * self.n_bins
         idx = self._flat_bins(conf, group, blk)
@@ -379,6 +374,39 @@ class BinStats:
             self.sums["sum_w2"] += add["n"].sum(axis=1) if wf is None else bins_of(wf * wf).sum(axis=1)
             self.sums["sum_wyy"] += add["wy"].sum(axis=1) if labels is not None else bins_of(
                 (yf * yf) if wf is None else wf * yf * yf).sum(axis=1)
+
+    def _add_blocked_compiled(self, conf, y, labels, w, group, blk) -> bool:
+        """Add the rows with the compiled kernel when it covers them and pays (``calibcli.kernels``); else False."""
+        from calibcli import kernels
+
+        if not kernels.use_compiled(conf.size):
+            return False
+        from calibcli.kernels import bins as kernel
+
+        if not kernel.supported(conf, y, labels):
+            return False
+        g = self._group_index(conf, group)
+        kernel.add_blocked(conf, y, labels, w, g, blk, self.edges, self.n_blocks, self.blocks, self.count, self.sums)
+        return True
+
+    def _group_index(self, conf: np.ndarray, group) -> np.ndarray | None:
+        """The checked group of each row as intp for 1-D ``conf`` (None: one group, or a column per group)."""
+        if conf.ndim == 2:
+            if group is not None:
+                raise ValueError("group must be None when conf has one column per group")
+            if conf.shape[1] != self.n_groups:
+                raise ValueError(f"conf has {conf.shape[1]} columns but the state has {self.n_groups} groups")
+            return None
+        if group is None:
+            if self.n_groups != 1:
+                raise ValueError(f"group is required with {self.n_groups} groups")
+            return None
+        g = np.asarray(group)
+        if g.shape != conf.shape:
+            raise ValueError(f"group has shape {g.shape}, conf {conf.shape}")
+        if g.size and (g.min() < 0 or g.max() >= self.n_groups):
+            raise ValueError(f"group values must be within 0 .. {self.n_groups - 1}")
+        return g.astype(np.intp, copy=False)
 
     def block_replicates(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """The block sums re-weighted: ``{name: (G, R, B)}`` for ``weights`` ``(R, M)`` (one block weight per replicate).
