@@ -120,6 +120,15 @@ def scaled_softmax(z: np.ndarray, t_row: np.ndarray | float = 1.0) -> np.ndarray
     out = np.empty((n, k))
     unit = np.ndim(t_row) == 0 and float(t_row) == 1.0  # T = 1: z - max needs no scaling
     inv = 1.0 / np.broadcast_to(np.asarray(t_row, dtype=np.float64), (n,))
+    from calibcli.kernels import use_compiled
+
+    if n and k and use_compiled(z.size):  # one compiled pass per row, the same numbers (calibcli.kernels.softmax)
+        from calibcli.kernels.softmax import scaled_softmax_into, sum_plan
+
+        scalar_t = np.ndim(t_row) == 0
+        scaled_softmax_into(z, np.ascontiguousarray(inv[:1] if scalar_t else inv), 0 if scalar_t else 1,
+                            SOFTMAX_BLOCK_ROWS, 2.0 ** HUGE_EXP, sum_plan(k, NARROW_COLUMNS), out)
+        return out
     with np.errstate(over="ignore", under="ignore"):
         for s in range(0, n, SOFTMAX_BLOCK_ROWS):
             zc = z[s:s + SOFTMAX_BLOCK_ROWS]

@@ -72,6 +72,15 @@ def softmax_row_derivs(z: np.ndarray, labels: np.ndarray, beta_row: np.ndarray,
     out = np.empty((4, n))
     if n == 0:
         return out
+    from calibcli.kernels import use_compiled
+
+    if k and use_compiled(z.size):  # one compiled pass per row (calibcli.kernels.softmax), the same sums to rounding
+        from calibcli.kernels.softmax import softmax_row_derivs_into
+
+        zf = z if z.dtype == np.float32 or z.dtype == np.float64 else z.astype(np.float64)
+        softmax_row_derivs_into(zf, np.ascontiguousarray(labels, dtype=np.int64),
+                                np.ascontiguousarray(beta_row, dtype=np.float64), inv_scale, out)
+        return out
     ones = np.ones(k)
     chunk = min(CHUNK_ROWS, n)
     d_buf, e_buf = np.empty((chunk, k)), np.empty((chunk, k))

@@ -1,0 +1,319 @@
+"""Softmax rows in one compiled pass per row: ``softmax(z / T)`` and the temperature fit's per-row derivatives.
+
+The numpy references are :func:`calibcli.predictions.scaled_softmax` and
+:func:`calibcli.calibrators.temperature_passes.softmax_row_derivs`; they call the
+kernels here when :func:`calibcli.kernels.use_compiled` says so.
+
+- :func:`scaled_softmax_into` gives the same numbers as the numpy code: the same
+  per-block choice of the exact power-of-two rescale for huge logits, the same
+  operations per entry, and the row sums added in numpy's order (left to right up
+  to 32 columns, numpy's pairwise summation beyond: :func:`sum_plan`). Only ``exp``
+  may differ (numpy's SIMD exp and the C library's agree to an ulp or so).
+- :func:`softmax_row_derivs_into` adds each row's columns left to right, where the
+  numpy code uses a matrix product (BLAS, any order): the sums agree to rounding.
+
+>>> z = np.array([[np.log(9.0), 0.0]])
+>>> out = np.empty((1, 2))
+>>> scaled_softmax_into(z, np.array([0.5]), 0, 8192, 2.0 ** 1000, sum_plan(2), out)
+>>> out.round(4).tolist()
+[[0.75, 0.25]]
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from calibcli.kernels import jit
+
+NARROW_COLUMNS = 32  # as calibcli.predictions.NARROW_COLUMNS: up to this many columns, row sums go left to right
+PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: pairwise summation splits rows longer than this
+SEQUENTIAL, BLOCKED, ADD = 0, 1, 2  # the steps of a summation plan
+
+
+@functools.cache
+def sum_plan(k: int, narrow: int = NARROW_COLUMNS) -> np.ndarray:
+    """How a row of ``k`` values is summed, as numpy's ``row_sum`` does it: steps (kind, start, length), (m, 3).
+
+    Up to ``narrow`` columns one left-to-right step; beyond, numpy's pairwise summation
+    (``np.add.reduce`` along a row): leaves of fewer than 8 values left to right, leaves of up
+    to 128 values in 8 interleaved partial sums, longer ranges split in two near the middle (at a
+    multiple of 8) and the halves added (``ADD`` pops two partial sums and pushes their sum).
+
+    >>> sum_plan(10).tolist(), sum_plan(40).tolist()
+    ([[0, 0, 10]], [[1, 0, 40]])
+    >>> sum_plan(200).tolist()
+    [[1, 0, 96], [1, 96, 104], [2, 0, 0]]
+    """
+    if k <= narrow:
+        return np.array([[SEQUENTIAL, 0, k]], dtype=np.int64)
+    steps: list[tuple[int, int, int]] = []
+
+    def split(start: int, n: int) -> None:
+        if n < 8:
+            steps.append((SEQUENTIAL, start, n))
+        elif n <= PAIRWISE_BLOCK:
+            steps.append((BLOCKED, start, n))
+        else:
+            half = n // 2
+            half -= half % 8
+            split(start, half)
+            split(start + half, n - half)
+            steps.append((ADD, 0, 0))
+
+    split(0, k)
+    out = np.array(steps, dtype=np.int64)
+    out.flags.writeable = False
+    return out
+
+
+# exp in SIMD-friendly steps (the C library's scalar exp is ~8x slower than numpy's vectorised one)
+LOG2E = 1.4426950408889634
+LN2_HI = 0.6931471803691238  # ln 2 in 32 bits: k * LN2_HI is exact for |k| < 2^20
+LN2_LO = 1.9082149292705877e-10
+ROUND_SHIFT = 6755399441055744.0  # 1.5 * 2^52: x + it rounds x to an integer kept in the low bits
+ROUND_SHIFT_BITS = int(np.float64(ROUND_SHIFT).view(np.int64))
+EXP_LO, EXP_HI = -708.0, 709.0  # the range where 2^k is a normal float; outside (and NaN) the C library's exp
+EXP_CHUNK = 1024  # entries per exp step (its scratch stays in L1)
+
+
+def _exp_into(x, dst, f, fi):  # pragma: no cover - compiled (replaced by its numba twin in _helpers)
+    """``dst[:m] = exp(x[:m])`` (float64, m = x.size <= f.size); ``f`` float64 scratch, ``fi`` its int64 view.
+
+    exp(x) = 2^k exp(r), k = round(x / ln 2), r = x - k ln 2 in two parts (|r| <= ln2/2 + tiny),
+    exp(r) by its Taylor polynomial of degree 13 (truncation < 1e-17 relative), 2^k built
+    from its bits: within an ulp or two of the correctly rounded value. Entries outside
+    [EXP_LO, EXP_HI] (subnormal, 0, inf results; NaN) are recomputed with ``math.exp``.
+    """
+    m = x.shape[0]
+    for i in range(m):
+        v = x[i]
+        v = v if v > EXP_LO else EXP_LO  # NaN -> EXP_LO (fixed below)
+        v = v if v < EXP_HI else EXP_HI
+        f[i] = v * LOG2E + ROUND_SHIFT
+    bad = 0
+    for i in range(m):
+        v = x[i]
+        c = v if v > EXP_LO else EXP_LO
+        c = c if c < EXP_HI else EXP_HI
+        bad += c != v
+        k = f[i] - ROUND_SHIFT
+        r = (c - k * LN2_HI) - k * LN2_LO
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        dst[i] = p * r + 1.0
+    for i in range(m):
+        fi[i] = (fi[i] - ROUND_SHIFT_BITS + 1023) << 52  # the bits of 2^k
+    for i in range(m):
+        dst[i] = dst[i] * f[i]
+    if bad:
+        for i in range(m):
+            v = x[i]
+            if not (v >= EXP_LO and v <= EXP_HI):
+                dst[i] = math.exp(v)
+
+
+_exp_into_py = _exp_into
+
+
+@functools.cache
+def _helpers() -> None:
+    """Compile the helpers the kernels call (numba resolves them as globals when it compiles a kernel)."""
+    import numba
+
+    globals()["_exp_into"] = numba.njit(cache=True, nogil=True)(_exp_into_py)
+
+
+def exp_into(x: np.ndarray, dst: np.ndarray) -> None:
+    """``dst = exp(x)`` for float64 vectors by the kernels' exp (for tests: compare with ``np.exp``)."""
+    _helpers()
+    f = np.empty(max(1, x.size))
+    _exp_into(np.ascontiguousarray(x, dtype=np.float64), dst, f, f.view(np.int64))
+
+
+def scaled_softmax_into(z: np.ndarray, inv: np.ndarray, inv_step: int, block_rows: int, huge: float,
+                        plan: np.ndarray, out: np.ndarray) -> None:
+    """``out`` (n, K) C-contiguous float64 := softmax of each row of ``z`` (float32 or float64) times its 1/T.
+
+    Row ``i`` uses ``inv[i * inv_step]`` (``inv_step`` 0: one 1/T for all rows). As the
+    numpy code, blocks of ``block_rows`` rows holding a magnitude beyond ``huge`` (and no
+    NaN) are computed as ``(z 2^-24 - max 2^-24) min(inv 2^24, float max)``, others as
+    ``(z - max) inv``; then ``exp`` and the division by the row sum (added as ``plan`` says).
+    ``K`` must be at least 1.
+    """
+    n, k = z.shape
+    if n == 0:
+        return
+    _helpers()
+    rows = max(1, min(n, EXP_CHUNK // k))  # rows per exp step
+    f = np.empty(rows * k)
+    _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out.reshape(-1), rows, np.empty(rows * k), f,
+                    f.view(np.int64), np.empty(min(block_rows, n)), np.empty(max(1, plan.shape[0])))
+
+
+@jit
+def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, fi, zmax,
+                    stack):  # pragma: no cover - compiled
+    n, k = z.shape
+    down, up = 2.0 ** -24, 2.0 ** 24
+    fmax = 1.7976931348623157e308
+    for s in range(0, n, block_rows):
+        e = min(s + block_rows, n)
+        # row maxima (NaN propagates, as np.maximum) and the block's choice of the huge-logit rescale
+        nan = False
+        hi, lo = 0.0, 0.0
+        for i in range(s, e):
+            m = np.float64(z[i, 0])
+            for j in range(k):
+                v = np.float64(z[i, j])
+                if v != v:
+                    nan = True
+                    m = v
+                elif m == m and v > m:
+                    m = v
+                if v < lo:
+                    lo = v
+            zmax[i - s] = m
+            if m > hi:
+                hi = m
+        big = (not nan) and (hi > huge or -lo > huge)
+        for a in range(s, e, rows):
+            b = min(a + rows, e)
+            for i in range(a, b):
+                ib = inv[i * inv_step]
+                m = zmax[i - s]
+                o = (i - a) * k
+                if big:
+                    md = m * down
+                    sc = ib * up
+                    if sc > fmax:
+                        sc = fmax
+                    for j in range(k):
+                        xb[o + j] = (np.float64(z[i, j]) * down - md) * sc
+                else:
+                    for j in range(k):
+                        xb[o + j] = (np.float64(z[i, j]) - m) * ib
+            _exp_into(xb[:(b - a) * k], out[a * k:b * k], f, fi)
+            for i in range(a, b):
+                row = out[i * k:(i + 1) * k]
+                # the row sum, in numpy's order (see sum_plan)
+                if plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL:
+                    total = row[0]
+                    for j in range(1, k):
+                        total += row[j]
+                else:
+                    top = 0
+                    for p in range(plan.shape[0]):
+                        kind, start, cnt = plan[p, 0], plan[p, 1], plan[p, 2]
+                        if kind == ADD:
+                            top -= 1
+                            stack[top - 1] = stack[top - 1] + stack[top]
+                            continue
+                        if kind == SEQUENTIAL:
+                            res = 0.0
+                            for j in range(start, start + cnt):
+                                res += row[j]
+                        else:  # numpy's 8 interleaved partial sums
+                            r0, r1, r2, r3 = row[start], row[start + 1], row[start + 2], row[start + 3]
+                            r4, r5, r6, r7 = row[start + 4], row[start + 5], row[start + 6], row[start + 7]
+                            j = start + 8
+                            end = start + cnt - cnt % 8
+                            while j < end:
+                                r0 += row[j]
+                                r1 += row[j + 1]
+                                r2 += row[j + 2]
+                                r3 += row[j + 3]
+                                r4 += row[j + 4]
+                                r5 += row[j + 5]
+                                r6 += row[j + 6]
+                                r7 += row[j + 7]
+                                j += 8
+                            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+                            while j < start + cnt:
+                                res += row[j]
+                                j += 1
+                        stack[top] = res
+                        top += 1
+                    total = stack[0]
+                for j in range(k):
+                    row[j] = row[j] / total
+
+
+def softmax_row_derivs_into(z: np.ndarray, labels: np.ndarray, beta_row: np.ndarray, inv_scale: float,
+                            out: np.ndarray) -> None:
+    """``out`` (4, n) := per row, the first four derivatives in beta of ``logsumexp(beta d) - beta d_y``.
+
+    ``d = z inv_scale - max`` (float32 ``z`` widened exactly); ``labels`` (n,) int64 in
+    ``0 .. K-1``; ``beta_row`` (n,) float64. The same formulas as the numpy reference
+    (:func:`calibcli.calibrators.temperature_passes.softmax_row_derivs`); the columns of a row
+    are added left to right.
+    """
+    n, k = z.shape
+    if n == 0:
+        return
+    _helpers()
+    rows = max(1, min(n, EXP_CHUNK // k))
+    f = np.empty(rows * k)
+    _softmax_row_derivs(z, labels, beta_row, float(inv_scale), out, rows, np.empty(rows * k), np.empty(rows * k),
+                        np.empty(rows * k), f, f.view(np.int64), np.empty(rows))
+
+
+@jit
+def _softmax_row_derivs(z, labels, beta_row, inv_scale, out, rows, d, xb, eb, f, fi,
+                        dy):  # pragma: no cover - compiled
+    n, k = z.shape
+    for a in range(0, n, rows):
+        b = min(a + rows, n)
+        for i in range(a, b):
+            o = (i - a) * k
+            m = np.float64(z[i, 0]) * inv_scale
+            for j in range(k):
+                v = np.float64(z[i, j]) * inv_scale
+                d[o + j] = v
+                if v != v:
+                    m = v
+                elif m == m and v > m:
+                    m = v
+            dy[i - a] = d[o + labels[i]] - m
+            beta = beta_row[i]
+            for j in range(k):
+                dj = d[o + j] - m
+                d[o + j] = dj
+                xb[o + j] = dj * beta
+        c = (b - a) * k
+        _exp_into(xb[:c], eb[:c], f, fi)
+        for i in range(a, b):
+            o = (i - a) * k
+            s0 = s1 = s2 = s3 = s4 = 0.0
+            for j in range(o, o + k):
+                dj = d[j]
+                e = eb[j]
+                s0 += e
+                e *= dj
+                s1 += e
+                e *= dj
+                s2 += e
+                e *= dj
+                s3 += e
+                e *= dj
+                s4 += e
+            mu, r2, r3, r4 = s1 / s0, s2 / s0, s3 / s0, s4 / s0
+            mu2 = mu * mu
+            var = r2 - mu2
+            out[0, i] = mu - dy[i - a]
+            out[1, i] = var
+            out[2, i] = r3 - 3.0 * mu * r2 + 2.0 * mu2 * mu
+            out[3, i] = r4 - 4.0 * mu * r3 + 6.0 * mu2 * r2 - 3.0 * mu2 * mu2 - 3.0 * var * var
