@@ -177,18 +177,17 @@ def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, 
         hi, lo = 0.0, 0.0
         for i in range(s, e):
             m = np.float64(z[i, 0])
+            row_nan = False
             for j in range(k):
                 v = np.float64(z[i, j])
-                if v != v:
-                    nan = True
-                    m = v
-                elif m == m and v > m:
-                    m = v
-                if v < lo:
-                    lo = v
+                row_nan |= v != v
+                m = v if v > m else m
+                lo = v if v < lo else lo
+            if row_nan:
+                nan = True
+                m = np.nan
             zmax[i - s] = m
-            if m > hi:
-                hi = m
+            hi = m if m > hi else hi
         big = (not nan) and (hi > huge or -lo > huge)
         for a in range(s, e, rows):
             b = min(a + rows, e)
@@ -208,16 +207,16 @@ def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, 
                         xb[o + j] = (np.float64(z[i, j]) - m) * ib
             _exp_into(xb[:(b - a) * k], out[a * k:b * k], f, fi)
             for i in range(a, b):
-                row = out[i * k:(i + 1) * k]
+                o = i * k  # the row is out[o:o + k] (indexed, not sliced: a slice per row costs reference counting)
                 # the row sum, in numpy's order (see sum_plan)
                 if plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL:
-                    total = row[0]
-                    for j in range(1, k):
-                        total += row[j]
+                    total = out[o]
+                    for j in range(o + 1, o + k):
+                        total += out[j]
                 else:
                     top = 0
                     for p in range(plan.shape[0]):
-                        kind, start, cnt = plan[p, 0], plan[p, 1], plan[p, 2]
+                        kind, start, cnt = plan[p, 0], o + plan[p, 1], plan[p, 2]
                         if kind == ADD:
                             top -= 1
                             stack[top - 1] = stack[top - 1] + stack[top]
@@ -225,31 +224,31 @@ def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, 
                         if kind == SEQUENTIAL:
                             res = 0.0
                             for j in range(start, start + cnt):
-                                res += row[j]
+                                res += out[j]
                         else:  # numpy's 8 interleaved partial sums
-                            r0, r1, r2, r3 = row[start], row[start + 1], row[start + 2], row[start + 3]
-                            r4, r5, r6, r7 = row[start + 4], row[start + 5], row[start + 6], row[start + 7]
+                            r0, r1, r2, r3 = out[start], out[start + 1], out[start + 2], out[start + 3]
+                            r4, r5, r6, r7 = out[start + 4], out[start + 5], out[start + 6], out[start + 7]
                             j = start + 8
                             end = start + cnt - cnt % 8
                             while j < end:
-                                r0 += row[j]
-                                r1 += row[j + 1]
-                                r2 += row[j + 2]
-                                r3 += row[j + 3]
-                                r4 += row[j + 4]
-                                r5 += row[j + 5]
-                                r6 += row[j + 6]
-                                r7 += row[j + 7]
+                                r0 += out[j]
+                                r1 += out[j + 1]
+                                r2 += out[j + 2]
+                                r3 += out[j + 3]
+                                r4 += out[j + 4]
+                                r5 += out[j + 5]
+                                r6 += out[j + 6]
+                                r7 += out[j + 7]
                                 j += 8
                             res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
                             while j < start + cnt:
-                                res += row[j]
+                                res += out[j]
                                 j += 1
                         stack[top] = res
                         top += 1
                     total = stack[0]
-                for j in range(k):
-                    row[j] = row[j] / total
+                for j in range(o, o + k):
+                    out[j] = out[j] / total
 
 
 def softmax_row_derivs_into(z: np.ndarray, labels: np.ndarray, beta_row: np.ndarray, inv_scale: float,
