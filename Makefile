@@ -24,8 +24,13 @@ install: $(STAMP_RUN)
 demo: $(STAMP_RUN)
 	$(BIN)/calib audit sample_data/multiclass_probs.csv --json-out out/demo/report.json --plots out/demo/plots
 
+# the suite, then the tests of the numbers through the compiled kernels everywhere (small test inputs take
+# the numpy code by default; CALIBCLI_KERNELS=numba sends every batch through numba: see calibcli/kernels)
+KERNEL_TESTS = tests/test_golden.py tests/test_invariance.py tests/test_measure_stream.py tests/test_calibration_stream.py \
+	tests/test_temperature_fit.py tests/test_consumer_merge.py tests/test_stats_bins.py
 test: $(STAMP_TEST) browser
 	$(BIN)/python -m pytest
+	CALIBCLI_KERNELS=numba $(BIN)/python -m pytest -q $(KERNEL_TESTS)
 
 # headless Chromium for the HTML report's browser tests (tests/test_browser.py): Debian's chromium and
 # chromium-driver, installed where it can be (as root, with apt-get; at most 10 minutes); never fails:
