@@ -175,6 +175,15 @@ class MeasureState:
         if blk is None:
             return
         m = self.n_blocks
+        from calibcli.kernels import use_compiled
+
+        if use_compiled(4 * blk.size):  # work: four sums per row
+            from calibcli.kernels.grouped import rows_and_sums3
+
+            got = rows_and_sums3(blk, correct, brier, nll, m)  # the bincounts' sums, added in the same order
+            if got is not None:
+                self.block_scalars += got
+                return
         self.block_scalars[:, 0] += np.bincount(blk, minlength=m)
         for j, v in enumerate((correct, brier, nll), start=1):
             self.block_scalars[:, j] += np.bincount(blk, weights=np.asarray(v, dtype=np.float64), minlength=m)

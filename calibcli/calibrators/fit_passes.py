@@ -67,6 +67,9 @@ class FitFacts:
         self.fit_rows += int(np.count_nonzero(member))
         if member.any():
             self.saturated += saturated_rows(p if member.all() else p.subset(np.flatnonzero(member)))
+        if self.task is not Task.MULTILABEL:
+            self._add_counts(view.layers, p.labels)
+            return self
         for layer in view.layers:
             for m in range(self.n_models):
                 sel = layer == m
@@ -78,6 +81,22 @@ class FitFacts:
                 else:
                     self.class_counts[m] += np.bincount(p.labels[sel], minlength=self.n_classes)
         return self
+
+    def _add_counts(self, layers: list[np.ndarray], labels: np.ndarray) -> None:
+        """Rows and class counts per model of single-label rows: one bincount over (model, class) per layer."""
+        m_count, k = self.n_models, self.n_classes
+        for layer in layers:
+            if layer.size == 0:
+                continue
+            if int(layer.min()) >= 0 and int(layer.max()) < m_count:
+                model, y = layer, labels
+            else:  # rows of no model (-1) are not counted
+                sel = (layer >= 0) & (layer < m_count)
+                model, y = layer[sel], labels[sel]
+            self.rows += np.bincount(model, minlength=m_count)
+            cell = model * k
+            cell += y
+            self.class_counts += np.bincount(cell, minlength=m_count * k).reshape(m_count, k)
 
     def merge(self, other: "FitFacts") -> "FitFacts":
         """A new state of the counts of both (the inputs are left unchanged)."""

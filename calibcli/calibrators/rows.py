@@ -87,8 +87,8 @@ class FitLayout:
             return [np.zeros(n, dtype=np.intp)]
         if self.scheme == "split":
             return [np.where(rng.in_split(self.seed, keys, self.fraction), 0, -1).astype(np.intp)]
-        fold = rng.fold_of(self.seed, keys, self.folds).astype(np.intp)
-        return [(fold + 1 + j) % self.folds for j in range(self.folds - 1)]
+        fold = rng.fold_of(self.seed, keys, self.folds).astype(np.intp, copy=False)
+        return [_shift_fold(fold, 1 + j, self.folds) for j in range(self.folds - 1)]
 
     def scoring_model(self, keys: np.ndarray) -> np.ndarray:
         """The model that calibrates each row (-1: the row fitted the only model and is not evaluated)."""
@@ -97,7 +97,18 @@ class FitLayout:
             return np.zeros(n, dtype=np.intp)
         if self.scheme == "split":
             return np.where(rng.in_split(self.seed, keys, self.fraction), -1, 0).astype(np.intp)
-        return rng.fold_of(self.seed, keys, self.folds).astype(np.intp)
+        return rng.fold_of(self.seed, keys, self.folds).astype(np.intp, copy=False)
+
+
+def _shift_fold(fold: np.ndarray, step: int, folds: int) -> np.ndarray:
+    """``(fold + step) % folds`` for folds in ``0 .. folds-1``: a lookup in a table of ``folds`` entries
+    (a gather is about ten times faster than numpy's integer modulo).
+
+    >>> _shift_fold(np.array([0, 1, 2]), 2, 3).tolist()
+    [2, 0, 1]
+    """
+    table = (np.arange(folds, dtype=np.intp) + step) % folds
+    return np.take(table, fold)
 
 
 @dataclass

@@ -77,6 +77,11 @@ class ScaleGaps:
                 self.gap = np.maximum(self.gap, per)
                 self.absmax = max(self.absmax, float(a[member].max()) / GAP_PRESCALE)
             return self
+        if z.ndim == 2 and z.shape[1] and z.dtype in (np.float32, np.float64):
+            from calibcli.kernels import use_compiled
+
+            if use_compiled(z.size):
+                return self._update_compiled(z, model_layers)
         # row max and min in the logits' dtype, then scaled: scaling by 1/4 is monotone, so this equals the
         # max and min of the scaled float64 logits, without widening the whole batch
         hi = np.multiply(row_max(z), GAP_PRESCALE, dtype=np.float64)
@@ -91,6 +96,20 @@ class ScaleGaps:
                 if sel.any():
                     self.gap[m] = max(self.gap[m], float(row_gap[sel].max()))
             self.absmax = max(self.absmax, max(float(hi[member].max()), -float(lo[member].min())) / GAP_PRESCALE)
+        return self
+
+    def _update_compiled(self, z: np.ndarray, model_layers: list[np.ndarray]) -> "ScaleGaps":
+        """:meth:`update` of softmax logits by one pass for the row extremes and one per layer (the same maxima)."""
+        from calibcli.kernels.extremes import layer_gaps, scaled_row_extremes
+
+        hi, lo = scaled_row_extremes(z, GAP_PRESCALE)
+        for model in model_layers:
+            gmax, count, top, bottom, members = layer_gaps(hi, lo, model, self.layout.n_models)
+            if not members:
+                continue
+            for m in np.flatnonzero(count):
+                self.gap[m] = max(self.gap[m], float(gmax[m]))
+            self.absmax = max(self.absmax, max(top, -bottom) / GAP_PRESCALE)
         return self
 
     def merge(self, other: "ScaleGaps") -> "ScaleGaps":

@@ -149,6 +149,18 @@ class TemperatureSums:
         p = np.asarray(param).reshape(-1)
         m = self.n_params
         w = None if weight is None else np.asarray(weight, dtype=np.float64).reshape(-1)
+        if isinstance(terms, np.ndarray) and terms.shape[0] == 4 and terms.size == 4 * p.size and p.dtype.kind == "i":
+            from calibcli.kernels import use_compiled
+
+            if use_compiled(6 * p.size):  # work: six sums per row (rows, weight, four derivatives)
+                from calibcli.kernels.grouped import param_sums
+
+                got = param_sums(p, terms.reshape(4, -1), w, m)  # the bincounts' sums, added in the same order
+                if got is not None:
+                    self.rows += got[0].astype(np.int64)
+                    self.weight += got[1]
+                    self.sums += got[2:]
+                    return self
         self.rows += np.bincount(p, minlength=m)
         self.weight += np.bincount(p, weights=w, minlength=m) if w is not None else np.bincount(p, minlength=m)
         for i in range(4):

@@ -61,6 +61,15 @@ def mix64(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return z
 
 
+def _compiled(keys: np.ndarray, rounds: int) -> bool:
+    """Whether a draw on ``keys`` (``rounds`` mix64 rounds per key) runs in one compiled pass
+    (:mod:`calibcli.kernels.rng`, bit-identical); the work measure is the numpy path's ``uint64`` operations."""
+    from calibcli.kernels import use_compiled
+    from calibcli.kernels.rng import work
+
+    return keys.ndim == 1 and use_compiled(work(keys.shape[0], rounds))
+
+
 def seed_key(seed: int) -> int:
     """The 64-bit key of a seed (added to ``key * GAMMA`` before the first mix)."""
     return _mix_int((int(seed) & MASK) + GAMMA)
@@ -112,7 +121,12 @@ def uniform(seed: int, stream: int, rows) -> np.ndarray:
     >>> bool(((u >= 0) & (u < 1)).all()), np.array_equal(u[2:], uniform(0, STREAM_SPLIT, [2, 3, 4]))
     (True, True)
     """
-    bits = random_bits(seed, stream, rows)
+    keys = as_keys(rows)
+    if _compiled(keys, 2):
+        from calibcli.kernels import rng as kernel
+
+        return kernel.uniform(keys, seed_key(seed), stream_key(seed, stream))
+    bits = random_bits(seed, stream, keys)
     return (bits >> np.uint64(11)).astype(np.float64) * (2.0 ** -53)
 
 
@@ -127,7 +141,12 @@ def fold_of(seed: int, rows, k: int) -> np.ndarray:
     """
     if not 1 <= k < 2 ** 32:
         raise ValueError(f"k must be between 1 and 2**32 - 1, got {k}")
-    bits = random_bits(seed, STREAM_FOLD, rows)
+    keys = as_keys(rows)
+    if _compiled(keys, 2):
+        from calibcli.kernels import rng as kernel
+
+        return kernel.fold_of(keys, seed_key(seed), stream_key(seed, STREAM_FOLD), k)
+    bits = random_bits(seed, STREAM_FOLD, keys)
     return (((bits >> np.uint64(32)) * np.uint64(k)) >> np.uint64(32)).astype(np.int64)
 
 
@@ -352,7 +371,12 @@ def group_of(rows, n_groups: int) -> np.ndarray:
     """
     if not 1 <= n_groups < 2 ** 32:
         raise ValueError(f"n_groups must be between 1 and 2**32 - 1, got {n_groups}")
-    z = as_keys(rows).astype(np.uint64, copy=True)
+    keys = as_keys(rows)
+    if _compiled(keys, 1):
+        from calibcli.kernels import rng as kernel
+
+        return kernel.group_of(keys, _GROUP_SALT, n_groups)
+    z = keys.astype(np.uint64, copy=True)
     np.multiply(z, np.uint64(GAMMA), out=z)
     np.bitwise_xor(z, np.uint64(_GROUP_SALT), out=z)
     mix64(z, out=z)

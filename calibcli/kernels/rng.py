@@ -1,0 +1,106 @@
+"""Row-keyed draws in one compiled pass per key: fold, uniform and bootstrap group of each row key.
+
+:mod:`calibcli.stats.rng` computes ``mix64(mix64(key * GAMMA + k1) ^ k2)`` with numpy
+as about twenty passes over the keys (each ``mix64`` is eight ``uint64`` operations,
+each a pass with a temporary); these kernels make one pass, with the same ``uint64``
+arithmetic (wrapping modulo 2**64), so the draws are bit-identical. ``stats.rng``
+dispatches to them (see :func:`work`) and keeps the numpy code as the reference.
+
+The SplitMix64 finaliser is written out in each kernel (a jitted helper could not be
+called from them). All constants are passed as ``uint64`` arguments: numba would promote a mix of
+``uint64`` and a Python ``int`` to float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calibcli.kernels import jit
+
+MIX_OPS = 8  # elementwise uint64 operations of one mix64 round (3 shifts, 3 xors, 2 multiplies)
+
+
+def work(n_keys: int, rounds: int) -> int:
+    """The work measure given to ``use_compiled``: elementwise ``uint64`` operations of the numpy path.
+
+    ``use_compiled`` counts scores; a key's hash is not a score, so the measure is
+    ``n_keys x rounds x MIX_OPS`` (the operations of the mix64 rounds, each of which
+    numpy runs as a pass over the keys), comparable to a score's few operations in
+    the softmax and binning kernels.
+    """
+    return int(n_keys) * int(rounds) * MIX_OPS
+
+
+def _consts():
+    from calibcli.stats import rng
+
+    return (np.uint64(rng._M1), np.uint64(rng._M2), np.uint64(30), np.uint64(27), np.uint64(31),
+            np.uint64(rng.GAMMA))
+
+
+@jit
+def _fold_of(keys, k1, k2, k, m1, m2, s30, s27, s31, gamma, out):  # pragma: no cover - compiled
+    s32 = np.uint64(32)
+    for i in range(keys.shape[0]):
+        z = keys[i] * gamma + k1
+        z = (z ^ (z >> s30)) * m1
+        z = (z ^ (z >> s27)) * m2
+        z = z ^ (z >> s31)
+        z = z ^ k2
+        z = (z ^ (z >> s30)) * m1
+        z = (z ^ (z >> s27)) * m2
+        z = z ^ (z >> s31)
+        out[i] = np.int64(((z >> s32) * k) >> s32)
+
+
+@jit
+def _uniform(keys, k1, k2, m1, m2, s30, s27, s31, gamma, out):  # pragma: no cover - compiled
+    s11 = np.uint64(11)
+    for i in range(keys.shape[0]):
+        z = keys[i] * gamma + k1
+        z = (z ^ (z >> s30)) * m1
+        z = (z ^ (z >> s27)) * m2
+        z = z ^ (z >> s31)
+        z = z ^ k2
+        z = (z ^ (z >> s30)) * m1
+        z = (z ^ (z >> s27)) * m2
+        z = z ^ (z >> s31)
+        out[i] = np.float64(z >> s11) * 1.1102230246251565e-16  # 2**-53: exact
+
+
+@jit
+def _group_of(keys, salt, n_groups, m1, m2, s30, s27, s31, gamma, out):  # pragma: no cover - compiled
+    s32 = np.uint64(32)
+    for i in range(keys.shape[0]):
+        z = (keys[i] * gamma) ^ salt
+        z = (z ^ (z >> s30)) * m1
+        z = (z ^ (z >> s27)) * m2
+        z = z ^ (z >> s31)
+        out[i] = ((z >> s32) * n_groups) >> s32
+
+
+def fold_of(keys: np.ndarray, k1: int, k2: int, k: int) -> np.ndarray:
+    """``((bits >> 32) * k) >> 32`` as int64, ``bits = mix64(mix64(key * GAMMA + k1) ^ k2)``, of ``uint64`` keys."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    m1, m2, s30, s27, s31, gamma = _consts()
+    _fold_of(keys, np.uint64(k1), np.uint64(k2), np.uint64(k), m1, m2, s30, s27, s31, gamma, out)
+    return out
+
+
+def uniform(keys: np.ndarray, k1: int, k2: int) -> np.ndarray:
+    """``(bits >> 11) * 2**-53`` (float64), ``bits`` as in :func:`fold_of`."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    out = np.empty(keys.shape[0], dtype=np.float64)
+    m1, m2, s30, s27, s31, gamma = _consts()
+    _uniform(keys, np.uint64(k1), np.uint64(k2), m1, m2, s30, s27, s31, gamma, out)
+    return out
+
+
+def group_of(keys: np.ndarray, salt: int, n_groups: int) -> np.ndarray:
+    """``((mix64((key * GAMMA) ^ salt) >> 32) * n_groups) >> 32`` as intp, of ``uint64`` keys."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    out = np.empty(keys.shape[0], dtype=np.intp)
+    m1, m2, s30, s27, s31, gamma = _consts()
+    _group_of(keys, np.uint64(salt), np.uint64(n_groups), m1, m2, s30, s27, s31, gamma, out)
+    return out
