@@ -52,9 +52,13 @@ def bin_rule(edges: np.ndarray) -> tuple[bool, int]:
     return _rule(e.tobytes())
 
 
-def supported(conf: np.ndarray, y: np.ndarray | None, labels: np.ndarray | None) -> bool:
-    """Whether :func:`add_blocked` covers these inputs (float32/float64 ``conf``; numeric or bool ``y``; integer labels)."""
-    if conf.dtype not in CONF_DTYPES:
+def supported(conf: np.ndarray, y: np.ndarray | None, labels: np.ndarray | None, n_bins: int) -> bool:
+    """Whether :func:`add_blocked` covers these inputs and gives numpy's numbers.
+
+    float32/float64 ``conf``; bool or numeric ``y``; integer labels; at least two bins
+    (with one bin numpy sums the blocks pairwise, not in block order).
+    """
+    if n_bins < 2 or conf.dtype not in CONF_DTYPES:
         return False
     if y is not None and not (y.dtype.kind == "b" or y.dtype.kind in "iu" or y.dtype in CONF_DTYPES):
         return False
@@ -90,40 +94,53 @@ def add_blocked(conf: np.ndarray, y: np.ndarray | None, labels: np.ndarray | Non
     """
     uniform, nan_bin = bin_rule(edges)
     c2 = conf if conf.ndim == 2 else conf.reshape(-1, 1)
-    n = c2.shape[0]
-    has_y = y is not None
-    y2 = (y if y.ndim == 2 else y.reshape(-1, 1)) if has_y else np.zeros((0, 0), dtype=np.bool_)
-    lab = labels if labels is not None else np.zeros(0, dtype=np.intp)
-    wv = w if w is not None else np.zeros(0)
-    grp = group if group is not None else np.zeros(0, dtype=np.intp)
-    moments = 2 if "sum_w2" in sums else 1
+    if c2.ndim == 2 and not c2.flags.c_contiguous and c2.shape[1] > 1:
+        c2 = np.ascontiguousarray(c2)  # one compiled layout for (n, G) scores
+    # outcomes as float64 (what numpy sums) and integer inputs as intp: fewer compiled variants
+    y2 = None if y is None else np.asarray(y, dtype=np.float64).reshape(c2.shape)
+    lab = None if labels is None else labels.astype(np.intp, copy=False)
+    grp = None if group is None else group.astype(np.intp, copy=False)
+    second = "sum_w2" in sums
     none = np.zeros((0, 0))
-    _blocked(c2, y2, lab, wv, grp, blk, np.ascontiguousarray(edges, dtype=np.float64), uniform, nan_bin,
-             count.shape[0], n_blocks, n, has_y, w is not None, group is not None, moments,
-             blocks["n"], blocks["w"], blocks["wc"], blocks["wy"], blocks["wcc"], blocks["wcy"], count,
-             sums["sum_w"], sums["sum_wc"], sums["sum_wy"], sums.get("sum_w2", none), sums.get("sum_wcc", none),
-             sums.get("sum_wyy", none))
+    # absent inputs are passed as None: numba compiles one kernel per shape without their branches
+    _blocked(c2, y2, lab, w, grp, blk.astype(np.intp, copy=False), np.ascontiguousarray(edges, dtype=np.float64),
+             uniform, nan_bin, count.shape[0], n_blocks, blocks["n"], blocks["w"], blocks["wc"], blocks["wy"],
+             blocks["wcc"], blocks["wcy"], count, sums["sum_w"], sums["sum_wc"], sums["sum_wy"], second,
+             sums.get("sum_w2", none), sums.get("sum_wcc", none), sums.get("sum_wyy", none))
 
 
 @jit
-def _blocked(conf, y, labels, w, group, blk, edges, uniform, nan_bin, n_groups, n_blocks, n, has_y, has_w,
-             has_group, moments, b_n, b_w, b_wc, b_wy, b_wcc, b_wcy, count, s_w, s_wc, s_wy, s_w2, s_wcc,
+def _blocked(conf, y, labels, w, group, blk, edges, uniform, nan_bin, n_groups, n_blocks, b_n, b_w, b_wc, b_wy,
+             b_wcc, b_wcy, count, s_w, s_wc, s_wy, second, s_w2, s_wcc,
              s_wyy):  # pragma: no cover - compiled (the tests run it through numba and compare with numpy)
+    n, k = conf.shape
     n_bins = edges.size - 1
-    k = conf.shape[1]
-    second = moments == 2
     # scratch slots per flat (group, block, bin): n, w*c, w*c*c, w*y, w*c*y, then w, w*w, w*y*y when needed
-    i_w = 5 if has_w else 0
-    i_w2 = 6 if has_w and second else 0
-    i_wyy = (5 + has_w + (has_w and second)) if has_y and second else 3
-    slots = 5 + has_w + (has_w and second) + (has_y and second)
+    slots = 5
+    i_w = 0
+    i_w2 = 0
+    i_wyy = 3  # one-vs-rest outcomes are 0/1: w*y*y = w*y
+    if w is not None:
+        i_w = slots
+        slots += 1
+        if second:
+            i_w2 = slots
+            slots += 1
+    if y is not None:
+        if second:
+            i_wyy = slots
+            slots += 1
     sc = np.zeros(n_groups * n_blocks * n_bins * slots)
     g_stride = n_blocks * n_bins * slots
     nb = float(n_bins)
     for i in range(n):
         base = blk[i] * n_bins
-        wi = w[i] if has_w else 1.0
-        lab = -1 if has_y else labels[i]
+        wi = 1.0
+        if w is not None:
+            wi = w[i]
+        lab = -1
+        if labels is not None:
+            lab = labels[i]
         for j in range(k):
             c = np.float64(conf[i, j])
             # the bin of c (assign_bins): the equal-width fast path, else binary search
@@ -147,29 +164,35 @@ def _blocked(conf, y, labels, w, group, blk, edges, uniform, nan_bin, n_groups, 
                     else:
                         hi = mid
                 b = min(max(lo - 1, 0), n_bins - 1)
-            o = (group[i] if has_group else j) * g_stride + (base + b) * slots
+            g = j
+            if group is not None:
+                g = group[i]
+            o = g * g_stride + (base + b) * slots
             sc[o] += 1.0
-            if has_w:
+            wc = c
+            if w is not None:
                 sc[o + i_w] += wi
                 wc = wi * c
                 if second:
                     sc[o + i_w2] += wi * wi
-            else:
-                wc = c
             sc[o + 1] += wc
             sc[o + 2] += wc * c
-            if has_y:
-                yv = np.float64(y[i, j])
-                wy = wi * yv if has_w else yv
+            if y is not None:
+                yv = y[i, j]
+                wy = yv
+                if w is not None:
+                    wy = wi * yv
                 sc[o + 3] += wy
                 sc[o + 4] += wy * c
                 if second:
                     sc[o + i_wyy] += wy * yv
-            elif j == lab:  # the true class of a one-vs-rest row: outcome 1
-                sc[o + 3] += wi
-                sc[o + 4] += wc
+            if labels is not None:
+                if j == lab:  # the true class of a one-vs-rest row: outcome 1
+                    sc[o + 3] += wi
+                    sc[o + 4] += wc
     # add the block sums, and their sums over blocks (in block order, as numpy's sum(axis=1)) to the totals;
     # a cell without rows adds only zeros, which changes nothing
+    # (without weights slot i_w = i_w2 = 0 is the row count: w = w*w = 1 per row)
     tot = np.zeros((n_bins, 7))  # n, w, wc, wy, wcc, w2, wyy
     for g in range(n_groups):
         tot[:] = 0.0
@@ -180,7 +203,7 @@ def _blocked(conf, y, labels, w, group, blk, edges, uniform, nan_bin, n_groups, 
                 v_n = sc[o]
                 if v_n == 0.0:
                     continue
-                v_w = sc[o + i_w] if has_w else v_n
+                v_w = sc[o + i_w]
                 b_n[g, m, b] += v_n
                 b_w[g, m, b] += v_w
                 b_wc[g, m, b] += sc[o + 1]
@@ -192,7 +215,7 @@ def _blocked(conf, y, labels, w, group, blk, edges, uniform, nan_bin, n_groups, 
                 tot[b, 2] += sc[o + 1]
                 tot[b, 3] += sc[o + 3]
                 tot[b, 4] += sc[o + 2]
-                tot[b, 5] += sc[o + i_w2] if has_w else v_n
+                tot[b, 5] += sc[o + i_w2]
                 tot[b, 6] += sc[o + i_wyy]
         for b in range(n_bins):
             count[g, b] += np.int64(tot[b, 0])

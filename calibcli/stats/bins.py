@@ -383,7 +383,7 @@ class BinStats:
             return False
         from calibcli.kernels import bins as kernel
 
-        if not kernel.supported(conf, y, labels):
+        if not kernel.supported(conf, y, labels, self.n_bins):
             return False
         g = self._group_index(conf, group)
         kernel.add_blocked(conf, y, labels, w, g, blk, self.edges, self.n_blocks, self.blocks, self.count, self.sums)
