@@ -83,7 +83,7 @@ def _storage_option(ctx, param, values) -> tuple[tuple[str, str], ...]:
 
 
 def engine_options(fn):
-    """--engine, --scheduler, --workers, --storage-option (into ``engine_options``, an ``EngineOptions``)."""
+    """--engine, --scheduler, --workers, --storage-option, --threads (into ``engine_options``, an ``EngineOptions``)."""
 
     @click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
                   help="Run the passes here (local) or on a Dask cluster (dask; pip install 'calibcli[dask]').")
@@ -94,11 +94,18 @@ def engine_options(fn):
     @click.option("--storage-option", "storage_option", multiple=True, metavar="KEY=VALUE", callback=_storage_option,
                   help="Option for reading URLs (s3://, gs://, az://, https://), e.g. anon=true; repeatable. "
                        "Secret-looking values (keys, tokens, headers) are never printed.")
+    @click.option("--threads", type=click.IntRange(1), default=None, metavar="N",
+                  help="Threads of each pass of the local engine [default: 2] (batch i goes to thread i mod N: the "
+                       "same output bytes on any machine; any N gives the same numbers to rounding).")
     @functools.wraps(fn)
-    def wrapper(*args, engine, scheduler, workers, storage_option, **kwargs):
+    def wrapper(*args, engine, scheduler, workers, storage_option, threads, **kwargs):
         from calibcli.validation.options import EngineOptions
 
-        kwargs["engine_options"] = EngineOptions(engine, scheduler, workers, tuple(storage_option))
+        if threads is not None and engine == "dask":
+            raise click.UsageError("--threads sets the threads of the local engine; with --engine dask use --workers "
+                                   "(or the cluster's own settings).")
+        kwargs["engine_options"] = EngineOptions(engine, scheduler, workers, tuple(storage_option),
+                                                 2 if threads is None else threads)
         return fn(*args, **kwargs)
 
     return wrapper

@@ -3,6 +3,15 @@
 ``feed`` and ``run_pass`` are the only ways a pass runs: given a source that runs its
 passes itself (``source.run(consumers)``: a :class:`~calibcli.engine.dask.DaskSource`)
 they hand it the unfed consumers instead of looping over batches here.
+
+Threads: a source with ``threads = T > 1`` (``--threads``, default :data:`DEFAULT_THREADS`)
+has each pass fed to ``T`` replicas of the consumers, batch ``i`` to replica ``i % T``,
+each in its own thread, while the calling thread reads (or converts) the batches; the
+replicas are then merged into the consumers in replica order. The assignment does not
+depend on timing, so the same input and options give the same bytes; any ``T`` gives the
+same numbers as one thread to rounding (the partitioning law). The hot loops release the
+GIL (numpy, and the compiled kernels of :mod:`calibcli.kernels`), so two threads use two
+cores. A pass with a consumer that cannot merge (``merge`` missing) runs in one thread.
 """
 
 from __future__ import annotations
@@ -13,6 +22,8 @@ from calibcli.engine.batches import Batch, BatchSource
 
 S = TypeVar("S")
 FAN_IN = 8
+DEFAULT_THREADS = 2  # threads of a local pass (fixed, not the core count: the same bytes on every machine)
+QUEUE_BATCHES = 2  # batches waiting per thread (memory: at most threads x (2 + 1) batches in flight)
 
 
 def run_pass(source: BatchSource, new_state: Callable[[], S], update: Callable[[S, Batch], object]) -> S:
@@ -124,9 +135,77 @@ def feed(source: BatchSource, *consumers) -> int:
     """
     if _remote(source):  # a source whose passes run elsewhere (Dask): replicas per partition, merged
         return source.run(list(consumers))
+    threads = pass_threads(source, consumers)
+    if threads > 1:
+        return _feed_threads(source, consumers, threads)
     rows = 0
     for batch in source.batches():
         for consumer in consumers:
             consumer.update(batch)
         rows += batch.n_rows
+    return rows
+
+
+def pass_threads(source, consumers) -> int:
+    """Threads of a local pass: the source's ``threads`` (1 when it has none), or 1 when a consumer cannot merge."""
+    n = int(getattr(source, "threads", 1) or 1)
+    if n <= 1 or not consumers or not all(callable(getattr(c, "merge", None)) for c in consumers):
+        return 1
+    return n
+
+
+def _feed_threads(source: BatchSource, consumers: tuple, threads: int) -> int:
+    """``feed`` with ``threads`` replicas of the consumers (see the module docstring)."""
+    import copy
+    import queue
+    import threading
+
+    groups = [list(consumers)] + [[copy.deepcopy(c) for c in consumers] for _ in range(threads - 1)]  # unfed replicas
+    queues = [queue.Queue(maxsize=QUEUE_BATCHES) for _ in range(threads)]
+    failures: list[tuple[int, BaseException]] = []
+    stop = threading.Event()  # a worker failed: read no more batches
+    abort = threading.Event()  # reading failed (or was interrupted): workers skip what is queued
+
+    def work(t: int) -> None:
+        while True:
+            item = queues[t].get()
+            if item is None:
+                return
+            i, batch = item
+            if abort.is_set() or (failures and i > min(f[0] for f in failures)):
+                continue  # drain: a failure of an earlier batch ends the pass (earlier batches still run)
+            try:
+                for consumer in groups[t]:
+                    consumer.update(batch)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                failures.append((i, exc))
+                stop.set()
+
+    workers = [threading.Thread(target=work, args=(t,), name=f"calib-pass-{t}", daemon=True) for t in range(threads)]
+    for w in workers:
+        w.start()
+    rows = 0
+    batches = source.batches()
+    try:
+        for i, batch in enumerate(batches):
+            if stop.is_set():
+                break
+            queues[i % threads].put((i, batch))
+            rows += batch.n_rows
+    except BaseException:
+        abort.set()
+        raise
+    finally:
+        for q in queues:
+            q.put(None)
+        for w in workers:
+            w.join()
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    if failures:
+        raise min(failures, key=lambda f: f[0])[1]  # the error of the earliest batch, as one thread would raise
+    for replica in groups[1:]:
+        for consumer, other in zip(groups[0], replica):
+            merge_into(consumer, other)
     return rows

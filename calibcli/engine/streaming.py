@@ -108,6 +108,11 @@ class StreamingSource:
         self._decisions = None
         self._decoder = None
 
+    @property
+    def threads(self) -> int:
+        """Threads of each pass (``--threads``; see :mod:`calibcli.engine.local`)."""
+        return self.options.engine.threads
+
     # ------------------------------------------------------------------ open
     def _open(self, inputs: tuple[str, ...], notes: tuple[str, ...]) -> None:
         from calibcli.validation.columns import check_roles, resolve_columns

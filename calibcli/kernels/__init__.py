@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from typing import Callable
 
 MIN_ENTRIES = 1 << 17  # scores per batch (rows x columns) from which the compiled kernels pay
 _MODES = ("auto", "numba", "numpy")
+_COMPILE_LOCK = threading.Lock()
 
 
 def mode() -> str:
@@ -81,9 +83,11 @@ def jit(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def call(*args):
         if not compiled:
-            import numba
+            with _COMPILE_LOCK:  # passes run in threads (calibcli.engine.local)
+                if not compiled:
+                    import numba
 
-            compiled.append(numba.njit(cache=True, nogil=True)(fn))
+                    compiled.append(numba.njit(cache=True, nogil=True)(fn))
         return compiled[0](*args)
 
     call.py_func = fn  # the pure-Python body, for tests on tiny inputs

@@ -13,7 +13,7 @@ DEFAULT_MEMORY_LIMIT = 512 * 2**20  # bytes of decoded batches kept between pass
 @dataclass(frozen=True)
 class EngineOptions:
     """Where the passes run and how remote inputs are opened (``--engine``, ``--scheduler``,
-    ``--workers``, ``--storage-option``).
+    ``--workers``, ``--storage-option``, ``--threads``).
 
     ``storage_options`` are (key, value) pairs handed to fsspec / pyarrow filesystems for
     URLs (s3://, gs://, az://, https://); values may be credentials and are never printed.
@@ -23,6 +23,7 @@ class EngineOptions:
     scheduler: str | None = None  # address of a running dask.distributed scheduler
     workers: int | None = None  # start a LocalCluster with this many workers for the run
     storage_options: tuple[tuple[str, str], ...] = ()
+    threads: int = 2  # threads of each local pass (calibcli.engine.local.DEFAULT_THREADS; --threads)
 
     @property
     def storage_dict(self) -> dict[str, str]:
