@@ -114,3 +114,36 @@ def test_audit_same_numbers_for_any_threads(tmp_path, extra):
 def test_threads_with_dask_is_a_usage_error(samples):
     res = CliRunner().invoke(cli, ["--no-config", "audit", str(samples / "binary.csv"), "--engine", "dask", "--threads", "2"])
     assert res.exit_code == 2 and "--threads" in res.output
+
+
+def test_prefetch_order_errors_and_early_exit():
+    from calibcli.engine.prefetch import prefetch
+
+    assert list(prefetch(iter(range(100)), depth=3)) == list(range(100))
+
+    def failing():
+        yield 1
+        yield 2
+        raise KeyError("third")
+
+    got = []
+    with pytest.raises(KeyError, match="third"):
+        for x in prefetch(failing()):
+            got.append(x)
+    assert got == [1, 2]
+
+    closed = []
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.append(True)
+
+    it = prefetch(endless(), depth=2)
+    assert [next(it) for _ in range(5)] == [0, 1, 2, 3, 4]
+    it.close()  # leaving the loop early: the reader stops and closes the underlying iterator
+    assert closed == [True]

@@ -29,6 +29,7 @@ import numpy as np
 
 from calibcli.engine.batches import DEFAULT_BATCH_ROWS, Batch, SourceInfo
 from calibcli.errors import InputError
+from calibcli.engine.prefetch import prefetch
 from calibcli.validation.options import DEFAULT_MEMORY_LIMIT, LoadOptions
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ class StreamingSource:
             kept_bytes = 0
             start = 0
             try:
-                for rb in f.record_batches(decoder.columns, self.batch_rows, decoder.numeric):
+                for rb in prefetch(f.record_batches(decoder.columns, self.batch_rows, decoder.numeric)):
                     raw = decoder.decode(rb, i, start, f.display)
                     start += raw.n
                     self._rows_read += raw.n
@@ -213,7 +214,7 @@ class StreamingSource:
         for i, f in enumerate(self._files):
             start = 0
             try:
-                for rb in f.record_batches(self._decoder.columns, self.batch_rows, self._decoder.numeric):
+                for rb in prefetch(f.record_batches(self._decoder.columns, self.batch_rows, self._decoder.numeric)):
                     raw = self._decoder.decode(rb, i, start, f.display)
                     start += raw.n
                     self._rows_read += raw.n
