@@ -10,8 +10,8 @@ so the block sums are the same numbers); then the scratch is added into the
 state's block sums and its sums over blocks into the totals, as the numpy code does.
 
 The bin of a confidence ``c`` (as float64): NaN gets the bin ``assign_bins`` gives NaN
-(the platform's float -> int cast on the equal-width path: bin 0 on x86 and ARM; the
-last bin by binary search otherwise). With equal-width edges ``f = c * B`` gives bin
+(on the equal-width path it comes from the platform's float -> int cast, bin 0 on
+x86; by binary search, the last bin). With equal-width edges ``f = c * B`` gives bin
 ``floor(f)`` unless ``f`` is outside ``[0, B)`` or within 1e-9 of a whole number; those
 (and every ``c`` with other edges) take the binary search ``searchsorted(edges, c,
 side="left") - 1`` clipped to ``0 .. B-1``, which is what ``assign_bins`` does.
@@ -26,7 +26,6 @@ import numpy as np
 from calibcli.kernels import jit
 
 CONF_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_SLOTS = 8  # scratch sums per (group, block, bin): n, w, w*c, w*y, w*c*c, w*c*y, w*w, w*y*y
 
 
 @functools.lru_cache(maxsize=64)
