@@ -176,14 +176,16 @@ def test_scale_gaps_bit_identical(monkeypatch, dtype, k):
         assert np.isfinite(got[0]) and np.isfinite(got[1]).all()
 
 
-def test_row_extremes_propagate_nan_like_numpy():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_extremes_propagate_nan_like_numpy(dtype):
     from calibcli.calibrators.temperature_passes import row_max, row_min
     from calibcli.kernels.extremes import layer_gaps, scaled_row_extremes
 
-    z = np.array([[1.0, np.nan, 3.0], [np.nan, 0.0, 1.0], [2.0, 1.0, np.nan], [4.0, -1.0, 0.5]])
+    z = np.array([[1.0, np.nan, 3.0], [np.nan, 0.0, 1.0], [2.0, 1.0, np.nan], [4.0, -1.0, 0.5]], dtype=dtype)
     hi, lo = scaled_row_extremes(z, 0.25)
-    np.testing.assert_array_equal(hi, row_max(z) * 0.25)
-    np.testing.assert_array_equal(lo, row_min(z) * 0.25)
+    np.testing.assert_array_equal(hi, np.multiply(row_max(z), 0.25, dtype=np.float64))
+    np.testing.assert_array_equal(lo, np.multiply(row_min(z), 0.25, dtype=np.float64))
+    assert np.isnan(hi[:3]).all() and np.isnan(lo[:3]).all() and hi[3] == 1.0 and lo[3] == -0.25
     gmax, count, top, bottom, members = layer_gaps(hi, lo, np.array([1, 1, 0, 0]), 2)
     gap = hi - lo
     assert np.isnan(gmax).all() and count.tolist() == [2, 2] and members == 4  # ndarray.max: NaN wins

@@ -61,6 +61,16 @@ def mix64(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return z
 
 
+def _key_view(rows) -> np.ndarray:
+    """:func:`as_keys` without the copy for int64 row indices (a ``uint64`` view of them, read only by the draws)."""
+    a = np.asarray(rows)
+    if a.dtype == np.int64:
+        if a.size and a.min() < 0:
+            raise ValueError("row indices must be >= 0")
+        return a.view(np.uint64)
+    return as_keys(a)
+
+
 def _compiled(keys: np.ndarray, rounds: int) -> bool:
     """Whether a draw on ``keys`` (``rounds`` mix64 rounds per key) runs in one compiled pass
     (:mod:`calibcli.kernels.rng`, bit-identical); the work measure is the numpy path's ``uint64`` operations."""
@@ -121,7 +131,7 @@ def uniform(seed: int, stream: int, rows) -> np.ndarray:
     >>> bool(((u >= 0) & (u < 1)).all()), np.array_equal(u[2:], uniform(0, STREAM_SPLIT, [2, 3, 4]))
     (True, True)
     """
-    keys = as_keys(rows)
+    keys = _key_view(rows)
     if _compiled(keys, 2):
         from calibcli.kernels import rng as kernel
 
@@ -141,7 +151,7 @@ def fold_of(seed: int, rows, k: int) -> np.ndarray:
     """
     if not 1 <= k < 2 ** 32:
         raise ValueError(f"k must be between 1 and 2**32 - 1, got {k}")
-    keys = as_keys(rows)
+    keys = _key_view(rows)
     if _compiled(keys, 2):
         from calibcli.kernels import rng as kernel
 
@@ -371,7 +381,7 @@ def group_of(rows, n_groups: int) -> np.ndarray:
     """
     if not 1 <= n_groups < 2 ** 32:
         raise ValueError(f"n_groups must be between 1 and 2**32 - 1, got {n_groups}")
-    keys = as_keys(rows)
+    keys = _key_view(rows)
     if _compiled(keys, 1):
         from calibcli.kernels import rng as kernel
 
