@@ -9,8 +9,8 @@ makes one pass per row. Every kernel has a numpy twin that gives the same number
 Which code runs is decided per call by :func:`use_compiled`:
 
 - ``CALIBCLI_KERNELS=auto`` (default): the compiled kernel when numba imports and the
-  batch holds at least :data:`MIN_ENTRIES` scores (small inputs never pay numba's
-  import and first compilation);
+  call holds at least :data:`MIN_ENTRIES` scores (small inputs never pay numba's
+  import and first compilation), or :data:`MIN_ENTRIES_LOADED` once numba is imported;
 - ``CALIBCLI_KERNELS=numba``: always the compiled kernel (an error when numba is missing);
 - ``CALIBCLI_KERNELS=numpy``: never.
 
@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import threading
 from typing import Callable
 
 MIN_ENTRIES = 1 << 17  # scores per batch (rows x columns) from which the compiled kernels pay
+MIN_ENTRIES_LOADED = 1 << 12  # ... and from which they pay once numba is imported
 _MODES = ("auto", "numba", "numpy")
 _COMPILE_LOCK = threading.Lock()
 
@@ -64,7 +66,11 @@ def use_compiled(entries: int) -> bool:
         if not available():
             raise RuntimeError("CALIBCLI_KERNELS=numba but numba cannot be imported; pip install numba")
         return True
-    return entries >= MIN_ENTRIES and available()
+    if entries >= MIN_ENTRIES:
+        return available()
+    # once a large batch has paid for numba's import, smaller calls of the same run (chunks of a batch, the
+    # top-label column) use the kernels too
+    return entries >= MIN_ENTRIES_LOADED and "numba" in sys.modules and available()
 
 
 def name() -> str:
