@@ -95,8 +95,8 @@ def engine_options(fn):
                   help="Option for reading URLs (s3://, gs://, az://, https://), e.g. anon=true; repeatable. "
                        "Secret-looking values (keys, tokens, headers) are never printed.")
     @click.option("--threads", type=click.IntRange(1), default=None, metavar="N",
-                  help="Threads of each pass of the local engine [default: 2] (batch i goes to thread i mod N: the "
-                       "same output bytes on any machine; any N gives the same numbers to rounding).")
+                  help="Threads of each pass of the local engine [default: 2] (batch i goes to thread i mod N, so a "
+                       "run repeats byte for byte; any N gives the same numbers to rounding).")
     @functools.wraps(fn)
     def wrapper(*args, engine, scheduler, workers, storage_option, threads, **kwargs):
         from calibcli.validation.options import EngineOptions

@@ -22,7 +22,7 @@ from calibcli.engine.batches import Batch, BatchSource
 
 S = TypeVar("S")
 FAN_IN = 8
-DEFAULT_THREADS = 2  # threads of a local pass (fixed, not the core count: the same bytes on every machine)
+DEFAULT_THREADS = 2  # threads of a local pass (fixed, not the core count: the output does not depend on the machine's cores)
 QUEUE_BATCHES = 2  # batches waiting per thread (memory: at most threads x (2 + 1) batches in flight)
 
 
