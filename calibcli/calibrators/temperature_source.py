@@ -96,7 +96,8 @@ class _FirstState:
         layers = self.layers(view)
         self.gaps.update(view.exact_log_scores(), layers)  # widened to float64 exactly
         for layer in layers:
-            self.rows += np.bincount(layer[layer >= 0], minlength=self.rows.size)
+            every = layer.size and int(layer.min()) >= 0  # every row fits a model of this layer: no selection
+            self.rows += np.bincount(layer if every else layer[layer >= 0], minlength=self.rows.size)
         return self
 
     def merge(self, other: "_FirstState") -> "_FirstState":
