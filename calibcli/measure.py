@@ -177,7 +177,7 @@ class MeasureState:
         m = self.n_blocks
         from calibcli.kernels import use_compiled
 
-        if use_compiled(4 * blk.size):  # work: four sums per row
+        if use_compiled(blk.size):  # work: rows (four additions each: about one score's work, never first to import numba)
             from calibcli.kernels.grouped import rows_and_sums3
 
             got = rows_and_sums3(blk, correct, brier, nll, m)  # the bincounts' sums, added in the same order

@@ -222,3 +222,39 @@ def test_fit_facts_counts_equal_the_loop(n, k, scheme, folds, seed):
     rows, counts = _facts_loop(view.layers, labels, layout.n_models, k)
     assert facts.rows.tolist() == rows.tolist()
     assert facts.class_counts.tolist() == counts.tolist()
+
+
+# ------------------------------------------------------------------ dispatch
+
+def test_small_inputs_do_not_import_numba_for_draws_or_sums(tmp_path):
+    """In auto mode a batch too small for the score kernels (20,000 rows x 3 scores) runs the draws, the
+    temperature sums, the block sums and the logit extremes with numpy: numba is not imported (its import
+    would cost a small run about half a second, and switch the score kernels on at rounding level)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from calibcli.stats import rng\n"
+        "from calibcli.calibrators.temperature_passes import TemperatureSums, ParamLayout\n"
+        "from calibcli.calibrators.temperature import ScaleGaps\n"
+        "from calibcli.predictions import Task\n"
+        "n = 20000\n"
+        "rows = np.arange(n)\n"
+        "rng.fold_of(0, rows, 2); rng.uniform(0, 9, rows); rng.group_of(rows, 128)\n"
+        "TemperatureSums(2).add(np.zeros(n, dtype=np.intp), np.zeros((4, n)))\n"
+        "ScaleGaps(ParamLayout(Task.MULTICLASS)).update(np.zeros((n, 3), dtype=np.float32), [np.zeros(n, dtype=np.intp)])\n"
+        "print('numba' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CALIBCLI_KERNELS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_default_batch_draws_reach_the_threshold():
+    from calibcli.kernels import MIN_ENTRIES
+    from calibcli.kernels.rng import work
+
+    assert work(65_536, 2) >= MIN_ENTRIES  # fold and uniform of a default batch run compiled
+    assert work(20_000, 2) < MIN_ENTRIES

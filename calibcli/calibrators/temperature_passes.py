@@ -152,7 +152,9 @@ class TemperatureSums:
         if isinstance(terms, np.ndarray) and terms.shape[0] == 4 and terms.size == 4 * p.size and p.dtype.kind == "i":
             from calibcli.kernels import use_compiled
 
-            if use_compiled(6 * p.size):  # work: six sums per row (rows, weight, four derivatives)
+            # work: rows (a row's six additions cost about what a score costs the softmax kernels; never more than
+            # the scores of the same rows, so these sums do not pay numba's import before the softmax does)
+            if use_compiled(p.size):
                 from calibcli.kernels.grouped import param_sums
 
                 got = param_sums(p, terms.reshape(4, -1), w, m)  # the bincounts' sums, added in the same order

@@ -17,18 +17,17 @@ import numpy as np
 
 from calibcli.kernels import jit
 
-MIX_OPS = 8  # elementwise uint64 operations of one mix64 round (3 shifts, 3 xors, 2 multiplies)
-
-
 def work(n_keys: int, rounds: int) -> int:
-    """The work measure given to ``use_compiled``: elementwise ``uint64`` operations of the numpy path.
+    """The work measure given to ``use_compiled`` for a draw of ``rounds`` mix64 rounds on ``n_keys`` keys.
 
-    ``use_compiled`` counts scores; a key's hash is not a score, so the measure is
-    ``n_keys x rounds x MIX_OPS`` (the operations of the mix64 rounds, each of which
-    numpy runs as a pass over the keys), comparable to a score's few operations in
-    the softmax and binning kernels.
+    ``use_compiled`` counts scores; a key is not a score, so the measure counts one
+    mix64 round of one key (eight integer operations, a pass over the keys each in
+    numpy) as one score (whose softmax and binning cost about as many operations):
+    ``n_keys x rounds``. The draws have at most two rounds, so a batch of n rows of
+    K >= 2 scores never reaches the threshold (and pays numba's import) in a draw
+    before it does in the score kernels.
     """
-    return int(n_keys) * int(rounds) * MIX_OPS
+    return int(n_keys) * int(rounds)
 
 
 def _consts():
