@@ -29,6 +29,7 @@ import numpy as np
 
 from calibcli.engine.batches import DEFAULT_BATCH_ROWS, Batch, SourceInfo
 from calibcli.errors import InputError
+from calibcli import kernels
 from calibcli.engine.prefetch import prefetch
 from calibcli.validation.options import DEFAULT_MEMORY_LIMIT, LoadOptions
 
@@ -132,6 +133,7 @@ class StreamingSource:
         ctx = Context(spec, options, keys)
         if self._cache is not None and self._estimated_bytes(spec, first_names) > self.memory_limit:
             self._cache = None  # will not fit: do not fill memory only to drop it
+        self._warm_kernels(first, spec)
         scans = []
         offset = 0
         for i, f in enumerate(self._files):
@@ -141,6 +143,7 @@ class StreamingSource:
             self._offsets.append(offset)
             offset += scans[-1].rows
         self.rows_per_file = tuple(s.rows for s in scans)
+        kernels.finish_warm_up()  # later passes use kernels whose numbers differ from numpy's in the last bits
         self._decoder = decoder
         self._passes = 1
         d = decide(scans, ctx, self._names, (*notes, *spec.notes))
@@ -149,6 +152,14 @@ class StreamingSource:
                                d.warnings, d.adjustments, options.id_col is not None)
         if self._cache is not None:
             self._drop_temporary_files()
+
+    def _warm_kernels(self, first, spec) -> None:
+        """Start numba in the background when batches of the first file will be large enough for the kernels."""
+        if kernels.mode() != "auto":
+            return
+        entries = min(self.batch_rows, first.estimated_rows()) * max(1, len(spec.score_cols))
+        if entries >= kernels.MIN_ENTRIES:
+            kernels.warm_up_in_background()
 
     def _estimated_bytes(self, spec, names) -> int:
         """What the cache of every file would take (rows exact for Parquet, else estimated)."""
