@@ -29,7 +29,7 @@ def _encoding(ctx, param, value: str | None) -> str | None:
 
 
 BATCH_ROWS_DEFAULT = 65_536  # calibcli.engine.batches.DEFAULT_BATCH_ROWS (not imported: --help stays fast; a test checks)
-MEMORY_LIMIT_DEFAULT = "512M"  # calibcli.validation.options.DEFAULT_MEMORY_LIMIT (a test checks)
+MEMORY_LIMIT_DEFAULT = "448M"  # calibcli.validation.options.DEFAULT_MEMORY_LIMIT (a test checks)
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 

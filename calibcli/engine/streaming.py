@@ -12,9 +12,10 @@ Memory is set by ``batch_rows`` and ``memory_limit``, not by the input size:
 - While the decoded batches (compact: float32 scores stay float32, labels are
   int32 codes) fit ``memory_limit`` bytes, pass 1 keeps them and later passes are
   served from memory; beyond it they are dropped at once and every later pass
-  reads the files again. The default, 512 MiB (``DEFAULT_MEMORY_LIMIT``), keeps
-  an input of up to about 1.2e7 rows x 10 float32 logits (44 bytes a row); larger inputs stream,
-  so a 2e7 x 10 audit stays well under 1 GiB of RSS.
+  reads the files again. The default, 448 MiB (``DEFAULT_MEMORY_LIMIT``), keeps
+  an input of up to about 1.07e7 rows x 10 float32 logits (44 bytes a row); larger inputs stream.
+  With the rest of a run (about 550 MB with numba and two threads) an audit stays under 1 GiB
+  of RSS at any input size.
 - Standard input is copied to a temporary file while opening (bounded memory), so
   later passes can read it again; the copy is deleted by ``close()`` (or as soon
   as the batches are cached), and at the latest when the process exits.
@@ -283,7 +284,7 @@ def open_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: int | 
     options : column and interpretation settings.
     batch_rows : rows per batch (default ``options.batch_rows``, else ``DEFAULT_BATCH_ROWS``).
     memory_limit : bytes of decoded batches kept between passes (default
-        ``options.memory_limit``, else ``DEFAULT_MEMORY_LIMIT``, 512 MiB).
+        ``options.memory_limit``, else ``DEFAULT_MEMORY_LIMIT``, 448 MiB).
 
     Returns
     -------

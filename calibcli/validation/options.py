@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from calibcli.predictions import ScoreKind, Task
 
 DEFAULT_BATCH_ROWS = 65_536  # rows per record batch (--batch-rows); see calibcli.engine.batches
-DEFAULT_MEMORY_LIMIT = 512 * 2**20  # bytes of decoded batches kept between passes (--memory-limit)
+DEFAULT_MEMORY_LIMIT = 448 * 2**20  # bytes of decoded batches kept between passes (--memory-limit)
 
 
 @dataclass(frozen=True)
