@@ -310,3 +310,46 @@ class LazyPredictions(Predictions):
             return super().subset(rows)
         return LazyPredictions(self._scores[rows], self.labels[rows], self.classes, self.task,
                                None if self.pred_labels is None else self.pred_labels[rows], self.score_kind_evidence)
+
+
+# --- calibrated predictions softmax(z / T) computed on first use (the fused measurement reads z and 1/T instead)
+class TemperedPredictions(Predictions):
+    """Calibrated predictions ``softmax(z / T)``, one ``T`` per row (or one for all), whose ``probs`` are computed
+    on first use (then kept): exactly ``scaled_softmax(z, t_row)``, as if given to :func:`with_probs`.
+
+    They are probabilities (``score_kind`` PROBS, no ``logits``); ``scores_and_inverse()`` gives the
+    logits and ``1/T`` to a consumer that computes the softmax itself (:mod:`calibcli.kernels.measure`).
+
+    >>> p = TemperedPredictions(np.array([[np.log(9.0), 0.0]]), np.array([2.0]), np.array([0]), ("a", "b"),
+    ...                         Task.MULTICLASS)
+    >>> p.probs.round(4).tolist(), p.logits is None, p.score_kind is ScoreKind.PROBS
+    ([[0.75, 0.25]], True, True)
+    """
+
+    def __init__(self, logits: np.ndarray, t_row: np.ndarray | float, labels: np.ndarray, classes: tuple[str, ...],
+                 task: Task, score_kind_evidence: tuple[str, ...] = ()):
+        if task not in (Task.BINARY, Task.MULTICLASS) or logits.ndim != 2:
+            raise ValueError("tempered predictions are a softmax of (n, K) logits (binary or multiclass)")
+        for name, value in (("labels", labels), ("classes", classes), ("task", task), ("score_kind", ScoreKind.PROBS),
+                            ("pred_labels", None), ("score_kind_evidence", score_kind_evidence),
+                            ("_scores", logits), ("_t_row", t_row), ("_probs", None)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def logits(self) -> None:  # type: ignore[override]
+        return None
+
+    @property
+    def probs(self) -> np.ndarray:  # type: ignore[override]
+        if self._probs is None:
+            object.__setattr__(self, "_probs", scaled_softmax(self._scores, self._t_row))
+        return self._probs
+
+    def scores_and_inverse(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(z, 1/T of every row (n,) or of all rows (1,))`` as ``scaled_softmax`` uses them; None once ``probs`` exist."""
+        if self._probs is not None:
+            return None
+        n = self._scores.shape[0]
+        if np.ndim(self._t_row) == 0:
+            return self._scores, 1.0 / np.broadcast_to(np.asarray(self._t_row, dtype=np.float64), (n,))[:1]
+        return self._scores, np.ascontiguousarray(1.0 / np.broadcast_to(np.asarray(self._t_row, dtype=np.float64), (n,)))

@@ -53,7 +53,12 @@ class OutOfFold:
                     probs = sigmoid(log_scores(preds) / t_row[:, None])
             else:
                 z = exact_logits(preds)  # float32 logits are widened block by block (the same numbers)
-                probs = scaled_softmax(log_scores(preds) if z is None else z, t_row)
+                if z is not None:  # --- lazy: probs = scaled_softmax(z, t_row) on first use; a MeasureState fuses it
+                    from calibcli.predictions import TemperedPredictions
+
+                    return TemperedPredictions(z, t_row, preds.labels, preds.classes, preds.task,
+                                               (*preds.score_kind_evidence, f"calibrated by {method}"))
+                probs = scaled_softmax(log_scores(preds), t_row)
             return with_probs(preds, probs, method)
         probs = np.empty(preds.probs.shape)
         for m, cal in enumerate(cals):

@@ -1,0 +1,329 @@
+"""One compiled pass per row of the audit's measurement (binary/multiclass, grouped bootstrap).
+
+:meth:`calibcli.measure.MeasureState._update` turns a batch into probabilities (a softmax of
+the logits, kernels/softmax.py), summarises each row (kernels/rows.py), bins the top-label
+confidence and every class probability into the bootstrap blocks' sums (kernels/bins.py)
+and adds per-class and per-block scalars; each step passes over the whole batch.
+:func:`measure_rows` does it all row by row: each row's probabilities live only in a small
+local buffer, and every sum gets the same numbers as the steps above:
+
+- probabilities: the softmax of :func:`calibcli.kernels.softmax.scaled_softmax_into` (its
+  compiled ``exp``, the same per-block huge-logit rescale over ``block_rows`` rows, the row
+  sums in numpy's order), or given probabilities read as they are;
+- argmax (ties: the lowest index), confidence, the true class's probability and the sum
+  of squares as :func:`calibcli.kernels.rows.top_rows`; Brier ``sq - 2 p_true + 1`` and
+  NLL ``-log(max(p_true, 1e-12))`` (the C library's ``log``: numpy's may differ by an ulp);
+- the top-label curve and the class curves (one-vs-rest, shared edges) binned as
+  :func:`calibcli.binning.assign_bins` does and summed per chunk of ``chunk_rows`` rows into
+  a scratch array, then added to the state's block sums and totals, as
+  :func:`calibcli.kernels.bins.add_blocked` does for each chunk of ``BinStats.update``;
+- per batch, in row order: the per-class counts (support, predicted), the sums of
+  ``p_ik^2`` per class and of the true class's probability per class, and the per-block
+  rows, correct, Brier and NLL (``np.bincount``'s order).
+
+The per-row (correct, Brier, NLL) are returned, for the caller's numpy sums (pairwise, as
+``ScalarSums.update``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from calibcli.kernels import jit
+from calibcli.kernels import softmax as _softmax
+from calibcli.kernels.softmax import ADD, EXP_CHUNK, NARROW_COLUMNS, SEQUENTIAL, sum_plan
+from calibcli.kernels.bins import bin_rule
+
+SLOTS = 5  # scratch sums per (group, block, bin): rows, c, c*c, y, c*y
+NLL_CLIP = 1e-12  # calibcli.metrics.NLL_CLIP
+
+
+def _row_total(out, o, plan, stack):  # pragma: no cover - compiled (in _helpers)
+    """The sum of ``out[o:o + K]`` in numpy's order (``plan``: :func:`calibcli.kernels.softmax.sum_plan`)."""
+    top = 0
+    for p in range(plan.shape[0]):
+        kind, start, cnt = plan[p, 0], o + plan[p, 1], plan[p, 2]
+        if kind == ADD:
+            top -= 1
+            stack[top - 1] = stack[top - 1] + stack[top]
+            continue
+        if kind == SEQUENTIAL:
+            res = 0.0
+            for j in range(start, start + cnt):
+                res += out[j]
+        else:  # numpy's 8 interleaved partial sums
+            r0, r1, r2, r3 = out[start], out[start + 1], out[start + 2], out[start + 3]
+            r4, r5, r6, r7 = out[start + 4], out[start + 5], out[start + 6], out[start + 7]
+            j = start + 8
+            end = start + cnt - cnt % 8
+            while j < end:
+                r0 += out[j]
+                r1 += out[j + 1]
+                r2 += out[j + 2]
+                r3 += out[j + 3]
+                r4 += out[j + 4]
+                r5 += out[j + 5]
+                r6 += out[j + 6]
+                r7 += out[j + 7]
+                j += 8
+            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            while j < start + cnt:
+                res += out[j]
+                j += 1
+        stack[top] = res
+        top += 1
+    return stack[0]
+
+
+def _bin_of(c, edges, uniform, nan_bin, n_bins):  # pragma: no cover - compiled (in _helpers)
+    """The bin of ``c`` under ``assign_bins``'s rule (as kernels/bins.py)."""
+    if c != c:
+        return nan_bin
+    if uniform:
+        f = c * n_bins
+        if f >= 0.0 and f < n_bins:
+            t = int(f)
+            r = f - t
+            if r >= 1e-9 and r <= 1.0 - 1e-9:
+                return t
+    lo = 0
+    hi = n_bins + 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if edges[mid] < c:
+            lo = mid + 1
+        else:
+            hi = mid
+    return min(max(lo - 1, 0), n_bins - 1)
+
+
+def _flush(sc, n_groups, n_blocks, n_bins, b_n, b_w, b_wc, b_wy, b_wcc, b_wcy, count, s_w, s_wc, s_wy,
+           tot):  # pragma: no cover - compiled (in _helpers)
+    """Add a chunk's scratch sums to a state's block sums and their sums over blocks to its totals (then zero it)."""
+    for g in range(n_groups):
+        tot[:] = 0.0
+        for m in range(n_blocks):
+            e0 = (g * n_blocks + m) * n_bins
+            for b in range(n_bins):
+                o = (e0 + b) * SLOTS
+                v_n = sc[o]
+                if v_n == 0.0:
+                    continue
+                b_n[g, m, b] += v_n
+                b_w[g, m, b] += v_n
+                b_wc[g, m, b] += sc[o + 1]
+                b_wy[g, m, b] += sc[o + 3]
+                b_wcc[g, m, b] += sc[o + 2]
+                b_wcy[g, m, b] += sc[o + 4]
+                tot[b, 0] += v_n
+                tot[b, 1] += sc[o + 1]
+                tot[b, 2] += sc[o + 3]
+                for s in range(SLOTS):
+                    sc[o + s] = 0.0
+        for b in range(n_bins):
+            count[g, b] += np.int64(tot[b, 0])
+            s_w[g, b] += tot[b, 0]
+            s_wc[g, b] += tot[b, 1]
+            s_wy[g, b] += tot[b, 2]
+
+
+_row_total_py, _bin_of_py, _flush_py = _row_total, _bin_of, _flush
+
+
+@functools.cache
+def _helpers() -> None:
+    """Compile the helpers the kernel calls (numba resolves them as globals when it compiles the kernel)."""
+    import numba
+
+    _softmax._helpers()
+    g = globals()
+    g["_exp_into"] = _softmax._exp_into
+    for name, fn in (("_row_total", _row_total_py), ("_bin_of", _bin_of_py), ("_flush", _flush_py)):
+        g[name] = numba.njit(cache=True, nogil=True)(fn)
+
+
+def measure_rows(z: np.ndarray, logits: bool, inv: np.ndarray, inv_step: int, block_rows: int, huge: float,
+                 labels: np.ndarray, blk: np.ndarray, n_blocks: int, edges: np.ndarray, chunk_rows: int,
+                 top: tuple, per_class: tuple) -> tuple | None:
+    """Add a batch's rows to the arrays of a ``MeasureState`` (binary/multiclass, shared edges, blocks).
+
+    Parameters
+    ----------
+    z : array (n, K), float32 or float64, C-contiguous
+        Logits (``logits`` True: row ``i`` is ``softmax(z_i * inv[i * inv_step])`` as
+        ``scaled_softmax`` computes it) or probabilities (float64, used as they are).
+    inv, inv_step : float64 array and 0 or 1
+        1/T of every row (``inv_step`` 1) or of all rows (``inv[0]``, ``inv_step`` 0).
+    block_rows, huge :
+        The softmax's rescale blocks and threshold (``SOFTMAX_BLOCK_ROWS``, ``2.0 ** HUGE_EXP``).
+    labels, blk : int arrays (n,)
+        Class and bootstrap block of every row.
+    n_blocks : int
+        ``M``.
+    edges : float64 array (B + 1,), B >= 2
+        The bin edges of the top curve and of every class curve.
+    chunk_rows : int
+        Rows per chunk of ``BinStats.update`` (``BLOCK_ROWS``).
+    top, per_class : tuple
+        ``(blocks, count, sums)`` of the top-label ``BinStats`` (one group) and of the class
+        ``BinStats`` (K groups); updated in place.
+
+    Returns
+    -------
+    tuple or None
+        ``(counts (2, K) int64: support and predicted, class_ab (2, K): sums of p_ik^2 and of
+        p_true per true class, block_scalars (M, 4): rows, correct, Brier, NLL per block,
+        terms (3, n): correct, Brier, NLL per row)``, to be added by the caller; None (and
+        nothing touched) when a label or block is out of range.
+    """
+    n, k = z.shape
+    _helpers()
+    n_bins = edges.size - 1
+    uniform, nan_bin = bin_rule(edges)
+    rows = max(1, min(n, EXP_CHUNK // k))
+    plan = sum_plan(k, NARROW_COLUMNS)
+    f = np.empty(rows * k)
+    counts = np.zeros((2, k), dtype=np.int64)
+    class_ab = np.zeros((2, k))
+    scalars = np.zeros((n_blocks, 4))
+    terms = np.empty((3, n))
+    (tb, tc, ts), (cb, cc, cs) = top, per_class
+    ok = _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels.astype(np.intp, copy=False),
+                  blk.astype(np.intp, copy=False), np.ascontiguousarray(edges, dtype=np.float64), uniform, nan_bin,
+                  n_blocks, chunk_rows,
+                  tb["n"], tb["w"], tb["wc"], tb["wy"], tb["wcc"], tb["wcy"], tc, ts["sum_w"], ts["sum_wc"], ts["sum_wy"],
+                  cb["n"], cb["w"], cb["wc"], cb["wy"], cb["wcc"], cb["wcy"], cc, cs["sum_w"], cs["sum_wc"], cs["sum_wy"],
+                  counts, class_ab, scalars, terms, np.empty(rows * k), np.empty(rows * k), f, f.view(np.int64),
+                  np.empty(min(block_rows, n)), np.empty(max(1, plan.shape[0])),
+                  np.zeros(n_blocks * n_bins * SLOTS), np.zeros(k * n_blocks * n_bins * SLOTS), np.zeros((n_bins, 3)))
+    return (counts, class_ab, scalars, terms) if ok else None
+
+
+@jit
+def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edges, uniform, nan_bin, n_blocks,
+             chunk_rows, t_n, t_w, t_wc, t_wy, t_wcc, t_wcy, t_count, t_sw, t_swc, t_swy,
+             c_n, c_w, c_wc, c_wy, c_wcc, c_wcy, c_count, c_sw, c_swc, c_swy,
+             counts, class_ab, scalars, terms, pb, xb, f, fi, zmax, stack, sc_top, sc_cls,
+             tot):  # pragma: no cover - compiled (the tests run it through numba and compare with numpy)
+    n, k = z.shape
+    n_bins = edges.size - 1
+    for i in range(n):
+        if labels[i] < 0 or labels[i] >= k or blk[i] < 0 or blk[i] >= n_blocks:
+            return False
+    rows = pb.shape[0] // k
+    down, up = 2.0 ** -24, 2.0 ** 24
+    fmax = 1.7976931348623157e308
+    sequential = plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL
+    cls_stride = n_blocks * n_bins * SLOTS
+    for s in range(0, n, block_rows):
+        e = min(s + block_rows, n)
+        big = False
+        if logits:  # row maxima and the block's choice of the huge-logit rescale (as _scaled_softmax)
+            nan = False
+            hi, lo = 0.0, 0.0
+            for i in range(s, e):
+                m = np.float64(z[i, 0])
+                row_nan = False
+                for j in range(k):
+                    v = np.float64(z[i, j])
+                    row_nan |= v != v
+                    m = v if v > m else m
+                    lo = v if v < lo else lo
+                if row_nan:
+                    nan = True
+                    m = np.nan
+                zmax[i - s] = m
+                hi = m if m > hi else hi
+            big = (not nan) and (hi > huge or -lo > huge)
+        a = s
+        while a < e:
+            b = min(a + rows, e, (a // chunk_rows + 1) * chunk_rows)  # never across a chunk of BinStats.update
+            if logits:
+                for i in range(a, b):
+                    ib = inv[i * inv_step]
+                    m = zmax[i - s]
+                    o = (i - a) * k
+                    if big:
+                        md = m * down
+                        sc = ib * up
+                        if sc > fmax:
+                            sc = fmax
+                        for j in range(k):
+                            xb[o + j] = (np.float64(z[i, j]) * down - md) * sc
+                    else:
+                        for j in range(k):
+                            xb[o + j] = (np.float64(z[i, j]) - m) * ib
+                _exp_into(xb[:(b - a) * k], pb[:(b - a) * k], f, fi)
+                for i in range(a, b):
+                    o = (i - a) * k
+                    if sequential:
+                        total = pb[o]
+                        for j in range(o + 1, o + k):
+                            total += pb[j]
+                    else:
+                        total = _row_total(pb, o, plan, stack)
+                    for j in range(o, o + k):
+                        pb[j] = pb[j] / total
+            else:
+                for i in range(a, b):
+                    o = (i - a) * k
+                    for j in range(k):
+                        pb[o + j] = z[i, j]
+            for i in range(a, b):
+                o = (i - a) * k
+                lab = labels[i]
+                mb = blk[i]
+                best = 0
+                mx = pb[o]
+                sq = 0.0
+                for j in range(k):
+                    v = pb[o + j]
+                    vv = v * v
+                    sq += vv
+                    class_ab[0, j] += vv
+                    if v > mx:  # strict: ties keep the lowest index (np.argmax)
+                        mx = v
+                        best = j
+                pt = pb[o + lab]
+                counts[0, lab] += 1
+                counts[1, best] += 1
+                class_ab[1, lab] += pt
+                cor = 1.0 if best == lab else 0.0
+                brier = sq - 2.0 * pt + 1.0
+                nll = -math.log(pt if not pt < NLL_CLIP else NLL_CLIP)
+                terms[0, i] = cor
+                terms[1, i] = brier
+                terms[2, i] = nll
+                scalars[mb, 0] += 1.0
+                scalars[mb, 1] += cor
+                scalars[mb, 2] += brier
+                scalars[mb, 3] += nll
+                # the top-label curve: confidence mx, outcome correct
+                bt = _bin_of(mx, edges, uniform, nan_bin, n_bins)
+                ot = (mb * n_bins + bt) * SLOTS
+                sc_top[ot] += 1.0
+                sc_top[ot + 1] += mx
+                sc_top[ot + 2] += mx * mx
+                sc_top[ot + 3] += cor
+                sc_top[ot + 4] += cor * mx
+                # the class curves: one-vs-rest, outcome 1 for the true class
+                base = mb * n_bins
+                for j in range(k):
+                    c = pb[o + j]
+                    oc = j * cls_stride + (base + _bin_of(c, edges, uniform, nan_bin, n_bins)) * SLOTS
+                    sc_cls[oc] += 1.0
+                    sc_cls[oc + 1] += c
+                    sc_cls[oc + 2] += c * c
+                    if j == lab:
+                        sc_cls[oc + 3] += 1.0
+                        sc_cls[oc + 4] += c
+            a = b
+            if a % chunk_rows == 0 or a == n:
+                _flush(sc_top, 1, n_blocks, n_bins, t_n, t_w, t_wc, t_wy, t_wcc, t_wcy, t_count, t_sw, t_swc, t_swy,
+                       tot)
+                _flush(sc_cls, k, n_blocks, n_bins, c_n, c_w, c_wc, c_wy, c_wcc, c_wcy, c_count, c_sw, c_swc, c_swy,
+                       tot)
+    return True
