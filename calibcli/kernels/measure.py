@@ -102,11 +102,12 @@ def _bin_of(c, edges, uniform, nan_bin, n_bins):  # pragma: no cover - compiled 
 
 def _flush(sc, n_groups, n_blocks, n_bins, b_n, b_w, b_wc, b_wy, b_wcc, b_wcy, count, s_w, s_wc, s_wy,
            tot):  # pragma: no cover - compiled (in _helpers)
-    """Add a chunk's scratch sums to a state's block sums and their sums over blocks to its totals (then zero it)."""
+    """Add a chunk's scratch sums (block-major: (block, group, bin, slot)) to a state's block sums, and their sums
+    over blocks (in block order) to its totals; then zero the scratch."""
     for g in range(n_groups):
         tot[:] = 0.0
         for m in range(n_blocks):
-            e0 = (g * n_blocks + m) * n_bins
+            e0 = (m * n_groups + g) * n_bins  # block-major: a row's cells of every class lie together
             for b in range(n_bins):
                 o = (e0 + b) * SLOTS
                 v_n = sc[o]
@@ -217,7 +218,6 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
     down, up = 2.0 ** -24, 2.0 ** 24
     fmax = 1.7976931348623157e308
     sequential = plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL
-    cls_stride = n_blocks * n_bins * SLOTS
     for s in range(0, n, block_rows):
         e = min(s + block_rows, n)
         big = False
@@ -310,10 +310,10 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
                 sc_top[ot + 3] += cor
                 sc_top[ot + 4] += cor * mx
                 # the class curves: one-vs-rest, outcome 1 for the true class
-                base = mb * n_bins
+                base = mb * k
                 for j in range(k):
                     c = pb[o + j]
-                    oc = j * cls_stride + (base + _bin_of(c, edges, uniform, nan_bin, n_bins)) * SLOTS
+                    oc = ((base + j) * n_bins + _bin_of(c, edges, uniform, nan_bin, n_bins)) * SLOTS
                     sc_cls[oc] += 1.0
                     sc_cls[oc + 1] += c
                     sc_cls[oc + 2] += c * c
