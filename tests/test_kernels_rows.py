@@ -61,7 +61,7 @@ def test_engine_reports_the_kernels(monkeypatch, samples):
 
     from calibcli.cli.main import cli
 
-    for mode, want in (("numpy", "numpy"), ("auto", "numba")):
+    for mode, want in (("numpy", "numpy"), ("auto", "numpy"), ("numba", "numba")):  # auto: a small file stays on numpy
         monkeypatch.setenv("CALIBCLI_KERNELS", mode)
         res = CliRunner().invoke(cli, ["--no-config", "audit", str(samples / "binary.csv"), "--format", "json", "--no-calibration"])
         assert res.exit_code == 0, res.output

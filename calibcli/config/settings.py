@@ -108,6 +108,7 @@ SETTINGS: dict[str, Spec] = {
     "scheduler": _STR,
     "workers": Spec("int", 1),
     "storage-option": Spec("str", multiple=True),
+    "threads": Spec("int", 1),
     # outputs and display
     "format": Spec("choice", choices=("table", "json", "csv")),
     "json-out": _PATH,

@@ -12,12 +12,16 @@ depend on timing, so the same input and options give the same bytes; any ``T`` g
 same numbers as one thread to rounding (the partitioning law). The hot loops release the
 GIL (numpy, and the compiled kernels of :mod:`calibcli.kernels`), so two threads use two
 cores. A pass with a consumer that cannot merge (``merge`` missing) runs in one thread.
+
+Kernels: a source's ``compiled_kernels`` (True, False or None) is the choice of compiled
+kernels for its batches (:func:`calibcli.kernels.scope`), set in every thread of a pass.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Iterable, Sequence, TypeVar
 
+from calibcli import kernels
 from calibcli.engine.batches import Batch, BatchSource
 
 S = TypeVar("S")
@@ -139,10 +143,11 @@ def feed(source: BatchSource, *consumers) -> int:
     if threads > 1:
         return _feed_threads(source, consumers, threads)
     rows = 0
-    for batch in source.batches():
-        for consumer in consumers:
-            consumer.update(batch)
-        rows += batch.n_rows
+    with kernels.scope(getattr(source, "compiled_kernels", None)):
+        for batch in source.batches():
+            for consumer in consumers:
+                consumer.update(batch)
+            rows += batch.n_rows
     return rows
 
 
@@ -166,7 +171,13 @@ def _feed_threads(source: BatchSource, consumers: tuple, threads: int) -> int:
     stop = threading.Event()  # a worker failed: read no more batches
     abort = threading.Event()  # reading failed (or was interrupted): workers skip what is queued
 
+    chosen = getattr(source, "compiled_kernels", None)
+
     def work(t: int) -> None:
+        with kernels.scope(chosen):
+            _work(t)
+
+    def _work(t: int) -> None:
         while True:
             item = queues[t].get()
             if item is None:

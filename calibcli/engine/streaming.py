@@ -53,13 +53,12 @@ class EngineStats:
     rows_read: int
     cached: bool
     memory_limit: int
+    kernels: str = "numpy"  # "numba": the passes ran the compiled kernels (calibcli.kernels)
 
     def to_dict(self) -> dict:
-        from calibcli import kernels
-
         return {"name": self.name, "batch_rows": self.batch_rows, "passes": self.passes,
                 "rows_read": self.rows_read, "cached": self.cached, "reread": not self.cached and self.passes > 1,
-                "kernels": kernels.name()}
+                "kernels": self.kernels}
 
 
 def check_file_columns(i: int, f, names: list[str], spec, options: LoadOptions, first) -> None:
@@ -110,6 +109,7 @@ class StreamingSource:
         self.info: SourceInfo | None = None
         self._decisions = None
         self._decoder = None
+        self.compiled_kernels: bool | None = None  # the kernels of the passes (calibcli.kernels.scope)
 
     @property
     def threads(self) -> int:
@@ -155,11 +155,13 @@ class StreamingSource:
             self._drop_temporary_files()
 
     def _warm_kernels(self, first, spec) -> None:
-        """Start numba in the background when batches of the first file will be large enough for the kernels."""
+        """Choose the compiled kernels for the passes (``compiled_kernels``) from the batches of the first
+        file: at least ``kernels.MIN_ENTRIES`` scores; then start numba in the background."""
         if kernels.mode() != "auto":
             return
         entries = min(self.batch_rows, first.estimated_rows()) * max(1, len(spec.score_cols))
-        if entries >= kernels.MIN_ENTRIES:
+        self.compiled_kernels = kernels.use_compiled(entries) if entries >= kernels.MIN_ENTRIES else False
+        if self.compiled_kernels:
             kernels.warm_up_in_background()
 
     def _estimated_bytes(self, spec, names) -> int:
@@ -251,7 +253,7 @@ class StreamingSource:
     def engine_stats(self) -> EngineStats:
         """Passes so far, rows read from the files, whether later passes come from memory, the batch size."""
         return EngineStats("local", self.batch_rows, self._passes, self._rows_read, self._cache is not None,
-                           self.memory_limit)
+                           self.memory_limit, kernels.name(self.compiled_kernels))
 
     # --------------------------------------------------------------- closing
     def _drop_temporary_files(self) -> None:

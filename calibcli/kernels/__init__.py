@@ -10,7 +10,9 @@ Which code runs is decided per call by :func:`use_compiled`:
 
 - ``CALIBCLI_KERNELS=auto`` (default): the compiled kernel when numba imports and the
   call holds at least :data:`MIN_ENTRIES` scores (small inputs never pay numba's
-  import and first compilation), or :data:`MIN_ENTRIES_LOADED` once numba is imported;
+  import and first compilation); within a pass, as the source chose for its batches
+  (:func:`scope`: batches of at least :data:`MIN_ENTRIES` scores), for every call of at least
+  :data:`MIN_ENTRIES_LOADED` scores;
 - ``CALIBCLI_KERNELS=numba``: always the compiled kernel (an error when numba is missing);
 - ``CALIBCLI_KERNELS=numpy``: never.
 
@@ -23,14 +25,15 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
 import threading
-from typing import Callable
+from typing import Callable, Iterator
 
 MIN_ENTRIES = 1 << 17  # scores per batch (rows x columns) from which the compiled kernels pay
-MIN_ENTRIES_LOADED = 1 << 12  # ... and from which they pay once numba is imported
+MIN_ENTRIES_LOADED = 1 << 12  # ... and from which they pay in a pass whose source chose them (scope)
 _MODES = ("auto", "numba", "numpy")
 _COMPILE_LOCK = threading.Lock()
 
@@ -66,11 +69,34 @@ def use_compiled(entries: int) -> bool:
         if not available():
             raise RuntimeError("CALIBCLI_KERNELS=numba but numba cannot be imported; pip install numba")
         return True
-    if entries >= MIN_ENTRIES:
-        return available()
-    # once a large batch has paid for numba's import, smaller calls of the same run (chunks of a batch, the
-    # top-label column) use the kernels too
-    return entries >= MIN_ENTRIES_LOADED and "numba" in sys.modules and available()
+    chosen = getattr(_SCOPE, "compiled", None)
+    if chosen is not None:  # inside a pass: the source chose for its batches (see scope)
+        return chosen and entries >= MIN_ENTRIES_LOADED and available()
+    return entries >= MIN_ENTRIES and available()
+
+
+_SCOPE = threading.local()
+
+
+@contextlib.contextmanager
+def scope(compiled: bool | None) -> Iterator[None]:
+    """Within the block (in this thread), ``auto`` mode uses the kernels for calls of at least
+    :data:`MIN_ENTRIES_LOADED` scores when ``compiled``, and never when not (None: by each call's size).
+
+    A pass sets it from its source's batches (``feed``), so the chunks of a batch and its
+    1-D columns follow the batch, and the choice depends on the input and options only,
+    never on what the process ran before.
+
+    >>> with scope(False):
+    ...     use_compiled(10**9) if mode() == "auto" else False
+    False
+    """
+    prev = getattr(_SCOPE, "compiled", None)
+    _SCOPE.compiled = compiled
+    try:
+        yield
+    finally:
+        _SCOPE.compiled = prev
 
 
 _WARM: list[threading.Thread] = []
@@ -112,10 +138,13 @@ def finish_warm_up() -> None:
         _WARM[0].join()
 
 
-def name() -> str:
-    """``"numba"`` when large batches use the compiled kernels, else ``"numpy"`` (for the JSON ``engine`` object)."""
+def name(chosen: bool | None = None) -> str:
+    """``"numba"`` or ``"numpy"``: the kernels of passes whose source chose ``chosen`` (None: by each
+    call's size, i.e. numba for large calls), in the current mode (for the JSON ``engine`` object)."""
     m = mode()
-    return "numba" if m != "numpy" and available() else "numpy"
+    if m == "numpy" or not available():
+        return "numpy"
+    return "numba" if m == "numba" or chosen is None or chosen else "numpy"
 
 
 def jit(fn: Callable) -> Callable:

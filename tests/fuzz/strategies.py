@@ -597,7 +597,7 @@ STORAGE_OPTION_VALUES = ["anon=true", "anon=false", "=x", "k", "a=b=c", "key=", 
 
 
 def engine_options() -> dict[str, st.SearchStrategy]:
-    """--engine, --scheduler, --workers, --storage-option on local files. The engine stays local here
+    """--engine, --scheduler, --workers, --storage-option, --threads on local files. The engine stays local here
     (a Dask cluster takes seconds to start: ``fuzz.features.dask_cases`` covers it), so --scheduler and
     --workers meet the check that they need --engine dask."""
     return {
@@ -605,6 +605,7 @@ def engine_options() -> dict[str, st.SearchStrategy]:
         "--scheduler": st.sampled_from(["tcp://127.0.0.1:1", "nonsense", "", "inp.csv"]),
         "--workers": st.sampled_from(["1", "2", "0", "-1", "abc"]),
         "--storage-option": st.sampled_from(STORAGE_OPTION_VALUES),
+        "--threads": st.sampled_from(["1", "2", "3", "0", "-2", "abc"]),
     }
 
 
