@@ -60,32 +60,3 @@ def test_scan_evidence_same_with_and_without_kernel(monkeypatch, tmp_path):
         out[mode] = json.loads(res.output)
     assert out["numpy"]["input"] == out["numba"]["input"]
     assert out["numpy"]["metrics"] == out["numba"]["metrics"]
-
-
-def test_numpy_evidence_while_numba_warms_up(monkeypatch):
-    """While numba starts in the background the scan uses numpy (bit-identical evidence), never waits."""
-    from calibcli.kernels import evidence
-
-    s = np.ones((300_000, 2)) / 2
-    monkeypatch.setattr(evidence, "warming", lambda: True)
-    assert score_evidence(s, True) is None
-    monkeypatch.setattr(evidence, "warming", lambda: False)
-    monkeypatch.setenv("CALIBCLI_KERNELS", "numba")
-    assert score_evidence(s, True) == (True, 0.5, 0.5, 0.0)
-
-
-def test_warm_up_runs_once_and_finishes(monkeypatch):
-    import sys
-    import threading
-
-    from calibcli import kernels
-
-    monkeypatch.setattr(kernels, "_WARM", [])
-    if "numba" in sys.modules:  # already started in this process: nothing to warm
-        kernels.warm_up_in_background()
-        assert kernels._WARM == [] and not kernels.warming()
-        return
-    kernels.warm_up_in_background()
-    kernels.finish_warm_up()
-    assert len(kernels._WARM) == 1 and not kernels.warming() and "numba" in sys.modules
-    assert isinstance(kernels._WARM[0], threading.Thread)

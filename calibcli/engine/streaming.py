@@ -134,7 +134,7 @@ class StreamingSource:
         ctx = Context(spec, options, keys)
         if self._cache is not None and self._estimated_bytes(spec, first_names) > self.memory_limit:
             self._cache = None  # will not fit: do not fill memory only to drop it
-        self._warm_kernels(first, spec)
+        self._choose_kernels(first, spec)
         scans = []
         offset = 0
         for i, f in enumerate(self._files):
@@ -144,7 +144,6 @@ class StreamingSource:
             self._offsets.append(offset)
             offset += scans[-1].rows
         self.rows_per_file = tuple(s.rows for s in scans)
-        kernels.finish_warm_up()  # later passes use kernels whose numbers differ from numpy's in the last bits
         self._decoder = decoder
         self._passes = 1
         d = decide(scans, ctx, self._names, (*notes, *spec.notes))
@@ -154,15 +153,13 @@ class StreamingSource:
         if self._cache is not None:
             self._drop_temporary_files()
 
-    def _warm_kernels(self, first, spec) -> None:
+    def _choose_kernels(self, first, spec) -> None:
         """Choose the compiled kernels for the passes (``compiled_kernels``) from the batches of the first
-        file: at least ``kernels.MIN_ENTRIES`` scores; then start numba in the background."""
+        file: batches of at least ``kernels.MIN_ENTRIES`` scores (see :func:`calibcli.kernels.scope`)."""
         if kernels.mode() != "auto":
             return
         entries = min(self.batch_rows, first.estimated_rows()) * max(1, len(spec.score_cols))
-        self.compiled_kernels = kernels.use_compiled(entries) if entries >= kernels.MIN_ENTRIES else False
-        if self.compiled_kernels:
-            kernels.warm_up_in_background()
+        self.compiled_kernels = entries >= kernels.MIN_ENTRIES and kernels.available()
 
     def _estimated_bytes(self, spec, names) -> int:
         """What the cache of every file would take (rows exact for Parquet, else estimated)."""
@@ -192,8 +189,9 @@ class StreamingSource:
             kept_bytes = 0
             start = 0
             try:
-                for rb in prefetch(f.record_batches(decoder.columns, self.batch_rows, decoder.numeric)):
-                    raw = decoder.decode(rb, i, start, f.display)
+                # read and decode in a background thread (the label table grows only there; ctx.known() here
+                # reads the codes of batches already decoded), check here
+                for raw in prefetch(self._decoded(f, i, decoder)):
                     start += raw.n
                     self._rows_read += raw.n
                     scan.update(raw, ctx)
@@ -208,6 +206,14 @@ class StreamingSource:
                 self._cache.extend(kept)
                 self._cache_bytes += kept_bytes
             return scan
+
+    def _decoded(self, f, i: int, decoder) -> Iterator:
+        """The raw batches of file ``i``, decoded in order."""
+        start = 0
+        for rb in f.record_batches(decoder.columns, self.batch_rows, decoder.numeric):
+            raw = decoder.decode(rb, i, start, f.display)
+            start += raw.n
+            yield raw
 
     # ---------------------------------------------------------------- passes
     def batches(self) -> Iterator[Batch]:

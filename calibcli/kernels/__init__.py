@@ -99,45 +99,6 @@ def scope(compiled: bool | None) -> Iterator[None]:
         _SCOPE.compiled = prev
 
 
-_WARM: list[threading.Thread] = []
-
-
-def warm_up_in_background() -> None:
-    """Import numba and load the first kernels in a background thread (``auto`` mode only).
-
-    numba's start-up (import, LLVM, the disk cache: about half a second) then overlaps the
-    first pass; until :func:`warming` is False, callers whose numpy code gives bit-identical
-    numbers (the scan's evidence) use numpy. :func:`finish_warm_up` waits for it.
-    """
-    if mode() != "auto" or _WARM or "numba" in sys.modules:
-        return
-    thread = threading.Thread(target=_warm_up, name="calib-numba-warm-up", daemon=True)
-    _WARM.append(thread)
-    thread.start()
-
-
-def _warm_up() -> None:
-    import numpy as np
-
-    if not available():
-        return
-    from calibcli.kernels.evidence import score_evidence
-
-    for dtype in (np.float32, np.float64):
-        score_evidence(np.zeros((1, 2), dtype=dtype), True, force=True)
-
-
-def warming() -> bool:
-    """Whether a background warm-up (:func:`warm_up_in_background`) is still running."""
-    return bool(_WARM) and _WARM[0].is_alive()
-
-
-def finish_warm_up() -> None:
-    """Wait for a background warm-up, if one was started."""
-    if _WARM:
-        _WARM[0].join()
-
-
 def name(chosen: bool | None = None) -> str:
     """``"numba"`` or ``"numpy"``: the kernels of passes whose source chose ``chosen`` (None: by each
     call's size, i.e. numba for large calls), in the current mode (for the JSON ``engine`` object)."""

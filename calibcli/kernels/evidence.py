@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibcli.kernels import jit, use_compiled, warming
+from calibcli.kernels import jit, use_compiled
 
 MAX_PAIRWISE = 128  # numpy's pairwise block: up to this many columns a row sum is one block
 
@@ -68,7 +68,7 @@ def score_evidence(scores: np.ndarray, row_sums: bool, force: bool = False) -> t
     if s.ndim != 2 or s.dtype not in (np.float32, np.float64) or not s.shape[0] or not s.shape[1] \
             or s.shape[1] > MAX_PAIRWISE:
         return None
-    if not force and (warming() or not use_compiled(s.size)):
-        return None  # (while numba starts in the background the numpy code runs: the same numbers, bit for bit)
+    if not (force or use_compiled(s.size)):
+        return None
     ok, lo, hi, dev = _evidence(np.ascontiguousarray(s), bool(row_sums))
     return bool(ok), float(lo), float(hi), float(dev)
