@@ -30,7 +30,7 @@ KERNEL_TESTS = tests/test_golden.py tests/test_invariance.py tests/test_measure_
 	tests/test_temperature_fit.py tests/test_consumer_merge.py tests/test_stats_bins.py
 test: $(STAMP_TEST) browser
 	$(BIN)/python -m pytest
-	CALIBCLI_KERNELS=numba $(BIN)/python -m pytest -q $(KERNEL_TESTS)
+	CALIBCLI_KERNELS=numba $(BIN)/python -m pytest $(KERNEL_TESTS)
 
 # headless Chromium for the HTML report's browser tests (tests/test_browser.py): Debian's chromium and
 # chromium-driver, installed where it can be (as root, with apt-get; at most 10 minutes); never fails:
