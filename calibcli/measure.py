@@ -42,6 +42,7 @@ from calibcli.bin_edges import BinEdges, EdgeState, source_edges
 from calibcli.binning import assign_bins
 from calibcli.engine.batches import Batch, BatchSource
 from calibcli.kernels.rows import top_rows
+from calibcli.measure_fused import update_fused
 from calibcli.metrics import NLL_CLIP
 from calibcli.predictions import Predictions, Task
 from calibcli.stats import rng
@@ -209,7 +210,7 @@ class MeasureState:
             self.sums.update(np.zeros(n, dtype=np.intp), correct, sq.sum(axis=1), bce.sum(axis=1), replicate_weights=rw)
             self._add_block_scalars(blk, correct, sq.sum(axis=1), bce.sum(axis=1))
             return
-        if blk is not None and rw is None and self._update_fused(p, blk):
+        if blk is not None and rw is None and update_fused(self, p, blk):
             return
         if self.task is Task.TOP_LABEL:
             conf, correct = p.confidence_and_correct()
@@ -234,72 +235,6 @@ class MeasureState:
         nll = -np.log(np.maximum(p_true, NLL_CLIP))
         self.sums.update(p.labels, correct, brier, nll, replicate_weights=rw)
         self._add_block_scalars(blk, correct, brier, nll)
-
-    def _fused_scores(self, p: Predictions) -> tuple[np.ndarray, bool, np.ndarray] | None:
-        """(scores, are they logits, 1/T of every row or of all rows) for :func:`calibcli.kernels.measure.measure_rows`.
-
-        Logits whose probabilities were not computed yet (``LazyPredictions``, ``TemperedPredictions``),
-        else the probabilities; None when the fused pass does not apply (task, bins, dtype).
-        """
-        from calibcli.predictions import LazyPredictions, TemperedPredictions, exact_logits
-
-        if self.task not in (Task.BINARY, Task.MULTICLASS) or self.edges.classes is not None or self.top.n_bins < 2:
-            return None
-        got = None
-        if isinstance(p, TemperedPredictions):
-            got = p.scores_and_inverse()
-        elif isinstance(p, LazyPredictions) and p._probs is None:
-            z = exact_logits(p)
-            got = None if z is None else (z, np.ones(1))
-        if got is not None:
-            z, inv = got
-            logits = True
-        else:
-            z, inv, logits = p.probs, np.ones(1), False
-        if z.ndim != 2 or z.shape[1] != self.n_classes or z.dtype not in (np.float32, np.float64):
-            return None
-        return np.ascontiguousarray(z), logits, inv
-
-    def _update_fused(self, p: Predictions, blk: np.ndarray) -> bool:
-        """``_update`` of a binary/multiclass batch with blocks in one compiled pass per row; False when it does not apply.
-
-        The same sums as the numpy path (:mod:`calibcli.kernels.measure`); when the batch holds logits
-        their softmax is computed row by row, never stored.
-        """
-        from calibcli import kernels
-
-        n = p.n_samples
-        if n == 0 or not kernels.use_compiled(n * self.n_classes):
-            return False
-        got = self._fused_scores(p)
-        if got is None:
-            return False
-        z, logits, inv = got
-        from calibcli.binning import BLOCK_ROWS
-        from calibcli.kernels.measure import measure_rows
-        from calibcli.predictions import HUGE_EXP, SOFTMAX_BLOCK_ROWS
-
-        top, cls = self.top, self.per_class[0]
-        out = measure_rows(z, logits, inv, 0 if inv.size == 1 else 1, SOFTMAX_BLOCK_ROWS, 2.0 ** HUGE_EXP, p.labels, blk,
-                           self.n_blocks, self.top.edges, BLOCK_ROWS, (top.blocks, top.count, top.sums),
-                           (cls.blocks, cls.count, cls.sums))
-        if out is None:
-            return False
-        counts, class_ab, block_scalars, terms = out
-        self.support += counts[0]
-        self.predicted += counts[1]
-        self.class_a += class_ab[0]
-        self.class_b += class_ab[1]
-        self.block_scalars += block_scalars
-        # ScalarSums.update(labels, correct, brier, nll) without weights or replicates: the same sums
-        sums = self.sums
-        sums.rows += n
-        sums.support += counts[0]
-        sums.class_weight += counts[0]
-        sums.sums["sum_w"] += float(n)
-        for name, t in zip(("correct", "brier", "nll"), terms):
-            sums.sums[name] += float(t.sum())
-        return True
 
     def _update_classes(self, probs: np.ndarray, outcome: np.ndarray | None = None, labels: np.ndarray | None = None,
                         rw: np.ndarray | None = None, blk: np.ndarray | None = None) -> None:

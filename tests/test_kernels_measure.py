@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import calibcli.kernels.measure as kmeasure
+import calibcli.measure as measure_module
 from calibcli.engine.batches import Batch
 from calibcli.measure import DEFAULT_BLOCKS, BinEdges, MeasureState
 from calibcli.predictions import LazyPredictions, Predictions, ScoreKind, Task, TemperedPredictions, scaled_softmax
@@ -50,7 +51,7 @@ def _measure(kind, z, y, t, fused: bool, monkeypatch, batches=(None,)) -> Measur
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(kmeasure, "measure_rows", spy)
         if not fused:
-            mp.setattr(MeasureState, "_update_fused", lambda self, p, blk: False)
+            mp.setattr(measure_module, "update_fused", lambda state, p, blk: False)
         s = _state(z.shape[1])
         cuts = [0, *[c for c in batches if c is not None and c < len(y)], len(y)]
         for a, b in zip(cuts[:-1], cuts[1:]):
@@ -177,7 +178,7 @@ def test_fused_bad_label_falls_back_and_raises_as_before(monkeypatch):
     for fused in (True, False):
         with pytest.MonkeyPatch.context() as mp:
             if not fused:
-                mp.setattr(MeasureState, "_update_fused", lambda self, p, blk: False)
+                mp.setattr(measure_module, "update_fused", lambda state, p, blk: False)
             s = _state(3)
             with pytest.raises(ValueError):
                 s.update(Batch(p, np.arange(4)))

@@ -23,6 +23,9 @@ local buffer, and every sum gets the same numbers as the steps above:
 
 The per-row (correct, Brier, NLL) are returned, for the caller's numpy sums (pairwise, as
 ``ScalarSums.update``).
+
+Development note: numba's disk cache of this module's kernel does not notice a change of
+kernels/softmax.py's compiled ``exp``; after editing it, delete ``calibcli/kernels/__pycache__``.
 """
 
 from __future__ import annotations
