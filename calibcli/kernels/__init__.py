@@ -108,11 +108,17 @@ def name(chosen: bool | None = None) -> str:
     return "numba" if m == "numba" or chosen is None or chosen else "numpy"
 
 
-def jit(fn: Callable) -> Callable:
+def jit(fn: Callable | None = None, *, helpers: tuple[Callable, ...] = ()) -> Callable:
     """``fn`` compiled by ``numba.njit(cache=True, nogil=True)`` on its first call (IEEE arithmetic: no fastmath).
 
     The wrapper imports numba only when called, so importing a kernel module stays cheap.
+    ``helpers`` are plain functions ``fn`` calls by name (e.g. :mod:`calibcli.kernels.shared`):
+    each is compiled once (:func:`compiled_helper`) and bound to its name in ``fn``'s module
+    before ``fn`` compiles. (numba's disk cache of ``fn`` does not notice a change of a helper:
+    after editing one, delete ``calibcli/kernels/__pycache__``.)
     """
+    if fn is None:
+        return lambda f: jit(f, helpers=helpers)
     compiled: list[Callable] = []
 
     @functools.wraps(fn)
@@ -122,8 +128,22 @@ def jit(fn: Callable) -> Callable:
                 if not compiled:
                     import numba
 
+                    for helper in helpers:
+                        fn.__globals__[helper.__name__] = compiled_helper(helper)
                     compiled.append(numba.njit(cache=True, nogil=True)(fn))
         return compiled[0](*args)
 
     call.py_func = fn  # the pure-Python body, for tests on tiny inputs
     return call
+
+
+_HELPERS: dict[Callable, Callable] = {}
+
+
+def compiled_helper(fn: Callable) -> Callable:
+    """The numba-compiled twin of a helper function (compiled once per process; callers hold the lock)."""
+    if fn not in _HELPERS:
+        import numba
+
+        _HELPERS[fn] = numba.njit(cache=True, nogil=True)(fn)
+    return _HELPERS[fn]

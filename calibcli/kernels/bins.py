@@ -24,6 +24,7 @@ import functools
 import numpy as np
 
 from calibcli.kernels import jit
+from calibcli.kernels.shared import bin_of
 
 CONF_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -108,7 +109,7 @@ def add_blocked(conf: np.ndarray, y: np.ndarray | None, labels: np.ndarray | Non
              sums.get("sum_w2", none), sums.get("sum_wcc", none), sums.get("sum_wyy", none))
 
 
-@jit
+@jit(helpers=(bin_of,))
 def _blocked(conf, y, labels, w, group, blk, edges, uniform, nan_bin, n_groups, n_blocks, b_n, b_w, b_wc, b_wy,
              b_wcc, b_wcy, count, s_w, s_wc, s_wy, second, s_w2, s_wcc,
              s_wyy):  # pragma: no cover - compiled (the tests run it through numba and compare with numpy)
@@ -131,7 +132,6 @@ def _blocked(conf, y, labels, w, group, blk, edges, uniform, nan_bin, n_groups, 
             slots += 1
     sc = np.zeros(n_groups * n_blocks * n_bins * slots)
     g_stride = n_blocks * n_bins * slots
-    nb = float(n_bins)
     for i in range(n):
         base = blk[i] * n_bins
         wi = 1.0
@@ -142,27 +142,7 @@ def _blocked(conf, y, labels, w, group, blk, edges, uniform, nan_bin, n_groups, 
             lab = labels[i]
         for j in range(k):
             c = np.float64(conf[i, j])
-            # the bin of c (assign_bins): the equal-width fast path, else binary search
-            b = -1
-            if c != c:
-                b = nan_bin
-            elif uniform:
-                f = c * nb
-                if f >= 0.0 and f < nb:
-                    t = int(f)
-                    r = f - t
-                    if r >= 1e-9 and r <= 1.0 - 1e-9:
-                        b = t
-            if b < 0:
-                lo = 0
-                hi = n_bins + 1
-                while lo < hi:
-                    mid = (lo + hi) >> 1
-                    if edges[mid] < c:
-                        lo = mid + 1
-                    else:
-                        hi = mid
-                b = min(max(lo - 1, 0), n_bins - 1)
+            b = bin_of(c, edges, uniform, nan_bin, n_bins)  # the bin of c (assign_bins's rule)
             g = j
             if group is not None:
                 g = group[i]

@@ -35,72 +35,14 @@ import math
 
 import numpy as np
 
-from calibcli.kernels import jit
+from calibcli.kernels import compiled_helper, jit
+from calibcli.kernels.shared import bin_of, row_total
 from calibcli.kernels import softmax as _softmax
-from calibcli.kernels.softmax import ADD, EXP_CHUNK, NARROW_COLUMNS, SEQUENTIAL, sum_plan
+from calibcli.kernels.softmax import EXP_CHUNK, NARROW_COLUMNS, SEQUENTIAL, sum_plan
 from calibcli.kernels.bins import bin_rule
 
 SLOTS = 5  # scratch sums per (group, block, bin): rows, c, c*c, y, c*y
 NLL_CLIP = 1e-12  # calibcli.metrics.NLL_CLIP
-
-
-def _row_total(out, o, plan, stack):  # pragma: no cover - compiled (in _helpers)
-    """The sum of ``out[o:o + K]`` in numpy's order (``plan``: :func:`calibcli.kernels.softmax.sum_plan`)."""
-    top = 0
-    for p in range(plan.shape[0]):
-        kind, start, cnt = plan[p, 0], o + plan[p, 1], plan[p, 2]
-        if kind == ADD:
-            top -= 1
-            stack[top - 1] = stack[top - 1] + stack[top]
-            continue
-        if kind == SEQUENTIAL:
-            res = 0.0
-            for j in range(start, start + cnt):
-                res += out[j]
-        else:  # numpy's 8 interleaved partial sums
-            r0, r1, r2, r3 = out[start], out[start + 1], out[start + 2], out[start + 3]
-            r4, r5, r6, r7 = out[start + 4], out[start + 5], out[start + 6], out[start + 7]
-            j = start + 8
-            end = start + cnt - cnt % 8
-            while j < end:
-                r0 += out[j]
-                r1 += out[j + 1]
-                r2 += out[j + 2]
-                r3 += out[j + 3]
-                r4 += out[j + 4]
-                r5 += out[j + 5]
-                r6 += out[j + 6]
-                r7 += out[j + 7]
-                j += 8
-            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-            while j < start + cnt:
-                res += out[j]
-                j += 1
-        stack[top] = res
-        top += 1
-    return stack[0]
-
-
-def _bin_of(c, edges, uniform, nan_bin, n_bins):  # pragma: no cover - compiled (in _helpers)
-    """The bin of ``c`` under ``assign_bins``'s rule (as kernels/bins.py)."""
-    if c != c:
-        return nan_bin
-    if uniform:
-        f = c * n_bins
-        if f >= 0.0 and f < n_bins:
-            t = int(f)
-            r = f - t
-            if r >= 1e-9 and r <= 1.0 - 1e-9:
-                return t
-    lo = 0
-    hi = n_bins + 1
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if edges[mid] < c:
-            lo = mid + 1
-        else:
-            hi = mid
-    return min(max(lo - 1, 0), n_bins - 1)
 
 
 def _flush(sc, n_groups, n_blocks, n_bins, b_n, b_w, b_wc, b_wy, b_wcc, b_wcy, count, s_w, s_wc, s_wy,
@@ -134,7 +76,7 @@ def _flush(sc, n_groups, n_blocks, n_bins, b_n, b_w, b_wc, b_wy, b_wcc, b_wcy, c
             s_wy[g, b] += tot[b, 2]
 
 
-_row_total_py, _bin_of_py, _flush_py = _row_total, _bin_of, _flush
+_flush_py = _flush
 
 
 @functools.cache
@@ -145,8 +87,9 @@ def _helpers() -> None:
     _softmax._helpers()
     g = globals()
     g["_exp_into"] = _softmax._exp_into
-    for name, fn in (("_row_total", _row_total_py), ("_bin_of", _bin_of_py), ("_flush", _flush_py)):
-        g[name] = numba.njit(cache=True, nogil=True)(fn)
+    g["_flush"] = numba.njit(cache=True, nogil=True)(_flush_py)
+    for helper in (row_total, bin_of):
+        g[helper.__name__] = compiled_helper(helper)
 
 
 def measure_rows(z: np.ndarray, logits: bool, inv: np.ndarray, inv_step: int, block_rows: int, huge: float,
@@ -267,7 +210,7 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
                         for j in range(o + 1, o + k):
                             total += pb[j]
                     else:
-                        total = _row_total(pb, o, plan, stack)
+                        total = row_total(pb, o, plan, stack)
                     for j in range(o, o + k):
                         pb[j] = pb[j] / total
             else:
@@ -305,7 +248,7 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
                 scalars[mb, 2] += brier
                 scalars[mb, 3] += nll
                 # the top-label curve: confidence mx, outcome correct
-                bt = _bin_of(mx, edges, uniform, nan_bin, n_bins)
+                bt = bin_of(mx, edges, uniform, nan_bin, n_bins)
                 ot = (mb * n_bins + bt) * SLOTS
                 sc_top[ot] += 1.0
                 sc_top[ot + 1] += mx
@@ -316,7 +259,7 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
                 base = mb * k
                 for j in range(k):
                     c = pb[o + j]
-                    oc = ((base + j) * n_bins + _bin_of(c, edges, uniform, nan_bin, n_bins)) * SLOTS
+                    oc = ((base + j) * n_bins + bin_of(c, edges, uniform, nan_bin, n_bins)) * SLOTS
                     sc_cls[oc] += 1.0
                     sc_cls[oc + 1] += c
                     sc_cls[oc + 2] += c * c

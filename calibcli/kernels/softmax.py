@@ -27,10 +27,10 @@ import math
 import numpy as np
 
 from calibcli.kernels import jit
+from calibcli.kernels.shared import ADD, BLOCKED, SEQUENTIAL, row_total
 
 NARROW_COLUMNS = 32  # as calibcli.predictions.NARROW_COLUMNS: up to this many columns, row sums go left to right
 PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: pairwise summation splits rows longer than this
-SEQUENTIAL, BLOCKED, ADD = 0, 1, 2  # the steps of a summation plan
 
 
 @functools.cache
@@ -164,7 +164,7 @@ def scaled_softmax_into(z: np.ndarray, inv: np.ndarray, inv_step: int, block_row
                     f.view(np.int64), np.empty(min(block_rows, n)), np.empty(max(1, plan.shape[0])))
 
 
-@jit
+@jit(helpers=(row_total,))
 def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, fi, zmax,
                     stack):  # pragma: no cover - compiled
     n, k = z.shape
@@ -214,39 +214,7 @@ def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, 
                     for j in range(o + 1, o + k):
                         total += out[j]
                 else:
-                    top = 0
-                    for p in range(plan.shape[0]):
-                        kind, start, cnt = plan[p, 0], o + plan[p, 1], plan[p, 2]
-                        if kind == ADD:
-                            top -= 1
-                            stack[top - 1] = stack[top - 1] + stack[top]
-                            continue
-                        if kind == SEQUENTIAL:
-                            res = 0.0
-                            for j in range(start, start + cnt):
-                                res += out[j]
-                        else:  # numpy's 8 interleaved partial sums
-                            r0, r1, r2, r3 = out[start], out[start + 1], out[start + 2], out[start + 3]
-                            r4, r5, r6, r7 = out[start + 4], out[start + 5], out[start + 6], out[start + 7]
-                            j = start + 8
-                            end = start + cnt - cnt % 8
-                            while j < end:
-                                r0 += out[j]
-                                r1 += out[j + 1]
-                                r2 += out[j + 2]
-                                r3 += out[j + 3]
-                                r4 += out[j + 4]
-                                r5 += out[j + 5]
-                                r6 += out[j + 6]
-                                r7 += out[j + 7]
-                                j += 8
-                            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-                            while j < start + cnt:
-                                res += out[j]
-                                j += 1
-                        stack[top] = res
-                        top += 1
-                    total = stack[0]
+                    total = row_total(out, o, plan, stack)
                 for j in range(o, o + k):
                     out[j] = out[j] / total
 

@@ -1,0 +1,70 @@
+"""Compiled helpers shared by several kernels: a row's sum in numpy's order and the bin of a value.
+
+Plain functions here; a kernel lists them in ``kernels.jit(helpers=...)`` and calls them by name,
+and they are compiled once, before the kernel (see :func:`calibcli.kernels.jit`).
+"""
+
+from __future__ import annotations
+
+SEQUENTIAL, BLOCKED, ADD = 0, 1, 2  # the steps of a summation plan (calibcli.kernels.softmax.sum_plan)
+
+
+def row_total(out, o, plan, stack):  # pragma: no cover - compiled (kernels.jit helpers)
+    """The sum of ``out[o:o + K]`` in numpy's order (``plan``: :func:`calibcli.kernels.softmax.sum_plan`)."""
+    top = 0
+    for p in range(plan.shape[0]):
+        kind, start, cnt = plan[p, 0], o + plan[p, 1], plan[p, 2]
+        if kind == ADD:
+            top -= 1
+            stack[top - 1] = stack[top - 1] + stack[top]
+            continue
+        if kind == SEQUENTIAL:
+            res = 0.0
+            for j in range(start, start + cnt):
+                res += out[j]
+        else:  # numpy's 8 interleaved partial sums
+            r0, r1, r2, r3 = out[start], out[start + 1], out[start + 2], out[start + 3]
+            r4, r5, r6, r7 = out[start + 4], out[start + 5], out[start + 6], out[start + 7]
+            j = start + 8
+            end = start + cnt - cnt % 8
+            while j < end:
+                r0 += out[j]
+                r1 += out[j + 1]
+                r2 += out[j + 2]
+                r3 += out[j + 3]
+                r4 += out[j + 4]
+                r5 += out[j + 5]
+                r6 += out[j + 6]
+                r7 += out[j + 7]
+                j += 8
+            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            while j < start + cnt:
+                res += out[j]
+                j += 1
+        stack[top] = res
+        top += 1
+    return stack[0]
+
+
+def bin_of(c, edges, uniform, nan_bin, n_bins):  # pragma: no cover - compiled (kernels.jit helpers)
+    """The bin of ``c`` under :func:`calibcli.binning.assign_bins`'s rule: the equal-width fast path
+    with its 1e-9 edge check, else a binary search against the edges (``uniform``, ``nan_bin``:
+    :func:`calibcli.kernels.bins.bin_rule`)."""
+    if c != c:
+        return nan_bin
+    if uniform:
+        f = c * n_bins
+        if f >= 0.0 and f < n_bins:
+            t = int(f)
+            r = f - t
+            if r >= 1e-9 and r <= 1.0 - 1e-9:
+                return t
+    lo = 0
+    hi = n_bins + 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if edges[mid] < c:
+            lo = mid + 1
+        else:
+            hi = mid
+    return min(max(lo - 1, 0), n_bins - 1)
