@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from calibcli.kernels import compiled_helper, jit
-from calibcli.kernels.shared import bin_of, row_total
+from calibcli.kernels.shared import bin_of, block_maxima, row_total
 from calibcli.kernels import softmax as _softmax
 from calibcli.kernels.softmax import EXP_CHUNK, NARROW_COLUMNS, SEQUENTIAL, sum_plan
 from calibcli.kernels.bins import bin_rule
@@ -88,7 +88,7 @@ def _helpers() -> None:
     g = globals()
     g["_exp_into"] = _softmax._exp_into
     g["_flush"] = numba.njit(cache=True, nogil=True)(_flush_py)
-    for helper in (row_total, bin_of):
+    for helper in (row_total, bin_of, block_maxima):
         g[helper.__name__] = compiled_helper(helper)
 
 
@@ -168,21 +168,7 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
         e = min(s + block_rows, n)
         big = False
         if logits:  # row maxima and the block's choice of the huge-logit rescale (as _scaled_softmax)
-            nan = False
-            hi, lo = 0.0, 0.0
-            for i in range(s, e):
-                m = np.float64(z[i, 0])
-                row_nan = False
-                for j in range(k):
-                    v = np.float64(z[i, j])
-                    row_nan |= v != v
-                    m = v if v > m else m
-                    lo = v if v < lo else lo
-                if row_nan:
-                    nan = True
-                    m = np.nan
-                zmax[i - s] = m
-                hi = m if m > hi else hi
+            nan, hi, lo = block_maxima(z, s, e, zmax)
             big = (not nan) and (hi > huge or -lo > huge)
         a = s
         while a < e:

@@ -37,44 +37,34 @@ def _consts():
             np.uint64(rng.GAMMA))
 
 
-@jit
+def mix(z, m1, m2, s30, s27, s31):  # pragma: no cover - compiled (kernels.jit helpers)
+    """The SplitMix64 finaliser of one ``uint64`` (:func:`calibcli.stats.rng.mix64`)."""
+    z = (z ^ (z >> s30)) * m1
+    z = (z ^ (z >> s27)) * m2
+    return z ^ (z >> s31)
+
+
+@jit(helpers=(mix,))
 def _fold_of(keys, k1, k2, k, m1, m2, s30, s27, s31, gamma, out):  # pragma: no cover - compiled
     s32 = np.uint64(32)
     for i in range(keys.shape[0]):
-        z = keys[i] * gamma + k1
-        z = (z ^ (z >> s30)) * m1
-        z = (z ^ (z >> s27)) * m2
-        z = z ^ (z >> s31)
-        z = z ^ k2
-        z = (z ^ (z >> s30)) * m1
-        z = (z ^ (z >> s27)) * m2
-        z = z ^ (z >> s31)
+        z = mix(mix(keys[i] * gamma + k1, m1, m2, s30, s27, s31) ^ k2, m1, m2, s30, s27, s31)
         out[i] = np.int64(((z >> s32) * k) >> s32)
 
 
-@jit
+@jit(helpers=(mix,))
 def _uniform(keys, k1, k2, m1, m2, s30, s27, s31, gamma, out):  # pragma: no cover - compiled
     s11 = np.uint64(11)
     for i in range(keys.shape[0]):
-        z = keys[i] * gamma + k1
-        z = (z ^ (z >> s30)) * m1
-        z = (z ^ (z >> s27)) * m2
-        z = z ^ (z >> s31)
-        z = z ^ k2
-        z = (z ^ (z >> s30)) * m1
-        z = (z ^ (z >> s27)) * m2
-        z = z ^ (z >> s31)
+        z = mix(mix(keys[i] * gamma + k1, m1, m2, s30, s27, s31) ^ k2, m1, m2, s30, s27, s31)
         out[i] = np.float64(z >> s11) * 1.1102230246251565e-16  # 2**-53: exact
 
 
-@jit
+@jit(helpers=(mix,))
 def _group_of(keys, salt, n_groups, m1, m2, s30, s27, s31, gamma, out):  # pragma: no cover - compiled
     s32 = np.uint64(32)
     for i in range(keys.shape[0]):
-        z = (keys[i] * gamma) ^ salt
-        z = (z ^ (z >> s30)) * m1
-        z = (z ^ (z >> s27)) * m2
-        z = z ^ (z >> s31)
+        z = mix((keys[i] * gamma) ^ salt, m1, m2, s30, s27, s31)
         out[i] = ((z >> s32) * n_groups) >> s32
 
 

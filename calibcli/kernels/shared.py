@@ -1,10 +1,13 @@
-"""Compiled helpers shared by several kernels: a row's sum in numpy's order and the bin of a value.
+"""Compiled helpers shared by several kernels: a row's sum in numpy's order, the bin of a value, and
+the row maxima of a softmax block.
 
 Plain functions here; a kernel lists them in ``kernels.jit(helpers=...)`` and calls them by name,
 and they are compiled once, before the kernel (see :func:`calibcli.kernels.jit`).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 SEQUENTIAL, BLOCKED, ADD = 0, 1, 2  # the steps of a summation plan (calibcli.kernels.softmax.sum_plan)
 
@@ -68,3 +71,26 @@ def bin_of(c, edges, uniform, nan_bin, n_bins):  # pragma: no cover - compiled (
         else:
             hi = mid
     return min(max(lo - 1, 0), n_bins - 1)
+
+
+def block_maxima(z, s, e, zmax):  # pragma: no cover - compiled (kernels.jit helpers)
+    """Row maxima of ``z[s:e]`` into ``zmax[0:e - s]`` (float64; a row holding NaN gets NaN, as ``np.maximum``),
+    and ``(any NaN, largest maximum or 0, smallest value or 0)``: the softmax's choice of the huge-logit
+    rescale for the block (:func:`calibcli.predictions.scaled_softmax`)."""
+    k = z.shape[1]
+    nan = False
+    hi, lo = 0.0, 0.0
+    for i in range(s, e):
+        m = np.float64(z[i, 0])
+        row_nan = False
+        for j in range(k):
+            v = np.float64(z[i, j])
+            row_nan |= v != v
+            m = v if v > m else m
+            lo = v if v < lo else lo
+        if row_nan:
+            nan = True
+            m = np.nan
+        zmax[i - s] = m
+        hi = m if m > hi else hi
+    return nan, hi, lo

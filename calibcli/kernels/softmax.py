@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from calibcli.kernels import jit
-from calibcli.kernels.shared import ADD, BLOCKED, SEQUENTIAL, row_total
+from calibcli.kernels.shared import ADD, BLOCKED, SEQUENTIAL, block_maxima, row_total
 
 NARROW_COLUMNS = 32  # as calibcli.predictions.NARROW_COLUMNS: up to this many columns, row sums go left to right
 PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: pairwise summation splits rows longer than this
@@ -164,7 +164,7 @@ def scaled_softmax_into(z: np.ndarray, inv: np.ndarray, inv_step: int, block_row
                     f.view(np.int64), np.empty(min(block_rows, n)), np.empty(max(1, plan.shape[0])))
 
 
-@jit(helpers=(row_total,))
+@jit(helpers=(row_total, block_maxima))
 def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, fi, zmax,
                     stack):  # pragma: no cover - compiled
     n, k = z.shape
@@ -173,21 +173,7 @@ def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, 
     for s in range(0, n, block_rows):
         e = min(s + block_rows, n)
         # row maxima (NaN propagates, as np.maximum) and the block's choice of the huge-logit rescale
-        nan = False
-        hi, lo = 0.0, 0.0
-        for i in range(s, e):
-            m = np.float64(z[i, 0])
-            row_nan = False
-            for j in range(k):
-                v = np.float64(z[i, j])
-                row_nan |= v != v
-                m = v if v > m else m
-                lo = v if v < lo else lo
-            if row_nan:
-                nan = True
-                m = np.nan
-            zmax[i - s] = m
-            hi = m if m > hi else hi
+        nan, hi, lo = block_maxima(z, s, e, zmax)
         big = (not nan) and (hi > huge or -lo > huge)
         for a in range(s, e, rows):
             b = min(a + rows, e)
