@@ -231,3 +231,17 @@ def test_out_of_fold_temperature_is_lazy_and_equal(monkeypatch):
     np.testing.assert_array_equal(got.probs, want.probs)
     assert got.score_kind_evidence == want.score_kind_evidence and got.logits is None
 
+
+
+def test_helpers_compile_twice_without_error():
+    """Two pass threads may both run a kernel module's first compile: the second must find compiled twins,
+    not numba-compile them again (a race that failed a warm-cache audit with 'jit decorator was called on
+    an already jitted function')."""
+    from calibcli import kernels
+    from calibcli.kernels import shared
+
+    twin = kernels.compiled_helper(shared.bin_of)
+    assert kernels.compiled_helper(twin) is twin
+    kmeasure._helpers.__wrapped__()
+    kmeasure._helpers.__wrapped__()  # this module's names are now the compiled twins
+    assert kmeasure.bin_of is twin

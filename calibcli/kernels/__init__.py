@@ -35,7 +35,8 @@ from typing import Callable, Iterator
 MIN_ENTRIES = 1 << 17  # scores per batch (rows x columns) from which the compiled kernels pay
 MIN_ENTRIES_LOADED = 1 << 12  # ... and from which they pay in a pass whose source chose them (scope)
 _MODES = ("auto", "numba", "numpy")
-_COMPILE_LOCK = threading.Lock()
+COMPILE_LOCK = threading.RLock()  # held while compiling (passes run in threads); re-entrant: helpers compile under it
+_COMPILE_LOCK = COMPILE_LOCK
 
 
 def mode() -> str:
@@ -141,9 +142,12 @@ _HELPERS: dict[Callable, Callable] = {}
 
 
 def compiled_helper(fn: Callable) -> Callable:
-    """The numba-compiled twin of a helper function (compiled once per process; callers hold the lock)."""
-    if fn not in _HELPERS:
-        import numba
+    """The numba-compiled twin of a helper function (compiled once per process, whichever thread asks first;
+    given the compiled twin itself, it returns it)."""
+    fn = getattr(fn, "py_func", fn)
+    with _COMPILE_LOCK:
+        if fn not in _HELPERS:
+            import numba
 
-        _HELPERS[fn] = numba.njit(cache=True, nogil=True)(fn)
-    return _HELPERS[fn]
+            _HELPERS[fn] = numba.njit(cache=True, nogil=True)(fn)
+        return _HELPERS[fn]

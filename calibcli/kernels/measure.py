@@ -35,8 +35,9 @@ import math
 
 import numpy as np
 
-from calibcli.kernels import compiled_helper, jit
-from calibcli.kernels.shared import bin_of, block_maxima, row_total
+from calibcli.kernels import COMPILE_LOCK, compiled_helper, jit
+from calibcli.kernels import shared
+from calibcli.kernels.shared import bin_of, block_maxima, row_total  # noqa: F401 - rebound to compiled twins
 from calibcli.kernels import softmax as _softmax
 from calibcli.kernels.softmax import EXP_CHUNK, NARROW_COLUMNS, SEQUENTIAL, sum_plan
 from calibcli.kernels.bins import bin_rule
@@ -85,11 +86,12 @@ def _helpers() -> None:
     import numba
 
     _softmax._helpers()
-    g = globals()
-    g["_exp_into"] = _softmax._exp_into
-    g["_flush"] = numba.njit(cache=True, nogil=True)(_flush_py)
-    for helper in (row_total, bin_of, block_maxima):
-        g[helper.__name__] = compiled_helper(helper)
+    with COMPILE_LOCK:
+        g = globals()
+        g["_exp_into"] = _softmax._exp_into
+        g["_flush"] = numba.njit(cache=True, nogil=True)(_flush_py)
+        for helper in (shared.row_total, shared.bin_of, shared.block_maxima):  # the plain functions (this module's
+            g[helper.__name__] = compiled_helper(helper)  # names are rebound here to the compiled twins)
 
 
 def measure_rows(z: np.ndarray, logits: bool, inv: np.ndarray, inv_step: int, block_rows: int, huge: float,

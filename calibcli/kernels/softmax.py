@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from calibcli.kernels import jit
+from calibcli.kernels import COMPILE_LOCK, jit
 from calibcli.kernels.shared import ADD, BLOCKED, SEQUENTIAL, block_maxima, row_total
 
 NARROW_COLUMNS = 32  # as calibcli.predictions.NARROW_COLUMNS: up to this many columns, row sums go left to right
@@ -134,7 +134,8 @@ def _helpers() -> None:
     """Compile the helpers the kernels call (numba resolves them as globals when it compiles a kernel)."""
     import numba
 
-    globals()["_exp_into"] = numba.njit(cache=True, nogil=True)(_exp_into_py)
+    with COMPILE_LOCK:
+        globals()["_exp_into"] = numba.njit(cache=True, nogil=True)(_exp_into_py)
 
 
 def exp_into(x: np.ndarray, dst: np.ndarray) -> None:
