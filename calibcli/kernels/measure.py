@@ -37,9 +37,9 @@ import numpy as np
 
 from calibcli.kernels import COMPILE_LOCK, compiled_helper, jit
 from calibcli.kernels import shared
-from calibcli.kernels.shared import bin_of, block_maxima, row_total  # noqa: F401 - rebound to compiled twins
+from calibcli.kernels.shared import bin_of, block_maxima  # noqa: F401 - rebound to compiled twins
 from calibcli.kernels import softmax as _softmax
-from calibcli.kernels.softmax import EXP_CHUNK, NARROW_COLUMNS, SEQUENTIAL, sum_plan
+from calibcli.kernels.softmax import EXP_CHUNK, NARROW_COLUMNS, sum_plan
 from calibcli.kernels.bins import bin_rule
 
 SLOTS = 5  # scratch sums per (group, block, bin): rows, c, c*c, y, c*y
@@ -88,9 +88,9 @@ def _helpers() -> None:
     _softmax._helpers()
     with COMPILE_LOCK:
         g = globals()
-        g["_exp_into"] = _softmax._exp_into
+        g["softmax_rows"] = _softmax.softmax_rows
         g["_flush"] = numba.njit(cache=True, nogil=True)(_flush_py)
-        for helper in (shared.row_total, shared.bin_of, shared.block_maxima):  # the plain functions (this module's
+        for helper in (shared.bin_of, shared.block_maxima):  # the plain functions (this module's
             g[helper.__name__] = compiled_helper(helper)  # names are rebound here to the compiled twins)
 
 
@@ -163,9 +163,6 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
         if labels[i] < 0 or labels[i] >= k or blk[i] < 0 or blk[i] >= n_blocks:
             return False
     rows = pb.shape[0] // k
-    down, up = 2.0 ** -24, 2.0 ** 24
-    fmax = 1.7976931348623157e308
-    sequential = plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL
     for s in range(0, n, block_rows):
         e = min(s + block_rows, n)
         big = False
@@ -176,31 +173,7 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
         while a < e:
             b = min(a + rows, e, (a // chunk_rows + 1) * chunk_rows)  # never across a chunk of BinStats.update
             if logits:
-                for i in range(a, b):
-                    ib = inv[i * inv_step]
-                    m = zmax[i - s]
-                    o = (i - a) * k
-                    if big:
-                        md = m * down
-                        sc = ib * up
-                        if sc > fmax:
-                            sc = fmax
-                        for j in range(k):
-                            xb[o + j] = (np.float64(z[i, j]) * down - md) * sc
-                    else:
-                        for j in range(k):
-                            xb[o + j] = (np.float64(z[i, j]) - m) * ib
-                _exp_into(xb[:(b - a) * k], pb[:(b - a) * k], f, fi)
-                for i in range(a, b):
-                    o = (i - a) * k
-                    if sequential:
-                        total = pb[o]
-                        for j in range(o + 1, o + k):
-                            total += pb[j]
-                    else:
-                        total = row_total(pb, o, plan, stack)
-                    for j in range(o, o + k):
-                        pb[j] = pb[j] / total
+                softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, pb, f, fi, stack)
             else:
                 for i in range(a, b):
                     o = (i - a) * k

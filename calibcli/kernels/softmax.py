@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from calibcli.kernels import COMPILE_LOCK, jit
+from calibcli.kernels import COMPILE_LOCK, compiled_helper, jit, shared
 from calibcli.kernels.shared import ADD, BLOCKED, SEQUENTIAL, block_maxima, row_total
 
 NARROW_COLUMNS = 32  # as calibcli.predictions.NARROW_COLUMNS: up to this many columns, row sums go left to right
@@ -129,13 +129,54 @@ def _exp_into(x, dst, f, fi):  # pragma: no cover - compiled (replaced by its nu
 _exp_into_py = _exp_into
 
 
+def softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, dst, f, fi,
+                 stack):  # pragma: no cover - compiled (in _helpers)
+    """Softmax of rows ``a .. b-1`` of ``z`` into ``dst[0:(b - a) * K]`` (row after row), in the block that
+    starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see ``scaled_softmax_into``)."""
+    k = z.shape[1]
+    down, up = 2.0 ** -24, 2.0 ** 24
+    fmax = 1.7976931348623157e308
+    for i in range(a, b):
+        ib = inv[i * inv_step]
+        m = zmax[i - s]
+        o = (i - a) * k
+        if big:
+            md = m * down
+            sc = ib * up
+            if sc > fmax:
+                sc = fmax
+            for j in range(k):
+                xb[o + j] = (np.float64(z[i, j]) * down - md) * sc
+        else:
+            for j in range(k):
+                xb[o + j] = (np.float64(z[i, j]) - m) * ib
+    _exp_into(xb[:(b - a) * k], dst[:(b - a) * k], f, fi)
+    sequential = plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL
+    for i in range(b - a):
+        o = i * k  # the row is dst[o:o + k] (indexed, not sliced: a slice per row costs reference counting)
+        if sequential:  # the row sum, in numpy's order (see sum_plan)
+            total = dst[o]
+            for j in range(o + 1, o + k):
+                total += dst[j]
+        else:
+            total = row_total(dst, o, plan, stack)
+        for j in range(o, o + k):
+            dst[j] = dst[j] / total
+
+
+_softmax_rows_py = softmax_rows
+
+
 @functools.cache
 def _helpers() -> None:
     """Compile the helpers the kernels call (numba resolves them as globals when it compiles a kernel)."""
     import numba
 
     with COMPILE_LOCK:
-        globals()["_exp_into"] = numba.njit(cache=True, nogil=True)(_exp_into_py)
+        g = globals()
+        g["_exp_into"] = numba.njit(cache=True, nogil=True)(_exp_into_py)
+        g["row_total"] = compiled_helper(shared.row_total)
+        g["softmax_rows"] = numba.njit(cache=True, nogil=True)(_softmax_rows_py)
 
 
 def exp_into(x: np.ndarray, dst: np.ndarray) -> None:
@@ -165,12 +206,10 @@ def scaled_softmax_into(z: np.ndarray, inv: np.ndarray, inv_step: int, block_row
                     f.view(np.int64), np.empty(min(block_rows, n)), np.empty(max(1, plan.shape[0])))
 
 
-@jit(helpers=(row_total, block_maxima))
+@jit(helpers=(block_maxima,))
 def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, fi, zmax,
                     stack):  # pragma: no cover - compiled
     n, k = z.shape
-    down, up = 2.0 ** -24, 2.0 ** 24
-    fmax = 1.7976931348623157e308
     for s in range(0, n, block_rows):
         e = min(s + block_rows, n)
         # row maxima (NaN propagates, as np.maximum) and the block's choice of the huge-logit rescale
@@ -178,32 +217,7 @@ def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, 
         big = (not nan) and (hi > huge or -lo > huge)
         for a in range(s, e, rows):
             b = min(a + rows, e)
-            for i in range(a, b):
-                ib = inv[i * inv_step]
-                m = zmax[i - s]
-                o = (i - a) * k
-                if big:
-                    md = m * down
-                    sc = ib * up
-                    if sc > fmax:
-                        sc = fmax
-                    for j in range(k):
-                        xb[o + j] = (np.float64(z[i, j]) * down - md) * sc
-                else:
-                    for j in range(k):
-                        xb[o + j] = (np.float64(z[i, j]) - m) * ib
-            _exp_into(xb[:(b - a) * k], out[a * k:b * k], f, fi)
-            for i in range(a, b):
-                o = i * k  # the row is out[o:o + k] (indexed, not sliced: a slice per row costs reference counting)
-                # the row sum, in numpy's order (see sum_plan)
-                if plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL:
-                    total = out[o]
-                    for j in range(o + 1, o + k):
-                        total += out[j]
-                else:
-                    total = row_total(out, o, plan, stack)
-                for j in range(o, o + k):
-                    out[j] = out[j] / total
+            softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, out[a * k:b * k], f, fi, stack)
 
 
 def softmax_row_derivs_into(z: np.ndarray, labels: np.ndarray, beta_row: np.ndarray, inv_scale: float,
