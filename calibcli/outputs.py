@@ -58,10 +58,8 @@ class OutputSet(OutputPlan):
 
     Parameters
     ----------
-    reads : ``(what, path)`` pairs for every file the command reads, e.g.
-        ``("one of the input files", "preds.csv")``, ``("the --baseline file", "old.csv")``,
-        ``("the config file", "pyproject.toml")``. Globs are expanded; ``-`` and
-        missing files are skipped (reading them fails later with its own message).
+    reads : ``(what, path)`` pairs for every file the command reads, as for
+        :class:`calibcli.output_paths.OutputPlan`.
 
     Examples
     --------
