@@ -6,9 +6,8 @@ each a pass with a temporary); these kernels make one pass, with the same ``uint
 arithmetic (wrapping modulo 2**64), so the draws are bit-identical. ``stats.rng``
 dispatches to them (see :func:`work`) and keeps the numpy code as the reference.
 
-The SplitMix64 finaliser is written out in each kernel (a jitted helper could not be
-called from them). All constants are passed as ``uint64`` arguments: numba would promote a mix of
-``uint64`` and a Python ``int`` to float64.
+The SplitMix64 finaliser is one helper (:func:`mix`) the three kernels call. All constants are
+passed as ``uint64`` arguments: numba would promote a mix of ``uint64`` and a Python ``int`` to float64.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from calibcli.kernels import jit
+
 
 def work(n_keys: int, rounds: int) -> int:
     """The work measure given to ``use_compiled`` for a draw of ``rounds`` mix64 rounds on ``n_keys`` keys.
@@ -68,28 +68,24 @@ def _group_of(keys, salt, n_groups, m1, m2, s30, s27, s31, gamma, out):  # pragm
         out[i] = ((z >> s32) * n_groups) >> s32
 
 
+def _draw(kernel, keys: np.ndarray, dtype, *params: int) -> np.ndarray:
+    """``kernel(keys, *params, *constants, out)`` on ``uint64`` keys, the ``params`` as ``uint64``; returns ``out``."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    out = np.empty(keys.shape[0], dtype=dtype)
+    kernel(keys, *(np.uint64(p) for p in params), *_consts(), out)
+    return out
+
+
 def fold_of(keys: np.ndarray, k1: int, k2: int, k: int) -> np.ndarray:
     """``((bits >> 32) * k) >> 32`` as int64, ``bits = mix64(mix64(key * GAMMA + k1) ^ k2)``, of ``uint64`` keys."""
-    keys = np.ascontiguousarray(keys, dtype=np.uint64)
-    out = np.empty(keys.shape[0], dtype=np.int64)
-    m1, m2, s30, s27, s31, gamma = _consts()
-    _fold_of(keys, np.uint64(k1), np.uint64(k2), np.uint64(k), m1, m2, s30, s27, s31, gamma, out)
-    return out
+    return _draw(_fold_of, keys, np.int64, k1, k2, k)
 
 
 def uniform(keys: np.ndarray, k1: int, k2: int) -> np.ndarray:
     """``(bits >> 11) * 2**-53`` (float64), ``bits`` as in :func:`fold_of`."""
-    keys = np.ascontiguousarray(keys, dtype=np.uint64)
-    out = np.empty(keys.shape[0], dtype=np.float64)
-    m1, m2, s30, s27, s31, gamma = _consts()
-    _uniform(keys, np.uint64(k1), np.uint64(k2), m1, m2, s30, s27, s31, gamma, out)
-    return out
+    return _draw(_uniform, keys, np.float64, k1, k2)
 
 
 def group_of(keys: np.ndarray, salt: int, n_groups: int) -> np.ndarray:
     """``((mix64((key * GAMMA) ^ salt) >> 32) * n_groups) >> 32`` as intp, of ``uint64`` keys."""
-    keys = np.ascontiguousarray(keys, dtype=np.uint64)
-    out = np.empty(keys.shape[0], dtype=np.intp)
-    m1, m2, s30, s27, s31, gamma = _consts()
-    _group_of(keys, np.uint64(salt), np.uint64(n_groups), m1, m2, s30, s27, s31, gamma, out)
-    return out
+    return _draw(_group_of, keys, np.intp, salt, n_groups)
