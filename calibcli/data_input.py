@@ -167,8 +167,9 @@ def _table_source(table, options, name: str):
 
     with tempfile.TemporaryDirectory(prefix="calib-api-") as folder:
         path = os.path.join(folder, "data.arrow")
-        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, _plain(table).schema) as writer:
-            writer.write_table(_plain(table))
+        plain = _plain(table)
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, plain.schema) as writer:
+            writer.write_table(plain)
         try:
             source = open_source([path], options)
         except InputError as exc:
