@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from calibcli.data_input import as_table, is_paths, open_data
+from calibcli.data_input import as_table, data_name, is_paths, open_data
 from calibcli.errors import InputError, UsageError
 from calibcli.pipeline import CALIBRATORS
 from calibcli.report import AuditReport
@@ -493,7 +493,7 @@ def _audit_set(data, y_true, y_prob, opts, settings, models, per_file: bool, sor
         if table is None:  # open_data's message for anything else
             with open_data(data, options=opts):
                 pass
-        name = "Table" if type(data).__module__.startswith("pyarrow") else "DataFrame"
+        name = data_name(data)
         plan = plan_jobs([name], opts, models=models, sort_by=sort_by,
                          columns=lambda _: (list(table.column_names), name))
         reports, comparison = run_jobs(plan, settings, open_job=lambda job: open_data(table, options=job.load_options,

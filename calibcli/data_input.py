@@ -21,7 +21,7 @@ from calibcli.errors import InputError, UsageError
 if TYPE_CHECKING:
     from calibcli.validation.options import LoadOptions
 
-__all__ = ["open_data", "as_table", "is_paths"]
+__all__ = ["open_data", "as_table", "is_paths", "data_name"]
 
 
 def as_table(data):
@@ -102,6 +102,11 @@ def _arrays_table(y_true, y_prob, classes: Sequence[str] | None, score_kind: str
     return pa.table({"label": label, **cols}), "label"
 
 
+def data_name(data) -> str:
+    """How messages and reports name in-memory ``data``: 'Table' (pyarrow) or 'DataFrame'."""
+    return "Table" if type(data).__module__.startswith("pyarrow") else "DataFrame"
+
+
 def is_paths(data) -> bool:
     """Whether ``data`` is a path or a non-empty list of paths (rather than in-memory data)."""
     return isinstance(data, (str, os.PathLike)) or (isinstance(data, (list, tuple)) and bool(data)
@@ -148,7 +153,7 @@ def open_data(data=None, *, y_true=None, y_prob=None, options: "LoadOptions | No
         if table is None:
             raise UsageError(f"data must be a pandas or polars DataFrame, a pyarrow Table, a path or a list of paths; "
                              f"got {type(data).__name__}. For arrays, use y_true= and y_prob=.")
-        name = name or ("Table" if type(data).__module__.startswith("pyarrow") else "DataFrame")
+        name = name or data_name(data)
     yield from _table_source(table, options, name)
 
 
