@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Report", "AuditSet", "FittedCalibrator", "audit", "fit", "thresholds", "open_data"]
 
-OBJECTIVES = ("cost", "f1", "fbeta", "youden", "precision", "recall", "flag-rate", "review-band")
-
 
 # ------------------------------------------------------------------ results
 @dataclass(frozen=True)
@@ -291,7 +289,7 @@ def _load_options(label, score_cols, classes, task, score_kind, renormalize, dro
 # ------------------------------------------------------------------ options
 def _spec(objectives, n_bootstrap: int, seed: int, **targets):
     """A validated ``ThresholdSpec``: the objectives named or implied by their targets (as the CLI's flags imply them)."""
-    from calibcli.thresholds import ThresholdSpec
+    from calibcli.thresholds import OBJECTIVES, ThresholdSpec
 
     named = _strings(objectives or (), "objectives")
     bad = [o for o in named if o not in OBJECTIVES]
