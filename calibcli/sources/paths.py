@@ -85,21 +85,32 @@ def _directory_parts(path: str) -> tuple[list[str], str | None]:
             (found if is_data_name(n) else other).append(os.path.join(root, n))
     found.sort()
     other.sort()
-    shown = ", ".join(os.path.relpath(o, path) for o in other[:5]) + (f", ... ({len(other)} in all)" if len(other) > 5 else "")
-    if not found:
-        if not other:
-            raise InputError(f"{path}: the directory holds no data files (names starting with _ or . are skipped). "
-                             f"Pass a directory of Parquet or CSV parts, or the files themselves, e.g. "
-                             f"'{os.path.join(path, '*.parquet')}'.")
-        ext = os.path.splitext(other[0])[1]
-        raise InputError(f"{path}: the directory holds no data files, only files not named as data ({shown}). Files in "
-                         f"a directory are read when named {DATA_NAMES}. To read the files anyway, name them, e.g. "
-                         f"'{os.path.join(path, '*' + ext if ext else os.path.relpath(other[0], path))}'.")
-    note = None
-    if other:
-        note = (f"{path}: skipped {len(other)} file{'s' if len(other) > 1 else ''} not named as data ({shown}); "
-                f"files in a directory are read when named {DATA_NAMES}. Pass a file by name to read it.")
+    note = skipped_note(path, [os.path.relpath(o, path) for o in other], bool(found),
+                        lambda name: os.path.join(path, name))
     return found, note
+
+
+def skipped_note(where: str, other: list[str], any_found: bool, example) -> str | None:
+    """The note on the files of a directory of parts skipped because their names are not data names
+    (:func:`is_data_name`), or None when there are none; ``InputError`` when the directory holds no data.
+
+    ``where`` names the directory, ``other`` are the skipped files' paths relative to it (sorted), and
+    ``example(name)`` is the path of ``name`` in the directory, for the message's example.
+    """
+    shown = ", ".join(other[:5]) + (f", ... ({len(other)} in all)" if len(other) > 5 else "")
+    if not any_found:
+        if not other:
+            raise InputError(f"{where}: the directory holds no data files (names starting with _ or . are skipped). "
+                             f"Pass a directory of Parquet or CSV parts, or the files themselves, e.g. "
+                             f"'{example('*.parquet')}'.")
+        ext = os.path.splitext(other[0])[1]
+        raise InputError(f"{where}: the directory holds no data files, only files not named as data ({shown}). Files in "
+                         f"a directory are read when named {DATA_NAMES}. To read the files anyway, name them, e.g. "
+                         f"'{example('*' + ext if ext else other[0])}'.")
+    if not other:
+        return None
+    return (f"{where}: skipped {len(other)} file{'s' if len(other) > 1 else ''} not named as data ({shown}); "
+            f"files in a directory are read when named {DATA_NAMES}. Pass a file by name to read it.")
 
 
 def _file_url_path(url: str) -> str:

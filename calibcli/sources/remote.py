@@ -302,7 +302,7 @@ def _remote_parts(pattern: str, fs, path: str) -> tuple[list[str], str | None]:
     """The data files under a bucket folder (recursively; hidden and ``_`` folders, ``_SUCCESS``,
     ``.crc`` skipped), sorted, and a note naming the files skipped because their names are not data
     names (None when there are none): the rules of a local directory of parts."""
-    from calibcli.sources.paths import DATA_NAMES, is_data_name
+    from calibcli.sources.paths import is_data_name, skipped_note
 
     root = path.rstrip("/")
     found, other = [], []
@@ -314,21 +314,8 @@ def _remote_parts(pattern: str, fs, path: str) -> tuple[list[str], str | None]:
         (found if is_data_name(name) else other).append((p, rel))
     found.sort()
     other.sort()
-    shown = ", ".join(rel for _, rel in other[:5]) + (f", ... ({len(other)} in all)" if len(other) > 5 else "")
     where = redact(pattern).rstrip("/")
-    if not found:
-        if not other:
-            raise InputError(f"{where}: the directory holds no data files (names starting with _ or . are skipped). "
-                             "Pass a directory of Parquet or CSV parts, or the files themselves, e.g. "
-                             f"'{where}/*.parquet'.")
-        ext = "." + other[0][1].rsplit(".", 1)[-1] if "." in other[0][1].rsplit("/", 1)[-1] else ""
-        raise InputError(f"{where}: the directory holds no data files, only files not named as data ({shown}). Files in "
-                         f"a directory are read when named {DATA_NAMES}. To read the files anyway, name them, e.g. "
-                         f"'{where}/{'*' + ext if ext else other[0][1]}'.")
-    note = None
-    if other:
-        note = (f"{where}: skipped {len(other)} file{'s' if len(other) > 1 else ''} not named as data ({shown}); "
-                f"files in a directory are read when named {DATA_NAMES}. Pass a file by name to read it.")
+    note = skipped_note(where, [rel for _, rel in other], bool(found), lambda name: f"{where}/{name}")
     return [p for p, _ in found], note
 
 
