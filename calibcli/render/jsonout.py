@@ -12,6 +12,7 @@ import numpy as np
 
 from calibcli import __version__
 from calibcli.report import SCHEMA_VERSION, AuditReport, Reliability
+from calibcli.schema import NOISE_FLOOR_KEYS  # the keys the schema declares
 
 
 def clean(value: Any) -> Any:
@@ -51,9 +52,6 @@ def bins_dict(stats: Reliability, outcome_key: str) -> list[dict[str, Any]]:
         }
         for i in range(len(stats.count))
     ]
-
-
-NOISE_FLOOR_KEYS = ("ece", "ece_top_label", "mce", "classwise_ece")
 
 
 def _interval(iv) -> list | None:
