@@ -317,7 +317,7 @@ def _call_text(fn: str, data, kwargs: dict) -> str:
     return f"calibcli.{fn}({what}{', ' + given if given else ''})"
 
 
-# ---------------------------------------------------------------------- API
+# ----------------------------------------------------- calibrators, groups, rules
 def _methods(calibrators) -> tuple[str, ...]:
     names = _strings(calibrators, "calibrators")
     names = tuple(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
@@ -326,11 +326,6 @@ def _methods(calibrators) -> tuple[str, ...]:
         raise UsageError(f"calibrators={calibrators!r}: unknown calibrator {', '.join(unknown) or '(none given)'}; "
                          f"choose from {', '.join(CALIBRATORS)}.")
     return names
-
-
-def _texts(value, what: str) -> tuple[str, ...]:
-    """A string or a sequence of strings as a tuple (``by='region'`` is ``by=['region']``); else a TypeError."""
-    return _strings(value, what, numbers=what.endswith("classes"))
 
 
 def _per_column(value, what: str) -> tuple[str, ...]:
@@ -347,7 +342,7 @@ def _per_column(value, what: str) -> tuple[str, ...]:
 
 
 def _groups(by, by_bins, by_time, min_group_rows: int, max_groups: int):
-    by, by_bins, by_time = _texts(by, "by"), _per_column(by_bins, "by_bins"), _per_column(by_time, "by_time")
+    by, by_bins, by_time = _strings(by, "by"), _per_column(by_bins, "by_bins"), _per_column(by_time, "by_time")
     if not (by or by_bins or by_time):
         return None
     from calibcli.subgroups.keys import GroupSpec
@@ -358,8 +353,8 @@ def _groups(by, by_bins, by_time, min_group_rows: int, max_groups: int):
 def _rules(fail_if, warn_if) -> tuple:
     from calibcli.gate import parse_rule
 
-    return (tuple(parse_rule(e, "fail", f"fail_if {e!r}") for e in _texts(fail_if, "fail_if"))
-            + tuple(parse_rule(e, "warn", f"warn_if {e!r}") for e in _texts(warn_if, "warn_if")))
+    return (tuple(parse_rule(e, "fail", f"fail_if {e!r}") for e in _strings(fail_if, "fail_if"))
+            + tuple(parse_rule(e, "warn", f"warn_if {e!r}") for e in _strings(warn_if, "warn_if")))
 
 
 # ---------------------------------------------------------------------- API
@@ -449,8 +444,8 @@ def audit(data=None, *, label: str = "label", y_true=None, y_prob=None, score_co
         load=opts, n_bins=n_bins, strategy=strategy, calibrate=calibrators is not None,
         calibrators=None if calibrators is None or calibrators == "temperature" else _methods(calibrators),
         calibration_split=calibration_split, fit_on=fit_on, seed=seed, per_label=per_label, thresholds=spec,
-        threshold_classes=_texts(threshold_classes, "threshold_classes"), groups=groups, statistics=bool(statistics),
-        tolerance=tolerance,
+        threshold_classes=_strings(threshold_classes, "threshold_classes", numbers=True), groups=groups,
+        statistics=bool(statistics), tolerance=tolerance,
         rules=_rules(fail_if, warn_if), gate_on=gate_on, strict=strict, gate_seed=gate_seed,
         gate_replicates=gate_replicates, baseline=baseline, id_col=id_col)
     given = {k: v for k, v in (("label", label), ("n_bins", n_bins), ("strategy", strategy), ("calibrators", calibrators),
@@ -543,7 +538,7 @@ def thresholds(data=None, *, objectives: Sequence[str] | str = ("f1", "youden"),
     from calibcli.thresholds import recommend_source
 
     _check_data_args(label, score_cols, classes, encoding)
-    targets = _texts(target_classes, "target_classes")
+    targets = _strings(target_classes, "target_classes", numbers=True)
     spec = _spec(objectives or ("f1", "youden"), n_bootstrap, seed, cost_fp=cost_fp, cost_fn=cost_fn, cost_tp=cost_tp,
                  cost_tn=cost_tn, beta=beta, min_precision=min_precision, min_recall=min_recall,
                  max_flag_rate=max_flag_rate, review_precision=review_precision)
