@@ -32,7 +32,7 @@ import numpy as np
 
 from calibcli.engine.batches import Batch
 from calibcli.predictions import Task
-from calibcli.statistics.inputs import Curve, curve_arrays
+from calibcli.statistics.inputs import curve_arrays
 from calibcli.statistics.plan import BIN_SUMS, HIST_SUMS, MAX_FINE_BINS, CurvePlan, StatisticsBudget, plan_curves
 from calibcli.statistics.smooth import FineHistogram
 from calibcli.statistics.table import ScoreTable
@@ -166,12 +166,6 @@ class StatisticsBundle:
         for i, state in enumerate(self.curves):
             out.update(state.to_arrays(f"c{i}_"))
         return out
-
-    def curve_index(self, curve: Curve) -> int:
-        for i, plan in enumerate(self.plans):
-            if plan.curve == curve:
-                return i
-        raise KeyError(curve)
 
     def finalize(self, cox: Mapping[Any, Any] | None = None):
         """The :class:`~calibcli.statistics.result.StatisticsResult` (``cox``: CoxResult by curve, when fitted)."""
