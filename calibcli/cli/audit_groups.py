@@ -63,12 +63,11 @@ def write_outputs(reports, opts: dict, folders, out) -> str | None:
     """Stage ``groups.png`` (and ``drift.png``) of each report in its plot folder; the note to print, or None."""
     if opts.get("group_spec") is None or not folders:
         return None
+    from calibcli.cli.audit_plots import report_folders
     from calibcli.render.groups_plot import render_group_pngs
 
-    if len(folders) == 1:
-        folders = list(folders) * len(reports)
     written = []
-    for report, folder in zip(reports, folders):
+    for report, folder in zip(reports, report_folders(folders, reports)):
         if report.groups is None:
             continue
         for name, data in render_group_pngs(report.groups, report.metrics.ece).items():

@@ -83,6 +83,11 @@ def plan_outputs(opts: dict, inputs: list[str], out) -> list[Path]:
     return folders
 
 
+def report_folders(folders, reports) -> list[Path]:
+    """The plot folder of each report: ``folders`` (from :func:`plan_outputs`), the one folder repeated."""
+    return list(folders) * len(reports) if len(folders) == 1 else list(folders)
+
+
 def write_outputs(reports, opts: dict, folders: list[Path], out) -> str | None:
     """Stage the three PNGs of each report in ``out``; the note to print once committed (or None)."""
     plots_dir = opts.get("plots_dir")
@@ -91,10 +96,8 @@ def write_outputs(reports, opts: dict, folders: list[Path], out) -> str | None:
     from calibcli.plotdata import classes_data, confidence_data, method_name, reliability_data
     from calibcli.render.plots import font_note, render_all
 
-    if len(folders) == 1:
-        folders = folders * len(reports)
     written, notes = 0, []
-    for report, folder in zip(reports, folders):
+    for report, folder in zip(reports, report_folders(folders, reports)):
         figures = (reliability_data(report), classes_data(report, opts.get("max_class_panels", 25)), confidence_data(report))
         pngs = render_all(*figures, method_name(report))
         notes += [n for n in [font_note(*figures)] if n and n not in notes]

@@ -48,12 +48,11 @@ def write_outputs(reports, opts: dict, folders, out) -> str | None:
     """Stage each report's ``corp.png`` in its plot folder; the note to print, or None."""
     if not opts.get("statistics") or not folders:
         return None
+    from calibcli.cli.audit_plots import report_folders
     from calibcli.render.corp_plot import corp_png_bytes
 
-    if len(folders) == 1:
-        folders = list(folders) * len(reports)
     written = 0
-    for report, folder in zip(reports, folders):
+    for report, folder in zip(reports, report_folders(folders, reports)):
         st = report.statistics
         if st is None or st.corp is None:
             continue
