@@ -536,6 +536,7 @@ def thresholds(data=None, *, objectives: Sequence[str] | str = ("f1", "youden"),
     (``recommendations``, ``to_dict()``).
     """
     from calibcli.thresholds import recommend_source
+    from calibcli.thresholds.passes import TransformWith
 
     _check_data_args(label, score_cols, classes, encoding)
     targets = _strings(target_classes, "target_classes", numbers=True)
@@ -547,7 +548,7 @@ def thresholds(data=None, *, objectives: Sequence[str] | str = ("f1", "youden"),
 
         calibrator = load_calibrator(calibrator)
     cal = getattr(calibrator, "calibrator", calibrator)
-    calibrate = None if cal is None else (lambda batch: cal.transform(batch.predictions))
+    calibrate = None if cal is None else TransformWith(cal)  # as calib thresholds --calibrator (picklable)
     opts = _load_options(label, score_cols, classes, task, score_kind, renormalize, drop_invalid, encoding,
                          batch_rows, memory_limit)
     with open_data(data, y_true=y_true, y_prob=y_prob, options=opts) as source:

@@ -143,6 +143,21 @@ def test_thresholds_matches_cli(frame):
     assert got["recommendations"] == want["recommendations"]
 
 
+def test_thresholds_with_a_calibrator_matches_cli(frame, tmp_path):
+    """calibrator= (a FittedCalibrator or its file) recommends on the calibrated scale as --calibrator does."""
+    saved = tmp_path / "cal.json"
+    assert run(["fit", MULTI, "-o", saved, "-q"]).exit_code == 0
+    cli = json.loads(run(["thresholds", MULTI, "--bootstrap", "20", "--objective", "f1", "--calibrator", saved,
+                          "--format", "json"]).stdout)
+    from calibcli.render.jsonout import clean
+
+    want = cli["results"][0]["recommendations"]
+    assert {r["scale"] for r in want} == {"raw", "calibrated"}
+    for calibrator in (saved, str(saved), calibcli.fit(frame)):
+        t = calibcli.thresholds(frame, objectives="f1", n_bootstrap=20, calibrator=calibrator)
+        assert clean(t.to_dict())["recommendations"] == want
+
+
 def test_import_is_lazy():
     code = ("import sys, calibcli; assert callable(calibcli.audit); "
             "print(sorted(m for m in ('pandas', 'pyarrow', 'matplotlib', 'scipy') if m in sys.modules))")
