@@ -109,7 +109,7 @@ def curve_names(task: Task, n_classes: int) -> list[tuple[Curve, str | None]]:
     return [(head, None), *((k, k) for k in range(n_classes))]
 
 
-def _edges_of(edges, curve: Curve, task: Task) -> np.ndarray:
+def _edges_of(edges, curve: Curve) -> np.ndarray:
     if curve == "positive":
         return np.asarray(edges.of_class(1), dtype=np.float64)
     if curve in ("top", "pooled"):
@@ -130,7 +130,7 @@ def plan_curves(task: Task, classes: tuple[str, ...], edges, budget: StatisticsB
     names = curve_names(task, len(classes))
     c = len(names)
     g = budget.n_groups
-    all_edges = [_edges_of(edges, curve, task) for curve, _ in names]
+    all_edges = [_edges_of(edges, curve) for curve, _ in names]
     group_hist = g * HIST_SUMS * budget.group_bins
     bin_values = [g * (BIN_SUMS * (e.size - 1) + SPIEGEL_SUMS) for e in all_edges]
     class_groups = g if sum(bin_values[1:]) <= budget.max_values / 10 else 1
