@@ -74,13 +74,3 @@ def summary_text(markdown: str) -> str:
     '# ok\\n\\n'
     """
     return (markdown if markdown.endswith("\n") else markdown + "\n") + "\n"
-
-
-def append_summary(path: str, markdown: str) -> None:
-    """Append the Markdown report to the job summary file (``GITHUB_STEP_SUMMARY``).
-
-    Raises ``OSError`` when the file cannot be appended to; ``calib audit`` stages
-    the append with its other outputs instead and turns a failure into a warning.
-    """
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(summary_text(markdown))
