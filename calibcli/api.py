@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from calibcli.data_input import as_table, data_name, is_paths, open_data
+from calibcli.data_input import as_paths, as_table, data_name, is_paths, open_data
 from calibcli.errors import InputError, UsageError
 from calibcli.pipeline import CALIBRATORS
 from calibcli.report import AuditReport
@@ -473,8 +473,7 @@ def _audit_set(data, y_true, y_prob, opts, settings, models, per_file: bool, sor
     if is_paths(data):
         from calibcli.reading import expand_inputs
 
-        paths = expand_inputs([os.fspath(d) for d in (data if isinstance(data, (list, tuple)) else [data])],
-                              opts.engine.storage_options)
+        paths = expand_inputs(as_paths(data), opts.engine.storage_options)
         plan = plan_jobs(paths, opts, models=models, per_file=per_file, sort_by=sort_by)
         reports, comparison = run_jobs(plan, settings)
         records = file_records(list(paths))

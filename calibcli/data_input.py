@@ -21,7 +21,7 @@ from calibcli.errors import InputError, UsageError
 if TYPE_CHECKING:
     from calibcli.validation.options import LoadOptions
 
-__all__ = ["open_data", "as_table", "is_paths", "data_name"]
+__all__ = ["open_data", "as_table", "is_paths", "as_paths", "data_name"]
 
 
 def as_table(data):
@@ -113,6 +113,11 @@ def is_paths(data) -> bool:
                                                     and all(isinstance(d, (str, os.PathLike)) for d in data))
 
 
+def as_paths(data) -> list[str]:
+    """The paths of ``data``, a path or a list of paths (see :func:`is_paths`), as a list of str."""
+    return [os.fspath(d) for d in (data if isinstance(data, (list, tuple)) else [data])]
+
+
 @contextmanager
 def open_data(data=None, *, y_true=None, y_prob=None, options: "LoadOptions | None" = None,
               name: str | None = None) -> Iterator[Any]:
@@ -144,8 +149,7 @@ def open_data(data=None, *, y_true=None, y_prob=None, options: "LoadOptions | No
                           classes=None if one_column else options.classes)
         name = name or "arrays"
     elif is_paths(data):
-        paths = [os.fspath(d) for d in (data if isinstance(data, (list, tuple)) else [data])]
-        with open_source(paths, options) as source:
+        with open_source(as_paths(data), options) as source:
             yield source
         return
     else:

@@ -417,15 +417,14 @@ class _baseline:
 
 
 def _baseline_in_memory(loaded, settings: AuditSettings):
-    from calibcli.data_input import is_paths
+    from calibcli.data_input import as_paths, is_paths
     from calibcli.errors import InputError, UsageError
     from calibcli.gate import match_baseline
     from calibcli.loading import load_predictions
 
     if not is_paths(settings.baseline):
         raise UsageError("a baseline given as data needs the audited input as a source; give paths.")
-    paths = [settings.baseline] if not isinstance(settings.baseline, (list, tuple)) else list(settings.baseline)
-    old = load_predictions([str(p) for p in paths], _load(settings))
+    old = load_predictions(as_paths(settings.baseline), _load(settings))
     if settings.id_col:
         for ids, what in ((loaded.ids, "the audited predictions"), (old.ids, "the baseline")):
             if ids is not None and any(v is None for v in ids):
