@@ -35,8 +35,7 @@ from typing import Callable, Iterator
 MIN_ENTRIES = 1 << 17  # scores per batch (rows x columns) from which the compiled kernels pay
 MIN_ENTRIES_LOADED = 1 << 12  # ... and from which they pay in a pass whose source chose them (scope)
 _MODES = ("auto", "numba", "numpy")
-COMPILE_LOCK = threading.RLock()  # held while compiling (passes run in threads); re-entrant: helpers compile under it
-_COMPILE_LOCK = COMPILE_LOCK
+_COMPILE_LOCK = threading.RLock()  # held while compiling (passes run in threads); re-entrant: helpers compile under it
 
 
 def mode() -> str:
@@ -113,9 +112,10 @@ def jit(fn: Callable | None = None, *, helpers: tuple[Callable, ...] = ()) -> Ca
     """``fn`` compiled by ``numba.njit(cache=True, nogil=True)`` on its first call (IEEE arithmetic: no fastmath).
 
     The wrapper imports numba only when called, so importing a kernel module stays cheap.
-    ``helpers`` are plain functions ``fn`` calls by name (e.g. :mod:`calibcli.kernels.shared`):
-    each is compiled once (:func:`compiled_helper`) and bound to its name in ``fn``'s module
-    before ``fn`` compiles. (numba's disk cache of ``fn`` does not notice a change of a helper:
+    ``helpers`` are plain functions ``fn`` calls by name (e.g. :mod:`calibcli.kernels.shared`;
+    a helper that calls helpers names them with :func:`uses`): each is compiled once
+    (:func:`compiled_helper`) and bound to its name in ``fn``'s module before ``fn`` compiles
+    (``call.bind_helpers()``). (numba's disk cache of ``fn`` does not notice a change of a helper:
     after editing one, delete ``calibcli/kernels/__pycache__``.)
     """
     if fn is None:
@@ -129,13 +129,32 @@ def jit(fn: Callable | None = None, *, helpers: tuple[Callable, ...] = ()) -> Ca
                 if not compiled:
                     import numba
 
-                    for helper in helpers:
-                        fn.__globals__[helper.__name__] = compiled_helper(helper)
+                    _bind(fn, helpers)
                     compiled.append(numba.njit(cache=True, nogil=True)(fn))
         return compiled[0](*args)
 
     call.py_func = fn  # the pure-Python body, for tests on tiny inputs
+    call.bind_helpers = functools.partial(_bind, fn, helpers)
     return call
+
+
+def uses(*helpers: Callable) -> Callable[[Callable], Callable]:
+    """Mark a helper as calling ``helpers`` by name: :func:`compiled_helper` binds their compiled twins
+    in its module before compiling it. Returns the function itself (still plain Python)."""
+
+    def mark(fn: Callable) -> Callable:
+        fn.kernel_helpers = helpers
+        return fn
+
+    return mark
+
+
+def _bind(fn: Callable, helpers: tuple[Callable, ...]) -> None:
+    """Bind the compiled twin of each of ``helpers`` to its name in ``fn``'s module (numba resolves the
+    names as globals when it compiles ``fn``)."""
+    for helper in helpers:
+        twin = compiled_helper(helper)
+        fn.__globals__[twin.py_func.__name__] = twin
 
 
 _HELPERS: dict[Callable, Callable] = {}
@@ -143,11 +162,12 @@ _HELPERS: dict[Callable, Callable] = {}
 
 def compiled_helper(fn: Callable) -> Callable:
     """The numba-compiled twin of a helper function (compiled once per process, whichever thread asks first;
-    given the compiled twin itself, it returns it)."""
+    given the compiled twin itself, it returns it), its own helpers (:func:`uses`) bound first."""
     fn = getattr(fn, "py_func", fn)
     with _COMPILE_LOCK:
         if fn not in _HELPERS:
             import numba
 
+            _bind(fn, getattr(fn, "kernel_helpers", ()))
             _HELPERS[fn] = numba.njit(cache=True, nogil=True)(fn)
         return _HELPERS[fn]

@@ -30,16 +30,13 @@ kernels/softmax.py's compiled ``exp``; after editing it, delete ``calibcli/kerne
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
-from calibcli.kernels import COMPILE_LOCK, compiled_helper, jit
-from calibcli.kernels import shared
-from calibcli.kernels.shared import bin_of, block_maxima  # noqa: F401 - rebound to compiled twins
-from calibcli.kernels import softmax as _softmax
-from calibcli.kernels.softmax import EXP_CHUNK, NARROW_COLUMNS, sum_plan
+from calibcli.kernels import jit
+from calibcli.kernels.shared import bin_of, block_maxima
+from calibcli.kernels.softmax import EXP_CHUNK, NARROW_COLUMNS, softmax_rows, sum_plan
 from calibcli.kernels.bins import bin_rule
 
 SLOTS = 5  # scratch sums per (group, block, bin): rows, c, c*c, y, c*y
@@ -47,7 +44,7 @@ NLL_CLIP = 1e-12  # calibcli.metrics.NLL_CLIP
 
 
 def _flush(sc, n_groups, n_blocks, n_bins, b_n, b_w, b_wc, b_wy, b_wcc, b_wcy, count, s_w, s_wc, s_wy,
-           tot):  # pragma: no cover - compiled (in _helpers)
+           tot):  # pragma: no cover - compiled (kernels.jit helpers)
     """Add a chunk's scratch sums (block-major: (block, group, bin, slot)) to a state's block sums, and their sums
     over blocks (in block order) to its totals; then zero the scratch."""
     for g in range(n_groups):
@@ -75,23 +72,6 @@ def _flush(sc, n_groups, n_blocks, n_bins, b_n, b_w, b_wc, b_wy, b_wcc, b_wcy, c
             s_w[g, b] += tot[b, 0]
             s_wc[g, b] += tot[b, 1]
             s_wy[g, b] += tot[b, 2]
-
-
-_flush_py = _flush
-
-
-@functools.cache
-def _helpers() -> None:
-    """Compile the helpers the kernel calls (numba resolves them as globals when it compiles the kernel)."""
-    import numba
-
-    _softmax._helpers()
-    with COMPILE_LOCK:
-        g = globals()
-        g["softmax_rows"] = _softmax.softmax_rows
-        g["_flush"] = numba.njit(cache=True, nogil=True)(_flush_py)
-        for helper in (shared.bin_of, shared.block_maxima):  # the plain functions (this module's
-            g[helper.__name__] = compiled_helper(helper)  # names are rebound here to the compiled twins)
 
 
 def measure_rows(z: np.ndarray, logits: bool, inv: np.ndarray, inv_step: int, block_rows: int, huge: float,
@@ -129,7 +109,6 @@ def measure_rows(z: np.ndarray, logits: bool, inv: np.ndarray, inv_step: int, bl
         nothing touched) when a label or block is out of range.
     """
     n, k = z.shape
-    _helpers()
     n_bins = edges.size - 1
     uniform, nan_bin = bin_rule(edges)
     rows = max(1, min(n, EXP_CHUNK // k))
@@ -151,7 +130,7 @@ def measure_rows(z: np.ndarray, logits: bool, inv: np.ndarray, inv_step: int, bl
     return (counts, class_ab, scalars, terms) if ok else None
 
 
-@jit
+@jit(helpers=(block_maxima, softmax_rows, bin_of, _flush))
 def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edges, uniform, nan_bin, n_blocks,
              chunk_rows, t_n, t_w, t_wc, t_wy, t_wcc, t_wcy, t_count, t_sw, t_swc, t_swy,
              c_n, c_w, c_wc, c_wy, c_wcc, c_wcy, c_count, c_sw, c_swc, c_swy,

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from calibcli.kernels import COMPILE_LOCK, compiled_helper, jit, shared
+from calibcli.kernels import compiled_helper, jit, uses
 from calibcli.kernels.shared import ADD, BLOCKED, SEQUENTIAL, block_maxima, row_total
 
 NARROW_COLUMNS = 32  # as calibcli.predictions.NARROW_COLUMNS: up to this many columns, row sums go left to right
@@ -79,7 +79,7 @@ EXP_LO, EXP_HI = -708.0, 709.0  # the range where 2^k is a normal float; outside
 EXP_CHUNK = 1024  # entries per exp step (its scratch stays in L1)
 
 
-def _exp_into(x, dst, f, fi):  # pragma: no cover - compiled (replaced by its numba twin in _helpers)
+def _exp_into(x, dst, f, fi):  # pragma: no cover - compiled (kernels.jit helpers)
     """``dst[:m] = exp(x[:m])`` (float64, m = x.size <= f.size); ``f`` float64 scratch, ``fi`` its int64 view.
 
     exp(x) = 2^k exp(r), k = round(x / ln 2), r = x - k ln 2 in two parts (|r| <= ln2/2 + tiny),
@@ -126,11 +126,9 @@ def _exp_into(x, dst, f, fi):  # pragma: no cover - compiled (replaced by its nu
                 dst[i] = math.exp(v)
 
 
-_exp_into_py = _exp_into
-
-
+@uses(_exp_into, row_total)
 def softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, dst, f, fi,
-                 stack):  # pragma: no cover - compiled (in _helpers)
+                 stack):  # pragma: no cover - compiled (kernels.jit helpers)
     """Softmax of rows ``a .. b-1`` of ``z`` into ``dst[0:(b - a) * K]`` (row after row), in the block that
     starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see ``scaled_softmax_into``)."""
     k = z.shape[1]
@@ -164,26 +162,10 @@ def softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, dst, f, fi,
             dst[j] = dst[j] / total
 
 
-_softmax_rows_py = softmax_rows
-
-
-@functools.cache
-def _helpers() -> None:
-    """Compile the helpers the kernels call (numba resolves them as globals when it compiles a kernel)."""
-    import numba
-
-    with COMPILE_LOCK:
-        g = globals()
-        g["_exp_into"] = numba.njit(cache=True, nogil=True)(_exp_into_py)
-        g["row_total"] = compiled_helper(shared.row_total)
-        g["softmax_rows"] = numba.njit(cache=True, nogil=True)(_softmax_rows_py)
-
-
 def exp_into(x: np.ndarray, dst: np.ndarray) -> None:
     """``dst = exp(x)`` for float64 vectors by the kernels' exp (for tests: compare with ``np.exp``)."""
-    _helpers()
     f = np.empty(max(1, x.size))
-    _exp_into(np.ascontiguousarray(x, dtype=np.float64), dst, f, f.view(np.int64))
+    compiled_helper(_exp_into)(np.ascontiguousarray(x, dtype=np.float64), dst, f, f.view(np.int64))
 
 
 def scaled_softmax_into(z: np.ndarray, inv: np.ndarray, inv_step: int, block_rows: int, huge: float,
@@ -199,14 +181,13 @@ def scaled_softmax_into(z: np.ndarray, inv: np.ndarray, inv_step: int, block_row
     n, k = z.shape
     if n == 0:
         return
-    _helpers()
     rows = max(1, min(n, EXP_CHUNK // k))  # rows per exp step
     f = np.empty(rows * k)
     _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out.reshape(-1), rows, np.empty(rows * k), f,
                     f.view(np.int64), np.empty(min(block_rows, n)), np.empty(max(1, plan.shape[0])))
 
 
-@jit(helpers=(block_maxima,))
+@jit(helpers=(block_maxima, softmax_rows))
 def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, fi, zmax,
                     stack):  # pragma: no cover - compiled
     n, k = z.shape
@@ -232,14 +213,13 @@ def softmax_row_derivs_into(z: np.ndarray, labels: np.ndarray, beta_row: np.ndar
     n, k = z.shape
     if n == 0:
         return
-    _helpers()
     rows = max(1, min(n, EXP_CHUNK // k))
     f = np.empty(rows * k)
     _softmax_row_derivs(z, labels, beta_row, float(inv_scale), out, rows, np.empty(rows * k), np.empty(rows * k),
                         np.empty(rows * k), f, f.view(np.int64), np.empty(rows))
 
 
-@jit
+@jit(helpers=(_exp_into,))
 def _softmax_row_derivs(z, labels, beta_row, inv_scale, out, rows, d, xb, eb, f, fi,
                         dy):  # pragma: no cover - compiled
     n, k = z.shape
