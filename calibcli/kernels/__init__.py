@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import sys
 import threading
 from typing import Callable, Iterator
 
