@@ -59,10 +59,6 @@ def delong_variance(t: TableResult) -> tuple[float, float]:
     return auc, s10 / m + s01 / n
 
 
-def _quantiles(values: np.ndarray) -> tuple[float, float] | None:
-    return percentile_interval(values, LEVEL)
-
-
 def shifted_basic(point: float, centre: float, replicates: np.ndarray, lo: float = 0.0, hi: float = 1.0
                   ) -> tuple[float, float] | None:
     """Basic bootstrap interval ``(2c - q_hi, 2c - q_lo)`` of replicates around ``centre``, moved by ``point - centre``.
@@ -74,7 +70,7 @@ def shifted_basic(point: float, centre: float, replicates: np.ndarray, lo: float
     """
     if not (math.isfinite(point) and math.isfinite(centre)):
         return None
-    q = _quantiles(replicates)
+    q = percentile_interval(replicates, LEVEL)
     if q is None:
         return None
     a, b = point + centre - q[1], point + centre - q[0]
@@ -178,10 +174,11 @@ def _curve(bundle, i: int, full: bool, cox, weights: np.ndarray | None) -> tuple
     vals: dict[str, float | None] = {}
     ivs: dict[str, tuple[float, float]] = {}
     skipped: list[str] = []
+    bin_sums = state.bins.sum(axis=0)
     brier = BrierDecompositionState(plan.edges)
-    brier.sums = state.bins.sum(axis=0)
+    brier.sums = bin_sums
     bd = brier.finalize()
-    bm = bin_metrics(state.bins.sum(axis=0))
+    bm = bin_metrics(bin_sums)
     vals["ece_l2"] = float(bm["ece_l2"])
     vals.update(brier_reliability=bd.reliability, brier_resolution=bd.resolution, brier_uncertainty=bd.uncertainty)
     sp = SpiegelhalterState()
