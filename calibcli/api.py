@@ -488,8 +488,11 @@ def _audit_set(data, y_true, y_prob, opts, settings, models, per_file: bool, sor
         name = data_name(data)
         plan = plan_jobs([name], opts, models=models, sort_by=sort_by,
                          columns=lambda _: (list(table.column_names), name))
-        reports, comparison = run_jobs(plan, settings, open_job=lambda job: open_data(table, options=job.load_options,
-                                                                                      name=name))
+        from calibcli.data_input import open_table_file, table_file
+
+        with table_file(table) as path:  # written once, read by every model's job
+            reports, comparison = run_jobs(plan, settings,
+                                           open_job=lambda job: open_table_file(path, job.load_options, name))
         records = ()
     provenance = Provenance(records, call)
     return AuditSet(tuple(Report.from_audit(r, provenance) for r in reports), tuple(plan.names), comparison,

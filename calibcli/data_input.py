@@ -170,20 +170,36 @@ def _plain(table):
 
 
 def _table_source(table, options, name: str):
-    import pyarrow as pa
+    with table_file(table) as path, open_table_file(path, options, name) as source:
+        yield source
 
-    from calibcli.engine.streaming import open_source
+
+@contextmanager
+def table_file(table) -> Iterator[str]:
+    """The path of ``table`` written once to a temporary Arrow file (deleted on exit), for :func:`open_table_file`."""
+    import pyarrow as pa
 
     with tempfile.TemporaryDirectory(prefix="calib-api-") as folder:
         path = os.path.join(folder, "data.arrow")
         plain = _plain(table)
         with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, plain.schema) as writer:
             writer.write_table(plain)
-        try:
-            source = open_source([path], options)
-        except InputError as exc:
-            raise type(exc)(str(exc).replace(path, name)) from None
-        with source:
-            info = source.info
-            source.info = replace(info, files=(name,), warnings=tuple(w.replace(path, name) for w in info.warnings))
-            yield source
+        yield path
+
+
+@contextmanager
+def open_table_file(path: str, options: "LoadOptions", name: str) -> Iterator[Any]:
+    """A validated ``BatchSource`` over the :func:`table_file` ``path``; messages and the report name it ``name``.
+
+    One file serves several sources (e.g. one per model of ``calibcli.audit(df, models=[...])``).
+    """
+    from calibcli.engine.streaming import open_source
+
+    try:
+        source = open_source([path], options)
+    except InputError as exc:
+        raise type(exc)(str(exc).replace(path, name)) from None
+    with source:
+        info = source.info
+        source.info = replace(info, files=(name,), warnings=tuple(w.replace(path, name) for w in info.warnings))
+        yield source

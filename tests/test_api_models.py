@@ -77,6 +77,18 @@ def test_models_on_a_dataframe_give_the_cli_numbers(belt_cli):
     assert s.reports[0].input.files == ("DataFrame",)
 
 
+def test_models_of_a_dataframe_write_it_once(monkeypatch):
+    """The in-memory data is written to one temporary Arrow file that every model's audit reads."""
+    import pandas as pd
+    import pyarrow as pa
+
+    written = []
+    new_file = pa.ipc.new_file
+    monkeypatch.setattr(pa.ipc, "new_file", lambda *a, **k: written.append(1) or new_file(*a, **k))
+    s = calibcli.audit(pd.read_csv(belt()), label="target", models=MODELS, calibrators=None)
+    assert len(s) == len(MODELS) and len(written) == 1
+
+
 def test_globs_name_one_model_each():
     import pyarrow as pa
     import pandas as pd
