@@ -238,7 +238,8 @@ def method_name(report: AuditReport) -> str:
     return str(getattr(method, "value", method))
 
 
-def _bins_text(report: AuditReport) -> str:
+def bins_text(report: AuditReport) -> str:
+    """'15 equal-width bins' / '10 equal-mass bins': the report's binning in words."""
     b = report.binning
     kind = "equal-width" if b.strategy == "uniform" else "equal-mass"
     return f"{b.n_bins} {kind} bins"
@@ -317,7 +318,7 @@ def reliability_data(report: AuditReport) -> ReliabilityFigure:
     st = stages(report)
     task = report.input.task
     calibrated = len(st) == 2
-    bins = _bins_text(report)
+    bins = bins_text(report)
     inp = report.input
     source = _source_text(report)
     if task == "binary":
@@ -414,7 +415,7 @@ def classes_data(report: AuditReport, max_panels: int = DEFAULT_MAX_CLASS_PANELS
         x_label, y_label = f"P({what})", f"observed frequency of the {what}"
         kind = f"one-vs-rest ECE per {what}"
     title = f"Per-{what} reliability, worst ECE first"
-    note = f"{kind}, {_bins_text(report)}{_cal_text(report, calibrated)}. {note[0].upper()}{note[1:]}"
+    note = f"{kind}, {bins_text(report)}{_cal_text(report, calibrated)}. {note[0].upper()}{note[1:]}"
     return ClassesFigure(title, x_label, y_label, tuple(panels), n, left_out, note, calibrated)
 
 
@@ -448,7 +449,7 @@ def confidence_data(report: AuditReport) -> ConfidenceFigure:
     # Shares, not densities: equal-mass bins can be very narrow near 1, where a
     # density would spike off the scale. The label says when bin widths differ.
     y_label = "share of the group per bin" if uniform else "share of the group per bin (bins of unequal width)"
-    bins = _bins_text(report)
+    bins = bins_text(report)
     if task == "multilabel":
         return ConfidenceFigure(
             "Distribution of P(label present) for present and absent labels",

@@ -6,6 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from calibcli.plotdata import bins_text
 from calibcli.report import AuditReport, count_note
 
 VARIANTS = {
@@ -59,12 +60,6 @@ def short_direction(d) -> str:
     return f"{d.verdict}: says {d.says:.2f}, right {d.observed:.0%}"
 
 
-def _bins_text(report: AuditReport) -> str:
-    b = report.binning
-    kind = "equal-width" if b.strategy == "uniform" else "equal-mass"
-    return f"{b.n_bins} {kind} bins"
-
-
 def summary(report: AuditReport) -> Group:
     """Header lines and the headline metrics table."""
     inp = report.input
@@ -74,7 +69,7 @@ def summary(report: AuditReport) -> Group:
     head.append(f"  {files}\n")
     head.append(f"{inp.n_samples:,} rows, {inp.n_classes} {'labels' if inp.task == 'multilabel' else 'classes'}, task {inp.task}\n")
     head.append(f"scores: {inp.score_kind} ({'; '.join(inp.score_kind_evidence)})\n")
-    head.append(f"binning: {_bins_text(report)}, {report.binning.edge_rule}")
+    head.append(f"binning: {bins_text(report)}, {report.binning.edge_rule}")
     for line in adjustment_lines(report):
         head.append(f"\n{line}", style="yellow")
     if inp.dropped and not any(a.kind == "dropped" for a in inp.adjustments):
@@ -91,7 +86,7 @@ def summary(report: AuditReport) -> Group:
         value = getattr(report.metrics, key)
         if key == "ece_top_label" and inp.task != "binary":
             continue  # equal to the ECE (multi-class, top-label) or not defined (multilabel)
-        variant = variants[key].format(bins=_bins_text(report), pos=pos) if value is not None else "not defined for this input"
+        variant = variants[key].format(bins=bins_text(report), pos=pos) if value is not None else "not defined for this input"
         table.add_row(label, fmt_interval(value, m.intervals.get(key)), variant)
     parts = [head, Text(""), table]
     floor = noise_floor_line(report)
