@@ -159,8 +159,8 @@ def cox_steps(curve: Curve = "positive", max_iter: int = 50, tol: float = 1e-10
     theta, c = np.array([0.0, 1.0]), 0.0
     cur = (yield CoxPass(theta, c, curve)).finalize()
     passes = 1
-    done1 = done2 = False
-    fail1 = fail2 = False
+    done1 = done2 = False  # converged
+    fail1 = fail2 = False  # no Newton step (singular information): no estimate
     for _ in range(max_iter):
         d1, d2 = _cox_step(cur), _citl_step(cur)
         fail1, fail2 = fail1 or (d1 is None and not done1), fail2 or (d2 is None and not done2)
