@@ -298,12 +298,9 @@ def bootstrap_state(source, report, seed: int = 0, n_replicates: int | None = No
     if state is not None and getattr(state, "n_replicates", 0) > 0:
         return state
     from calibcli import measure as m
-    from calibcli.bin_edges import BinEdges
+    from calibcli.gate.bootstrap import edges_of
 
-    curves = [c.reliability.edges for c in report.measurement.classes]
-    top = report.measurement.reliability.edges
-    shared = all(np.array_equal(e, top) for e in curves)
-    edges = BinEdges(top, None if shared else tuple(curves), report.binning.edges_exact, report.binning.edges_rank_error)
+    edges = edges_of(report.measurement, source.info.task)
     return m.measure_state(source, edges, int(n_replicates or m.DEFAULT_REPLICATES), seed, n_blocks=m.DEFAULT_BLOCKS)
 
 
