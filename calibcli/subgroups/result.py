@@ -8,6 +8,7 @@ from typing import Any
 
 from calibcli.direction import Direction
 from calibcli.report import Interval, MetricSet, Reliability
+from calibcli.statistics.result import finite
 
 MULTICALIBRATION_DEFINITION = (
     "multicalibration error: the largest headline ECE (the audit's bins; binary files: the positive class, "
@@ -40,17 +41,17 @@ class GroupResult:
 
     @property
     def ece(self) -> float | None:
-        return _finite(self.metrics.ece)
+        return finite(self.metrics.ece)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "columns": list(self.columns), "values": list(self.values),
                                "n": int(self.n), "eligible": bool(self.eligible),
-                               "metrics": {k: _finite(v) for k, v in asdict(self.metrics).items()},
+                               "metrics": {k: finite(v) for k, v in asdict(self.metrics).items()},
                                "direction": asdict(self.direction)}
         ivs = {k: [float(v[0]), float(v[1])] for k, v in self.intervals.items() if v is not None}
         if ivs:
             out["intervals"] = ivs
-        floors = {k: _finite(v) for k, v in self.noise_floor.items()}
+        floors = {k: finite(v) for k, v in self.noise_floor.items()}
         if any(v is not None for v in floors.values()):
             out["noise_floor"] = floors
         return out
@@ -130,10 +131,6 @@ class SubgroupReport:
         }
 
 
-def _finite(x) -> float | None:
-    return None if x is None or not math.isfinite(float(x)) else float(x)
-
-
 def _parse_name(name: str, columns: tuple[str, ...]) -> dict[str, str]:
     parts = [p.strip() for p in name.split(",")]
     if len(parts) == 1 and "=" not in parts[0] and len(columns) == 1:
@@ -172,7 +169,7 @@ def group_rule_value(report: SubgroupReport | None, metric: str,
     if g is None:
         return None, None
     name = "ece" if metric in GROUP_RULE_METRICS else metric
-    return _finite(getattr(g.metrics, name, None)), g.intervals.get(name)
+    return finite(getattr(g.metrics, name, None)), g.intervals.get(name)
 
 
 def group_not_found(report: SubgroupReport, group: str | tuple[tuple[str, str], ...]) -> str:
