@@ -7,10 +7,9 @@ report's script and fully readable without it (best first by ``sort_by``).
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any, Sequence
 
-from calibcli.render.html_tables import METRIC_NAMES, fmt, fmt_ci, fmt_int, table
+from calibcli.render.html_tables import METRIC_NAMES, fmt, fmt_ci, fmt_int, paragraph, section, table
 
 __all__ = ["comparison_section"]
 
@@ -76,6 +75,5 @@ def comparison_section(c: Any, anchors: Sequence[str]) -> str:
                      f"({p['replicates']} replicates, seed {p['seed']}; the same row gets the same weight in every model).")
     notes += list(c.notes)
     content = table(columns, body, caption, sortable=True, label="Comparison") + "".join(
-        f"<p class=\"note\">{escape(n)}</p>\n" for n in notes)
-    return (f"<section id=\"comparison\" aria-labelledby=\"comparison-h\">\n<h2 id=\"comparison-h\">Comparison</h2>\n"
-            f"{content}</section>\n")
+        paragraph(n, "note") for n in notes)
+    return section("comparison", "Comparison", content)
