@@ -23,15 +23,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from calibcli.errors import InputError, UsageError
+from calibcli.pipeline import setting_name as _name  # '--score-cols' (cli) or 'score_cols' (python)
 
 __all__ = ["Job", "JobPlan", "parse_models", "model_name", "match_models", "plan_jobs", "run_jobs"]
 
 _SUFFIXES = (".csv.gz", ".csv", ".parquet", ".pq", ".gz")  # stripped from file names (plot folders, report names)
-
-
-def _name(setting: str, spelling: str) -> str:
-    """How messages name ``setting`` for the caller: '--score-cols' (cli) or 'score_cols' (python)."""
-    return "--" + setting.replace("_", "-") if spelling == "cli" else setting
 
 
 @dataclass(frozen=True)

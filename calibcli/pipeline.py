@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from calibcli.thresholds import ThresholdSpec
     from calibcli.validation.options import LoadOptions
 
-__all__ = ["AuditSettings", "CALIBRATORS", "run_audit", "calibration_stage", "thresholds_stage", "groups_stage",
-           "statistics_stage", "gate_stage", "engine_info", "verdict_inputs"]
+__all__ = ["AuditSettings", "CALIBRATORS", "run_audit", "setting_name", "calibration_stage", "thresholds_stage",
+           "groups_stage", "statistics_stage", "gate_stage", "engine_info", "verdict_inputs"]
 
 CALIBRATORS = ("temperature", "vector", "platt", "isotonic", "histogram")
 DEFAULT_TOLERANCE = 0.02  # calibcli.verdict.DEFAULT_TOLERANCE (not imported: settings stay light; a test checks)
@@ -87,9 +87,18 @@ class AuditSettings:
 
     def name(self, setting: str) -> str:
         """How messages name ``setting`` (a field name) for this caller."""
-        if self.spelling == "cli":
-            return _CLI_NAMES.get(setting, "--" + setting.replace("_", "-"))
-        return _PY_NAMES.get(setting, setting)
+        return setting_name(setting, self.spelling)
+
+
+def setting_name(setting: str, spelling: str) -> str:
+    """How messages name ``setting`` (a Python name) for a caller of ``spelling`` 'cli' or 'python'.
+
+    >>> setting_name("sort_by", "cli"), setting_name("sort_by", "python"), setting_name("calibrate", "cli")
+    ('--sort-by', 'sort_by', '--no-calibration')
+    """
+    if spelling == "cli":
+        return _CLI_NAMES.get(setting, "--" + setting.replace("_", "-"))
+    return _PY_NAMES.get(setting, setting)
 
 
 _CLI_NAMES = {"calibrate": "--no-calibration", "threshold_classes": "--threshold-class", "thresholds": "--objective",
