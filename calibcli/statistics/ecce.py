@@ -113,8 +113,8 @@ class EcceState(DistinctWithBuckets):
 
     def update(self, conf, outcome, weight=None) -> "EcceState":
         """Add a batch: scores (n,), 0/1 outcomes (n,), optional weights (n,)."""
-        p, y, w = _as_rows(conf, outcome, weight)
-        super().update(p, y, w)
+        p, y, w = _as_rows(conf, outcome, weight)  # validated once
+        self._add(p, y, w)
         self.sum_w += float(w.sum())
         self.sum_w2_var += float(np.sum(w * w * p * (1.0 - p)))
         return self

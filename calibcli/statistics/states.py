@@ -81,7 +81,10 @@ class DistinctWithBuckets:
 
     def update(self, conf, outcome, weight=None):
         """Add a batch: scores (n,), 0/1 outcomes (n,), optional weights (n,)."""
-        conf, outcome, weight = binary_arrays(conf, outcome, weight, probabilities=False)
+        return self._add(*binary_arrays(conf, outcome, weight, probabilities=False))
+
+    def _add(self, conf, outcome, weight):
+        """Add validated float64 arrays (as :func:`~calibcli.statistics.inputs.binary_arrays` returns them)."""
         self.table.update(conf, outcome, weight)
         self.hist.update(conf, outcome, weight)
         return self
