@@ -72,8 +72,7 @@ def verdict_section(d: dict, prefix: str, summary_line: str) -> str:
     title = "Verdict" if v is not None else ("Gate" if gate else "Summary")
     if not body:
         body = f"<p>{escape(summary_line)}</p>"
-    return (f"<section id=\"{prefix}verdict\" aria-labelledby=\"{prefix}verdict-h\">\n<h2 id=\"{prefix}verdict-h\">"
-            f"{escape(title)}</h2>\n<div class=\"verdict {cls}\" role=\"status\">{body}</div>\n</section>\n")
+    return section(f"{prefix}verdict", title, f"<div class=\"verdict {cls}\" role=\"status\">{body}</div>\n")
 
 
 # ------------------------------------------------------------------ statistics

@@ -157,7 +157,7 @@ def threshold_table(recommendations: Sequence[dict], caption: str) -> str:
         rows.append(row)
     out = table(columns, rows, caption + " (score >= threshold is flagged)", sortable=True, label="Thresholds")
     notes = [f"{r['target']} / {r['objective']}: {r['note']}" for r in recommendations if r.get("note")]
-    return out + "".join(f"<p class=\"note\">{escape(n)}</p>\n" for n in notes)
+    return out + "".join(paragraph(n, "note") for n in notes)
 
 
 # ------------------------------------------------------------------ building blocks
