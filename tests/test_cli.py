@@ -136,3 +136,11 @@ def test_json_out_is_written_with_usual_permissions(tmp_path):
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def test_sort_by_choices_are_the_comparisons_metrics():
+    # --sort-by lists its choices without importing calibcli.comparison (--help stays fast): keep them equal
+    from calibcli.cli.audit_compare import SORT_CHOICES
+    from calibcli.comparison import SORT_METRICS
+
+    assert SORT_CHOICES == tuple(SORT_METRICS)
