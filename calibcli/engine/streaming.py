@@ -134,7 +134,6 @@ class StreamingSource:
         ctx = Context(spec, options, keys)
         if self._cache is not None and self._estimated_bytes(spec, first_names) > self.memory_limit:
             self._cache = None  # will not fit: do not fill memory only to drop it
-        self._choose_kernels(first, spec)
         scans = []
         offset = 0
         for i, f in enumerate(self._files):
@@ -144,6 +143,7 @@ class StreamingSource:
             self._offsets.append(offset)
             offset += scans[-1].rows
         self.rows_per_file = tuple(s.rows for s in scans)
+        self._choose_kernels(self.rows_per_file[0], spec)
         self._decoder = decoder
         self._passes = 1
         d = decide(scans, ctx, self._names, (*notes, *spec.notes))
@@ -153,12 +153,13 @@ class StreamingSource:
         if self._cache is not None:
             self._drop_temporary_files()
 
-    def _choose_kernels(self, first, spec) -> None:
-        """Choose the compiled kernels for the passes (``compiled_kernels``) from the batches of the first
-        file: batches of at least ``kernels.MIN_ENTRIES`` scores (see :func:`calibcli.kernels.scope`)."""
+    def _choose_kernels(self, first_rows: int, spec) -> None:
+        """Choose the compiled kernels for the passes after the scan (``compiled_kernels``) from the batches of
+        the first file (``first_rows`` rows, counted by the scan): batches of at least ``kernels.MIN_ENTRIES``
+        scores (see :func:`calibcli.kernels.scope`)."""
         if kernels.mode() != "auto":
             return
-        entries = min(self.batch_rows, first.estimated_rows()) * max(1, len(spec.score_cols))
+        entries = min(self.batch_rows, first_rows) * max(1, len(spec.score_cols))
         self.compiled_kernels = entries >= kernels.MIN_ENTRIES and kernels.available()
 
     def _estimated_bytes(self, spec, names) -> int:
