@@ -257,13 +257,16 @@ def run_jobs(plan: JobPlan, settings, open_job: Callable[[Job], AbstractContextM
         The reports in job order; the :class:`calibcli.comparison.Comparison` (None unless ``plan.active``).
         With shared rows, each report's row-keyed bootstrap (maybe one more pass) gives paired intervals.
     """
-    from calibcli.pipeline import run_audit
+    from calibcli.pipeline import first_pass_plan, run_audit
 
     if open_job is None:
         from calibcli.engine.streaming import open_source
 
-        def open_job(job):
-            return open_source(job.inputs(), job.load_options)  # streamed: batches, bounded memory
+        def open_job(job):  # streamed: batches, bounded memory; the audit's first pass fed during the scan
+            plan_ = first_pass_plan(replace(settings, load=job.load_options))
+            if plan_ is not None and paired:
+                plan_.only_pass = False  # the paired bootstrap reads the rows again
+            return open_source(job.inputs(), job.load_options, first_pass=plan_)
 
     reports, states = [], []
     paired = plan.paired

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from calibcli.thresholds import ThresholdSpec
     from calibcli.validation.options import LoadOptions
 
-__all__ = ["AuditSettings", "CALIBRATORS", "run_audit", "setting_name", "calibration_stage", "thresholds_stage",
+__all__ = ["AuditSettings", "CALIBRATORS", "run_audit", "first_pass_plan", "setting_name", "calibration_stage", "thresholds_stage",
            "groups_stage", "statistics_stage", "gate_stage", "engine_info", "verdict_inputs"]
 
 CALIBRATORS = ("temperature", "vector", "platt", "isotonic", "histogram")
@@ -136,6 +136,26 @@ def run_audit(source: BatchSource, settings: AuditSettings = AuditSettings()) ->
     report = statistics_stage(report, source, settings, fed=riders[0] if riders else None)
     report = gate_stage(report, source, settings)
     return replace(report, engine=engine_info(source))
+
+
+def first_pass_plan(settings: AuditSettings):
+    """The audit up to its first pass, for ``open_source(first_pass=...)``: the source feeds that pass during its
+    scan, and :func:`run_audit` then finds it fed (:mod:`calibcli.engine.speculation`). None when the first pass
+    comes after reading another input (``fit_on``).
+
+    The plan is :func:`run_audit` itself, so the speculated consumers are built by the code that builds them.
+    ``plan.only_pass``: nothing reads the source after that pass (so it need not keep the batches).
+    """
+    if settings.fit_on is not None:
+        return None
+
+    def plan(source):
+        return run_audit(source, settings)
+
+    # no pass after the first: no calibration, thresholds, subgroups, statistics (Cox passes) or gate rules
+    plan.only_pass = not (settings.calibrate or settings.thresholds is not None or settings.groups is not None
+                          or settings.statistics or settings.rules)
+    return plan
 
 
 def check_settings(settings: AuditSettings) -> None:
@@ -451,4 +471,5 @@ def engine_info(source) -> EngineInfo | None:
         return None
     st = source.engine_stats().to_dict()
     return EngineInfo(st["name"], st["batch_rows"], st["passes"], st["rows_read"], st["cached"], st["reread"],
-                      st.get("partitions"), st.get("workers"), st.get("bytes_to_client"), st.get("kernels"))
+                      st.get("partitions"), st.get("workers"), st.get("bytes_to_client"), st.get("kernels"),
+                      st.get("first_pass_in_scan"))

@@ -222,6 +222,7 @@ class EngineInfo:
     workers: int | None = None
     bytes_to_client: int | None = None
     kernels: str | None = None  # "numba": large batches go through the compiled per-row kernels; "numpy": numpy only
+    first_pass_in_scan: bool | None = None  # the first pass was fed while pass 1 checked the input (local engine)
 
 
 @dataclass(frozen=True)

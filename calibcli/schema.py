@@ -191,6 +191,7 @@ def report_schema() -> dict[str, Any]:
             "engine": _obj({"name": {"enum": ["local", "dask"]}, "batch_rows": {"type": "integer", "minimum": 1},
                             "passes": INT0, "rows_read": INT0, "cached": {"type": "boolean"}, "reread": {"type": "boolean"},
                             "kernels": {"enum": ["numba", "numpy"], "description": "compiled per-row kernels for batches of at least 131,072 scores (numba), or numpy only"},
+                            "first_pass_in_scan": {"type": "boolean", "description": "the first pass (measurement, calibration's pass 1) was fed while pass 1 checked the input, so it read nothing of its own"},
                             "partitions": INT0, "workers": INT0, "bytes_to_client": {**INT0, "description": "bytes of partial states gathered by the client (dask)"}},
                            required=["name", "batch_rows", "passes", "rows_read", "cached", "reread"]),
             "conventions": {"type": "object", "additionalProperties": STR},

@@ -137,6 +137,11 @@ def feed(source: BatchSource, *consumers) -> int:
     3
     3
     """
+    take = getattr(source, "take_first_pass", None)
+    if take is not None:  # the source's first pass after opening may have been fed during its scan
+        rows = take(consumers)
+        if rows is not None:
+            return rows
     if _remote(source):  # a source whose passes run elsewhere (Dask): replicas per partition, merged
         return source.run(list(consumers))
     threads = pass_threads(source, consumers)
@@ -161,62 +166,104 @@ def pass_threads(source, consumers) -> int:
 
 def _feed_threads(source: BatchSource, consumers: tuple, threads: int) -> int:
     """``feed`` with ``threads`` replicas of the consumers (see the module docstring)."""
-    import copy
-    import queue
-    import threading
-
-    groups = [list(consumers)] + [[copy.deepcopy(c) for c in consumers] for _ in range(threads - 1)]  # unfed replicas
-    queues = [queue.Queue(maxsize=QUEUE_BATCHES) for _ in range(threads)]
-    failures: list[tuple[int, BaseException]] = []
-    stop = threading.Event()  # a worker failed: read no more batches
-    abort = threading.Event()  # reading failed (or was interrupted): workers skip what is queued
-
-    chosen = getattr(source, "compiled_kernels", None)
-
-    def work(t: int) -> None:
-        with kernels.scope(chosen):
-            _work(t)
-
-    def _work(t: int) -> None:
-        while True:
-            item = queues[t].get()
-            if item is None:
-                return
-            i, batch = item
-            if abort.is_set() or (failures and i > min(f[0] for f in failures)):
-                continue  # drain: a failure of an earlier batch ends the pass (earlier batches still run)
-            try:
-                for consumer in groups[t]:
-                    consumer.update(batch)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-                failures.append((i, exc))
-                stop.set()
-
-    workers = [threading.Thread(target=work, args=(t,), name=f"calib-pass-{t}", daemon=True) for t in range(threads)]
-    for w in workers:
-        w.start()
+    fan = ThreadedFeed(consumers, threads, getattr(source, "compiled_kernels", None))
     rows = 0
     batches = source.batches()
     try:
-        for i, batch in enumerate(batches):
-            if stop.is_set():
+        for batch in batches:
+            if not fan.put(batch):
                 break
-            queues[i % threads].put((i, batch))
             rows += batch.n_rows
     except BaseException:
-        abort.set()
+        fan.abandon()
         raise
     finally:
-        for q in queues:
-            q.put(None)
-        for w in workers:
-            w.join()
         close = getattr(batches, "close", None)
         if close is not None:
             close()
-    if failures:
-        raise min(failures, key=lambda f: f[0])[1]  # the error of the earliest batch, as one thread would raise
-    for replica in groups[1:]:
-        for consumer, other in zip(groups[0], replica):
-            merge_into(consumer, other)
+    fan.finish()
     return rows
+
+
+class ThreadedFeed:
+    """Batches handed to ``threads`` replicas of ``consumers``, each fed in its own thread (see the module
+    docstring): batch ``i`` (in :meth:`put` order) goes to replica ``i % threads``; :meth:`finish` merges the
+    replicas into ``consumers`` in replica order, or raises the error of the earliest failed batch.
+
+    The calling thread produces the batches (a pass over a source, or the scan of
+    :mod:`calibcli.engine.streaming`); ``compiled`` is the kernels' choice of every worker
+    (:func:`calibcli.kernels.scope`).
+    """
+
+    def __init__(self, consumers: Sequence, threads: int, compiled: bool | None):
+        import copy
+        import queue
+        import threading
+
+        self.consumers = list(consumers)
+        self.threads = threads
+        self._groups = [self.consumers] + [[copy.deepcopy(c) for c in consumers] for _ in range(threads - 1)]
+        self._queues = [queue.Queue(maxsize=QUEUE_BATCHES) for _ in range(threads)]
+        self._failures: list[tuple[int, BaseException]] = []
+        self._stop = threading.Event()  # a worker failed: put no more batches
+        self._abort = threading.Event()  # the producer failed (or gave up): workers skip what is queued
+        self._compiled = compiled
+        self._count = 0
+        self._workers = [threading.Thread(target=self._work, args=(t,), name=f"calib-pass-{t}", daemon=True)
+                         for t in range(threads)]
+        self._open = True
+        for w in self._workers:
+            w.start()
+
+    def _work(self, t: int) -> None:
+        with kernels.scope(self._compiled):
+            while True:
+                item = self._queues[t].get()
+                if item is None:
+                    return
+                i, batch = item
+                if self._abort.is_set() or (self._failures and i > min(f[0] for f in self._failures)):
+                    continue  # drain: a failure of an earlier batch ends the pass (earlier batches still run)
+                try:
+                    for consumer in self._groups[t]:
+                        consumer.update(batch)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                    self._failures.append((i, exc))
+                    self._stop.set()
+
+    @property
+    def failed(self) -> bool:
+        """Whether a batch failed (its error is raised by :meth:`finish`)."""
+        return self._stop.is_set()
+
+    def put(self, batch: Batch) -> bool:
+        """Queue the next batch; False (nothing queued) once a batch has failed."""
+        if self._stop.is_set():
+            return False
+        self._queues[self._count % self.threads].put((self._count, batch))
+        self._count += 1
+        return True
+
+    def _join(self) -> None:
+        if self._open:
+            self._open = False
+            for q in self._queues:
+                q.put(None)
+            for w in self._workers:
+                w.join()
+
+    def abandon(self) -> None:
+        """Stop the workers, skipping queued batches; the consumers are left partly fed (discard them)."""
+        self._abort.set()
+        self._join()
+
+    def finish(self) -> None:
+        """Wait for the queued batches, then raise the earliest batch's error or merge the replicas into
+        ``consumers`` (in replica order)."""
+        self._join()
+        if self._failures:
+            raise min(self._failures, key=lambda f: f[0])[1]  # the error of the earliest batch, as one thread would
+        for replica in self._groups[1:]:
+            for consumer, other in zip(self._groups[0], replica):
+                merge_into(consumer, other)
+        self._groups = [self.consumers]

@@ -54,11 +54,12 @@ class EngineStats:
     cached: bool
     memory_limit: int
     kernels: str = "numpy"  # "numba": the passes ran the compiled kernels (calibcli.kernels)
+    first_pass_in_scan: bool = False  # the caller's first pass was fed during pass 1 (calibcli.engine.speculation)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "batch_rows": self.batch_rows, "passes": self.passes,
                 "rows_read": self.rows_read, "cached": self.cached, "reread": not self.cached and self.passes > 1,
-                "kernels": self.kernels}
+                "kernels": self.kernels, "first_pass_in_scan": self.first_pass_in_scan}
 
 
 def check_file_columns(i: int, f, names: list[str], spec, options: LoadOptions, first) -> None:
@@ -110,6 +111,9 @@ class StreamingSource:
         self._decisions = None
         self._decoder = None
         self.compiled_kernels: bool | None = None  # the kernels of the passes (calibcli.kernels.scope)
+        self._plan = None  # the caller's first pass, fed during the scan (calibcli.engine.speculation)
+        self._speculation = None
+        self._first_pass_in_scan = False
 
     @property
     def threads(self) -> int:
@@ -117,7 +121,7 @@ class StreamingSource:
         return self.options.engine.threads
 
     # ------------------------------------------------------------------ open
-    def _open(self, inputs: tuple[str, ...], notes: tuple[str, ...]) -> None:
+    def _open(self, inputs: tuple[str, ...], notes: tuple[str, ...], first_pass=None) -> None:
         from calibcli.validation.columns import check_roles, resolve_columns
         from calibcli.validation.labels import KeyTable
         from calibcli.validation.decide import decide
@@ -134,33 +138,95 @@ class StreamingSource:
         ctx = Context(spec, options, keys)
         if self._cache is not None and self._estimated_bytes(spec, first_names) > self.memory_limit:
             self._cache = None  # will not fit: do not fill memory only to drop it
+        self._plan = first_pass
+        self._inputs, self._notes, self._ctx = tuple(inputs), (*notes, *spec.notes), ctx
         scans = []
         offset = 0
-        for i, f in enumerate(self._files):
-            names = first_names if i == 0 else f.column_names()
-            check_file_columns(i, f, names, spec, options, first)
-            scans.append(self._scan_file(i, f, decoder, ctx, FileScan))
-            self._offsets.append(offset)
-            offset += scans[-1].rows
-        self.rows_per_file = tuple(s.rows for s in scans)
-        self._choose_kernels(self.rows_per_file[0], spec)
-        self._decoder = decoder
-        self._passes = 1
-        d = decide(scans, ctx, self._names, (*notes, *spec.notes))
-        self._decisions = d
-        self.info = SourceInfo(tuple(inputs), d.classes, d.task, d.kind, d.n_rows, d.evidence, spec, dict(d.dropped),
-                               d.warnings, d.adjustments, options.id_col is not None)
+        try:
+            for i, f in enumerate(self._files):
+                names = first_names if i == 0 else f.column_names()
+                check_file_columns(i, f, names, spec, options, first)
+                self._offsets.append(offset)
+                scans.append(self._scan_file(i, f, decoder, ctx, FileScan))
+                offset += scans[-1].rows
+            self.rows_per_file = tuple(s.rows for s in scans)
+            self.compiled_kernels = self._kernel_choice(self.rows_per_file[0])
+            self._decoder = decoder
+            self._passes = 1
+            d = decide(scans, ctx, self._names, self._notes)
+            self._decisions = d
+            self.info = self._info_of(d)
+        except BaseException:
+            self._drop_speculation()
+            raise
+        if self._speculation is not None:
+            if not self._speculation.settle(d, self.info, self.compiled_kernels):
+                self._speculation = None
         if self._cache is not None:
             self._drop_temporary_files()
 
-    def _choose_kernels(self, first_rows: int, spec) -> None:
-        """Choose the compiled kernels for the passes after the scan (``compiled_kernels``) from the batches of
-        the first file (``first_rows`` rows, counted by the scan): batches of at least ``kernels.MIN_ENTRIES``
-        scores (see :func:`calibcli.kernels.scope`)."""
+    def _info_of(self, d) -> SourceInfo:
+        return SourceInfo(self._inputs, d.classes, d.task, d.kind, d.n_rows, d.evidence, self.spec, dict(d.dropped),
+                          d.warnings, d.adjustments, self.options.id_col is not None)
+
+    def _kernel_choice(self, first_rows: int) -> bool | None:
+        """The compiled kernels' choice for the passes (``compiled_kernels``) from the batches of the first file
+        (``first_rows`` rows, counted by the scan): batches of at least ``kernels.MIN_ENTRIES`` scores (see
+        :func:`calibcli.kernels.scope`); None outside ``auto`` mode."""
         if kernels.mode() != "auto":
+            return None
+        entries = min(self.batch_rows, first_rows) * max(1, len(self.spec.score_cols))
+        return entries >= kernels.MIN_ENTRIES and kernels.available()
+
+    # ------------------------------------------------- the first pass in the scan
+    def _speculate(self, scan, raw) -> None:
+        """After the first batch of the first file: decide as if it were the whole input, capture the caller's
+        first pass and start feeding it (see :mod:`calibcli.engine.speculation`); nothing when undecided."""
+        from calibcli.engine.local import pass_threads
+        from calibcli.engine.speculation import Probe, ProbeInfo, Speculation, capture
+        from calibcli.predictions import Task
+        from calibcli.validation.decide import decide
+
+        plan, self._plan = self._plan, None  # one attempt
+        try:
+            d = decide([scan], self._ctx, self._names, self._notes)
+        except Exception:  # noqa: BLE001 - e.g. one label so far: the scan decides; no speculation
             return
-        entries = min(self.batch_rows, first_rows) * max(1, len(spec.score_cols))
-        self.compiled_kernels = entries >= kernels.MIN_ENTRIES and kernels.available()
+        info = ProbeInfo(self._info_of(d), self._stored_rows)
+        probe = Probe(self, info)
+        # the first batch has batch_rows rows, or the file fewer (else the choice differs and the speculation is dropped)
+        compiled = self._kernel_choice(raw.n)
+        consumers = capture(plan, probe)
+        if not consumers:
+            return
+        lut_of = None
+        if d.lut is not None and self._ctx.validity == "fixed" and d.task in (Task.BINARY, Task.MULTICLASS):
+            from calibcli.validation.labels import class_table
+
+            keys, classes = self._ctx.keys, d.classes
+            lut_of = lambda: class_table(keys.keys, classes, derived=False)  # noqa: E731 - what decide does
+        self._speculation = Speculation(consumers, d, info, pass_threads(self, consumers), compiled, lut_of)
+        if getattr(plan, "only_pass", False):
+            self._cache = None  # the caller reads nothing after this pass: keeping batches would only cost memory
+
+    def _stored_rows(self) -> int | None:
+        """The rows the files store (every file a format that stores its row count), else None."""
+        if any(f.format not in ("parquet", "npz", "feather_v1") for f in self._files):
+            return None
+        return sum(f.estimated_rows() for f in self._files)
+
+    def _drop_speculation(self) -> None:
+        if self._speculation is not None:
+            self._speculation.drop()
+            self._speculation = None
+
+    def take_first_pass(self, consumers) -> int | None:
+        """The first pass of ``consumers`` fed during the scan (merged into them; the rows fed), or None: run it.
+        Only the first pass after opening is asked (see :mod:`calibcli.engine.speculation`)."""
+        spec, self._speculation = self._speculation, None
+        rows = None if spec is None else spec.take(consumers)
+        self._first_pass_in_scan = self._first_pass_in_scan or rows is not None
+        return rows
 
     def _estimated_bytes(self, spec, names) -> int:
         """What the cache of every file would take (rows exact for Parquet, else estimated)."""
@@ -196,12 +262,18 @@ class StreamingSource:
                     start += raw.n
                     self._rows_read += raw.n
                     scan.update(raw, ctx)
+                    if self._plan is not None:
+                        self._speculate(scan, raw)
+                    if self._speculation is not None:
+                        self._speculation.feed(raw, self._offsets[i])
                     if self._cache is not None:
                         kept.append(raw.compact())
                         kept_bytes += raw.nbytes
                         if self._cache_bytes + kept_bytes > self.memory_limit:
                             self._cache, kept = None, []  # does not fit: every later pass reads the files
             except TypesWidened:
+                self._plan = None
+                self._drop_speculation()  # its batches were read as the narrower types
                 continue
             if self._cache is not None:
                 self._cache.extend(kept)
@@ -260,7 +332,7 @@ class StreamingSource:
     def engine_stats(self) -> EngineStats:
         """Passes so far, rows read from the files, whether later passes come from memory, the batch size."""
         return EngineStats("local", self.batch_rows, self._passes, self._rows_read, self._cache is not None,
-                           self.memory_limit, kernels.name(self.compiled_kernels))
+                           self.memory_limit, kernels.name(self.compiled_kernels), self._first_pass_in_scan)
 
     # --------------------------------------------------------------- closing
     def _drop_temporary_files(self) -> None:
@@ -273,6 +345,7 @@ class StreamingSource:
     def close(self) -> None:
         """Delete temporary files (the stdin copy, decompressed copies) and drop cached batches."""
         self._drop_temporary_files()
+        self._drop_speculation()
         self._cache = None
         self._decisions = None
 
@@ -284,7 +357,7 @@ class StreamingSource:
 
 
 def open_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: int | None = None,
-                memory_limit: int | None = None) -> "StreamingSource | DaskSource":
+                memory_limit: int | None = None, first_pass=None) -> "StreamingSource | DaskSource":
     """Open prediction files as a validated, multi-pass batch source (pass 1 runs here).
 
     Parameters
@@ -294,6 +367,9 @@ def open_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: int | 
     batch_rows : rows per batch (default ``options.batch_rows``, else ``DEFAULT_BATCH_ROWS``).
     memory_limit : bytes of decoded batches kept between passes (default
         ``options.memory_limit``, else ``DEFAULT_MEMORY_LIMIT``, 448 MiB).
+    first_pass : optional; the caller's code up to its first pass, called with the source as its first
+        batch describes it: that pass is fed during pass 1 and handed over by the caller's first
+        ``feed`` when the scan decides the same (:mod:`calibcli.engine.speculation`). Local engine only.
 
     Returns
     -------
@@ -338,7 +414,7 @@ def open_source(inputs, options: LoadOptions = LoadOptions(), batch_rows: int | 
         names = tuple(f.display for f in files)
         source = StreamingSource(files, names, None, options, batch_rows, memory_limit, spills)
         notes = tuple(paths.notes)
-        source._open(tuple(paths), notes)
+        source._open(tuple(paths), notes, first_pass)
     except BaseException:
         for f in files:
             f.close()
