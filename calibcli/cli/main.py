@@ -143,10 +143,15 @@ def main(argv: list[str] | None = None) -> None:
     anything else as a bug with a hint to rerun with ``--traceback``).
 
     Called as the process's entry point (``argv`` None: the ``calib`` script or
-    ``python -m calibcli``), it ends the process with :func:`_end_process` once
-    the status is known; given ``argv`` (tests, callers in Python) it raises
-    ``SystemExit`` as usual.
+    ``python -m calibcli``), it lets numba skip its BLAS probe
+    (:func:`calibcli.kernels.skip_blas_probe`) and ends the process with
+    :func:`_end_process` once the status is known; given ``argv`` (tests,
+    callers in Python) it raises ``SystemExit`` as usual.
     """
+    if argv is None:  # the process is calib's: numba may skip a probe only Python callers' code could need
+        from calibcli import kernels
+
+        kernels.skip_blas_probe()
     try:
         _main(argv)
     except SystemExit as exc:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 import threading
 from typing import Callable, Iterator
 
@@ -49,10 +50,54 @@ def mode() -> str:
 def available() -> bool:
     """Whether numba can be imported (it is a dependency, but a platform may lack its wheels)."""
     try:
-        import numba  # noqa: F401
+        _numba()
     except Exception:  # noqa: BLE001 - any import failure means: use numpy
         return False
     return True
+
+
+_SKIP_BLAS_PROBE = False  # set by skip_blas_probe() in a process calib owns (the calib command)
+
+
+def skip_blas_probe() -> None:
+    """Let numba skip its import of ``scipy.linalg`` when this process first loads a kernel (the ``calib`` command).
+
+    Loading the first kernel imports ``numba.np.arraymath``, which imports ``scipy.linalg``
+    (about 0.2 s: scipy's array-API layer also imports ``numpy.f2py``) only to decide whether
+    ``np.correlate`` and ``np.convolve`` in compiled code use BLAS or a plain loop. The kernels
+    use neither, so the ``calib`` command imports that module with ``scipy.linalg`` hidden from
+    its thread. Not done for Python callers: their own numba code may use those two functions.
+    ``scipy.linalg`` itself stays importable (it is imported later if anything needs it).
+    """
+    global _SKIP_BLAS_PROBE
+    _SKIP_BLAS_PROBE = True
+
+
+class _Hidden:
+    """An import finder that hides ``names`` from one thread (as if they were not installed)."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names, self.thread = names, threading.get_ident()
+
+    def find_spec(self, name, path=None, target=None):
+        if name in self.names and threading.get_ident() == self.thread:
+            raise ModuleNotFoundError(f"{name} is hidden while numba loads (calibcli.kernels.skip_blas_probe)", name=name)
+        return None
+
+
+def _numba():
+    """``import numba``; the first time, in a process that asked for :func:`skip_blas_probe`, without the probe."""
+    import numba
+
+    if _SKIP_BLAS_PROBE and "numba.np.arraymath" not in sys.modules:
+        with _COMPILE_LOCK:
+            hidden = _Hidden(("scipy.linalg",))
+            sys.meta_path.insert(0, hidden)
+            try:
+                import numba.np.arraymath  # noqa: F401 - its import probes scipy.linalg
+            finally:
+                sys.meta_path.remove(hidden)
+    return numba
 
 
 def use_compiled(entries: int) -> bool:
@@ -126,8 +171,7 @@ def jit(fn: Callable | None = None, *, helpers: tuple[Callable, ...] = ()) -> Ca
         if not compiled:
             with _COMPILE_LOCK:  # passes run in threads (calibcli.engine.local)
                 if not compiled:
-                    import numba
-
+                    numba = _numba()
                     _bind(fn, helpers)
                     compiled.append(numba.njit(cache=True, nogil=True)(fn))
         return compiled[0](*args)
@@ -165,8 +209,7 @@ def compiled_helper(fn: Callable) -> Callable:
     fn = getattr(fn, "py_func", fn)
     with _COMPILE_LOCK:
         if fn not in _HELPERS:
-            import numba
-
+            numba = _numba()
             _bind(fn, getattr(fn, "kernel_helpers", ()))
             _HELPERS[fn] = numba.njit(cache=True, nogil=True)(fn)
         return _HELPERS[fn]
