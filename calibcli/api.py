@@ -429,7 +429,7 @@ def audit(data=None, *, label: str = "label", y_true=None, y_prob=None, score_co
     InputError, UsageError
         Bad input or options, with the messages of the CLI.
     """
-    from calibcli.pipeline import AuditSettings, run_audit
+    from calibcli.pipeline import AuditSettings, first_pass_plan, run_audit
     from calibcli.render.html import Provenance, file_records
 
     _check_data_args(label, score_cols, classes, encoding, id_col)
@@ -455,7 +455,7 @@ def audit(data=None, *, label: str = "label", y_true=None, y_prob=None, score_co
     if models is not None or per_file:
         return _audit_set(data, y_true, y_prob, opts, settings, models, per_file, sort_by,
                           _call_text("audit", data, given))
-    with open_data(data, y_true=y_true, y_prob=y_prob, options=opts) as source:
+    with open_data(data, y_true=y_true, y_prob=y_prob, options=opts, first_pass=first_pass_plan(settings)) as source:
         report = run_audit(source, settings)
         files = source.info.files
     records = file_records(files) if data is not None and is_paths(data) else ()

@@ -120,7 +120,7 @@ def as_paths(data) -> list[str]:
 
 @contextmanager
 def open_data(data=None, *, y_true=None, y_prob=None, options: "LoadOptions | None" = None,
-              name: str | None = None) -> Iterator[Any]:
+              name: str | None = None, first_pass=None) -> Iterator[Any]:
     """A validated, multi-pass ``BatchSource`` over ``data`` (what every API function reads).
 
     Parameters
@@ -129,6 +129,8 @@ def open_data(data=None, *, y_true=None, y_prob=None, options: "LoadOptions | No
     y_true, y_prob : arrays instead of ``data`` (labels; scores ``(n,)`` binary or ``(n, K)``).
     options : column and interpretation settings (``LoadOptions``).
     name : how messages and the report name in-memory data (default: 'DataFrame', 'Table' or 'arrays').
+    first_pass : the caller's code up to its first pass, fed while the input is checked
+        (``open_source(first_pass=...)``, e.g. :func:`calibcli.pipeline.first_pass_plan`).
 
     In-memory data is written once to a temporary Arrow file and read by the same
     reader and checks as any input file; messages name it ``name``, never the
@@ -149,7 +151,7 @@ def open_data(data=None, *, y_true=None, y_prob=None, options: "LoadOptions | No
                           classes=None if one_column else options.classes)
         name = name or "arrays"
     elif is_paths(data):
-        with open_source(as_paths(data), options) as source:
+        with open_source(as_paths(data), options, first_pass=first_pass) as source:
             yield source
         return
     else:
@@ -158,7 +160,7 @@ def open_data(data=None, *, y_true=None, y_prob=None, options: "LoadOptions | No
             raise UsageError(f"data must be a pandas or polars DataFrame, a pyarrow Table, a path or a list of paths; "
                              f"got {type(data).__name__}. For arrays, use y_true= and y_prob=.")
         name = name or data_name(data)
-    yield from _table_source(table, options, name)
+    yield from _table_source(table, options, name, first_pass)
 
 
 def _plain(table):
@@ -169,8 +171,8 @@ def _plain(table):
     return pa.table(cols, names=table.column_names)
 
 
-def _table_source(table, options, name: str):
-    with table_file(table) as path, open_table_file(path, options, name) as source:
+def _table_source(table, options, name: str, first_pass=None):
+    with table_file(table) as path, open_table_file(path, options, name, first_pass) as source:
         yield source
 
 
@@ -188,7 +190,7 @@ def table_file(table) -> Iterator[str]:
 
 
 @contextmanager
-def open_table_file(path: str, options: "LoadOptions", name: str) -> Iterator[Any]:
+def open_table_file(path: str, options: "LoadOptions", name: str, first_pass=None) -> Iterator[Any]:
     """A validated ``BatchSource`` over the :func:`table_file` ``path``; messages and the report name it ``name``.
 
     One file serves several sources (e.g. one per model of ``calibcli.audit(df, models=[...])``).
@@ -196,7 +198,7 @@ def open_table_file(path: str, options: "LoadOptions", name: str) -> Iterator[An
     from calibcli.engine.streaming import open_source
 
     try:
-        source = open_source([path], options)
+        source = open_source([path], options, first_pass=first_pass)
     except InputError as exc:
         raise type(exc)(str(exc).replace(path, name)) from None
     with source:
