@@ -41,6 +41,7 @@ from calibcli.validation.scores import (
 
 ID_BYTES = 80  # bytes per cached row id (a Python str), for the memory budget
 BAD, UNKNOWN = -1, -2  # label validity before the classes are known
+INTERLEAVE_ROWS = 8192  # rows per block when the score columns are interleaved into a (n, K) batch
 
 
 @dataclass
@@ -119,8 +120,10 @@ class Decoder:
             f32.append(is_float32(col(c).type))
         dtype = np.float32 if all(v.dtype == np.float32 for v in values) else np.float64
         scores = np.empty((n, len(values)), dtype=dtype)
-        for j, v in enumerate(values):
-            scores[:, j] = v
+        for s in range(0, n, INTERLEAVE_ROWS):  # a block of rows at a time: its rows stay in cache while filled
+            block = scores[s:s + INTERLEAVE_ROWS]
+            for j, v in enumerate(values):
+                block[:, j] = v[s:s + INTERLEAVE_ROWS]
         nonnum = None
         if any(b is not None and b.any() for b in bads):
             nonnum = np.zeros((n, len(values)), dtype=bool)
