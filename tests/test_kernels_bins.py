@@ -199,3 +199,25 @@ def test_bin_rule():
     assert kernel.bin_rule(uniform_edges(15)) == (True, int(assign_bins(np.array([np.nan]), uniform_edges(15))[0]))
     assert kernel.bin_rule(np.array([0.0, 0.3, 1.0])) == (False, 1)
     assert kernel.bin_rule(uniform_edges(1))[0] is False
+
+
+@pytest.mark.parametrize("edges", [uniform_edges(15), uniform_edges(4), uniform_edges(2), np.array([0.0, 0.2, 1 / 3, 1.0])])
+def test_bins_into_gives_the_bins_of_assign_bins(edges):
+    """The vectorised binning of the fused measurement (shared.bins_into): every edge, odd value and near-edge
+    value gets assign_bins's bin, also mixed among ordinary values (its fallback runs only on marked entries)."""
+    from calibcli.kernels import compiled_helper
+    from calibcli.kernels.shared import bins_into
+
+    near = np.concatenate([edges + d for d in (-1e-9, -1e-10, 1e-10, 1e-9, 2e-9)])
+    x = np.concatenate([EDGE_VALUES, ODD_VALUES, near, np.random.default_rng(0).random(200)])
+    x = np.random.default_rng(1).permutation(x)
+    uniform, nan_bin = kernel.bin_rule(edges)
+    out = np.full(x.size + 3, 99, dtype=np.intp)
+    compiled_helper(bins_into)(x, x.size, edges, uniform, nan_bin, edges.size - 1, out)
+    with np.errstate(invalid="ignore"):
+        want = assign_bins(x, edges)
+    assert out[:x.size].tolist() == want.tolist() and out[x.size:].tolist() == [99] * 3
+    ordinary = np.random.default_rng(2).random(50)  # no entry needs the fallback
+    out = np.empty(50, dtype=np.intp)
+    compiled_helper(bins_into)(ordinary, 50, edges, uniform, nan_bin, edges.size - 1, out)
+    assert out.tolist() == assign_bins(ordinary, edges).tolist()

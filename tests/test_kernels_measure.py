@@ -240,9 +240,9 @@ def test_helpers_compile_twice_without_error():
     from calibcli import kernels
     from calibcli.kernels import shared
 
-    twin = kernels.compiled_helper(shared.bin_of)
+    twin = kernels.compiled_helper(shared.bins_into)
     assert kernels.compiled_helper(twin) is twin
     kmeasure._measure.bind_helpers()
     kmeasure._measure.bind_helpers()  # this module's names are now the compiled twins
-    assert kmeasure.bin_of is twin
+    assert kmeasure.bins_into is twin
     assert kmeasure.softmax_rows is kernels.compiled_helper(kmeasure.softmax_rows)

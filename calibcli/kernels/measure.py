@@ -17,6 +17,10 @@ local buffer, and every sum gets the same numbers as the steps above:
   :func:`calibcli.binning.assign_bins` does and summed per chunk of ``chunk_rows`` rows into
   a scratch array, then added to the state's block sums and totals, as
   :func:`calibcli.kernels.bins.add_blocked` does for each chunk of ``BinStats.update``;
+- each step of rows (its probabilities in an L1-sized buffer) is three loops: the per-row terms
+  in row order, the bins of the step's confidences and probabilities (a vectorised loop,
+  :func:`calibcli.kernels.shared.bins_into`), then the curves' sums in row order; so every
+  cell, block and class adds its rows in row order;
 - per batch, in row order: the per-class counts (support, predicted), the sums of
   ``p_ik^2`` per class and of the true class's probability per class, and the per-block
   rows, correct, Brier and NLL (``np.bincount``'s order).
@@ -35,7 +39,7 @@ import math
 import numpy as np
 
 from calibcli.kernels import jit
-from calibcli.kernels.shared import bin_of, block_maxima
+from calibcli.kernels.shared import bins_into, block_maxima
 from calibcli.kernels.softmax import EXP_CHUNK, NARROW_COLUMNS, softmax_rows, sum_plan
 from calibcli.kernels.bins import bin_rule
 
@@ -126,16 +130,17 @@ def measure_rows(z: np.ndarray, logits: bool, inv: np.ndarray, inv_step: int, bl
                   cb["n"], cb["w"], cb["wc"], cb["wy"], cb["wcc"], cb["wcy"], cc, cs["sum_w"], cs["sum_wc"], cs["sum_wy"],
                   counts, class_ab, scalars, terms, np.empty(rows * k), np.empty(rows * k), f, f.view(np.int64),
                   np.empty(min(block_rows, n)), np.empty(max(1, plan.shape[0])),
-                  np.zeros(n_blocks * n_bins * SLOTS), np.zeros(k * n_blocks * n_bins * SLOTS), np.zeros((n_bins, 3)))
+                  np.zeros(n_blocks * n_bins * SLOTS), np.zeros(k * n_blocks * n_bins * SLOTS), np.zeros((n_bins, 3)),
+                  np.empty(rows), np.empty(rows, dtype=np.intp), np.empty(rows * k, dtype=np.intp))
     return (counts, class_ab, scalars, terms) if ok else None
 
 
-@jit(helpers=(block_maxima, softmax_rows, bin_of, _flush))
+@jit(helpers=(block_maxima, softmax_rows, bins_into, _flush))
 def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edges, uniform, nan_bin, n_blocks,
              chunk_rows, t_n, t_w, t_wc, t_wy, t_wcc, t_wcy, t_count, t_sw, t_swc, t_swy,
              c_n, c_w, c_wc, c_wy, c_wcc, c_wcy, c_count, c_sw, c_swc, c_swy,
              counts, class_ab, scalars, terms, pb, xb, f, fi, zmax, stack, sc_top, sc_cls,
-             tot):  # pragma: no cover - compiled (the tests run it through numba and compare with numpy)
+             tot, conf, conf_bin, prob_bin):  # pragma: no cover - compiled (the tests compare it with numpy)
     n, k = z.shape
     n_bins = edges.size - 1
     for i in range(n):
@@ -170,9 +175,9 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
                     vv = v * v
                     sq += vv
                     class_ab[0, j] += vv
-                    if v > mx:  # strict: ties keep the lowest index (np.argmax)
-                        mx = v
-                        best = j
+                    up = v > mx  # strict: ties keep the lowest index (np.argmax); selects, not a branch
+                    best = j if up else best
+                    mx = v if up else mx
                 pt = pb[o + lab]
                 counts[0, lab] += 1
                 counts[1, best] += 1
@@ -187,9 +192,18 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
                 scalars[mb, 1] += cor
                 scalars[mb, 2] += brier
                 scalars[mb, 3] += nll
+                conf[i - a] = mx
+            # the bins of the step's confidences and probabilities, in loops the compiler vectorises
+            bins_into(conf, b - a, edges, uniform, nan_bin, n_bins, conf_bin)
+            bins_into(pb, (b - a) * k, edges, uniform, nan_bin, n_bins, prob_bin)
+            for i in range(a, b):
+                o = (i - a) * k
+                lab = labels[i]
+                mb = blk[i]
                 # the top-label curve: confidence mx, outcome correct
-                bt = bin_of(mx, edges, uniform, nan_bin, n_bins)
-                ot = (mb * n_bins + bt) * SLOTS
+                mx = conf[i - a]
+                cor = terms[0, i]
+                ot = (mb * n_bins + conf_bin[i - a]) * SLOTS
                 sc_top[ot] += 1.0
                 sc_top[ot + 1] += mx
                 sc_top[ot + 2] += mx * mx
@@ -199,13 +213,15 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
                 base = mb * k
                 for j in range(k):
                     c = pb[o + j]
-                    oc = ((base + j) * n_bins + bin_of(c, edges, uniform, nan_bin, n_bins)) * SLOTS
+                    oc = ((base + j) * n_bins + prob_bin[o + j]) * SLOTS
                     sc_cls[oc] += 1.0
                     sc_cls[oc + 1] += c
                     sc_cls[oc + 2] += c * c
-                    if j == lab:
-                        sc_cls[oc + 3] += 1.0
-                        sc_cls[oc + 4] += c
+                # outcome 1 for the true class (after the loop: a branch on j == lab inside it mispredicts once a row)
+                c = pb[o + lab]
+                oc = ((base + lab) * n_bins + prob_bin[o + lab]) * SLOTS
+                sc_cls[oc + 3] += 1.0
+                sc_cls[oc + 4] += c
             a = b
             if a % chunk_rows == 0 or a == n:
                 _flush(sc_top, 1, n_blocks, n_bins, t_n, t_w, t_wc, t_wy, t_wcc, t_wcy, t_count, t_sw, t_swc, t_swy,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from calibcli.kernels import uses
+
 SEQUENTIAL, BLOCKED, ADD = 0, 1, 2  # the steps of a summation plan (calibcli.kernels.softmax.sum_plan)
 
 
@@ -71,6 +73,36 @@ def bin_of(c, edges, uniform, nan_bin, n_bins):  # pragma: no cover - compiled (
         else:
             hi = mid
     return min(max(lo - 1, 0), n_bins - 1)
+
+
+@uses(bin_of)
+def bins_into(x, m, edges, uniform, nan_bin, n_bins, out):  # pragma: no cover - compiled (kernels.jit helpers)
+    """``out[i] = bin_of(x[i])`` for ``i < m``: the same bins, the equal-width path in a loop the compiler vectorises.
+
+    Each value's fast-path bin is computed with selects only (``f`` clamped into ``[0, B - 1]`` before the
+    cast, so the cast is defined for NaN and out-of-range values too); the values the fast path does not
+    settle (outside ``[0, B)``, within 1e-9 of an edge, NaN) are marked -1 and then recomputed by
+    :func:`bin_of`, whose fast path rejects them again and so gives them its binary search's bin.
+    """
+    if not uniform:
+        for i in range(m):
+            out[i] = bin_of(x[i], edges, uniform, nan_bin, n_bins)
+        return
+    top = n_bins - 1.0
+    bad = 0
+    for i in range(m):
+        f = x[i] * n_bins
+        g = f if f > 0.0 else 0.0  # NaN -> 0
+        g = g if g < top else top
+        t = int(g)
+        r = f - t  # f < 0 gives t = 0, r < 0; f >= B gives t = B - 1, r >= 1; NaN gives NaN: all fail the check
+        ok = (r >= 1e-9) & (r <= 1.0 - 1e-9)  # so it is bin_of's check (f in [0, B), r within the edges)
+        bad += not ok
+        out[i] = t if ok else -1
+    if bad:
+        for i in range(m):
+            if out[i] < 0:
+                out[i] = bin_of(x[i], edges, uniform, nan_bin, n_bins)
 
 
 def block_maxima(z, s, e, zmax):  # pragma: no cover - compiled (kernels.jit helpers)
