@@ -78,3 +78,16 @@ def test_calib_process_gives_the_numbers_of_an_in_process_run(monkeypatch, tmp_p
     assert inproc.exit_code == 0, inproc.stderr
     assert r.stdout == inproc.stdout
     assert json.loads(r.stdout)["engine"]
+
+
+def test_no_kernel_uses_what_the_blas_probe_decides():
+    # skip_blas_probe is safe only while no compiled code calls np.correlate / np.convolve (numba picks BLAS or a
+    # plain loop for them from that probe, so the calib command and Python callers could differ in the last bits)
+    import pathlib
+
+    import calibcli.kernels
+
+    folder = pathlib.Path(calibcli.kernels.__file__).parent
+    for path in folder.glob("*.py"):
+        text = path.read_text()
+        assert "correlate(" not in text and "convolve(" not in text, path.name
