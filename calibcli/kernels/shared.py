@@ -114,12 +114,14 @@ def block_maxima(z, s, e, zmax):  # pragma: no cover - compiled (kernels.jit hel
     hi, lo = 0.0, 0.0
     for i in range(s, e):
         m = np.float64(z[i, 0])
+        row_lo = 0.0  # the row's own minimum (and 0): a chain per row, not one through the whole block
         row_nan = False
         for j in range(k):
             v = np.float64(z[i, j])
             row_nan |= v != v
             m = v if v > m else m
-            lo = v if v < lo else lo
+            row_lo = v if v < row_lo else row_lo
+        lo = row_lo if row_lo < lo else lo
         if row_nan:
             nan = True
             m = np.nan

@@ -88,18 +88,15 @@ def _exp_into(x, dst, f, fi):  # pragma: no cover - compiled (kernels.jit helper
     [EXP_LO, EXP_HI] (subnormal, 0, inf results; NaN) are recomputed with ``math.exp``.
     """
     m = x.shape[0]
-    for i in range(m):
-        v = x[i]
-        v = v if v > EXP_LO else EXP_LO  # NaN -> EXP_LO (fixed below)
-        v = v if v < EXP_HI else EXP_HI
-        f[i] = v * LOG2E + ROUND_SHIFT
     bad = 0
     for i in range(m):
         v = x[i]
-        c = v if v > EXP_LO else EXP_LO
+        c = v if v > EXP_LO else EXP_LO  # NaN -> EXP_LO (fixed below)
         c = c if c < EXP_HI else EXP_HI
         bad += c != v
-        k = f[i] - ROUND_SHIFT
+        t = c * LOG2E + ROUND_SHIFT
+        f[i] = t
+        k = t - ROUND_SHIFT
         r = (c - k * LN2_HI) - k * LN2_LO
         p = 1.0 / 6227020800.0
         p = p * r + 1.0 / 479001600.0
@@ -231,10 +228,8 @@ def _softmax_row_derivs(z, labels, beta_row, inv_scale, out, rows, d, xb, eb, f,
             for j in range(k):
                 v = np.float64(z[i, j]) * inv_scale
                 d[o + j] = v
-                if v != v:
-                    m = v
-                elif m == m and v > m:
-                    m = v
+                up = (v != v) | ((m == m) & (v > m))  # NaN propagates, else the larger; selects, not branches
+                m = v if up else m
             dy[i - a] = d[o + labels[i]] - m
             beta = beta_row[i]
             for j in range(k):
