@@ -60,3 +60,14 @@ def test_scan_evidence_same_with_and_without_kernel(monkeypatch, tmp_path):
         out[mode] = json.loads(res.output)
     assert out["numpy"]["input"] == out["numba"]["input"]
     assert out["numpy"]["metrics"] == out["numba"]["metrics"]
+
+
+def test_extremes_keep_the_first_of_equal_values():
+    """Ties (0.0 and -0.0) keep the value met first in row order, per row and across rows."""
+    import math
+
+    s = np.array([[0.5, 0.0, -0.0], [-0.0, 0.0, 0.25]])
+    ok, lo, hi, _ = score_evidence(s - 0.5 * (s > 0.4), False, force=True)  # row 0: 0.0, 0.0, -0.0
+    assert ok and lo == 0.0 and math.copysign(1.0, lo) == 1.0
+    ok, lo, hi, _ = score_evidence(np.array([[-0.0, 0.0], [0.0, -0.0]]), False, force=True)
+    assert ok and math.copysign(1.0, lo) == -1.0 and math.copysign(1.0, hi) == -1.0

@@ -22,31 +22,41 @@ MAX_PAIRWISE = 128  # numpy's pairwise block: up to this many columns a row sum 
 def _evidence(s, row_sums):  # pragma: no cover - compiled
     n, m = s.shape
     lo, hi, dev = np.inf, -np.inf, -np.inf
-    r = np.zeros(8)
     for i in range(n):
+        # the row's extremes first, then the batch's (a chain per row, not one through the batch; strict
+        # comparisons keep the earliest of equal values either way), and one check of the row for non-finite values
+        row_lo, row_hi = np.inf, -np.inf
+        finite = True
         for j in range(m):
             v = np.float64(s[i, j])
-            if not np.isfinite(v):
-                return False, lo, hi, dev
-            if v < lo:
-                lo = v
-            if v > hi:
-                hi = v
+            finite &= np.isfinite(v)
+            row_lo = v if v < row_lo else row_lo
+            row_hi = v if v > row_hi else row_hi
+        if not finite:
+            return False, lo, hi, dev
+        lo = row_lo if row_lo < lo else lo
+        hi = row_hi if row_hi > hi else hi
         if not row_sums:
             continue
         if m < 8:
             acc = 0.0
             for j in range(m):
                 acc += np.float64(s[i, j])
-        else:  # numpy's pairwise sum of one block: eight running sums, combined as a tree, then the tail
-            for j in range(8):
-                r[j] = np.float64(s[i, j])
+        else:  # numpy's pairwise sum of one block: eight running sums (locals), combined as a tree, then the tail
+            r0, r1, r2, r3 = np.float64(s[i, 0]), np.float64(s[i, 1]), np.float64(s[i, 2]), np.float64(s[i, 3])
+            r4, r5, r6, r7 = np.float64(s[i, 4]), np.float64(s[i, 5]), np.float64(s[i, 6]), np.float64(s[i, 7])
             j = 8
             while j < m - m % 8:
-                for q in range(8):
-                    r[q] += np.float64(s[i, j + q])
+                r0 += np.float64(s[i, j])
+                r1 += np.float64(s[i, j + 1])
+                r2 += np.float64(s[i, j + 2])
+                r3 += np.float64(s[i, j + 3])
+                r4 += np.float64(s[i, j + 4])
+                r5 += np.float64(s[i, j + 5])
+                r6 += np.float64(s[i, j + 6])
+                r7 += np.float64(s[i, j + 7])
                 j += 8
-            acc = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+            acc = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
             while j < m:
                 acc += np.float64(s[i, j])
                 j += 1
