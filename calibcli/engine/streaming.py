@@ -194,8 +194,11 @@ class StreamingSource:
             return
         info = ProbeInfo(self._info_of(d), self._stored_rows)
         probe = Probe(self, info)
-        # the first batch has batch_rows rows, or the file fewer (else the choice differs and the speculation is dropped)
-        compiled = self._kernel_choice(raw.n)
+        # the kernels the scan will choose from the first file's rows: a full first batch says it; a shorter one
+        # (a small file, or a reader's block, e.g. CSV) is completed by the file's stored or estimated rows
+        # (a wrong estimate only drops the speculation: settle() compares the final choice)
+        first_rows = raw.n if raw.n >= self.batch_rows else max(raw.n, self._files[0].estimated_rows())
+        compiled = self._kernel_choice(first_rows)
         consumers = capture(plan, probe)
         if not consumers:
             return
