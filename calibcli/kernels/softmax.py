@@ -213,50 +213,57 @@ def softmax_row_derivs_into(z: np.ndarray, labels: np.ndarray, beta_row: np.ndar
     rows = max(1, min(n, EXP_CHUNK // k))
     f = np.empty(rows * k)
     _softmax_row_derivs(z, labels, beta_row, float(inv_scale), out, rows, np.empty(rows * k), np.empty(rows * k),
-                        np.empty(rows * k), f, f.view(np.int64), np.empty(rows))
+                        np.empty(rows * k), f, f.view(np.int64), np.empty(rows), np.empty(rows), np.empty((5, rows)))
 
 
 @jit(helpers=(_exp_into,))
-def _softmax_row_derivs(z, labels, beta_row, inv_scale, out, rows, d, xb, eb, f, fi,
-                        dy):  # pragma: no cover - compiled
+def _softmax_row_derivs(z, labels, beta_row, inv_scale, out, rows, d, xb, eb, f, fi, m,
+                        dy, mom):  # pragma: no cover - compiled
+    """Each step of ``rows`` rows is held column-major (entry ``(i, j)`` at ``j * w + i``): every loop over a
+    column runs across rows, which the compiler vectorises, and each row still adds its columns left to right."""
     n, k = z.shape
     for a in range(0, n, rows):
         b = min(a + rows, n)
-        for i in range(a, b):
-            o = (i - a) * k
-            m = np.float64(z[i, 0]) * inv_scale
+        w = b - a
+        for i in range(w):  # the scaled logits, transposed
             for j in range(k):
-                v = np.float64(z[i, j]) * inv_scale
-                d[o + j] = v
-                up = (v != v) | ((m == m) & (v > m))  # NaN propagates, else the larger; selects, not branches
-                m = v if up else m
-            dy[i - a] = d[o + labels[i]] - m
-            beta = beta_row[i]
-            for j in range(k):
-                dj = d[o + j] - m
-                d[o + j] = dj
-                xb[o + j] = dj * beta
-        c = (b - a) * k
+                d[j * w + i] = np.float64(z[a + i, j]) * inv_scale
+        for i in range(w):
+            m[i] = d[i]
+        for j in range(k):  # the row maxima; NaN propagates, else the larger (selects)
+            for i in range(w):
+                v = d[j * w + i]
+                mi = m[i]
+                m[i] = v if (v != v) | ((mi == mi) & (v > mi)) else mi
+        for i in range(w):
+            dy[i] = d[labels[a + i] * w + i] - m[i]
+        for j in range(k):
+            for i in range(w):
+                dj = d[j * w + i] - m[i]
+                d[j * w + i] = dj
+                xb[j * w + i] = dj * beta_row[a + i]
+        c = w * k
         _exp_into(xb[:c], eb[:c], f, fi)
-        for i in range(a, b):
-            o = (i - a) * k
-            s0 = s1 = s2 = s3 = s4 = 0.0
-            for j in range(o, o + k):
-                dj = d[j]
-                e = eb[j]
-                s0 += e
+        mom[:, :w] = 0.0
+        for j in range(k):  # the five sums of each row, its columns added left to right
+            for i in range(w):
+                dj = d[j * w + i]
+                e = eb[j * w + i]
+                mom[0, i] += e
                 e *= dj
-                s1 += e
+                mom[1, i] += e
                 e *= dj
-                s2 += e
+                mom[2, i] += e
                 e *= dj
-                s3 += e
+                mom[3, i] += e
                 e *= dj
-                s4 += e
-            mu, r2, r3, r4 = s1 / s0, s2 / s0, s3 / s0, s4 / s0
+                mom[4, i] += e
+        for i in range(w):
+            s0 = mom[0, i]
+            mu, r2, r3, r4 = mom[1, i] / s0, mom[2, i] / s0, mom[3, i] / s0, mom[4, i] / s0
             mu2 = mu * mu
             var = r2 - mu2
-            out[0, i] = mu - dy[i - a]
-            out[1, i] = var
-            out[2, i] = r3 - 3.0 * mu * r2 + 2.0 * mu2 * mu
-            out[3, i] = r4 - 4.0 * mu * r3 + 6.0 * mu2 * r2 - 3.0 * mu2 * mu2 - 3.0 * var * var
+            out[0, a + i] = mu - dy[i]
+            out[1, a + i] = var
+            out[2, a + i] = r3 - 3.0 * mu * r2 + 2.0 * mu2 * mu
+            out[3, a + i] = r4 - 4.0 * mu * r3 + 6.0 * mu2 * r2 - 3.0 * mu2 * mu2 - 3.0 * var * var
