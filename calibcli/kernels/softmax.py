@@ -225,8 +225,8 @@ def _softmax_row_derivs(z, labels, beta_row, inv_scale, out, rows, d, xb, eb, f,
     for a in range(0, n, rows):
         b = min(a + rows, n)
         w = b - a
-        for i in range(w):  # the scaled logits, transposed
-            for j in range(k):
+        for j in range(k):  # the scaled logits, transposed (a strided read per column)
+            for i in range(w):
                 d[j * w + i] = np.float64(z[a + i, j]) * inv_scale
         for i in range(w):
             m[i] = d[i]
