@@ -192,10 +192,10 @@ class ThreadedFeed:
 
     The calling thread produces the batches (a pass over a source, or the scan of
     :mod:`calibcli.engine.streaming`); ``compiled`` is the kernels' choice of every worker
-    (:func:`calibcli.kernels.scope`).
+    (:func:`calibcli.kernels.scope`). ``depth``: batches waiting per thread.
     """
 
-    def __init__(self, consumers: Sequence, threads: int, compiled: bool | None):
+    def __init__(self, consumers: Sequence, threads: int, compiled: bool | None, depth: int = QUEUE_BATCHES):
         import copy
         import queue
         import threading
@@ -203,7 +203,7 @@ class ThreadedFeed:
         self.consumers = list(consumers)
         self.threads = threads
         self._groups = [self.consumers] + [[copy.deepcopy(c) for c in consumers] for _ in range(threads - 1)]
-        self._queues = [queue.Queue(maxsize=QUEUE_BATCHES) for _ in range(threads)]
+        self._queues = [queue.Queue(maxsize=depth) for _ in range(threads)]
         self._failures: list[tuple[int, BaseException]] = []
         self._stop = threading.Event()  # a worker failed: put no more batches
         self._abort = threading.Event()  # the producer failed (or gave up): workers skip what is queued

@@ -33,6 +33,7 @@ import numpy as np
 from calibcli.engine.batches import Batch
 
 Plan = Callable[[object], object]  # the caller's code up to its first feed, given a Probe
+QUEUE_DEPTH = 8  # batches waiting per worker thread (memory: threads x 9 batches in flight)
 
 
 class _Captured(Exception):
@@ -140,7 +141,8 @@ class Speculation:
         self._lut_of = lut_of
         self.rows = 0
         self.alive = self.fingerprint is not None
-        self._fan = ThreadedFeed(consumers, threads, compiled) if threads > 1 and self.alive else None
+        # a deeper queue: while the workers wait for numba's import (kernels.preload), the scan goes on
+        self._fan = ThreadedFeed(consumers, threads, compiled, QUEUE_DEPTH) if threads > 1 and self.alive else None
 
     def feed(self, raw, file_offset: int) -> None:
         """Convert a scanned raw batch with the first batch's decisions and feed it (nothing once dropped)."""

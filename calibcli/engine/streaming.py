@@ -138,6 +138,8 @@ class StreamingSource:
         ctx = Context(spec, options, keys)
         if self._cache is not None and self._estimated_bytes(spec, first_names) > self.memory_limit:
             self._cache = None  # will not fit: do not fill memory only to drop it
+        if kernels.mode() == "auto" and self._likely_compiled():
+            kernels.preload()  # import numba while the first batches are checked (with numpy: the same bits)
         self._plan = first_pass
         self._inputs, self._notes, self._ctx = tuple(inputs), (*notes, *spec.notes), ctx
         scans = []
@@ -168,6 +170,12 @@ class StreamingSource:
     def _info_of(self, d) -> SourceInfo:
         return SourceInfo(self._inputs, d.classes, d.task, d.kind, d.n_rows, d.evidence, self.spec, dict(d.dropped),
                           d.warnings, d.adjustments, self.options.id_col is not None)
+
+    def _likely_compiled(self) -> bool:
+        """Whether the passes will likely choose the compiled kernels (:meth:`_kernel_choice` from the first file's
+        stored or estimated rows), without importing numba."""
+        entries = min(self.batch_rows, self._files[0].estimated_rows()) * max(1, len(self.spec.score_cols))
+        return entries >= kernels.MIN_ENTRIES
 
     def _kernel_choice(self, first_rows: int) -> bool | None:
         """The compiled kernels' choice for the passes (``compiled_kernels``) from the batches of the first file

@@ -53,7 +53,40 @@ def available() -> bool:
         _numba()
     except Exception:  # noqa: BLE001 - any import failure means: use numpy
         return False
+    _READY.set()
     return True
+
+
+_READY = threading.Event()  # numba is imported (available() returned True)
+_PRELOAD = threading.Lock()
+_preloading: list = []
+
+
+def ready() -> bool:
+    """Whether numba is imported now (never waits for it): kernels whose numpy twin gives the same bits
+    (the scan's evidence) use it only then, while :func:`preload` imports it.
+
+    In ``CALIBCLI_KERNELS=numba`` mode: always (importing it first); ``numpy`` mode: never.
+
+    >>> ready() in (True, False)
+    True
+    """
+    m = mode()
+    if m == "numba":
+        return available()
+    return m == "auto" and _READY.is_set()
+
+
+def preload() -> None:
+    """Import numba in a background thread (once per process), so that the scan's first batches, checked
+    with the bit-identical numpy code meanwhile, overlap its import (about 0.4 s) instead of waiting for it."""
+    if mode() == "numpy" or _READY.is_set():
+        return
+    with _PRELOAD:
+        if not _preloading:
+            t = threading.Thread(target=available, name="calib-numba-import", daemon=True)
+            _preloading.append(t)
+            t.start()
 
 
 _SKIP_BLAS_PROBE = False  # set by skip_blas_probe() in a process calib owns (the calib command)

@@ -98,6 +98,7 @@ class InputFile(TextFormats):
         self._types: dict[str, object] = {}  # CSV: column -> widened pyarrow type
         self._spill: Spill | None = None
         self._table = None  # .npz and Feather v1: the whole table
+        self._estimated_rows: int | None = None
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -205,7 +206,12 @@ class InputFile(TextFormats):
 
     def estimated_rows(self) -> int:
         """The number of data rows: exact where the format stores it (Parquet, .npz, Feather v1),
-        else estimated from the file size and the mean length of the first lines."""
+        else estimated from the file size and the mean length of the first lines (looked up once)."""
+        if self._estimated_rows is None:
+            self._estimated_rows = self._estimate_rows()
+        return self._estimated_rows
+
+    def _estimate_rows(self) -> int:
         import os
 
         fmt = self.format

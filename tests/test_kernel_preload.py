@@ -1,0 +1,48 @@
+"""kernels.preload / kernels.ready: numba is imported in the background while the scan checks its first batches
+with the numpy evidence code (the same bits), so no number depends on when the import finishes."""
+
+import subprocess
+import sys
+
+import numpy as np
+
+from calibcli import kernels
+from calibcli.kernels.evidence import score_evidence
+from calibcli.validation.scores import pairwise_row_sums
+
+
+def test_ready_follows_the_mode(monkeypatch):
+    monkeypatch.setenv("CALIBCLI_KERNELS", "numpy")
+    assert kernels.ready() is False
+    kernels.preload()  # nothing to do in numpy mode
+    monkeypatch.setenv("CALIBCLI_KERNELS", "numba")
+    assert kernels.ready() is True  # imports numba first
+
+
+def test_preload_imports_numba_in_a_thread():
+    code = ("import sys, threading; from calibcli import kernels; assert not kernels.ready(); "
+            "assert 'numba' not in sys.modules; kernels.preload(); kernels.preload(); "
+            "ts = [t for t in threading.enumerate() if t.name == 'calib-numba-import']; assert len(ts) == 1; "
+            "ts[0].join(); assert kernels.ready() and 'numba' in sys.modules; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PATH": "/usr/bin"})
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_small_input_does_not_preload(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "small.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"label": rng.integers(0, 2, 50), "p_1": rng.uniform(size=50)}).to_csv(path, index=False)
+    code = (f"import sys; from calibcli.engine.streaming import open_source; s = open_source([{str(path)!r}]); "
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PATH": "/usr/bin"})
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_evidence_twins_agree_bit_for_bit():
+    rng = np.random.default_rng(3)
+    s = rng.dirichlet(np.ones(7), 5000).astype(np.float32)
+    ok, lo, hi, dev = score_evidence(s, True, force=True)
+    assert ok and lo == float(s.min()) and hi == float(s.max())
+    assert dev == float(np.max(np.abs(pairwise_row_sums([s[:, j] for j in range(7)]) - 1.0)))
