@@ -245,4 +245,4 @@ def test_helpers_compile_twice_without_error():
     kmeasure._measure.bind_helpers()
     kmeasure._measure.bind_helpers()  # this module's names are now the compiled twins
     assert kmeasure.bins_into is twin
-    assert kmeasure.softmax_rows is kernels.compiled_helper(kmeasure.softmax_rows)
+    assert kmeasure.softmax_cols is kernels.compiled_helper(kmeasure.softmax_cols)

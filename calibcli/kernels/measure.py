@@ -17,9 +17,11 @@ local buffer, and every sum gets the same numbers as the steps above:
   :func:`calibcli.binning.assign_bins` does and summed per chunk of ``chunk_rows`` rows into
   a scratch array, then added to the state's block sums and totals, as
   :func:`calibcli.kernels.bins.add_blocked` does for each chunk of ``BinStats.update``;
-- each step of rows (its probabilities in an L1-sized buffer) is three loops: the per-row terms
+- each step of rows holds its probabilities column-major in an L1-sized buffer
+  (:func:`calibcli.kernels.softmax.softmax_cols`), so the argmax and the sums of squares run
+  across rows (vectorised), each row still taking its columns in order; then the per-row terms
   in row order, the bins of the step's confidences and probabilities (a vectorised loop,
-  :func:`calibcli.kernels.shared.bins_into`), then the curves' sums in row order; so every
+  :func:`calibcli.kernels.shared.bins_into`), and the curves' sums in row order; so every
   cell, block and class adds its rows in row order;
 - per batch, in row order: the per-class counts (support, predicted), the sums of
   ``p_ik^2`` per class and of the true class's probability per class, and the per-block
@@ -40,7 +42,7 @@ import numpy as np
 
 from calibcli.kernels import jit
 from calibcli.kernels.shared import bins_into, block_maxima
-from calibcli.kernels.softmax import EXP_CHUNK, NARROW_COLUMNS, softmax_rows, sum_plan
+from calibcli.kernels.softmax import EXP_CHUNK, NARROW_COLUMNS, softmax_cols, sum_plan
 from calibcli.kernels.bins import bin_rule
 
 SLOTS = 5  # scratch sums per (group, block, bin): rows, c, c*c, y, c*y
@@ -131,16 +133,17 @@ def measure_rows(z: np.ndarray, logits: bool, inv: np.ndarray, inv_step: int, bl
                   counts, class_ab, scalars, terms, np.empty(rows * k), np.empty(rows * k), f, f.view(np.int64),
                   np.empty(min(block_rows, n)), np.empty(max(1, plan.shape[0])),
                   np.zeros(n_blocks * n_bins * SLOTS), np.zeros(k * n_blocks * n_bins * SLOTS), np.zeros((n_bins, 3)),
-                  np.empty(rows), np.empty(rows, dtype=np.intp), np.empty(rows * k, dtype=np.intp))
+                  np.empty(rows), np.empty(rows, dtype=np.intp), np.empty(rows * k, dtype=np.intp),
+                  np.empty(rows, dtype=np.intp), np.empty(rows), np.empty(rows * k))
     return (counts, class_ab, scalars, terms) if ok else None
 
 
-@jit(helpers=(block_maxima, softmax_rows, bins_into, _flush))
+@jit(helpers=(block_maxima, softmax_cols, bins_into, _flush))
 def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edges, uniform, nan_bin, n_blocks,
              chunk_rows, t_n, t_w, t_wc, t_wy, t_wcc, t_wcy, t_count, t_sw, t_swc, t_swy,
              c_n, c_w, c_wc, c_wy, c_wcc, c_wcy, c_count, c_sw, c_swc, c_swy,
              counts, class_ab, scalars, terms, pb, xb, f, fi, zmax, stack, sc_top, sc_cls,
-             tot, conf, conf_bin, prob_bin):  # pragma: no cover - compiled (the tests compare it with numpy)
+             tot, conf, conf_bin, prob_bin, best, sq, eb):  # pragma: no cover - compiled (tests compare it with numpy)
     n, k = z.shape
     n_bins = edges.size - 1
     for i in range(n):
@@ -156,54 +159,54 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
         a = s
         while a < e:
             b = min(a + rows, e, (a // chunk_rows + 1) * chunk_rows)  # never across a chunk of BinStats.update
+            w = b - a  # the step's probabilities are column-major: row i, class j at pb[j * w + i]
             if logits:
-                softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, pb, f, fi, stack)
+                softmax_cols(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, pb, f, fi, stack)
             else:
-                for i in range(a, b):
-                    o = (i - a) * k
-                    for j in range(k):
-                        pb[o + j] = z[i, j]
-            for i in range(a, b):
-                o = (i - a) * k
-                lab = labels[i]
-                mb = blk[i]
-                best = 0
-                mx = pb[o]
-                sq = 0.0
                 for j in range(k):
-                    v = pb[o + j]
-                    vv = v * v
-                    sq += vv
-                    class_ab[0, j] += vv
-                    up = v > mx  # strict: ties keep the lowest index (np.argmax); selects, not a branch
-                    best = j if up else best
-                    mx = v if up else mx
-                pt = pb[o + lab]
+                    for i in range(w):
+                        pb[j * w + i] = z[a + i, j]
+            # argmax (ties: the lowest index), confidence and sum of squares of every row, across rows
+            for i in range(w):
+                conf[i] = pb[i]
+                best[i] = 0
+                sq[i] = 0.0
+            for j in range(k):
+                for i in range(w):
+                    v = pb[j * w + i]
+                    sq[i] += v * v
+                    up = v > conf[i]  # strict: ties keep the lowest index (np.argmax); selects, not a branch
+                    best[i] = j if up else best[i]
+                    conf[i] = v if up else conf[i]
+            for i in range(w):  # the per-row terms, in row order
+                r = a + i
+                lab = labels[r]
+                mb = blk[r]
+                pt = pb[lab * w + i]
                 counts[0, lab] += 1
-                counts[1, best] += 1
+                counts[1, best[i]] += 1
                 class_ab[1, lab] += pt
-                cor = 1.0 if best == lab else 0.0
-                brier = sq - 2.0 * pt + 1.0
+                cor = 1.0 if best[i] == lab else 0.0
+                brier = sq[i] - 2.0 * pt + 1.0
                 nll = -math.log(pt if not pt < NLL_CLIP else NLL_CLIP)
-                terms[0, i] = cor
-                terms[1, i] = brier
-                terms[2, i] = nll
+                terms[0, r] = cor
+                terms[1, r] = brier
+                terms[2, r] = nll
                 scalars[mb, 0] += 1.0
                 scalars[mb, 1] += cor
                 scalars[mb, 2] += brier
                 scalars[mb, 3] += nll
-                conf[i - a] = mx
             # the bins of the step's confidences and probabilities, in loops the compiler vectorises
-            bins_into(conf, b - a, edges, uniform, nan_bin, n_bins, conf_bin)
-            bins_into(pb, (b - a) * k, edges, uniform, nan_bin, n_bins, prob_bin)
-            for i in range(a, b):
-                o = (i - a) * k
-                lab = labels[i]
-                mb = blk[i]
+            bins_into(conf, w, edges, uniform, nan_bin, n_bins, conf_bin)
+            bins_into(pb, w * k, edges, uniform, nan_bin, n_bins, prob_bin)
+            for i in range(w):  # the curves' sums and the per-class sums of squares, in row order
+                r = a + i
+                lab = labels[r]
+                mb = blk[r]
                 # the top-label curve: confidence mx, outcome correct
-                mx = conf[i - a]
-                cor = terms[0, i]
-                ot = (mb * n_bins + conf_bin[i - a]) * SLOTS
+                mx = conf[i]
+                cor = terms[0, r]
+                ot = (mb * n_bins + conf_bin[i]) * SLOTS
                 sc_top[ot] += 1.0
                 sc_top[ot + 1] += mx
                 sc_top[ot + 2] += mx * mx
@@ -212,14 +215,15 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
                 # the class curves: one-vs-rest, outcome 1 for the true class
                 base = mb * k
                 for j in range(k):
-                    c = pb[o + j]
-                    oc = ((base + j) * n_bins + prob_bin[o + j]) * SLOTS
+                    c = pb[j * w + i]
+                    class_ab[0, j] += c * c
+                    oc = ((base + j) * n_bins + prob_bin[j * w + i]) * SLOTS
                     sc_cls[oc] += 1.0
                     sc_cls[oc + 1] += c
                     sc_cls[oc + 2] += c * c
                 # outcome 1 for the true class (after the loop: a branch on j == lab inside it mispredicts once a row)
-                c = pb[o + lab]
-                oc = ((base + lab) * n_bins + prob_bin[o + lab]) * SLOTS
+                c = pb[lab * w + i]
+                oc = ((base + lab) * n_bins + prob_bin[lab * w + i]) * SLOTS
                 sc_cls[oc + 3] += 1.0
                 sc_cls[oc + 4] += c
             a = b

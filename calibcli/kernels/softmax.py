@@ -123,11 +123,11 @@ def _exp_into(x, dst, f, fi):  # pragma: no cover - compiled (kernels.jit helper
                 dst[i] = math.exp(v)
 
 
-@uses(_exp_into, row_total)
-def softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, dst, f, fi,
-                 stack):  # pragma: no cover - compiled (kernels.jit helpers)
-    """Softmax of rows ``a .. b-1`` of ``z`` into ``dst[0:(b - a) * K]`` (row after row), in the block that
-    starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see ``scaled_softmax_into``)."""
+@uses(_exp_into)
+def _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, dst, f, fi):  # pragma: no cover - compiled (kernels.jit helpers)
+    """``exp`` of the shifted, scaled logits of rows ``a .. b-1`` into ``dst[0:(b - a) * K]`` (row after row), in the
+    block that starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see
+    ``scaled_softmax_into``); ``xb`` receives the exponents."""
     k = z.shape[1]
     down, up = 2.0 ** -24, 2.0 ** 24
     fmax = 1.7976931348623157e308
@@ -146,6 +146,15 @@ def softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, dst, f, fi,
             for j in range(k):
                 xb[o + j] = (np.float64(z[i, j]) - m) * ib
     _exp_into(xb[:(b - a) * k], dst[:(b - a) * k], f, fi)
+
+
+@uses(_exponents, row_total)
+def softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, dst, f, fi,
+                 stack):  # pragma: no cover - compiled (kernels.jit helpers)
+    """Softmax of rows ``a .. b-1`` of ``z`` into ``dst[0:(b - a) * K]`` (row after row), in the block that
+    starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see ``scaled_softmax_into``)."""
+    k = z.shape[1]
+    _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, dst, f, fi)
     sequential = plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL
     for i in range(b - a):
         o = i * k  # the row is dst[o:o + k] (indexed, not sliced: a slice per row costs reference counting)
@@ -157,6 +166,31 @@ def softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, dst, f, fi,
             total = row_total(dst, o, plan, stack)
         for j in range(o, o + k):
             dst[j] = dst[j] / total
+
+
+@uses(_exponents, row_total)
+def softmax_cols(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, dst, f, fi,
+                 stack):  # pragma: no cover - compiled (kernels.jit helpers)
+    """:func:`softmax_rows` with the result column-major: row ``a + i``, class ``j`` at ``dst[j * (b - a) + i]``.
+
+    The same numbers (the exponentials row after row into ``eb``, each row's sum in the same order);
+    the transposition rides on the divisions, which are scalar anyway. Column-major rows let the
+    caller's loops over a column run across rows, which the compiler vectorises.
+    """
+    k = z.shape[1]
+    w = b - a
+    _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, eb, f, fi)
+    sequential = plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL
+    for i in range(w):
+        o = i * k
+        if sequential:  # the row sum, in numpy's order (see sum_plan)
+            total = eb[o]
+            for j in range(o + 1, o + k):
+                total += eb[j]
+        else:
+            total = row_total(eb, o, plan, stack)
+        for j in range(k):
+            dst[j * w + i] = eb[o + j] / total
 
 
 def exp_into(x: np.ndarray, dst: np.ndarray) -> None:
