@@ -124,7 +124,8 @@ def _exp_into(x, dst, f, fi):  # pragma: no cover - compiled (kernels.jit helper
 
 
 @uses(_exp_into)
-def _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, dst, f, fi):  # pragma: no cover - compiled (kernels.jit helpers)
+def _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, dst, f,
+               fi):  # pragma: no cover - compiled (kernels.jit helpers)
     """``exp`` of the shifted, scaled logits of rows ``a .. b-1`` into ``dst[0:(b - a) * K]`` (row after row), in the
     block that starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see
     ``scaled_softmax_into``); ``xb`` receives the exponents."""
