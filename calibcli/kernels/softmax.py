@@ -149,27 +149,33 @@ def _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, dst, f,
     _exp_into(xb[:(b - a) * k], dst[:(b - a) * k], f, fi)
 
 
-@uses(_exponents, row_total)
+@uses(row_total)
+def row_sum(buf, o, k, plan, stack):  # pragma: no cover - compiled (kernels.jit helpers)
+    """The sum of ``buf[o:o + k]`` in numpy's order (``plan``: see :func:`sum_plan`; indexed, not sliced: a
+    slice per row costs reference counting)."""
+    if plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL:
+        total = buf[o]
+        for j in range(o + 1, o + k):
+            total += buf[j]
+        return total
+    return row_total(buf, o, plan, stack)
+
+
+@uses(_exponents, row_sum)
 def softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, dst, f, fi,
                  stack):  # pragma: no cover - compiled (kernels.jit helpers)
     """Softmax of rows ``a .. b-1`` of ``z`` into ``dst[0:(b - a) * K]`` (row after row), in the block that
     starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see ``scaled_softmax_into``)."""
     k = z.shape[1]
     _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, dst, f, fi)
-    sequential = plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL
     for i in range(b - a):
-        o = i * k  # the row is dst[o:o + k] (indexed, not sliced: a slice per row costs reference counting)
-        if sequential:  # the row sum, in numpy's order (see sum_plan)
-            total = dst[o]
-            for j in range(o + 1, o + k):
-                total += dst[j]
-        else:
-            total = row_total(dst, o, plan, stack)
+        o = i * k  # the row is dst[o:o + k]
+        total = row_sum(dst, o, k, plan, stack)
         for j in range(o, o + k):
             dst[j] = dst[j] / total
 
 
-@uses(_exponents, row_total)
+@uses(_exponents, row_sum)
 def softmax_cols(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, dst, f, fi,
                  stack):  # pragma: no cover - compiled (kernels.jit helpers)
     """:func:`softmax_rows` with the result column-major: row ``a + i``, class ``j`` at ``dst[j * (b - a) + i]``.
@@ -181,15 +187,9 @@ def softmax_cols(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, dst, f, fi,
     k = z.shape[1]
     w = b - a
     _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, eb, f, fi)
-    sequential = plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL
     for i in range(w):
         o = i * k
-        if sequential:  # the row sum, in numpy's order (see sum_plan)
-            total = eb[o]
-            for j in range(o + 1, o + k):
-                total += eb[j]
-        else:
-            total = row_total(eb, o, plan, stack)
+        total = row_sum(eb, o, k, plan, stack)
         for j in range(k):
             dst[j * w + i] = eb[o + j] / total
 
