@@ -17,7 +17,8 @@ How (all in the engine; the caller only says what its first pass is):
    that convert a batch, the source's info (rows only if the plan read them), the kernels.
    Anything else (an error, a label the first batch did not imply, a file read twice) drops it.
 4. The caller's first ``feed`` of consumers equal to the captured ones when unfed (the same
-   types and pickled bytes) receives the fed states by merging (:meth:`Speculation.take`).
+   types and pickled bytes, compared by digest) receives the fed states by merging
+   (:meth:`Speculation.take`).
 
 So the numbers are those of a separate pass, bit for bit: the same batches, the same
 replicas, merged in the same order.
@@ -109,11 +110,18 @@ def capture(plan: Plan, probe: Probe) -> list | None:
 
 
 def fingerprint(consumers: Sequence) -> bytes | None:
-    """The pickled bytes of unfed consumers (equal bytes: built with the same parameters), or None."""
+    """A digest of the pickled unfed consumers (equal: built with the same parameters), or None.
+
+    A digest, not the bytes: unfed states hold arrays sized by classes and bins (tens of MB with
+    1,000 classes), which need not be kept twice.
+    """
+    import hashlib
+
     try:
-        return pickle.dumps((tuple(type(c).__qualname__ for c in consumers), tuple(consumers)), protocol=4)
+        blob = pickle.dumps((tuple(type(c).__qualname__ for c in consumers), tuple(consumers)), protocol=4)
     except Exception:  # noqa: BLE001 - not picklable: never taken
         return None
+    return hashlib.blake2b(blob, digest_size=32).digest()
 
 
 class Speculation:
