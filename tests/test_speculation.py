@@ -179,3 +179,45 @@ def test_cli_reports_it(tmp_path):
     engine = json.loads(out.read_text())["reports"][0]["engine"] if "reports" in json.loads(out.read_text()) else \
         json.loads(out.read_text())["engine"]
     assert engine["first_pass_in_scan"] is True
+
+
+def test_fit_and_thresholds_ride_the_scan_with_the_same_results(tmp_path):
+    """``calib fit`` and ``calib thresholds`` hand their first pass to the scan too; the same calibrator and
+    thresholds as a source opened without it."""
+    from calibcli.calibrators.fit_all import fit_all_rows
+    from calibcli.thresholds import ThresholdSpec, recommend_source
+
+    path = _write(_logits(), tmp_path)
+    opts = LoadOptions(batch_rows=500)
+
+    def fit(src):
+        return fit_all_rows(src, "temperature", False, 15, 0, fingerprint=True)
+
+    with open_source([path], opts) as src:
+        plain = fit(src)
+    with open_source([path], opts, first_pass=fit) as src:
+        fused = fit(src)
+        assert src.engine_stats().first_pass_in_scan
+    assert repr(fused.calibrator) == repr(plain.calibrator)  # the fitted parameters, bit for bit
+    assert json.dumps(fused.info, sort_keys=True, default=str) == json.dumps(plain.info, sort_keys=True, default=str)
+
+    spec = ThresholdSpec(objectives=("f1",))
+
+    def recommend(src):
+        return recommend_source(src, spec, None, None)
+
+    with open_source([path], opts) as src:
+        plain_t = recommend(src)
+    with open_source([path], opts, first_pass=recommend) as src:
+        fused_t = recommend(src)
+        in_scan = src.engine_stats().first_pass_in_scan
+    assert in_scan
+    assert repr(fused_t) == repr(plain_t)
+
+
+def test_cli_fit_reports_it(tmp_path):
+    path = _write(_logits(), tmp_path)
+    out = tmp_path / "cal.json"
+    r = CliRunner().invoke(cli, ["fit", path, "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert '"first_pass_in_scan": true' in out.read_text()

@@ -232,8 +232,13 @@ def _run(paths, opts, spec, calibrator, err):
             progress.update(task, description=path)
             try:
                 calibrate = None if calibrator is None else TransformWith(calibrator)  # picklable, for any engine
-                with open_source([path], load_options) as source:  # streamed: batches, bounded memory
-                    results.append((path, recommend_source(source, spec, tuple(opts["classes"]) or None, calibrate)))
+
+                def recommend(source):
+                    return recommend_source(source, spec, tuple(opts["classes"]) or None, calibrate)
+
+                # streamed: batches, bounded memory; the first pass is fed while the input is checked
+                with open_source([path], load_options, first_pass=recommend) as source:
+                    results.append((path, recommend(source)))
             except CalibError as exc:
                 failures.append((path, str(exc)))
                 progress.console.print(f"calib: error: {exc}" if str(exc).startswith(path) else f"calib: error: {path}: {exc}",
