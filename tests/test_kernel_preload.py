@@ -46,3 +46,19 @@ def test_evidence_twins_agree_bit_for_bit():
     ok, lo, hi, dev = score_evidence(s, True, force=True)
     assert ok and lo == float(s.min()) and hi == float(s.max())
     assert dev == float(np.max(np.abs(pairwise_row_sums([s[:, j] for j in range(7)]) - 1.0)))
+
+
+def test_a_small_audit_never_imports_numba():
+    """Not at the start (preload) nor at the end (the JSON's engine.kernels)."""
+    code = ("import sys, io, contextlib; from calibcli.cli.main import main\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    try: main(['audit', 'sample_data/multiclass_logits.parquet', '--format', 'json'])\n"
+            "    except SystemExit: pass\n"
+            "print('numba' in sys.modules, '\"kernels\": \"numpy\"' in out.getvalue())")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                         env={"PATH": "/usr/bin"})
+    assert out.stdout.strip().splitlines()[-1] == "False True", out.stderr

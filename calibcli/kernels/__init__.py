@@ -180,9 +180,9 @@ def name(chosen: bool | None = None) -> str:
     """``"numba"`` or ``"numpy"``: the kernels of passes whose source chose ``chosen`` (None: by each
     call's size, i.e. numba for large calls), in the current mode (for the JSON ``engine`` object)."""
     m = mode()
-    if m == "numpy" or not available():
+    if m == "numpy" or (m == "auto" and chosen is False):  # (no import of numba to say so)
         return "numpy"
-    return "numba" if m == "numba" or chosen is None or chosen else "numpy"
+    return "numba" if available() else "numpy"
 
 
 def jit(fn: Callable | None = None, *, helpers: tuple[Callable, ...] = ()) -> Callable:
