@@ -259,17 +259,15 @@ def run_jobs(plan: JobPlan, settings, open_job: Callable[[Job], AbstractContextM
     """
     from calibcli.pipeline import first_pass_plan, run_audit
 
+    paired = plan.paired
     if open_job is None:
         from calibcli.engine.streaming import open_source
 
         def open_job(job):  # streamed: batches, bounded memory; the audit's first pass fed during the scan
-            plan_ = first_pass_plan(replace(settings, load=job.load_options))
-            if plan_ is not None and paired:
-                plan_.only_pass = False  # the paired bootstrap reads the rows again
-            return open_source(job.inputs(), job.load_options, first_pass=plan_)
+            first_pass = first_pass_plan(replace(settings, load=job.load_options), later_passes=paired)
+            return open_source(job.inputs(), job.load_options, first_pass=first_pass)
 
     reports, states = [], []
-    paired = plan.paired
     for job in plan.jobs:
         with open_job(job) as source:
             if on_source is not None:

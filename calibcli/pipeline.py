@@ -138,13 +138,14 @@ def run_audit(source: BatchSource, settings: AuditSettings = AuditSettings()) ->
     return replace(report, engine=engine_info(source))
 
 
-def first_pass_plan(settings: AuditSettings):
+def first_pass_plan(settings: AuditSettings, later_passes: bool = False):
     """The audit up to its first pass, for ``open_source(first_pass=...)``: the source feeds that pass during its
     scan, and :func:`run_audit` then finds it fed (:mod:`calibcli.engine.speculation`). None when the first pass
     comes after reading another input (``fit_on``).
 
     The plan is :func:`run_audit` itself, so the speculated consumers are built by the code that builds them.
-    ``plan.only_pass``: nothing reads the source after that pass (so it need not keep the batches).
+    ``plan.only_pass``: nothing reads the source after that pass (so it need not keep the batches);
+    ``later_passes``: the caller reads it again after the audit (e.g. a paired comparison's bootstrap).
     """
     if settings.fit_on is not None:
         return None
@@ -153,8 +154,8 @@ def first_pass_plan(settings: AuditSettings):
         return run_audit(source, settings)
 
     # no pass after the first: no calibration, thresholds, subgroups, statistics (Cox passes) or gate rules
-    plan.only_pass = not (settings.calibrate or settings.thresholds is not None or settings.groups is not None
-                          or settings.statistics or settings.rules)
+    plan.only_pass = not (later_passes or settings.calibrate or settings.thresholds is not None
+                          or settings.groups is not None or settings.statistics or settings.rules)
     return plan
 
 

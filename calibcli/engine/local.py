@@ -231,11 +231,6 @@ class ThreadedFeed:
                     self._failures.append((i, exc))
                     self._stop.set()
 
-    @property
-    def failed(self) -> bool:
-        """Whether a batch failed (its error is raised by :meth:`finish`)."""
-        return self._stop.is_set()
-
     def put(self, batch: Batch) -> bool:
         """Queue the next batch; False (nothing queued) once a batch has failed."""
         if self._stop.is_set():

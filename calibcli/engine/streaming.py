@@ -171,11 +171,14 @@ class StreamingSource:
         return SourceInfo(self._inputs, d.classes, d.task, d.kind, d.n_rows, d.evidence, self.spec, dict(d.dropped),
                           d.warnings, d.adjustments, self.options.id_col is not None)
 
+    def _large_batches(self, first_rows: int) -> bool:
+        """Whether the batches of a first file of ``first_rows`` rows hold at least ``kernels.MIN_ENTRIES`` scores."""
+        return min(self.batch_rows, first_rows) * max(1, len(self.spec.score_cols)) >= kernels.MIN_ENTRIES
+
     def _likely_compiled(self) -> bool:
         """Whether the passes will likely choose the compiled kernels (:meth:`_kernel_choice` from the first file's
         stored or estimated rows), without importing numba."""
-        entries = min(self.batch_rows, self._files[0].estimated_rows()) * max(1, len(self.spec.score_cols))
-        return entries >= kernels.MIN_ENTRIES
+        return self._large_batches(self._files[0].estimated_rows())
 
     def _kernel_choice(self, first_rows: int) -> bool | None:
         """The compiled kernels' choice for the passes (``compiled_kernels``) from the batches of the first file
@@ -183,8 +186,7 @@ class StreamingSource:
         :func:`calibcli.kernels.scope`); None outside ``auto`` mode."""
         if kernels.mode() != "auto":
             return None
-        entries = min(self.batch_rows, first_rows) * max(1, len(self.spec.score_cols))
-        return entries >= kernels.MIN_ENTRIES and kernels.available()
+        return self._large_batches(first_rows) and kernels.available()
 
     # ------------------------------------------------- the first pass in the scan
     def _speculate(self, scan, raw) -> None:

@@ -59,7 +59,7 @@ def available() -> bool:
 
 _READY = threading.Event()  # numba is imported (available() returned True)
 _PRELOAD = threading.Lock()
-_preloading: list = []
+_preload_started = False
 
 
 def ready() -> bool:
@@ -80,13 +80,13 @@ def ready() -> bool:
 def preload() -> None:
     """Import numba in a background thread (once per process), so that the scan's first batches, checked
     with the bit-identical numpy code meanwhile, overlap its import (about 0.4 s) instead of waiting for it."""
+    global _preload_started
     if mode() == "numpy" or _READY.is_set():
         return
     with _PRELOAD:
-        if not _preloading:
-            t = threading.Thread(target=available, name="calib-numba-import", daemon=True)
-            _preloading.append(t)
-            t.start()
+        if not _preload_started:
+            _preload_started = True
+            threading.Thread(target=available, name="calib-numba-import", daemon=True).start()
 
 
 _SKIP_BLAS_PROBE = False  # set by skip_blas_probe() in a process calib owns (the calib command)
