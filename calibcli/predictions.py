@@ -260,6 +260,12 @@ def exact_logits(preds: Predictions) -> np.ndarray | None:
     return preds.logits
 
 
+def _set_fields(obj, **fields) -> None:
+    """Set the fields of a frozen ``Predictions`` subclass that computes its arrays on first use."""
+    for name, value in fields.items():
+        object.__setattr__(obj, name, value)
+
+
 class LazyPredictions(Predictions):
     """``Predictions`` of logits whose ``probs`` (and float64 ``logits``) are computed on first use (then kept).
 
@@ -282,10 +288,9 @@ class LazyPredictions(Predictions):
                  pred_labels: np.ndarray | None = None, score_kind_evidence: tuple[str, ...] = ()):
         if task is Task.TOP_LABEL:
             raise ValueError("top-label files hold confidences, not logits")
-        for name, value in (("labels", labels), ("classes", classes), ("task", task), ("score_kind", ScoreKind.LOGITS),
-                            ("pred_labels", pred_labels), ("score_kind_evidence", score_kind_evidence),
-                            ("_scores", logits), ("_probs", None), ("_logits64", None)):
-            object.__setattr__(self, name, value)
+        _set_fields(self, labels=labels, classes=classes, task=task, score_kind=ScoreKind.LOGITS,
+                    pred_labels=pred_labels, score_kind_evidence=score_kind_evidence, _scores=logits, _probs=None,
+                    _logits64=None)
 
     @property
     def logits(self) -> np.ndarray:  # type: ignore[override]
@@ -330,10 +335,8 @@ class TemperedPredictions(Predictions):
                  task: Task, score_kind_evidence: tuple[str, ...] = ()):
         if task not in (Task.BINARY, Task.MULTICLASS) or logits.ndim != 2:
             raise ValueError("tempered predictions are a softmax of (n, K) logits (binary or multiclass)")
-        for name, value in (("labels", labels), ("classes", classes), ("task", task), ("score_kind", ScoreKind.PROBS),
-                            ("pred_labels", None), ("score_kind_evidence", score_kind_evidence),
-                            ("_scores", logits), ("_t_row", t_row), ("_probs", None)):
-            object.__setattr__(self, name, value)
+        _set_fields(self, labels=labels, classes=classes, task=task, score_kind=ScoreKind.PROBS, pred_labels=None,
+                    score_kind_evidence=score_kind_evidence, _scores=logits, _t_row=t_row, _probs=None)
 
     @property
     def logits(self) -> None:  # type: ignore[override]
