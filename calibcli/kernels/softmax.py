@@ -161,31 +161,82 @@ def row_sum(buf, o, k, plan, stack):  # pragma: no cover - compiled (kernels.jit
     return row_total(buf, o, plan, stack)
 
 
-@uses(_exponents, row_sum)
-def softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, dst, f, fi,
-                 stack):  # pragma: no cover - compiled (kernels.jit helpers)
-    """Softmax of rows ``a .. b-1`` of ``z`` into ``dst[0:(b - a) * K]`` (row after row), in the block that
-    starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see ``scaled_softmax_into``)."""
+@uses(_exp_into)
+def _col_exponents(z, a, b, s, inv, inv_step, zmax, big, xb, eb, f, fi):  # pragma: no cover - compiled helper
+    """``exp`` of the shifted, scaled logits of rows ``a .. b-1`` into ``eb[0:(b - a) * K]`` column-major (row
+    ``a + i``, class ``j`` at ``j * (b - a) + i``): the same numbers as :func:`_exponents`, in loops over a
+    column that run across rows (the compiler vectorises them)."""
     k = z.shape[1]
+    w = b - a
+    if big:
+        down, up = 2.0 ** -24, 2.0 ** 24
+        fmax = 1.7976931348623157e308
+        for j in range(k):
+            for i in range(w):
+                sc = inv[(a + i) * inv_step] * up
+                sc = sc if sc <= fmax else fmax
+                xb[j * w + i] = (np.float64(z[a + i, j]) * down - zmax[a + i - s] * down) * sc
+    else:
+        for j in range(k):
+            for i in range(w):
+                xb[j * w + i] = (np.float64(z[a + i, j]) - zmax[a + i - s]) * inv[(a + i) * inv_step]
+    _exp_into(xb[:w * k], eb[:w * k], f, fi)
+
+
+def _col_totals(eb, w, k, tw):  # pragma: no cover - compiled helper
+    """``tw[i]`` = the sum of row ``i`` of the column-major ``eb``, its columns added left to right (numpy's
+    order up to ``NARROW_COLUMNS`` columns), across rows."""
+    for i in range(w):
+        tw[i] = eb[i]
+    for j in range(1, k):
+        for i in range(w):
+            tw[i] += eb[j * w + i]
+
+
+@uses(_exponents, _col_exponents, _col_totals, row_sum)
+def softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, dst, f, fi, stack,
+                 tw):  # pragma: no cover - compiled (kernels.jit helpers)
+    """Softmax of rows ``a .. b-1`` of ``z`` into ``dst[0:(b - a) * K]`` (row after row), in the block that
+    starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see ``scaled_softmax_into``).
+
+    Up to ``NARROW_COLUMNS`` columns the exponentials are held column-major in ``eb`` and each row's
+    sum (left to right, in ``tw``) and divisions run across rows; wider rows are summed in numpy's
+    pairwise order (``plan``) row by row. The same numbers either way.
+    """
+    k = z.shape[1]
+    w = b - a
+    if plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL:
+        _col_exponents(z, a, b, s, inv, inv_step, zmax, big, xb, eb, f, fi)
+        _col_totals(eb, w, k, tw)
+        for j in range(k):
+            for i in range(w):
+                dst[i * k + j] = eb[j * w + i] / tw[i]
+        return
     _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, dst, f, fi)
-    for i in range(b - a):
+    for i in range(w):
         o = i * k  # the row is dst[o:o + k]
         total = row_sum(dst, o, k, plan, stack)
         for j in range(o, o + k):
             dst[j] = dst[j] / total
 
 
-@uses(_exponents, row_sum)
-def softmax_cols(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, dst, f, fi,
-                 stack):  # pragma: no cover - compiled (kernels.jit helpers)
+@uses(_exponents, _col_exponents, _col_totals, row_sum)
+def softmax_cols(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, dst, f, fi, stack,
+                 tw):  # pragma: no cover - compiled (kernels.jit helpers)
     """:func:`softmax_rows` with the result column-major: row ``a + i``, class ``j`` at ``dst[j * (b - a) + i]``.
 
-    The same numbers (the exponentials row after row into ``eb``, each row's sum in the same order);
-    the transposition rides on the divisions, which are scalar anyway. Column-major rows let the
-    caller's loops over a column run across rows, which the compiler vectorises.
+    The same numbers. Column-major rows let the caller's loops over a column run across rows,
+    which the compiler vectorises.
     """
     k = z.shape[1]
     w = b - a
+    if plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL:
+        _col_exponents(z, a, b, s, inv, inv_step, zmax, big, xb, eb, f, fi)
+        _col_totals(eb, w, k, tw)
+        for j in range(k):
+            for i in range(w):
+                dst[j * w + i] = eb[j * w + i] / tw[i]
+        return
     _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, eb, f, fi)
     for i in range(w):
         o = i * k
@@ -215,13 +266,14 @@ def scaled_softmax_into(z: np.ndarray, inv: np.ndarray, inv_step: int, block_row
         return
     rows = max(1, min(n, EXP_CHUNK // k))  # rows per exp step
     f = np.empty(rows * k)
-    _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out.reshape(-1), rows, np.empty(rows * k), f,
-                    f.view(np.int64), np.empty(min(block_rows, n)), np.empty(max(1, plan.shape[0])))
+    _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out.reshape(-1), rows, np.empty(rows * k),
+                    np.empty(rows * k), f, f.view(np.int64), np.empty(min(block_rows, n)),
+                    np.empty(max(1, plan.shape[0])), np.empty(rows))
 
 
 @jit(helpers=(block_maxima, softmax_rows))
-def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, fi, zmax,
-                    stack):  # pragma: no cover - compiled
+def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, eb, f, fi, zmax, stack,
+                    tw):  # pragma: no cover - compiled
     n, k = z.shape
     for s in range(0, n, block_rows):
         e = min(s + block_rows, n)
@@ -230,7 +282,7 @@ def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, f, 
         big = (not nan) and (hi > huge or -lo > huge)
         for a in range(s, e, rows):
             b = min(a + rows, e)
-            softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, out[a * k:b * k], f, fi, stack)
+            softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, out[a * k:b * k], f, fi, stack, tw)
 
 
 def softmax_row_derivs_into(z: np.ndarray, labels: np.ndarray, beta_row: np.ndarray, inv_scale: float,
