@@ -62,3 +62,18 @@ def test_a_small_audit_never_imports_numba():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
                          env={"PATH": "/usr/bin"})
     assert out.stdout.strip().splitlines()[-1] == "False True", out.stderr
+
+
+def test_preload_loads_a_first_kernel_before_ready():
+    """ready() only once numba's set-up on its first kernel is done too (the scan's evidence then never waits)."""
+    code = ("import sys; from calibcli import kernels; from calibcli.kernels import rng; kernels.preload(); "
+            "import threading; [t.join() for t in threading.enumerate() if t.name == 'calib-numba-import']; "
+            "import numba; print(kernels.ready(), 'numba.np.arraymath' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PATH": "/usr/bin"})
+    assert out.stdout.strip() == "True True", out.stderr
+
+
+def test_installed_never_imports_numba():
+    code = "import sys; from calibcli import kernels; print(kernels.installed(), 'numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PATH": "/usr/bin"})
+    assert out.stdout.strip() == "True False", out.stderr

@@ -180,13 +180,14 @@ class StreamingSource:
         stored or estimated rows), without importing numba."""
         return self._large_batches(self._files[0].estimated_rows())
 
-    def _kernel_choice(self, first_rows: int) -> bool | None:
+    def _kernel_choice(self, first_rows: int, wait: bool = True) -> bool | None:
         """The compiled kernels' choice for the passes (``compiled_kernels``) from the batches of the first file
         (``first_rows`` rows, counted by the scan): batches of at least ``kernels.MIN_ENTRIES`` scores (see
-        :func:`calibcli.kernels.scope`); None outside ``auto`` mode."""
+        :func:`calibcli.kernels.scope`); None outside ``auto`` mode. ``wait=False``: numba installed stands for
+        numba imported (:func:`calibcli.kernels.installed`; for a choice checked again later)."""
         if kernels.mode() != "auto":
             return None
-        return self._large_batches(first_rows) and kernels.available()
+        return self._large_batches(first_rows) and (kernels.available() if wait else kernels.installed())
 
     # ------------------------------------------------- the first pass in the scan
     def _speculate(self, scan, raw) -> None:
@@ -208,7 +209,7 @@ class StreamingSource:
         # (a small file, or a reader's block, e.g. CSV) is completed by the file's stored or estimated rows
         # (a wrong estimate only drops the speculation: settle() compares the final choice)
         first_rows = raw.n if raw.n >= self.batch_rows else max(raw.n, self._files[0].estimated_rows())
-        compiled = self._kernel_choice(first_rows)
+        compiled = self._kernel_choice(first_rows, wait=False)  # (settle() compares the final choice)
         consumers = capture(plan, probe)
         if not consumers:
             return
