@@ -168,18 +168,20 @@ def _col_exponents(z, a, b, s, inv, inv_step, zmax, big, xb, eb, f, fi):  # prag
     column that run across rows (the compiler vectorises them)."""
     k = z.shape[1]
     w = b - a
-    if big:
-        down, up = 2.0 ** -24, 2.0 ** 24
-        fmax = 1.7976931348623157e308
-        for j in range(k):
-            for i in range(w):
-                sc = inv[(a + i) * inv_step] * up
-                sc = sc if sc <= fmax else fmax
-                xb[j * w + i] = (np.float64(z[a + i, j]) * down - zmax[a + i - s] * down) * sc
-    else:
-        for j in range(k):
-            for i in range(w):
-                xb[j * w + i] = (np.float64(z[a + i, j]) - zmax[a + i - s]) * inv[(a + i) * inv_step]
+    down, up = 2.0 ** -24, 2.0 ** 24
+    fmax = 1.7976931348623157e308
+    for i in range(w):  # each row read in order (contiguous), its entries stored a column apart
+        m = zmax[a + i - s]
+        sc = inv[(a + i) * inv_step]
+        if big:
+            m = m * down
+            sc = sc * up
+            sc = sc if sc <= fmax else fmax
+            for j in range(k):
+                xb[j * w + i] = (np.float64(z[a + i, j]) * down - m) * sc
+        else:
+            for j in range(k):
+                xb[j * w + i] = (np.float64(z[a + i, j]) - m) * sc
     _exp_into(xb[:w * k], eb[:w * k], f, fi)
 
 
