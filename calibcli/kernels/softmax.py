@@ -196,39 +196,15 @@ def _col_totals(eb, w, k, tw):  # pragma: no cover - compiled helper
 
 
 @uses(_exponents, _col_exponents, _col_totals, row_sum)
-def softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, dst, f, fi, stack,
-                 tw):  # pragma: no cover - compiled (kernels.jit helpers)
-    """Softmax of rows ``a .. b-1`` of ``z`` into ``dst[0:(b - a) * K]`` (row after row), in the block that
-    starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see ``scaled_softmax_into``).
-
-    Up to ``NARROW_COLUMNS`` columns the exponentials are held column-major in ``eb`` and each row's
-    sum (left to right, in ``tw``) and divisions run across rows; wider rows are summed in numpy's
-    pairwise order (``plan``) row by row. The same numbers either way.
-    """
-    k = z.shape[1]
-    w = b - a
-    if plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL:
-        _col_exponents(z, a, b, s, inv, inv_step, zmax, big, xb, eb, f, fi)
-        _col_totals(eb, w, k, tw)
-        for j in range(k):
-            for i in range(w):
-                dst[i * k + j] = eb[j * w + i] / tw[i]
-        return
-    _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, dst, f, fi)
-    for i in range(w):
-        o = i * k  # the row is dst[o:o + k]
-        total = row_sum(dst, o, k, plan, stack)
-        for j in range(o, o + k):
-            dst[j] = dst[j] / total
-
-
-@uses(_exponents, _col_exponents, _col_totals, row_sum)
 def softmax_cols(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, dst, f, fi, stack,
                  tw):  # pragma: no cover - compiled (kernels.jit helpers)
-    """:func:`softmax_rows` with the result column-major: row ``a + i``, class ``j`` at ``dst[j * (b - a) + i]``.
+    """Softmax of rows ``a .. b-1`` of ``z``, column-major: row ``a + i``, class ``j`` at ``dst[j * (b - a) + i]``,
+    in the block that starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see
+    ``scaled_softmax_into``).
 
-    The same numbers. Column-major rows let the caller's loops over a column run across rows,
-    which the compiler vectorises.
+    Up to ``NARROW_COLUMNS`` columns the exponentials are held column-major in ``eb`` and each row's
+    sum (left to right, in ``tw``) and divisions run across rows, which the compiler vectorises;
+    wider rows are summed in numpy's pairwise order (``plan``) row by row. The same numbers either way.
     """
     k = z.shape[1]
     w = b - a
@@ -245,6 +221,20 @@ def softmax_cols(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, dst, f, fi,
         total = row_sum(eb, o, k, plan, stack)
         for j in range(k):
             dst[j * w + i] = eb[o + j] / total
+
+
+@uses(softmax_cols)
+def softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, pb, dst, f, fi, stack,
+                 tw):  # pragma: no cover - compiled (kernels.jit helpers)
+    """Softmax of rows ``a .. b-1`` of ``z`` into ``dst[0:(b - a) * K]`` (row after row), in the block that
+    starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see ``scaled_softmax_into``):
+    :func:`softmax_cols` into ``pb``, then transposed."""
+    k = z.shape[1]
+    w = b - a
+    softmax_cols(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, pb, f, fi, stack, tw)
+    for i in range(w):
+        for j in range(k):
+            dst[i * k + j] = pb[j * w + i]
 
 
 def exp_into(x: np.ndarray, dst: np.ndarray) -> None:
@@ -269,12 +259,12 @@ def scaled_softmax_into(z: np.ndarray, inv: np.ndarray, inv_step: int, block_row
     rows = max(1, min(n, EXP_CHUNK // k))  # rows per exp step
     f = np.empty(rows * k)
     _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out.reshape(-1), rows, np.empty(rows * k),
-                    np.empty(rows * k), f, f.view(np.int64), np.empty(min(block_rows, n)),
+                    np.empty(rows * k), np.empty(rows * k), f, f.view(np.int64), np.empty(min(block_rows, n)),
                     np.empty(max(1, plan.shape[0])), np.empty(rows))
 
 
 @jit(helpers=(block_maxima, softmax_rows))
-def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, eb, f, fi, zmax, stack,
+def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, eb, pb, f, fi, zmax, stack,
                     tw):  # pragma: no cover - compiled
     n, k = z.shape
     for s in range(0, n, block_rows):
@@ -284,7 +274,7 @@ def _scaled_softmax(z, inv, inv_step, block_rows, huge, plan, out, rows, xb, eb,
         big = (not nan) and (hi > huge or -lo > huge)
         for a in range(s, e, rows):
             b = min(a + rows, e)
-            softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, out[a * k:b * k], f, fi, stack, tw)
+            softmax_rows(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, pb, out[a * k:b * k], f, fi, stack, tw)
 
 
 def softmax_row_derivs_into(z: np.ndarray, labels: np.ndarray, beta_row: np.ndarray, inv_scale: float,
