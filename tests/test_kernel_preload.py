@@ -77,3 +77,40 @@ def test_installed_never_imports_numba():
     code = "import sys; from calibcli import kernels; print(kernels.installed(), 'numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PATH": "/usr/bin"})
     assert out.stdout.strip() == "True False", out.stderr
+
+
+def test_broken_numba_gives_the_numpy_numbers_every_time(tmp_path):
+    """numba installed but failing to import: the first pass speculated with the compiled kernels (numba is
+    found on the path) is dropped by settle(), every run alike, and the numbers are the numpy kernels'."""
+    import json
+    import os
+
+    from pathlib import Path
+
+    import pandas as pd
+
+    fake = tmp_path / "fake" / "numba"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('numba is broken here (test)')\n")
+    rng = np.random.default_rng(5)
+    n, k = 20_000, 10  # one batch of 200,000 scores: the compiled kernels' size
+    df = pd.DataFrame(rng.normal(size=(n, k)).astype(np.float32), columns=[f"logit_{j}" for j in range(k)])
+    df.insert(0, "label", rng.integers(0, k, n))
+    path = tmp_path / "logits.parquet"
+    df.to_parquet(path)
+    root = Path(__file__).resolve().parent.parent
+
+    def run(name, **env):
+        out = tmp_path / f"{name}.json"
+        full = {name: v for name, v in os.environ.items() if name != "CALIBCLI_KERNELS"}
+        full.update(env)
+        got = subprocess.run([sys.executable, "-m", "calibcli", "--no-config", "audit", str(path), "--json-out", str(out)],
+                             capture_output=True, text=True, cwd=root, env=full)
+        assert got.returncode == 0, got.stderr
+        return json.loads(out.read_text())
+
+    numpy_run = run("numpy", CALIBCLI_KERNELS="numpy")
+    broken = [run(f"broken{i}", PYTHONPATH=str(tmp_path / "fake")) for i in range(2)]
+    for b in broken:
+        assert b["engine"]["kernels"] == "numpy" and b["engine"]["first_pass_in_scan"] is False
+        assert {**b, "engine": None} == {**numpy_run, "engine": None}

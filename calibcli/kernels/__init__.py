@@ -59,21 +59,23 @@ def available() -> bool:
 
 
 def installed() -> bool:
-    """Whether numba is known to import (:func:`available`), or, while nobody has imported it yet, whether it is
-    installed (never waits for an import running in another thread). A choice made on it is checked later
-    against :func:`available` (e.g. the first pass fed during the scan, :mod:`calibcli.engine.speculation`).
+    """Whether numba is installed (found on the path; never imports it, nor waits for an import running in
+    another thread). A choice made on it is checked later against :func:`available` (e.g. the first pass fed
+    during the scan, :mod:`calibcli.engine.speculation`); the answer does not depend on timing, so neither
+    does that choice.
 
     >>> installed() in (True, False)
     True
     """
-    if _READY.is_set() or available.cache_info().currsize:
-        return available()
     import importlib.util
 
-    return importlib.util.find_spec("numba") is not None
+    try:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):  # e.g. a module object without a spec in sys.modules
+        return False
 
 
-_READY = threading.Event()  # numba is imported (available() returned True)
+_READY = threading.Event()  # numba is imported and its first kernel loaded (see ready())
 _PRELOAD = threading.Lock()
 _preload_started = False
 
