@@ -111,9 +111,9 @@ def preload() -> None:
 def _load() -> None:
     """:func:`preload`'s thread: import numba, then load the bootstrap blocks' kernel (every measurement of a
     large input calls it), whose first call sets up numba's typing of every later kernel; then :func:`ready`."""
+    if not available():  # (ready() stays False: the numpy code runs)
+        return
     try:
-        if not available():
-            return
         import numpy as np
 
         from calibcli.kernels.rng import group_of
@@ -121,8 +121,7 @@ def _load() -> None:
         group_of(np.zeros(1, dtype=np.uint64), 0, 1)
     except Exception:  # noqa: BLE001 - the kernel's own callers meet (and report) any failure
         pass
-    finally:
-        _READY.set()
+    _READY.set()
 
 
 _SKIP_BLAS_PROBE = False  # set by skip_blas_probe() in a process calib owns (the calib command)
