@@ -33,10 +33,10 @@ def logits_parquet(n: int = 1_000_000, k: int = 10, seed: int = 0) -> Path:
     return path
 
 
-def run_process(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one run of a whole process."""
+def run_process(argv: list[str], cwd: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one run of a whole process (in ``cwd``, default the current folder)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
