@@ -161,6 +161,7 @@ def _measure(z, logits, inv, inv_step, block_rows, huge, plan, labels, blk, edge
             b = min(a + rows, e, (a // chunk_rows + 1) * chunk_rows)  # never across a chunk of BinStats.update
             w = b - a  # the step's probabilities are column-major: row i, class j at pb[j * w + i]
             if logits:
+                # (sq is its scratch for the row sums here; it is reset below)
                 softmax_cols(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, pb, f, fi, stack, sq)
             else:
                 for j in range(k):

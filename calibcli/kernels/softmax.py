@@ -124,48 +124,11 @@ def _exp_into(x, dst, f, fi):  # pragma: no cover - compiled (kernels.jit helper
 
 
 @uses(_exp_into)
-def _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, dst, f,
-               fi):  # pragma: no cover - compiled (kernels.jit helpers)
-    """``exp`` of the shifted, scaled logits of rows ``a .. b-1`` into ``dst[0:(b - a) * K]`` (row after row), in the
-    block that starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see
-    ``scaled_softmax_into``); ``xb`` receives the exponents."""
-    k = z.shape[1]
-    down, up = 2.0 ** -24, 2.0 ** 24
-    fmax = 1.7976931348623157e308
-    for i in range(a, b):
-        ib = inv[i * inv_step]
-        m = zmax[i - s]
-        o = (i - a) * k
-        if big:
-            md = m * down
-            sc = ib * up
-            if sc > fmax:
-                sc = fmax
-            for j in range(k):
-                xb[o + j] = (np.float64(z[i, j]) * down - md) * sc
-        else:
-            for j in range(k):
-                xb[o + j] = (np.float64(z[i, j]) - m) * ib
-    _exp_into(xb[:(b - a) * k], dst[:(b - a) * k], f, fi)
-
-
-@uses(row_total)
-def row_sum(buf, o, k, plan, stack):  # pragma: no cover - compiled (kernels.jit helpers)
-    """The sum of ``buf[o:o + k]`` in numpy's order (``plan``: see :func:`sum_plan`; indexed, not sliced: a
-    slice per row costs reference counting)."""
-    if plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL:
-        total = buf[o]
-        for j in range(o + 1, o + k):
-            total += buf[j]
-        return total
-    return row_total(buf, o, plan, stack)
-
-
-@uses(_exp_into)
 def _col_exponents(z, a, b, s, inv, inv_step, zmax, big, xb, eb, f, fi):  # pragma: no cover - compiled helper
     """``exp`` of the shifted, scaled logits of rows ``a .. b-1`` into ``eb[0:(b - a) * K]`` column-major (row
-    ``a + i``, class ``j`` at ``j * (b - a) + i``): the same numbers as :func:`_exponents`, in loops over a
-    column that run across rows (the compiler vectorises them)."""
+    ``a + i``, class ``j`` at ``j * (b - a) + i``; ``xb`` receives the exponents), each row read in order with
+    its max and 1/T looked up once: blocks holding a huge logit (``big``) as ``(z 2^-24 - max 2^-24)
+    min(inv 2^24, float max)``, others as ``(z - max) inv`` (see ``scaled_softmax_into``)."""
     k = z.shape[1]
     w = b - a
     down, up = 2.0 ** -24, 2.0 ** 24
@@ -195,32 +158,31 @@ def _col_totals(eb, w, k, tw):  # pragma: no cover - compiled helper
             tw[i] += eb[j * w + i]
 
 
-@uses(_exponents, _col_exponents, _col_totals, row_sum)
+@uses(_col_exponents, _col_totals, row_total)
 def softmax_cols(z, a, b, s, inv, inv_step, zmax, big, plan, xb, eb, dst, f, fi, stack,
                  tw):  # pragma: no cover - compiled (kernels.jit helpers)
     """Softmax of rows ``a .. b-1`` of ``z``, column-major: row ``a + i``, class ``j`` at ``dst[j * (b - a) + i]``,
     in the block that starts at row ``s`` (``zmax``: its row maxima, ``big``: its huge-logit rescale; see
     ``scaled_softmax_into``).
 
-    Up to ``NARROW_COLUMNS`` columns the exponentials are held column-major in ``eb`` and each row's
-    sum (left to right, in ``tw``) and divisions run across rows, which the compiler vectorises;
-    wider rows are summed in numpy's pairwise order (``plan``) row by row. The same numbers either way.
+    The exponentials are held column-major in ``eb``. Up to ``NARROW_COLUMNS`` columns each row's sum
+    (left to right, in ``tw``) runs across rows, which the compiler vectorises; wider rows are copied
+    row-major into ``xb`` and summed there in numpy's pairwise order (``plan``). Then the divisions,
+    across rows. The same numbers either way.
     """
     k = z.shape[1]
     w = b - a
+    _col_exponents(z, a, b, s, inv, inv_step, zmax, big, xb, eb, f, fi)
     if plan.shape[0] == 1 and plan[0, 0] == SEQUENTIAL:
-        _col_exponents(z, a, b, s, inv, inv_step, zmax, big, xb, eb, f, fi)
         _col_totals(eb, w, k, tw)
-        for j in range(k):
-            for i in range(w):
-                dst[j * w + i] = eb[j * w + i] / tw[i]
-        return
-    _exponents(z, a, b, s, inv, inv_step, zmax, big, xb, eb, f, fi)
-    for i in range(w):
-        o = i * k
-        total = row_sum(eb, o, k, plan, stack)
-        for j in range(k):
-            dst[j * w + i] = eb[o + j] / total
+    else:
+        for i in range(w):
+            for j in range(k):
+                xb[i * k + j] = eb[j * w + i]
+            tw[i] = row_total(xb, i * k, plan, stack)
+    for j in range(k):
+        for i in range(w):
+            dst[j * w + i] = eb[j * w + i] / tw[i]
 
 
 @uses(softmax_cols)
