@@ -41,11 +41,6 @@ def calib(tree: Path, path: Path, out: Path, nocal: bool) -> list[str]:
             *(["--no-calibration"] if nocal else [])]
 
 
-def timed(argv: list[str], cwd: Path) -> float:
-    """Wall seconds of one run of ``argv`` in ``cwd``."""
-    return run_process(argv, cwd)[0]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1e7")
@@ -67,11 +62,11 @@ def main() -> None:
                                       tree)
     try:
         for argv, cwd in commands.values():  # warm-up: file cache, numba's disk cache
-            timed(argv, cwd)
+            run_process(argv, cwd)
         walls: dict[str, list[float]] = {name: [] for name in commands}
         for r in range(args.rounds):
             for name, (argv, cwd) in commands.items():
-                walls[name].append(timed(argv, cwd))
+                walls[name].append(run_process(argv, cwd)[0])
             print(f"round {r + 1}: " + ", ".join(f"{n} {w[-1]:.2f} s" for n, w in walls.items()), flush=True)
         print(f"\n{rows:,} x 10 logits, {args.rounds} rounds; ratio = median of the per-round ratios to the floor")
         for name, w in walls.items():

@@ -46,11 +46,12 @@ def fit(files, load_options, method, output, per_label, n_bins, seed, quiet):
     paths = expand_inputs(files, load_options.engine.storage_options)
     with OutputSet([*(("one of the input files", p) for p in paths), *config_reads()]) as out:
         out.plan("-o", output)  # before any work
-        def fit(source):
+
+        def fit_rows(source):
             return fit_all_rows(source, method, per_label, n_bins, seed, fingerprint=True)
 
-        with open_source(paths, load_options, first_pass=fit) as source:  # the first pass rides the input check
-            outcome = fit(source)
+        with open_source(paths, load_options, first_pass=fit_rows) as source:  # the first pass rides the input check
+            outcome = fit_rows(source)
             info = source.info
             fit_info = {**outcome.info, "engine": source.engine_stats().to_dict()}
         text = calibrator_text(outcome.calibrator, info.columns.score_cols, outcome.fingerprint, fit_info)

@@ -209,7 +209,7 @@ class StreamingSource:
         # (a small file, or a reader's block, e.g. CSV) is completed by the file's stored or estimated rows
         # (a wrong estimate only drops the speculation: settle() compares the final choice)
         first_rows = raw.n if raw.n >= self.batch_rows else max(raw.n, self._files[0].estimated_rows())
-        compiled = self._kernel_choice(first_rows, wait=False)  # (settle() compares the final choice)
+        compiled = self._kernel_choice(first_rows, wait=False)
         consumers = capture(plan, probe)
         if not consumers:
             return

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calibcli.predictions import LazyPredictions, Predictions, ScoreKind, Task, clip_probabilities, scores_to_probs
 from calibcli import kernels
 from calibcli.kernels.evidence import score_evidence
+from calibcli.predictions import LazyPredictions, Predictions, ScoreKind, Task, clip_probabilities, scores_to_probs
 from calibcli.stats.problems import ProblemLog
 from calibcli.validation.columns import ColumnSpec
 from calibcli.validation.labels import KeyTable, class_table
@@ -251,8 +251,8 @@ class FileScan:
         self.rows += n
         self.float32 = self.float32 or raw.float32
         # the compiled one-pass evidence (None: not used); when every score is finite it is the whole check
-        # (the same bits as the numpy code below: used once numba is imported, never waiting for it; see
-        # kernels.preload)
+        # (the same bits as the numpy code below: used once numba's first kernel is loaded, never waiting for it;
+        # see kernels.preload)
         fast = score_evidence(s, ctx.row_sums) if spec.task is not Task.TOP_LABEL and kernels.ready() else None
         fast = fast if fast is not None and fast[0] else None
         if fast is not None:
