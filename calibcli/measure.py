@@ -210,7 +210,7 @@ class MeasureState:
             self.sums.update(np.zeros(n, dtype=np.intp), correct, sq.sum(axis=1), bce.sum(axis=1), replicate_weights=rw)
             self._add_block_scalars(blk, correct, sq.sum(axis=1), bce.sum(axis=1))
             return
-        if blk is not None and rw is None and update_fused(self, p, blk):
+        if rw is None and update_fused(self, p, blk):
             return
         if self.task is Task.TOP_LABEL:
             conf, correct = p.confidence_and_correct()

@@ -1,8 +1,8 @@
 """The audit's measurement of a binary/multiclass batch in one compiled pass per row.
 
 :meth:`calibcli.measure.MeasureState.update` calls :func:`update_fused` first; it applies to
-binary and multiclass tasks with bootstrap blocks, edges shared by every class and float
-scores, when the source chose the compiled kernels (:mod:`calibcli.kernels`), and gives the
+binary and multiclass tasks with bootstrap blocks or none (not per-row replicates), edges shared by every
+class and float scores, when the source chose the compiled kernels (:mod:`calibcli.kernels`), and gives the
 same sums as the numpy path (:mod:`calibcli.kernels.measure`). Logits whose probabilities were
 not computed yet go through their softmax row by row, never stored.
 """
@@ -45,12 +45,21 @@ def fused_scores(state: "MeasureState", p: Predictions) -> tuple[np.ndarray, boo
     return np.ascontiguousarray(z), logits, inv
 
 
-def update_fused(state: "MeasureState", p: Predictions, blk: np.ndarray) -> bool:
-    """Add a binary/multiclass batch with blocks ``blk`` to ``state`` in one compiled pass per row (in place);
-    False (nothing added) when it does not apply.
+def _one_block(stats) -> dict[str, np.ndarray]:
+    """Block sums of one block for a ``BinStats`` without blocks: the kernel adds each chunk to them and to the
+    totals; only the totals are kept."""
+    from calibcli.stats.bins import _BLOCK
+
+    return {name: np.zeros((stats.n_groups, 1, stats.n_bins)) for name in _BLOCK}
+
+
+def update_fused(state: "MeasureState", p: Predictions, blk: np.ndarray | None) -> bool:
+    """Add a binary/multiclass batch with blocks ``blk`` (None: a state without bootstrap blocks) to ``state``
+    in one compiled pass per row (in place); False (nothing added) when it does not apply.
 
     The same sums as the numpy path (:mod:`calibcli.kernels.measure`); when the batch holds logits
-    their softmax is computed row by row, never stored.
+    their softmax is computed row by row, never stored. Without blocks every row goes to one block whose
+    sums are dropped: each chunk's sums reach the totals as ``BinStats.update`` adds them.
     """
     from calibcli import kernels
 
@@ -66,9 +75,13 @@ def update_fused(state: "MeasureState", p: Predictions, blk: np.ndarray) -> bool
     from calibcli.predictions import HUGE_EXP, SOFTMAX_BLOCK_ROWS
 
     top, cls = state.top, state.per_class[0]
+    if blk is None:
+        blk, n_blocks, top_blocks, cls_blocks = np.zeros(n, dtype=np.intp), 1, _one_block(top), _one_block(cls)
+    else:
+        n_blocks, top_blocks, cls_blocks = state.n_blocks, top.blocks, cls.blocks
     out = measure_rows(z, logits, inv, 0 if inv.size == 1 else 1, SOFTMAX_BLOCK_ROWS, 2.0 ** HUGE_EXP, p.labels, blk,
-                       state.n_blocks, state.top.edges, BLOCK_ROWS, (top.blocks, top.count, top.sums),
-                       (cls.blocks, cls.count, cls.sums))
+                       n_blocks, state.top.edges, BLOCK_ROWS, (top_blocks, top.count, top.sums),
+                       (cls_blocks, cls.count, cls.sums))
     if out is None:
         return False
     counts, class_ab, block_scalars, terms = out
@@ -76,6 +89,7 @@ def update_fused(state: "MeasureState", p: Predictions, blk: np.ndarray) -> bool
     state.predicted += counts[1]
     state.class_a += class_ab[0]
     state.class_b += class_ab[1]
-    state.block_scalars += block_scalars
+    if state.n_blocks:
+        state.block_scalars += block_scalars
     state.sums.update(p.labels, *terms)
     return True

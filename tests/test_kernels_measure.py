@@ -12,8 +12,10 @@ from calibcli.measure import DEFAULT_BLOCKS, BinEdges, MeasureState
 from calibcli.predictions import LazyPredictions, Predictions, ScoreKind, Task, TemperedPredictions, scaled_softmax
 
 
-def _state(k: int, n_bins: int = 15) -> MeasureState:
+def _state(k: int, n_bins: int = 15, blocks: bool = True) -> MeasureState:
     task = Task.BINARY if k == 2 else Task.MULTICLASS
+    if not blocks:  # a point estimate (no intervals): no bootstrap blocks
+        return MeasureState(task, tuple(f"c{i}" for i in range(k)), BinEdges.uniform(n_bins))
     return MeasureState(task, tuple(f"c{i}" for i in range(k)), BinEdges.uniform(n_bins), 200, 0, n_blocks=DEFAULT_BLOCKS)
 
 
@@ -39,7 +41,7 @@ def _preds(kind: str, z: np.ndarray, y: np.ndarray, t) -> Predictions:
     return Predictions(np.array(z, dtype=np.float64), y, classes, task, ScoreKind.PROBS)
 
 
-def _measure(kind, z, y, t, fused: bool, monkeypatch, batches=(None,)) -> MeasureState:
+def _measure(kind, z, y, t, fused: bool, monkeypatch, batches=(None,), blocks: bool = True) -> MeasureState:
     """The state fed ``z`` (cut into batches at ``batches``), with the fused kernel or with it switched off."""
     calls = []
     real = kmeasure.measure_rows
@@ -52,7 +54,7 @@ def _measure(kind, z, y, t, fused: bool, monkeypatch, batches=(None,)) -> Measur
         mp.setattr(kmeasure, "measure_rows", spy)
         if not fused:
             mp.setattr(measure_module, "update_fused", lambda state, p, blk: False)
-        s = _state(z.shape[1])
+        s = _state(z.shape[1], blocks=blocks)
         cuts = [0, *[c for c in batches if c is not None and c < len(y)], len(y)]
         for a, b in zip(cuts[:-1], cuts[1:]):
             tb = t if np.ndim(t) == 0 else t[a:b]
@@ -139,6 +141,27 @@ def test_fused_equals_numpy_reference(monkeypatch):
         assert getattr(a, f) == pytest.approx(getattr(b, f), rel=1e-12), f
 
 
+@pytest.mark.parametrize("k", [2, 10, 40])
+@pytest.mark.parametrize("kind", ["lazy", "tempered", "probs"])
+def test_fused_without_blocks_equals_unfused_path(monkeypatch, k, kind):
+    """A state without bootstrap blocks (a point estimate, e.g. the compared methods' after-measurements) takes the
+    compiled pass too: one block whose sums are dropped, the same totals as BinStats.update's chunks."""
+    monkeypatch.setenv("CALIBCLI_KERNELS", "numba")
+    rng = np.random.default_rng(k + len(kind))
+    n = 20_000
+    z, y = _logits(rng, n, k, np.float32, "normal"), rng.integers(0, k, n)
+    if kind == "probs":
+        z = scaled_softmax(z.astype(np.float64), 1.0)
+    t = rng.choice([0.5, 1.0, 3.0], n) if kind == "tempered" else 1.0
+    fused = _measure(kind, z, y, t, True, monkeypatch, batches=(7, 16_390), blocks=False)
+    today = _measure(kind, z, y, t, False, monkeypatch, batches=(7, 16_390), blocks=False)
+    assert fused.block_scalars.shape == (0, 4) and not fused.top.blocks
+    _check(fused, today, exact=kind == "probs")
+    a, b = fused.finalize().metrics, today.finalize().metrics
+    for f in ("accuracy", "ece", "mce", "classwise_ece", "brier", "nll"):
+        assert getattr(a, f) == pytest.approx(getattr(b, f), rel=1e-12), f
+
+
 def test_fused_merge_of_split_batches(monkeypatch):
     monkeypatch.setenv("CALIBCLI_KERNELS", "numba")
     rng = np.random.default_rng(5)
@@ -159,7 +182,8 @@ def test_fused_not_used_where_it_does_not_apply(monkeypatch):
     monkeypatch.setattr(kmeasure, "measure_rows", lambda *a: called.append(1))
     z, y = np.zeros((4, 3)), np.array([0, 1, 2, 0])
     classes = ("a", "b", "c")
-    MeasureState(Task.MULTICLASS, classes, BinEdges.uniform(15)).update(Batch(_preds("lazy", z, y, 1.0), np.arange(4)))
+    MeasureState(Task.MULTICLASS, classes, BinEdges.uniform(15), 50).update(
+        Batch(_preds("lazy", z, y, 1.0), np.arange(4)))  # per-row bootstrap replicates
     MeasureState(Task.MULTICLASS, classes, BinEdges.uniform(1), n_blocks=8).update(
         Batch(_preds("lazy", z, y, 1.0), np.arange(4)))  # one bin: numpy sums blocks pairwise
     MeasureState(Task.MULTICLASS, classes, BinEdges(np.linspace(0, 1, 4), (np.linspace(0, 1, 4),) * 3),
