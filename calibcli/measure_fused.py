@@ -46,11 +46,11 @@ def fused_scores(state: "MeasureState", p: Predictions) -> tuple[np.ndarray, boo
 
 
 def _one_block(stats) -> dict[str, np.ndarray]:
-    """Block sums of one block for a ``BinStats`` without blocks: the kernel adds each chunk to them and to the
-    totals; only the totals are kept."""
-    from calibcli.stats.bins import _BLOCK
+    """Block sums of one block for a ``BinStats`` without blocks (those of a one-block ``BinStats`` like it): the
+    kernel adds each chunk to them and to the totals; only the totals are kept."""
+    from calibcli.stats.bins import BinStats
 
-    return {name: np.zeros((stats.n_groups, 1, stats.n_bins)) for name in _BLOCK}
+    return BinStats(stats.edges, stats.n_groups, n_blocks=1).blocks
 
 
 def update_fused(state: "MeasureState", p: Predictions, blk: np.ndarray | None) -> bool:
